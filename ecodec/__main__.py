@@ -1,0 +1,5 @@
+"""Allow ``python -m ecodec``."""
+
+from ecodec.cli import main
+
+raise SystemExit(main())

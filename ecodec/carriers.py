@@ -1,0 +1,17 @@
+"""The energy carriers ecodec couples agents on, and their units.
+
+A coupling resource is named after its carrier; agents contribute to carriers by these names (injection
+positive).  Keeping the vocabulary here lets the workbook schema and the agent models agree without either
+importing the other.
+"""
+
+ACTIVE_POWER = "active_power"
+REACTIVE_POWER = "reactive_power"
+HEAT = "heat"
+
+CARRIER_UNITS: dict[str, str] = {ACTIVE_POWER: "kW", REACTIVE_POWER: "kvar", HEAT: "kW"}
+CARRIER_DESCRIPTIONS: dict[str, str] = {
+    ACTIVE_POWER: "active-power balance of the microgrid bus",
+    REACTIVE_POWER: "reactive-power balance of the microgrid bus",
+    HEAT: "heat balance of the thermal network",
+}

@@ -1,0 +1,163 @@
+"""The ``ecodec`` command: a thin layer over the library, one call per command.
+
+Every error ecodec knows about is printed as a plain message with a non-zero exit code (2 for bad input,
+1 when a solve has no solution); no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from ecodec import __version__
+from ecodec.errors import CaseError, EcodecError
+
+EXIT_OK, EXIT_NO_SOLUTION, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.handler(args)
+    except CaseError as exc:
+        for message in exc.messages():
+            print(f"error: {message}", file=sys.stderr)
+        print(f"{len(exc.issues)} problem{'s' if len(exc.issues) != 1 else ''} found; nothing was solved.",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except EcodecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ecodec", description="Energy communities and microgrids, solved "
+                                     "centrally and with distributed algorithms.")
+    parser.add_argument("--version", action="version", version=f"ecodec {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress and solver details")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check a case workbook and list every problem")
+    p.add_argument("case", type=Path)
+    p.set_defaults(handler=_validate)
+
+    p = sub.add_parser("template", help="write a blank case workbook with a README sheet")
+    p.add_argument("output", type=Path)
+    p.add_argument("--example", action="store_true", help="fill in the documented example values")
+    p.set_defaults(handler=_template)
+
+    p = sub.add_parser("solve", help="solve a case centrally (HiGHS) and write its results workbook")
+    p.add_argument("case", type=Path)
+    p.add_argument("--output", "-o", type=Path, help="results workbook to write (.xlsx)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the text summary")
+    p.add_argument("--time-limit", type=float, dest="time_limit_s", help="HiGHS time limit in seconds")
+    p.add_argument("--mip-gap", type=float, dest="mip_rel_gap", help="relative MIP gap (default 1e-4)")
+    p.set_defaults(handler=_solve)
+
+    p = sub.add_parser("schema-docs", help="print (or write) the workbook reference page")
+    p.add_argument("--output", "-o", type=Path)
+    p.set_defaults(handler=_schema_docs)
+    return parser
+
+
+def _validate(args) -> int:
+    from ecodec.io.workbook import read_case
+    from ecodec.problem import problem_from_case
+
+    case = read_case(args.case)
+    problem = problem_from_case(case)
+    problem.centralized_model()  # checks that contributions and resources match
+    kinds = {}
+    for spec in case.agents:
+        kinds[spec.kind] = kinds.get(spec.kind, 0) + 1
+    print(f"{args.case.name}: valid. Case '{case.name}', T = {case.T} steps of {case.step_h:g} h, "
+          f"{len(case.agents)} agents ({', '.join(f'{n} {k}' for k, n in kinds.items())}), "
+          f"resources: {', '.join(r.name for r in case.resources)}.")
+    return EXIT_OK
+
+
+def _template(args) -> int:
+    from ecodec.io.template import example_tables, write_case_workbook
+
+    if args.output.suffix.lower() != ".xlsx":
+        raise EcodecError(f"{args.output}: the template is an .xlsx workbook; give a name ending in .xlsx")
+    write_case_workbook(args.output, example_tables() if args.example else None)
+    print(f"wrote {args.output}" + (" (example case)" if args.example else " (blank; see its README sheet)"))
+    return EXIT_OK
+
+
+def _solve(args) -> int:
+    from ecodec.decomposition.centralized import CentralizedOptions, solve_centralized
+    from ecodec.io.results_workbook import write_results_workbook
+    from ecodec.io.workbook import read_case
+    from ecodec.problem import problem_from_case
+
+    if args.output is not None and args.output.suffix.lower() != ".xlsx":
+        raise EcodecError(f"{args.output}: results are written as an .xlsx workbook; give a name ending in .xlsx")
+    case = read_case(args.case)
+    values = dict(case.driver_options.get("centralized", {}))
+    values.update({k: v for k in ("time_limit_s", "mip_rel_gap") if (v := getattr(args, k)) is not None})
+    result = solve_centralized(problem_from_case(case), CentralizedOptions.from_mapping(values))
+    if result.has_solution and args.output is not None:
+        write_results_workbook(result, args.output)
+    if args.json:
+        summary = result.summary()
+        if args.output is not None and result.has_solution:
+            summary["results_workbook"] = str(args.output)
+        print(json.dumps(summary, indent=2, default=str))
+    else:
+        print(_text_summary(result, args.output))
+    return EXIT_OK if result.has_solution else EXIT_NO_SOLUTION
+
+
+def _text_summary(result, output: Path | None) -> str:
+    from ecodec.results import kpi
+
+    info = result.info
+    lines = [f"case {result.case_name}: {info['n_agents']} agents, {info['problem_class']} with "
+             f"{info['n_variables']} variables ({info['n_integer_variables']} integer) and "
+             f"{info['n_constraints']} constraints; {info['solver']}"]
+    if not result.has_solution:
+        lines.append(f"status: {result.status}: {info['message']}")
+        return "\n".join(lines)
+    lines.append(f"status: {result.status} ({info['message']}), solved in {info['wall_time_s']:.2f} s")
+    lines.append(f"total cost: {result.objective:,.2f} {result.currency}")
+    lines.append("cost per agent:")
+    for row in result.agent_costs.itertuples():
+        lines.append(f"  {row.agent:<16} {row.kind:<13} {row.cost:>12,.2f} {result.currency}")
+    lines.append("coupling resources (max |residual|, mean dual price):")
+    prices = result.coupling.groupby("resource", sort=False)["price"].mean()
+    units = result.coupling.groupby("resource", sort=False)["price_unit"].first()
+    for name, worst in kpi.max_violation_by_resource(result.coupling).items():
+        price = prices[name]
+        shown = f"{price:.4f} {units[name]}" if price == price else "n/a (MILP)"
+        lines.append(f"  {name:<16} {worst:.2e}   {shown}")
+    if output is not None:
+        lines.append(f"results written to {output}")
+    return "\n".join(lines)
+
+
+def _schema_docs(args) -> int:
+    from ecodec.io.template import schema_markdown
+
+    text = schema_markdown()
+    if args.output is None:
+        print(text)
+    else:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text + "\n")
+        print(f"wrote {args.output}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

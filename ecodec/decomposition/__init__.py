@@ -1,0 +1,1 @@
+"""Solution methods behind one interface; the centralized solve is the reference method."""

@@ -1,0 +1,90 @@
+"""Errors ecodec reports to its users.
+
+Every problem found in user input is an :class:`InputIssue` with coordinates (file, sheet, Excel row, column),
+the offending value and what was expected.  A :class:`CaseError` carries all issues of one workbook so that
+a user fixes everything in one pass.  The CLI prints these errors and exits non-zero; it never shows a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class EcodecError(Exception):
+    """Base class of every error ecodec reports to its users as a plain message."""
+
+
+@dataclass(frozen=True)
+class InputIssue:
+    """One problem in a case workbook, located as precisely as the problem allows."""
+
+    sheet: str | None
+    row: int | None
+    column: str | None
+    value: object
+    expected: str
+
+    def location(self) -> str:
+        parts = []
+        if self.sheet is not None:
+            parts.append(f"sheet '{self.sheet}'")
+        if self.row is not None:
+            parts.append(f"row {self.row}")
+        if self.column is not None:
+            parts.append(f"column '{self.column}'")
+        return ", ".join(parts) if parts else "workbook"
+
+    def message(self, source: str | Path | None = None) -> str:
+        prefix = f"{Path(source).name}: " if source is not None else ""
+        shown = _show(self.value)
+        got = f"got {shown}; " if shown is not None else ""
+        return f"{prefix}{self.location()}: {got}expected {self.expected}"
+
+
+def _show(value: object) -> str | None:
+    if value is _NOTHING:
+        return None
+    if value is None:
+        return "an empty cell"
+    if isinstance(value, str):
+        text = value if len(value) <= 60 else value[:57] + "..."
+        return repr(text)
+    return repr(value) if not isinstance(value, float) else f"{value:g}"
+
+
+class _Nothing:
+    """Marker for issues that concern no single cell value (a missing sheet or column)."""
+
+    def __repr__(self) -> str:
+        return "<nothing>"
+
+
+_NOTHING = _Nothing()
+NO_VALUE: object = _NOTHING
+
+
+class CaseError(EcodecError):
+    """All problems found in one case workbook, reported together."""
+
+    def __init__(self, source: str | Path | None, issues: list[InputIssue]):
+        self.source = source
+        self.issues = list(issues)
+        count = len(self.issues)
+        head = f"{Path(source).name if source else 'case'}: {count} problem{'s' if count != 1 else ''} found"
+        super().__init__(head + "\n" + "\n".join("  - " + i.message() for i in self.issues))
+
+    def messages(self) -> list[str]:
+        return [issue.message(self.source) for issue in self.issues]
+
+
+class WorkbookRejected(EcodecError):
+    """The file is not something ecodec will open (not xlsx, too large, unsafe)."""
+
+
+class ProblemError(EcodecError):
+    """A coupled problem is inconsistent (a contribution to an undeclared resource, a resource nobody feeds)."""
+
+
+class SolveError(EcodecError):
+    """A solve ended without a usable solution (infeasible, unbounded, solver failure)."""

@@ -1,0 +1,60 @@
+"""Write a RunResult to a results workbook for people.
+
+Sheets: ``summary`` (key, value, unit: status, objective, KPIs, sizes, timings, solver and versions),
+``dispatch`` (one row per step, one column per agent quantity, headers ``agent quantity [unit]``),
+``coupling`` (one row per resource and step: lhs, lower, upper, residual, dual price), ``costs`` (per agent)
+and ``dispatch_long`` (the same dispatch as tidy rows, for pivot tables).  The file appears whole or not at
+all, so an earlier results workbook is never left half-written.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ecodec.io.untrusted import atomic_write
+from ecodec.results.run_result import RunResult
+
+_UNITS = {"objective": "currency", "wall_time_s": "s", "build_time_s": "s", "solve_time_s": "s",
+          "objective_bound": "currency"}
+
+
+def write_results_workbook(result: RunResult, path: str | Path) -> Path:
+    summary = result.summary()
+    rows = []
+    for key, value in summary.items():
+        if isinstance(value, dict):
+            value = json.dumps(value, default=str)
+        unit = _UNITS.get(key, "")
+        rows.append((key, value, result.currency if unit == "currency" else unit))
+    summary_df = pd.DataFrame(rows, columns=["key", "value", "unit"])
+    wide = _wide_dispatch(result.dispatch)
+
+    def write(tmp: Path) -> None:
+        with pd.ExcelWriter(tmp, engine="openpyxl") as xl:
+            summary_df.to_excel(xl, sheet_name="summary", index=False)
+            wide.to_excel(xl, sheet_name="dispatch", index=False)
+            result.coupling.to_excel(xl, sheet_name="coupling", index=False)
+            result.agent_costs.assign(currency=result.currency).to_excel(xl, sheet_name="costs", index=False)
+            result.dispatch.to_excel(xl, sheet_name="dispatch_long", index=False)
+            for ws in xl.book.worksheets:
+                ws.freeze_panes = "B2"
+                for column in ws.columns:
+                    ws.column_dimensions[column[0].column_letter].width = max(
+                        10, min(40, len(str(column[0].value or "")) + 2))
+
+    return atomic_write(path, write)
+
+
+def _wide_dispatch(dispatch: pd.DataFrame) -> pd.DataFrame:
+    if dispatch.empty:
+        return pd.DataFrame({"t": []})
+    labels = dispatch["agent"] + " " + dispatch["quantity"] + " [" + dispatch["unit"] + "]"
+    order = list(dict.fromkeys(labels))
+    wide = dispatch.assign(column=labels).pivot(index="t", columns="column", values="value")[order]
+    wide = wide.reset_index()
+    wide.columns.name = None
+    return wide.replace({-0.0: 0.0}).astype({c: float for c in order}).round(9).where(lambda d: ~np.isnan(d), None)

@@ -1,0 +1,369 @@
+"""The case workbook schema: the single declaration behind validation, the blank template and the docs page.
+
+Every sheet, column, type, unit, default, allowed range, description and example lives here and nowhere else.
+:mod:`ecodec.io.workbook` validates against it, :mod:`ecodec.io.template` writes the blank workbook and its
+README sheet from it, and ``docs/workbook.md`` is generated from it (``ecodec schema-docs``).
+
+Parameter columns marked ``profile`` accept a number or the name of a column of the ``timeseries`` sheet, so
+one profile can serve several agents.  Units live in column names (``p_max_kw``, ``e_max_kwh``); prices are
+in the case currency (``meta`` key ``currency``) per unit named in the column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ecodec.carriers import CARRIER_UNITS
+
+NUMBER, INTEGER, TEXT, BOOL, CHOICE = "number", "integer", "text", "bool", "choice"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column (or ``meta`` key): its type, unit, bounds, default and documentation."""
+
+    name: str
+    dtype: str
+    unit: str = "-"
+    description: str = ""
+    required: bool = True
+    default: object = None
+    lower: float | None = None
+    upper: float | None = None
+    lower_open: bool = False
+    profile: bool = False
+    choices: tuple[str, ...] = ()
+    aliases: tuple[tuple[str, str], ...] = ()
+
+    def expected(self) -> str:
+        """What a valid cell looks like, in words used by error messages and the README sheet."""
+        if self.dtype == CHOICE:
+            also = f" (or {', '.join(repr(a) for a, _ in self.aliases)})" if self.aliases else ""
+            return "one of " + ", ".join(repr(c) for c in self.choices) + also
+        if self.dtype == BOOL:
+            return "TRUE or FALSE (also yes/no, 1/0)"
+        if self.dtype == TEXT:
+            return "a non-empty text"
+        kind = "a whole number" if self.dtype == INTEGER else "a number"
+        rng = self.range_text()
+        text = f"{kind}{' ' + rng if rng else ''}"
+        if self.profile:
+            text += " or the name of a 'timeseries' column whose values are all " + (rng or "numbers")
+        return text
+
+    def range_text(self) -> str:
+        lo, hi = self.lower, self.upper
+        if lo is not None and hi is not None:
+            return f"in {'(' if self.lower_open else '['}{lo:g}, {hi:g}]"
+        if lo is not None:
+            return f"{'>' if self.lower_open else '>='} {lo:g}"
+        if hi is not None:
+            return f"<= {hi:g}"
+        return ""
+
+    def in_range(self, value: float | np.ndarray) -> bool:
+        arr = np.asarray(value, dtype=float)
+        ok = np.isfinite(arr)
+        if self.lower is not None:
+            ok &= arr > self.lower if self.lower_open else arr >= self.lower
+        if self.upper is not None:
+            ok &= arr <= self.upper
+        return bool(np.all(ok))
+
+
+@dataclass(frozen=True)
+class RowRule:
+    """A check across columns of one row, on resolved values (profiles are arrays of length T).
+
+    ``columns`` are the columns the rule reads; the first one is where a violation is reported.
+    """
+
+    columns: tuple[str, ...]
+    check: Callable[[dict], bool]
+    expected: str
+
+
+@dataclass(frozen=True)
+class SheetSpec:
+    """One sheet: ``layout`` is ``keyvalue`` (meta), ``table`` (a header row then one row per item) or ``timeseries``."""
+
+    name: str
+    layout: str
+    description: str
+    columns: tuple[Column, ...]
+    required: bool = True
+    agent_kind: str | None = None
+    rules: tuple[RowRule, ...] = ()
+    examples: tuple[dict, ...] = field(default_factory=tuple)
+
+    def column(self, name: str) -> Column:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(name)
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+
+def _le(a: str, b: str) -> RowRule:
+    return RowRule((a, b), lambda r: bool(np.all(np.asarray(r[a]) <= np.asarray(r[b]))), f"{a} <= {b} at every step")
+
+
+def _first(value) -> float:
+    return float(np.atleast_1d(value)[0])
+
+
+def _last(value) -> float:
+    return float(np.atleast_1d(value)[-1])
+
+
+NAME = Column("name", TEXT, description="Unique agent name across all agent sheets (used by 'network' and results).")
+ACTIVE = Column("active", BOOL, required=False, default=True,
+                description="FALSE leaves the agent out of the case without deleting its row.")
+Q_MIN = Column("q_min_kvar", NUMBER, "kvar", "Lowest reactive power (negative = absorbing).", required=False,
+               default=0.0, profile=True)
+Q_MAX = Column("q_max_kvar", NUMBER, "kvar", "Highest reactive power.", required=False, default=0.0, profile=True)
+ETA = dict(dtype=NUMBER, lower=0.0, upper=1.0, lower_open=True)
+
+META = SheetSpec(
+    "meta", "keyvalue",
+    "Case settings, one per row: column 'key' names the setting, column 'value' holds it.",
+    (
+        Column("name", TEXT, description="Case name, used in results and reports."),
+        Column("T", INTEGER, "steps", "Horizon: number of time steps.", lower=1, upper=100_000),
+        Column("step_h", NUMBER, "h", "Length of one time step in hours (0.25 = 15 min).", lower=0.0, upper=24.0,
+               lower_open=True),
+        Column("currency", TEXT, description="Currency of every price and cost (e.g. EUR).", required=False,
+               default="EUR"),
+        Column("description", TEXT, description="Free text describing the case.", required=False, default=""),
+        Column("start", TEXT, description="Local start time of step t = 1 (e.g. 2019-04-17 00:00), for labels.",
+               required=False, default=""),
+        Column("topology", CHOICE, description="Communication graph when the 'network' sheet is absent or empty.",
+               required=False, default="complete", choices=("complete", "ring", "path")),
+    ),
+    examples=({"name": "example", "T": 4, "step_h": 0.25, "currency": "EUR", "description": "template example",
+               "start": "2019-04-17 00:00", "topology": "complete"},),
+)
+
+TIMESERIES = SheetSpec(
+    "timeseries", "timeseries",
+    "Column 't' numbers the steps 1..T; every other column is a named profile of T numbers that parameter "
+    "cells and resource right-hand sides may refer to by its header.",
+    (Column("t", INTEGER, "step", "Step number, 1..T in order.", lower=1),),
+    examples=tuple({"t": t, "load_kw": v} for t, v in zip(range(1, 5), (40.0, 55.0, 60.0, 45.0))),
+)
+
+RESOURCES = SheetSpec(
+    "resources", "table",
+    "Coupling constraints shared by the agents, one row per carrier: sum of agent contributions (injection "
+    "positive) compared with the right-hand side at every step.",
+    (
+        Column("name", CHOICE, description="Carrier coupled by this row.", choices=tuple(CARRIER_UNITS)),
+        Column("sense", CHOICE, description="'==' balance, '<=' limit, '>=' floor, 'band' rhs <= sum <= rhs_upper. "
+               "Excel reads a typed == as a formula: type '== (with a leading apostrophe) or eq.",
+               choices=("==", "<=", ">=", "band"), aliases=(("eq", "=="), ("le", "<="), ("ge", ">="))),
+        Column("rhs", NUMBER, "unit", "Right-hand side (the load for a balance; the lower end of a band).",
+               profile=True),
+        Column("rhs_upper", NUMBER, "unit", "Upper end of a band (only for sense 'band').", required=False,
+               profile=True),
+        Column("unit", CHOICE, description="Unit of the carrier: kW for active power and heat, kvar for reactive.",
+               choices=("kW", "kvar")),
+        Column("description", TEXT, required=False, default="", description="Free text."),
+    ),
+    rules=(
+        RowRule(("rhs_upper", "sense", "rhs"),
+                lambda r: r["sense"] != "band" or (r["rhs_upper"] is not None
+                                                   and bool(np.all(np.asarray(r["rhs"]) <= r["rhs_upper"]))),
+                "a value >= rhs at every step when sense is 'band'"),
+        RowRule(("rhs_upper", "sense"), lambda r: r["sense"] == "band" or r["rhs_upper"] is None,
+                "an empty cell unless sense is 'band'"),
+        RowRule(("unit", "name"), lambda r: CARRIER_UNITS.get(r["name"]) == r["unit"],
+                "the carrier's unit (" + ", ".join(f"{k}: {v}" for k, v in CARRIER_UNITS.items()) + ")"),
+    ),
+    examples=(
+        {"name": "active_power", "sense": "==", "rhs": "load_kw", "unit": "kW", "description": "electric load"},
+        {"name": "reactive_power", "sense": "==", "rhs": 10.0, "unit": "kvar", "description": "reactive load"},
+        {"name": "heat", "sense": "band", "rhs": 30.0, "rhs_upper": 45.0, "unit": "kW",
+         "description": "heat demand and dissipation limit"},
+    ),
+)
+
+MICROTURBINES = SheetSpec(
+    "microturbines", "table",
+    "Gas microturbines (CHP): electricity from fuel, heat recovered in proportion to electricity.",
+    (
+        NAME, ACTIVE,
+        Column("p_min_kw", NUMBER, "kW", "Lowest electrical output (when on, with commitment).", lower=0.0,
+               profile=True),
+        Column("p_max_kw", NUMBER, "kW", "Highest electrical output (capacity).", lower=0.0, profile=True),
+        Column("eta_el", description="Electrical efficiency p_el / p_pe.", **ETA),
+        Column("heat_to_power_ratio", NUMBER, "kW_th/kW_el", "Recovered heat per unit of electricity (mu).",
+               lower=0.0),
+        Column("lhv_kwh_per_sm3", NUMBER, "kWh/Sm3", "Lower heating value of the fuel.", lower=0.0,
+               lower_open=True),
+        Column("beta_sm3_per_kwh", NUMBER, "Sm3/kWh", "Fuel per kWh of electricity eligible for the untaxed rate.",
+               lower=0.0),
+        Column("ff", NUMBER, "-", "Share of the eligible fuel that is taxed anyway (fuel-tax split).",
+               lower=0.0, upper=1.0),
+        Column("fuel_price_untaxed_per_sm3", NUMBER, "currency/Sm3", "Price of untaxed fuel (K_utx).", lower=0.0,
+               profile=True),
+        Column("fuel_price_taxed_per_sm3", NUMBER, "currency/Sm3", "Price of taxed fuel (K_tx).", lower=0.0,
+               profile=True),
+        Column("emission_cost_per_kwh_pe", NUMBER, "currency/kWh", "Emission cost per kWh of primary energy (C).",
+               required=False, default=0.0, lower=0.0, profile=True),
+        Column("commitment", BOOL, description="TRUE adds an on/off binary per step: output is 0 or within "
+               "[p_min_kw, p_max_kw] (makes the case a MILP).", required=False, default=False),
+    ),
+    required=False,
+    agent_kind="microturbine",
+    rules=(
+        _le("p_min_kw", "p_max_kw"),
+        RowRule(("beta_sm3_per_kwh", "ff", "eta_el", "lhv_kwh_per_sm3"),
+                lambda r: (1 - r["ff"]) * r["beta_sm3_per_kwh"] * r["eta_el"] * r["lhv_kwh_per_sm3"] <= 1 + 1e-12,
+                "(1 - ff) * beta_sm3_per_kwh <= 1 / (eta_el * lhv_kwh_per_sm3): untaxed fuel cannot exceed the "
+                "fuel burnt"),
+    ),
+    examples=({"name": "mt1", "active": True, "p_min_kw": 0.0, "p_max_kw": 65.0, "eta_el": 0.28,
+               "heat_to_power_ratio": 1.7, "lhv_kwh_per_sm3": 9.59, "beta_sm3_per_kwh": 0.22, "ff": 0.0,
+               "fuel_price_untaxed_per_sm3": 0.30, "fuel_price_taxed_per_sm3": 0.40,
+               "emission_cost_per_kwh_pe": 0.005, "commitment": False},),
+)
+
+RENEWABLES = SheetSpec(
+    "renewables", "table",
+    "Renewable sources: available power = capacity x availability profile; curtailment is allowed.",
+    (
+        NAME, ACTIVE,
+        Column("carrier", CHOICE, description="'electric' (PV, wind) feeds active/reactive power; 'thermal' (solar "
+               "thermal) feeds heat.", choices=("electric", "thermal")),
+        Column("capacity_kw", NUMBER, "kW", "Rated power.", lower=0.0),
+        Column("availability_pu", NUMBER, "pu", "Available share of capacity per step.", lower=0.0, upper=1.0,
+               profile=True),
+        Q_MIN, Q_MAX,
+        Column("cost_per_kwh", NUMBER, "currency/kWh", "Cost per kWh used (0 = free).", required=False, default=0.0,
+               profile=True),
+    ),
+    required=False,
+    agent_kind="renewable",
+    rules=(
+        _le("q_min_kvar", "q_max_kvar"),
+        RowRule(("q_min_kvar", "carrier", "q_max_kvar"),
+                lambda r: r["carrier"] == "electric"
+                or bool(np.all(np.asarray(r["q_min_kvar"]) == 0) and np.all(np.asarray(r["q_max_kvar"]) == 0)),
+                "0 for a thermal renewable (it has no reactive power)"),
+    ),
+    examples=({"name": "pv1", "active": True, "carrier": "electric", "capacity_kw": 50.0, "availability_pu": 0.6,
+               "q_min_kvar": -15.0, "q_max_kvar": 15.0, "cost_per_kwh": 0.0},),
+)
+
+STORAGES = SheetSpec(
+    "storages", "table",
+    "Electric storage: positive power charges, negative discharges; energy follows the decay and efficiencies.",
+    (
+        NAME, ACTIVE,
+        Column("p_min_kw", NUMBER, "kW", "Lowest power (negative = largest discharge).", profile=True),
+        Column("p_max_kw", NUMBER, "kW", "Highest power (largest charge).", profile=True),
+        Q_MIN, Q_MAX,
+        Column("e_min_kwh", NUMBER, "kWh", "Lowest stored energy at the end of each step.", lower=0.0, profile=True),
+        Column("e_max_kwh", NUMBER, "kWh", "Highest stored energy (capacity) at the end of each step.", lower=0.0,
+               profile=True),
+        Column("e_init_kwh", NUMBER, "kWh", "Stored energy at the start of step 1.", lower=0.0),
+        Column("e_final_min_kwh", NUMBER, "kWh", "Floor on the energy at the end of the horizon (empty = none).",
+               required=False, lower=0.0),
+        Column("decay_per_step", NUMBER, "-", "Share of stored energy kept from one step to the next (a).",
+               required=False, default=1.0, lower=0.0, upper=1.0),
+        Column("eta_charge", description="Charging efficiency.", required=False, default=1.0, **ETA),
+        Column("eta_discharge", description="Discharging efficiency.", required=False, default=1.0, **ETA),
+    ),
+    required=False,
+    agent_kind="storage",
+    rules=(
+        _le("p_min_kw", "p_max_kw"), _le("q_min_kvar", "q_max_kvar"), _le("e_min_kwh", "e_max_kwh"),
+        RowRule(("e_init_kwh", "e_min_kwh", "e_max_kwh"),
+                lambda r: _first(r["e_min_kwh"]) <= r["e_init_kwh"] <= _first(r["e_max_kwh"]),
+                "e_init_kwh within [e_min_kwh, e_max_kwh] of the first step"),
+        RowRule(("e_final_min_kwh", "e_max_kwh"),
+                lambda r: r["e_final_min_kwh"] is None or r["e_final_min_kwh"] <= _last(r["e_max_kwh"]),
+                "e_final_min_kwh <= e_max_kwh of the last step"),
+    ),
+    examples=({"name": "bat1", "active": True, "p_min_kw": -20.0, "p_max_kw": 20.0, "q_min_kvar": -10.0,
+               "q_max_kvar": 10.0, "e_min_kwh": 5.0, "e_max_kwh": 50.0, "e_init_kwh": 25.0,
+               "e_final_min_kwh": 25.0, "decay_per_step": 1.0, "eta_charge": 0.95, "eta_discharge": 0.95},),
+)
+
+GRID = SheetSpec(
+    "grid", "table",
+    "Connection to the main grid: buy at the buy price, sell at the sell price, within power limits.",
+    (
+        NAME, ACTIVE,
+        Column("p_min_kw", NUMBER, "kW", "Lowest net import (negative = largest export).", profile=True),
+        Column("p_max_kw", NUMBER, "kW", "Largest net import.", profile=True),
+        Q_MIN, Q_MAX,
+        Column("buy_price_per_kwh", NUMBER, "currency/kWh", "Price paid per kWh imported (B).", profile=True),
+        Column("sell_price_per_kwh", NUMBER, "currency/kWh", "Price received per kWh exported (S).", profile=True),
+    ),
+    required=False,
+    agent_kind="grid",
+    rules=(_le("p_min_kw", "p_max_kw"), _le("q_min_kvar", "q_max_kvar")),
+    examples=({"name": "grid", "active": True, "p_min_kw": -100.0, "p_max_kw": 200.0, "q_min_kvar": -100.0,
+               "q_max_kvar": 100.0, "buy_price_per_kwh": 0.20, "sell_price_per_kwh": 0.05},),
+)
+
+BOILERS = SheetSpec(
+    "boilers", "table",
+    "Fuel boilers: heat = efficiency x primary energy.",
+    (
+        NAME, ACTIVE,
+        Column("p_th_max_kw", NUMBER, "kW", "Largest heat output.", lower=0.0, profile=True),
+        Column("eta", description="Thermal efficiency p_th / p_pe.", **ETA),
+        Column("fuel_cost_per_kwh_pe", NUMBER, "currency/kWh", "Fuel and emission cost per kWh of primary energy "
+               "(C).", lower=0.0, profile=True),
+        Column("om_cost_per_kwh_th", NUMBER, "currency/kWh", "Operating cost per kWh of heat (E).", required=False,
+               default=0.0, lower=0.0, profile=True),
+    ),
+    required=False,
+    agent_kind="boiler",
+    examples=({"name": "boiler1", "active": True, "p_th_max_kw": 80.0, "eta": 0.9, "fuel_cost_per_kwh_pe": 0.045,
+               "om_cost_per_kwh_th": 0.002},),
+)
+
+NETWORK = SheetSpec(
+    "network", "table",
+    "Communication graph of the distributed algorithms: one undirected edge per row between two agent names. "
+    "It must connect every active agent. Absent or empty: the graph named by meta 'topology'.",
+    (
+        Column("from", TEXT, description="Agent name at one end."),
+        Column("to", TEXT, description="Agent name at the other end."),
+    ),
+    required=False,
+    examples=({"from": "mt1", "to": "pv1"}, {"from": "pv1", "to": "bat1"}, {"from": "bat1", "to": "grid"},
+              {"from": "grid", "to": "boiler1"}),
+)
+
+DRIVERS = SheetSpec(
+    "drivers", "table",
+    "Options of the solution methods, one per row (used by 'ecodec run' and 'ecodec compare').",
+    (
+        Column("driver", TEXT, description="Method name, e.g. centralized."),
+        Column("option", TEXT, description="Option name, e.g. time_limit_s."),
+        Column("value", TEXT, description="Option value (number or text)."),
+    ),
+    required=False,
+    examples=({"driver": "centralized", "option": "mip_rel_gap", "value": 0.0001},),
+)
+
+AGENT_SHEETS: tuple[SheetSpec, ...] = (MICROTURBINES, RENEWABLES, STORAGES, GRID, BOILERS)
+SHEETS: tuple[SheetSpec, ...] = (META, TIMESERIES, RESOURCES, *AGENT_SHEETS, NETWORK, DRIVERS)
+SHEETS_BY_NAME: dict[str, SheetSpec] = {s.name: s for s in SHEETS}
+README_SHEET = "README"
+
+#: Limits applied to untrusted workbooks before and while they are parsed.
+MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_UNCOMPRESSED_BYTES = 500 * 1024 * 1024
+MAX_ROWS_PER_SHEET = 200_000
+MAX_COLUMNS_PER_SHEET = 2_000

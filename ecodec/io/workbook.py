@@ -1,0 +1,425 @@
+"""Read and validate a case workbook into a :class:`~ecodec.case.Case`.
+
+Validation follows :mod:`ecodec.io.schema` and collects every problem before giving up, so a user sees all of
+them at once: missing sheets and columns, wrong types, empty or NaN cells, values out of range, unknown profile
+names, profiles of the wrong length, cross-column rules (p_min <= p_max, initial energy within its bounds, ...),
+duplicate agent names, network edges naming unknown agents and disconnected networks.  Rows are reported with
+their Excel row number (the header is row 1).
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import math
+from datetime import date, datetime, time
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+
+from ecodec.case import AgentSpec, Case, ResourceSpec
+from ecodec.errors import NO_VALUE, CaseError, InputIssue
+from ecodec.io.schema import (
+    AGENT_SHEETS, BOOL, CHOICE, INTEGER, MAX_COLUMNS_PER_SHEET, MAX_ROWS_PER_SHEET, META, NETWORK, NUMBER,
+    README_SHEET, RESOURCES, SHEETS_BY_NAME, TEXT, TIMESERIES, DRIVERS, Column, SheetSpec,
+)
+from ecodec.io.untrusted import open_untrusted_xlsx
+
+log = logging.getLogger(__name__)
+
+_TRUE = {"true", "yes", "y", "1", "on"}
+_FALSE = {"false", "no", "n", "0", "off"}
+_MISSING = object()
+
+
+def read_case(path: str | Path) -> Case:
+    """Read, validate and return the case in ``path``; raise CaseError listing every problem found."""
+    path = Path(path)
+    workbook = open_untrusted_xlsx(path)
+    try:
+        tables = {name: _read_rows(workbook[name]) for name in workbook.sheetnames}
+    finally:
+        workbook.close()
+    case = _Reader(path, tables).read()
+    log.info("read case '%s' from %s: %d agents, T=%d", case.name, path, len(case.agents), case.T)
+    return case
+
+
+def _read_rows(sheet) -> list[tuple]:
+    rows = []
+    for row in sheet.iter_rows(values_only=True):
+        if len(rows) >= MAX_ROWS_PER_SHEET:
+            raise CaseError(None, [InputIssue(sheet.title, None, None, NO_VALUE,
+                                              f"at most {MAX_ROWS_PER_SHEET} rows per sheet")])
+        rows.append(tuple(_clean(v) for v in row[:MAX_COLUMNS_PER_SHEET]))
+    while rows and all(v is None for v in rows[-1]):
+        rows.pop()
+    return rows
+
+
+def _clean(value):
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+class _Reader:
+    """One pass over a workbook's raw rows, collecting issues."""
+
+    def __init__(self, path: Path, tables: dict[str, list[tuple]]):
+        self.path = path
+        self.tables = tables
+        self.issues: list[InputIssue] = []
+        self.T: int | None = None
+        self.profiles: dict[str, np.ndarray] = {}
+
+    def issue(self, sheet, row, column, value, expected) -> None:
+        self.issues.append(InputIssue(sheet, row, column, value, expected))
+
+    def read(self) -> Case:
+        self._check_sheet_names()
+        meta = self._read_meta()
+        self.T = meta.get("T") if isinstance(meta.get("T"), int) else None
+        self._read_timeseries()
+        resources = self._read_resources()
+        agents, all_names = self._read_agents()
+        edges = self._read_network(agents, all_names)
+        drivers = self._read_drivers()
+        if not agents and not any(i.sheet in {s.name for s in AGENT_SHEETS} for i in self.issues):
+            self.issue(None, None, None, NO_VALUE, "at least one active agent on the sheets "
+                       + ", ".join(repr(s.name) for s in AGENT_SHEETS))
+        if self.issues:
+            raise CaseError(self.path, self.issues)
+        return Case(
+            name=meta["name"], T=meta["T"], step_h=meta["step_h"], currency=meta["currency"],
+            description=meta["description"], start=meta["start"], agents=agents, resources=resources,
+            profiles=self.profiles, edges=edges, topology="sheet" if edges else meta["topology"],
+            driver_options=drivers, source=self.path,
+        )
+
+    # -- sheets ------------------------------------------------------------------------------------------
+    def _check_sheet_names(self) -> None:
+        known = set(SHEETS_BY_NAME) | {README_SHEET}
+        for name in self.tables:
+            if name not in known:
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                self.issue(name, None, None, NO_VALUE,
+                           "only the sheets " + ", ".join(sorted(known)) + f"; this sheet is unknown{hint}")
+        for spec in SHEETS_BY_NAME.values():
+            if spec.required and spec.name not in self.tables:
+                self.issue(spec.name, None, None, NO_VALUE, f"a sheet named '{spec.name}': {spec.description}")
+
+    def _header(self, spec: SheetSpec) -> dict[str, int] | None:
+        """Map column name -> index for a table sheet, reporting missing and unknown columns."""
+        rows = self.tables.get(spec.name)
+        if rows is None:
+            return None
+        header = rows[0] if rows else ()
+        index: dict[str, int] = {}
+        for i, name in enumerate(header):
+            if name is None:
+                continue
+            name = str(name)
+            if name in index:
+                self.issue(spec.name, 1, name, name, "each column header once")
+            elif spec.layout != "timeseries" and name not in spec.column_names:
+                close = difflib.get_close_matches(name, spec.column_names, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                self.issue(spec.name, 1, name, name, "one of the columns " + ", ".join(spec.column_names) + hint)
+            else:
+                index[name] = i
+        for col in spec.columns:
+            if col.required and col.default is None and col.name not in index:
+                self.issue(spec.name, 1, col.name, NO_VALUE, f"a column '{col.name}' ({col.description})")
+        return index
+
+    def _records(self, spec: SheetSpec):
+        """Yield (excel_row, {column: raw value or _MISSING}) for the non-empty data rows of a table sheet."""
+        index = self._header(spec)
+        if index is None:
+            return
+        for offset, row in enumerate(self.tables[spec.name][1:], start=2):
+            if all(v is None for v in row):
+                continue
+            record = {}
+            for col in spec.columns:
+                i = index.get(col.name)
+                record[col.name] = _MISSING if i is None else (row[i] if i < len(row) else None)
+            yield offset, record
+
+    # -- cells -------------------------------------------------------------------------------------------
+    def cell(self, sheet: str, row: int, col: Column, raw, label: str | None = None):
+        """Parse one cell; report it (under ``label``, default the column name) and return _MISSING if invalid."""
+        label = label or col.name
+        if raw is _MISSING:
+            return _MISSING if (col.required and col.default is None) else col.default
+        if isinstance(raw, float) and math.isnan(raw):
+            self.issue(sheet, row, label, "NaN", col.expected())
+            return _MISSING
+        if raw is None:
+            if col.required and col.default is None:
+                self.issue(sheet, row, label, None, col.expected())
+                return _MISSING
+            return col.default
+        value = self._convert(col, raw)
+        if value is _MISSING:
+            self.issue(sheet, row, label, raw, col.expected() + self._profile_hint(col, raw))
+            return _MISSING
+        if col.dtype in (NUMBER, INTEGER) and not col.in_range(value):
+            shown = raw if not isinstance(value, np.ndarray) else f"{raw} (values from {np.min(value):g} " \
+                                                                  f"to {np.max(value):g})"
+            self.issue(sheet, row, label, shown, col.expected())
+            return _MISSING
+        return value
+
+    def _convert(self, col: Column, raw):
+        if isinstance(raw, (datetime, date, time)):
+            return _MISSING
+        if col.dtype == BOOL:
+            if isinstance(raw, bool):
+                return raw
+            if isinstance(raw, (int, float)) and raw in (0, 1):
+                return bool(raw)
+            text = str(raw).lower()
+            return True if text in _TRUE else False if text in _FALSE else _MISSING
+        if col.dtype == TEXT:
+            if isinstance(raw, bool):
+                return _MISSING
+            return _format_number(raw) if isinstance(raw, (int, float)) else str(raw)
+        if col.dtype == CHOICE:
+            text = _format_number(raw) if isinstance(raw, (int, float)) and not isinstance(raw, bool) else str(raw)
+            text = dict(col.aliases).get(text.lower(), text)
+            return text if text in col.choices else _MISSING
+        if isinstance(raw, bool):
+            return _MISSING
+        number = raw if isinstance(raw, (int, float)) else _parse_number(raw)
+        if number is None:
+            if col.profile and isinstance(raw, str) and raw in self.profiles:
+                return self.profiles[raw].copy()
+            return _MISSING
+        if col.dtype == INTEGER:
+            return int(number) if float(number).is_integer() else _MISSING
+        return float(number)
+
+    def _profile_hint(self, col: Column, raw) -> str:
+        if col.profile and isinstance(raw, str) and _parse_number(raw) is None:
+            names = sorted(self.profiles)
+            close = difflib.get_close_matches(raw, names, n=1)
+            known = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "") if names else "none defined"
+            return (f" (no 'timeseries' column is named '{raw}'"
+                    + (f"; did you mean '{close[0]}'?" if close else f"; known profiles: {known}") + ")")
+        return ""
+
+    def _row_values(self, spec: SheetSpec, row: int, record: dict) -> dict | None:
+        values = {c.name: self.cell(spec.name, row, c, record[c.name]) for c in spec.columns}
+        for rule in spec.rules:
+            if any(values[c] is _MISSING for c in rule.columns):
+                continue
+            if not rule.check(values):
+                column = rule.columns[0]
+                self.issue(spec.name, row, column, _shown(values[column], record[column]), rule.expected)
+                values[column] = _MISSING
+        return None if any(v is _MISSING for v in values.values()) else values
+
+    # -- meta --------------------------------------------------------------------------------------------
+    def _read_meta(self) -> dict:
+        values = {c.name: c.default for c in META.columns}
+        rows = self.tables.get(META.name)
+        if rows is None:
+            return values
+        seen: dict[str, int] = {}
+        header = [str(v).lower() if v is not None else None for v in (rows[0] if rows else ())]
+        if header[:2] != ["key", "value"]:
+            self.issue(META.name, 1, "A:B", " | ".join(str(v) for v in header[:2]),
+                       "the headers 'key' and 'value' in the first two columns")
+        for row_number, row in enumerate(rows[1:], start=2):
+            key = row[0] if row else None
+            if key is None and all(v is None for v in row):
+                continue
+            raw = row[1] if len(row) > 1 else None
+            if key not in META.column_names:
+                self.issue(META.name, row_number, "key", key, "one of the keys " + ", ".join(META.column_names))
+                continue
+            if key in seen:
+                self.issue(META.name, row_number, "key", key, f"each key once (already on row {seen[key]})")
+                continue
+            seen[key] = row_number
+            values[key] = self.cell(META.name, row_number, META.column(key), raw, label=f"value (key '{key}')")
+        for col in META.columns:
+            if col.name not in seen and col.required and col.default is None:
+                self.issue(META.name, None, "key", NO_VALUE, f"a row with key '{col.name}' ({col.description})")
+                values[col.name] = _MISSING
+        return values
+
+    # -- timeseries --------------------------------------------------------------------------------------
+    def _read_timeseries(self) -> None:
+        rows = self.tables.get(TIMESERIES.name)
+        if rows is None:
+            return
+        header = rows[0] if rows else ()
+        if not header or header[0] != "t":
+            self.issue(TIMESERIES.name, 1, "A", header[0] if header else None, "the header 't' in the first column")
+            return
+        data = rows[1:]
+        if self.T is not None and len(data) != self.T:
+            self.issue(TIMESERIES.name, None, "t", f"{len(data)} rows", f"T = {self.T} rows of steps (meta 'T')")
+        for r, row in enumerate(data, start=2):
+            if (row[0] if row else None) != r - 1:
+                self.issue(TIMESERIES.name, r, "t", row[0] if row else None, f"step number {r - 1} (1..T in order)")
+                break
+        seen = set()
+        for c, name in enumerate(header[1:], start=1):
+            if name is None:
+                if any(len(row) > c and row[c] is not None for row in data):
+                    self.issue(TIMESERIES.name, 1, _column_letter(c), None, "a profile name above the values")
+                continue
+            name = str(name)
+            if name in seen or _parse_number(name) is not None:
+                self.issue(TIMESERIES.name, 1, name, name, "a unique profile name that is not a number")
+                continue
+            seen.add(name)
+            values = [row[c] if len(row) > c else None for row in data]
+            while values and values[-1] is None:
+                values.pop()
+            bad = False
+            for r, v in enumerate(values, start=2):
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v) or math.isinf(v):
+                    self.issue(TIMESERIES.name, r, name, "NaN" if isinstance(v, float) else v, "a finite number")
+                    bad = True
+            if self.T is not None and len(values) != self.T:
+                self.issue(TIMESERIES.name, None, name, f"{len(values)} values", f"T = {self.T} values (meta 'T')")
+                bad = True
+            if not bad:
+                self.profiles[name] = np.asarray(values, dtype=float)
+
+    # -- resources ---------------------------------------------------------------------------------------
+    def _read_resources(self) -> list[ResourceSpec]:
+        resources: list[ResourceSpec] = []
+        seen: dict[str, int] = {}
+        for row, record in self._records(RESOURCES):
+            values = self._row_values(RESOURCES, row, record)
+            if values is None:
+                continue
+            if values["name"] in seen:
+                self.issue(RESOURCES.name, row, "name", values["name"],
+                           f"each resource once (already on row {seen[values['name']]})")
+                continue
+            seen[values["name"]] = row
+            resources.append(ResourceSpec(
+                name=values["name"], sense=values["sense"], rhs=self._per_step(values["rhs"]),
+                rhs_upper=None if values["rhs_upper"] is None else self._per_step(values["rhs_upper"]),
+                unit=values["unit"], description=values["description"], row=row))
+        if RESOURCES.name in self.tables and not seen and not any(i.sheet == RESOURCES.name for i in self.issues):
+            self.issue(RESOURCES.name, 2, None, None, "at least one coupling resource row")
+        return resources
+
+    def _per_step(self, value) -> np.ndarray:
+        if isinstance(value, np.ndarray):
+            return value
+        return np.full(self.T or 1, float(value))
+
+    # -- agents ------------------------------------------------------------------------------------------
+    def _read_agents(self) -> tuple[list[AgentSpec], set[str]]:
+        agents: list[AgentSpec] = []
+        first_seen: dict[str, tuple[str, int]] = {}
+        for spec in AGENT_SHEETS:
+            for row, record in self._records(spec):
+                name_raw = record.get("name")
+                values = self._row_values(spec, row, record)
+                name = _format_number(name_raw) if isinstance(name_raw, (int, float)) else name_raw
+                if name is not None and name is not _MISSING:
+                    if name in first_seen:
+                        sheet, at = first_seen[name]
+                        self.issue(spec.name, row, "name", name,
+                                   f"a name not used by another agent (already on sheet '{sheet}', row {at})")
+                        continue
+                    first_seen[name] = (spec.name, row)
+                if values is None or not values["active"]:
+                    continue
+                params = {k: v for k, v in values.items() if k not in ("name", "active")}
+                agents.append(AgentSpec(kind=spec.agent_kind, name=values["name"], params=params, row=row))
+        return agents, set(first_seen)
+
+    # -- network -----------------------------------------------------------------------------------------
+    def _read_network(self, agents: list[AgentSpec], all_names: set[str]) -> list[tuple[str, str]]:
+        active = [a.name for a in agents]
+        edges: list[tuple[str, str]] = []
+        for row, record in self._records(NETWORK):
+            values = self._row_values(NETWORK, row, record)
+            if values is None:
+                continue
+            ok = True
+            for column in ("from", "to"):
+                if values[column] not in all_names:
+                    close = difflib.get_close_matches(values[column], sorted(all_names), n=1)
+                    hint = f" (did you mean '{close[0]}'?)" if close else ""
+                    self.issue(NETWORK.name, row, column, values[column], "the name of an agent on an agent sheet"
+                               + hint)
+                    ok = False
+            if ok and values["from"] == values["to"]:
+                self.issue(NETWORK.name, row, "to", values["to"], "an agent other than the one in 'from'")
+                ok = False
+            if ok and values["from"] in active and values["to"] in active:
+                edges.append((values["from"], values["to"]))
+            elif ok:
+                log.warning("network row %d: edge %s-%s left out because an agent is inactive", row,
+                            values["from"], values["to"])
+        if edges and len(active) > 1:
+            graph = nx.Graph()
+            graph.add_nodes_from(active)
+            graph.add_edges_from(edges)
+            parts = [sorted(c) for c in nx.connected_components(graph)]
+            if len(parts) > 1:
+                shown = " | ".join("{" + ", ".join(p) + "}" for p in sorted(parts, key=lambda p: (-len(p), p)))
+                self.issue(NETWORK.name, None, None, f"{len(parts)} separate groups: {shown}",
+                           "a connected graph over the active agents: add edges joining these groups")
+        return edges
+
+    # -- drivers -----------------------------------------------------------------------------------------
+    def _read_drivers(self) -> dict[str, dict[str, object]]:
+        """Options per method; values stay as typed in the cell and are validated by each method's options."""
+        options: dict[str, dict[str, object]] = {}
+        for row, record in self._records(DRIVERS):
+            if any(record[c] is None for c in ("driver", "option", "value")):
+                for column in ("driver", "option", "value"):
+                    if record[column] is None:
+                        self.issue(DRIVERS.name, row, column, None, DRIVERS.column(column).expected())
+                continue
+            if _MISSING in record.values():
+                continue
+            bucket = options.setdefault(str(record["driver"]), {})
+            option = str(record["option"])
+            if option in bucket:
+                self.issue(DRIVERS.name, row, "option", option, f"each option of '{record['driver']}' once")
+            bucket[option] = record["value"]
+        return options
+
+
+def _shown(value, raw):
+    return raw if isinstance(value, np.ndarray) else value
+
+
+def _parse_number(text) -> float | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _format_number(value) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def _column_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters

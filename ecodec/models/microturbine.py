@@ -1,0 +1,94 @@
+"""Gas microturbine with heat recovery (CHP), with an optional on/off commitment.
+
+Source: ECODREAM final report, "Application of distributed optimization to the management of active and
+reactive powers in sustainable microgrids" (University of Genova model); ALGORITHMS.md section 1.  The report
+omits the link between primary energy and electricity; ecodec uses p_el = eta_el * p_pe.
+
+Per step t (Delta = step length in hours)::
+
+    u_t p_min_t <= p_el_t <= u_t p_max_t      (u_t = 1 without commitment, binary with it)
+    F_utx_t = (1 - ff) * beta * p_el_t        untaxed fuel (the fuel-tax split)
+    F_t     = F_utx_t + F_tx_t,  F_tx_t >= 0
+    p_pe_t  = F_t * Lhv
+    p_el_t  = eta_el * p_pe_t
+    p_th_t  = mu * p_el_t
+    cost    = Delta * sum_t (F_utx_t K_utx_t + F_tx_t K_tx_t + C_t p_pe_t)
+
+Contributions: active power +p_el_t, heat +p_th_t.
+
+======  =============  ============================  ==============
+symbol  Pyomo name     workbook column               unit
+======  =============  ============================  ==============
+p_el    ``p_el``       p_min_kw, p_max_kw            kW
+u       ``on``         commitment                    0/1
+F_utx   ``fuel_utx``   beta_sm3_per_kwh, ff          Sm3/h
+F_tx    ``fuel_tx``                                  Sm3/h
+p_pe    ``p_pe``       lhv_kwh_per_sm3               kW (primary)
+eta_el                 eta_el                        -
+mu                     heat_to_power_ratio           kW_th/kW_el
+K_utx                  fuel_price_untaxed_per_sm3    currency/Sm3
+K_tx                   fuel_price_taxed_per_sm3      currency/Sm3
+C                      emission_cost_per_kwh_pe      currency/kWh
+======  =============  ============================  ==============
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyomo.environ as pyo
+
+from ecodec.carriers import ACTIVE_POWER, HEAT
+from ecodec.models.base import Agent, AgentTerms, Output, Param, TimeGrid, at
+
+
+@dataclass(eq=False)
+class Microturbine(Agent):
+    name: str
+    p_min_kw: Param
+    p_max_kw: Param
+    eta_el: float
+    heat_to_power_ratio: float
+    lhv_kwh_per_sm3: float
+    beta_sm3_per_kwh: float
+    ff: float
+    fuel_price_untaxed_per_sm3: Param
+    fuel_price_taxed_per_sm3: Param
+    emission_cost_per_kwh_pe: Param = 0.0
+    commitment: bool = False
+
+    kind = "microturbine"
+    outputs = (
+        Output("p_el", "p_el", "kW"), Output("p_th", "p_th", "kW"), Output("p_pe", "p_pe", "kW"),
+        Output("fuel_untaxed", "fuel_utx", "Sm3/h"), Output("fuel_taxed", "fuel_tx", "Sm3/h"),
+        Output("on", "on", "-"),
+    )
+
+    def is_mixed_integer(self) -> bool:
+        return bool(self.commitment)
+
+    def build(self, b: pyo.Block, grid: TimeGrid) -> AgentTerms:
+        T = grid.steps
+        if self.commitment:
+            b.on = pyo.Var(T, within=pyo.Binary)
+            b.p_el = pyo.Var(T, bounds=lambda _, t: (0.0, at(self.p_max_kw, t)))
+            b.p_min_when_on = pyo.Constraint(T, rule=lambda b, t: b.p_el[t] >= at(self.p_min_kw, t) * b.on[t])
+            b.p_max_when_on = pyo.Constraint(T, rule=lambda b, t: b.p_el[t] <= at(self.p_max_kw, t) * b.on[t])
+        else:
+            b.p_el = pyo.Var(T, bounds=lambda _, t: (at(self.p_min_kw, t), at(self.p_max_kw, t)))
+        b.fuel_utx = pyo.Var(T, within=pyo.NonNegativeReals)
+        b.fuel_tx = pyo.Var(T, within=pyo.NonNegativeReals)
+        b.p_pe = pyo.Var(T, within=pyo.NonNegativeReals)
+        untaxed_per_kwh = (1.0 - self.ff) * self.beta_sm3_per_kwh
+        b.untaxed_fuel = pyo.Constraint(T, rule=lambda b, t: b.fuel_utx[t] == untaxed_per_kwh * b.p_el[t])
+        b.primary_energy = pyo.Constraint(
+            T, rule=lambda b, t: b.p_pe[t] == (b.fuel_utx[t] + b.fuel_tx[t]) * self.lhv_kwh_per_sm3)
+        b.efficiency = pyo.Constraint(T, rule=lambda b, t: b.p_el[t] == self.eta_el * b.p_pe[t])
+        b.p_th = pyo.Expression(T, rule=lambda b, t: self.heat_to_power_ratio * b.p_el[t])
+        b.cost = pyo.Expression(expr=grid.step_h * sum(
+            b.fuel_utx[t] * at(self.fuel_price_untaxed_per_sm3, t) + b.fuel_tx[t] * at(self.fuel_price_taxed_per_sm3, t)
+            + b.p_pe[t] * at(self.emission_cost_per_kwh_pe, t) for t in T))
+        return AgentTerms(cost=b.cost, contributions={
+            ACTIVE_POWER: [b.p_el[t] for t in T],
+            HEAT: [b.p_th[t] for t in T],
+        })

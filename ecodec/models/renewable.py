@@ -1,0 +1,58 @@
+"""Renewable source (PV, wind, solar thermal) with free curtailment.
+
+Source: ECODREAM final report, microgrid model (University of Genova); ALGORITHMS.md section 1.  The report
+also counts renewable power in the heat balance; ecodec models this as a carrier chosen per source: an
+'electric' source feeds the active and reactive balances, a 'thermal' one (solar thermal) feeds heat.
+
+Per step t::
+
+    0 <= p_t <= pbar_t = capacity * availability_t
+    q_min_t <= q_t <= q_max_t                      (electric carrier only)
+    cost = Delta * sum_t c_t p_t                   (c = 0 unless given)
+
+Contributions: electric: active power +p_t, reactive power +q_t; thermal: heat +p_t.
+
+======  ========  ===========================  ============
+symbol  Pyomo     workbook column              unit
+======  ========  ===========================  ============
+p       ``p``     capacity_kw, availability_pu  kW
+q       ``q``     q_min_kvar, q_max_kvar       kvar
+c                 cost_per_kwh                 currency/kWh
+======  ========  ===========================  ============
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyomo.environ as pyo
+
+from ecodec.carriers import ACTIVE_POWER, HEAT, REACTIVE_POWER
+from ecodec.models.base import Agent, AgentTerms, Output, Param, TimeGrid, at
+
+
+@dataclass(eq=False)
+class Renewable(Agent):
+    name: str
+    carrier: str
+    capacity_kw: float
+    availability_pu: Param
+    q_min_kvar: Param = 0.0
+    q_max_kvar: Param = 0.0
+    cost_per_kwh: Param = 0.0
+
+    kind = "renewable"
+    outputs = (Output("p", "p", "kW"), Output("p_available", "p_available", "kW"), Output("q", "q", "kvar"))
+
+    def build(self, b: pyo.Block, grid: TimeGrid) -> AgentTerms:
+        T = grid.steps
+        b.p_available = pyo.Expression(T, rule=lambda _, t: self.capacity_kw * at(self.availability_pu, t))
+        b.p = pyo.Var(T, bounds=lambda _, t: (0.0, self.capacity_kw * at(self.availability_pu, t)))
+        b.cost = pyo.Expression(expr=grid.step_h * sum(at(self.cost_per_kwh, t) * b.p[t] for t in T))
+        if self.carrier == "thermal":
+            return AgentTerms(cost=b.cost, contributions={HEAT: [b.p[t] for t in T]})
+        b.q = pyo.Var(T, bounds=lambda _, t: (at(self.q_min_kvar, t), at(self.q_max_kvar, t)))
+        return AgentTerms(cost=b.cost, contributions={
+            ACTIVE_POWER: [b.p[t] for t in T],
+            REACTIVE_POWER: [b.q[t] for t in T],
+        })

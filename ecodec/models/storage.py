@@ -1,0 +1,80 @@
+"""Electric storage with decay, charge/discharge efficiencies, energy bounds and reactive range.
+
+Source: ECODREAM final report, microgrid model (University of Genova); ALGORITHMS.md section 1.  The report
+writes e_{t+1} = a e_t + eta p_t Delta with one efficiency for both directions, which would credit energy
+when discharging (p_t < 0).  ecodec splits the power into charge and discharge so that losses are losses in
+both directions; with eta_charge = eta_discharge = 1 the two models coincide.
+
+Per step t (p positive = charging; the storage enters the active balance with a minus sign)::
+
+    p_t = p_ch_t - p_dis_t,   p_ch_t, p_dis_t >= 0,   p_min_t <= p_t <= p_max_t
+    e_{t+1} = a e_t + (eta_ch p_ch_t - p_dis_t / eta_dis) Delta,   e_0 = e_init
+    e_min_t <= e_{t+1} <= e_max_t,   e_T >= e_final_min (optional)
+    q_min_t <= q_t <= q_max_t
+    cost = 0
+
+Contributions: active power -p_t, reactive power -q_t.
+
+=======  ==========  ==============================  =====
+symbol   Pyomo       workbook column                 unit
+=======  ==========  ==============================  =====
+p_ch     ``p_ch``    p_max_kw                        kW
+p_dis    ``p_dis``   p_min_kw                        kW
+p        ``p``                                       kW
+q        ``q``       q_min_kvar, q_max_kvar          kvar
+e        ``e``       e_min_kwh, e_max_kwh, e_init_kwh  kWh
+a                    decay_per_step                  -
+eta_ch               eta_charge                      -
+eta_dis              eta_discharge                   -
+=======  ==========  ==============================  =====
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyomo.environ as pyo
+
+from ecodec.carriers import ACTIVE_POWER, REACTIVE_POWER
+from ecodec.models.base import Agent, AgentTerms, Output, Param, TimeGrid, at
+
+
+@dataclass(eq=False)
+class Storage(Agent):
+    name: str
+    p_min_kw: Param
+    p_max_kw: Param
+    e_min_kwh: Param
+    e_max_kwh: Param
+    e_init_kwh: float
+    q_min_kvar: Param = 0.0
+    q_max_kvar: Param = 0.0
+    e_final_min_kwh: float | None = None
+    decay_per_step: float = 1.0
+    eta_charge: float = 1.0
+    eta_discharge: float = 1.0
+
+    kind = "storage"
+    outputs = (Output("p", "p", "kW"), Output("p_charge", "p_ch", "kW"), Output("p_discharge", "p_dis", "kW"),
+               Output("q", "q", "kvar"), Output("e_end", "e_end", "kWh"))
+
+    def build(self, b: pyo.Block, grid: TimeGrid) -> AgentTerms:
+        T = grid.steps
+        b.p_ch = pyo.Var(T, bounds=lambda _, t: (0.0, max(at(self.p_max_kw, t), 0.0)))
+        b.p_dis = pyo.Var(T, bounds=lambda _, t: (0.0, max(-at(self.p_min_kw, t), 0.0)))
+        b.p = pyo.Expression(T, rule=lambda b, t: b.p_ch[t] - b.p_dis[t])
+        b.power_range = pyo.Constraint(
+            T, rule=lambda b, t: (at(self.p_min_kw, t), b.p_ch[t] - b.p_dis[t], at(self.p_max_kw, t)))
+        b.q = pyo.Var(T, bounds=lambda _, t: (at(self.q_min_kvar, t), at(self.q_max_kvar, t)))
+        b.e = pyo.Var(range(grid.T + 1), bounds=lambda _, k: (
+            (self.e_init_kwh, self.e_init_kwh) if k == 0 else (at(self.e_min_kwh, k - 1), at(self.e_max_kwh, k - 1))))
+        b.energy_balance = pyo.Constraint(T, rule=lambda b, t: b.e[t + 1] == self.decay_per_step * b.e[t] + (
+            self.eta_charge * b.p_ch[t] - b.p_dis[t] / self.eta_discharge) * grid.step_h)
+        if self.e_final_min_kwh is not None:
+            b.final_energy = pyo.Constraint(expr=b.e[grid.T] >= self.e_final_min_kwh)
+        b.e_end = pyo.Expression(T, rule=lambda b, t: b.e[t + 1])
+        b.cost = pyo.Expression(expr=0.0)
+        return AgentTerms(cost=b.cost, contributions={
+            ACTIVE_POWER: [-b.p[t] for t in T],
+            REACTIVE_POWER: [-b.q[t] for t in T],
+        })

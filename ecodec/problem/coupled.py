@@ -1,0 +1,144 @@
+"""CoupledProblem: agents + coupling resources + time grid, and the models built from them.
+
+Both views come from the same ``Agent.build`` code so they cannot drift:
+
+* ``centralized_model()``: one ConcreteModel, one Block per agent (``m.agents[name]``), the coupling rows
+  ``m.coupling[resource, t]`` summing the contributions, and the objective sum_i cost_i;
+* ``local_model(agent)``: that agent alone on ``m.agent``, its cost as the objective and its contributions
+  exposed (for the distributed drivers).
+
+Construction checks that agent names are unique, that resources cover the horizon, and that every
+contribution names a declared resource and every resource has a contributor.  Order is deterministic:
+agents in the order given, resources in the order given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyomo.environ as pyo
+
+from ecodec.errors import ProblemError
+from ecodec.models.base import Agent, AgentTerms, TimeGrid
+from ecodec.problem.resource import CouplingResource
+
+
+@dataclass
+class BuiltModel:
+    """A Pyomo model and, per agent name, the terms its ``build`` returned."""
+
+    model: pyo.ConcreteModel
+    terms: dict[str, AgentTerms]
+
+    def block(self, agent_name: str) -> pyo.Block:
+        m = self.model
+        return m.agents[agent_name] if hasattr(m, "agents") else m.agent
+
+
+class CoupledProblem:
+    """Agents coupled through shared resources over a time grid."""
+
+    def __init__(self, agents: list[Agent], resources: list[CouplingResource], grid: TimeGrid, *,
+                 name: str = "case", currency: str = "EUR"):
+        self.agents = list(agents)
+        self.resources = list(resources)
+        self.grid = grid
+        self.name = name
+        self.currency = currency
+        names = [a.name for a in self.agents]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ProblemError(f"agent names must be unique; repeated: {', '.join(duplicates)}")
+        resource_names = [r.name for r in self.resources]
+        if len(set(resource_names)) != len(resource_names):
+            raise ProblemError(f"resource names must be unique; got {', '.join(resource_names)}")
+        for r in self.resources:
+            if r.T != grid.T:
+                raise ProblemError(f"resource '{r.name}' has {r.T} steps; the horizon has T = {grid.T}")
+        if not self.agents:
+            raise ProblemError("a problem needs at least one agent")
+
+    # -- views -------------------------------------------------------------------------------------------
+    def agent(self, name: str) -> Agent:
+        for a in self.agents:
+            if a.name == name:
+                return a
+        raise KeyError(name)
+
+    def resource(self, name: str) -> CouplingResource:
+        for r in self.resources:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+    def is_mixed_integer(self) -> bool:
+        return any(a.is_mixed_integer() for a in self.agents)
+
+    def centralized_model(self, elastic: bool = False) -> BuiltModel:
+        """One model with every agent and the coupling rows; objective: total cost.
+
+        ``elastic=True`` builds the phase-one model used to explain infeasibility instead: each coupling row
+        gets a shortfall slack ``m.short[r, t] >= 0`` (added to the lhs) and a surplus slack ``m.surplus[r, t]``
+        (subtracted), and the objective is their sum: the least total violation the agents can reach.
+        """
+        m = pyo.ConcreteModel(name=self.name)
+        m.agents = pyo.Block([a.name for a in self.agents])
+        terms = {a.name: a.build(m.agents[a.name], self.grid) for a in self.agents}
+        self._check_contributions(terms)
+        keys = [(r.name, t) for r in self.resources for t in self.grid.steps]
+        if elastic:
+            m.short = pyo.Var(keys, within=pyo.NonNegativeReals)
+            m.surplus = pyo.Var(keys, within=pyo.NonNegativeReals)
+        m.coupling = pyo.Constraint(keys, rule=lambda m, r, t: self._coupling_row(
+            terms, r, t, slack=(m.short[r, t] - m.surplus[r, t]) if elastic else 0.0))
+        objective = sum(m.short[k] + m.surplus[k] for k in keys) if elastic else sum(
+            terms[a.name].cost for a in self.agents)
+        m.objective = pyo.Objective(expr=objective, sense=pyo.minimize)
+        return BuiltModel(m, terms)
+
+    def local_model(self, agent: Agent) -> BuiltModel:
+        """That agent alone: its own variables and constraints, its cost as the objective."""
+        m = pyo.ConcreteModel(name=f"{self.name}:{agent.name}")
+        m.agent = pyo.Block()
+        terms = agent.build(m.agent, self.grid)
+        self._check_contributions({agent.name: terms}, require_cover=False)
+        m.objective = pyo.Objective(expr=terms.cost, sense=pyo.minimize)
+        return BuiltModel(m, {agent.name: terms})
+
+    # -- evaluation --------------------------------------------------------------------------------------
+    def coupling_lhs(self, built: BuiltModel) -> dict[str, np.ndarray]:
+        """Sum of contributions per resource and step at the model's current variable values."""
+        lhs = {r.name: np.zeros(self.grid.T) for r in self.resources}
+        for terms in built.terms.values():
+            for resource, exprs in terms.contributions.items():
+                lhs[resource] += np.array([pyo.value(e) for e in exprs], dtype=float)
+        return lhs
+
+    # -- internals ---------------------------------------------------------------------------------------
+    def _coupling_row(self, terms: dict[str, AgentTerms], resource: str, t: int, slack=0.0):
+        r = self.resource(resource)
+        total = slack + sum(terms[a.name].contributions[resource][t] for a in self.agents
+                    if resource in terms[a.name].contributions)
+        lo, hi = r.lower()[t], r.upper()[t]
+        return (None if np.isinf(lo) else float(lo), total, None if np.isinf(hi) else float(hi))
+
+    def _check_contributions(self, terms: dict[str, AgentTerms], require_cover: bool = True) -> None:
+        declared = {r.name for r in self.resources}
+        problems = []
+        fed = set()
+        for name, agent_terms in terms.items():
+            for resource, exprs in agent_terms.contributions.items():
+                if resource not in declared:
+                    problems.append(f"agent '{name}' contributes to '{resource}', which is not a declared resource "
+                                    f"(add a '{resource}' row to the resources)")
+                elif len(exprs) != self.grid.T:
+                    problems.append(f"agent '{name}' gives {len(exprs)} steps for '{resource}', expected "
+                                    f"T = {self.grid.T}")
+                fed.add(resource)
+        if require_cover:
+            for r in self.resources:
+                if r.name not in fed:
+                    problems.append(f"resource '{r.name}' has no contributing agent")
+        if problems:
+            raise ProblemError("; ".join(problems))
