@@ -65,8 +65,16 @@ def open_untrusted_xlsx(path: str | Path) -> openpyxl.Workbook:
     try:
         return openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds on malformed packages
-        raise WorkbookRejected(f"{path.name}: cannot be read as an Excel workbook ({type(exc).__name__}: {exc})") \
-            from None
+        raise unreadable(path, exc) from None
+
+
+def unreadable(path: Path, exc: BaseException) -> WorkbookRejected:
+    """The error for a package whose XML cannot be parsed; names the root cause (e.g. EntitiesForbidden)."""
+    root = exc
+    while root.__cause__ is not None or root.__context__ is not None:
+        root = root.__cause__ or root.__context__
+    cause = f"{type(root).__name__}: {root}".splitlines()[0]
+    return WorkbookRejected(f"{Path(path).name}: cannot be read as an Excel workbook ({cause})")
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:

@@ -24,7 +24,7 @@ from ecodec.io.schema import (
     AGENT_SHEETS, BOOL, CHOICE, INTEGER, MAX_COLUMNS_PER_SHEET, MAX_ROWS_PER_SHEET, META, NETWORK, NUMBER,
     README_SHEET, RESOURCES, SHEETS_BY_NAME, TEXT, TIMESERIES, DRIVERS, Column, SheetSpec,
 )
-from ecodec.io.untrusted import open_untrusted_xlsx
+from ecodec.io.untrusted import open_untrusted_xlsx, unreadable
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,10 @@ def read_case(path: str | Path) -> Case:
     workbook = open_untrusted_xlsx(path)
     try:
         tables = {name: _read_rows(workbook[name]) for name in workbook.sheetnames}
+    except CaseError:
+        raise
+    except Exception as exc:  # malformed or hostile XML inside the package (defusedxml refuses entities)
+        raise unreadable(path, exc) from None
     finally:
         workbook.close()
     case = _Reader(path, tables).read()
@@ -84,8 +88,8 @@ class _Reader:
         self.T = meta.get("T") if isinstance(meta.get("T"), int) else None
         self._read_timeseries()
         resources = self._read_resources()
-        agents, all_names = self._read_agents()
-        edges = self._read_network(agents, all_names)
+        agents, all_names, inactive = self._read_agents()
+        edges = self._read_network(all_names, inactive)
         drivers = self._read_drivers()
         if not agents and not any(i.sheet in {s.name for s in AGENT_SHEETS} for i in self.issues):
             self.issue(None, None, None, NO_VALUE, "at least one active agent on the sheets "
@@ -156,8 +160,8 @@ class _Reader:
         label = label or col.name
         if raw is _MISSING:
             return _MISSING if (col.required and col.default is None) else col.default
-        if isinstance(raw, float) and math.isnan(raw):
-            self.issue(sheet, row, label, "NaN", col.expected())
+        if (isinstance(raw, float) and math.isnan(raw)) or _is_error_text(raw):
+            self.issue(sheet, row, label, "NaN" if isinstance(raw, float) else raw, col.expected())
             return _MISSING
         if raw is None:
             if col.required and col.default is None:
@@ -322,8 +326,10 @@ class _Reader:
         return np.full(self.T or 1, float(value))
 
     # -- agents ------------------------------------------------------------------------------------------
-    def _read_agents(self) -> tuple[list[AgentSpec], set[str]]:
+    def _read_agents(self) -> tuple[list[AgentSpec], dict[str, None], set[str]]:
+        """Valid active agents, every agent name in workbook order, and the names of inactive agents."""
         agents: list[AgentSpec] = []
+        inactive: set[str] = set()
         first_seen: dict[str, tuple[str, int]] = {}
         for spec in AGENT_SHEETS:
             for row, record in self._records(spec):
@@ -337,15 +343,17 @@ class _Reader:
                                    f"a name not used by another agent (already on sheet '{sheet}', row {at})")
                         continue
                     first_seen[name] = (spec.name, row)
+                if values is not None and not values["active"]:
+                    inactive.add(values["name"])
                 if values is None or not values["active"]:
                     continue
                 params = {k: v for k, v in values.items() if k not in ("name", "active")}
                 agents.append(AgentSpec(kind=spec.agent_kind, name=values["name"], params=params, row=row))
-        return agents, set(first_seen)
+        return agents, dict.fromkeys(first_seen), inactive
 
     # -- network -----------------------------------------------------------------------------------------
-    def _read_network(self, agents: list[AgentSpec], all_names: set[str]) -> list[tuple[str, str]]:
-        active = [a.name for a in agents]
+    def _read_network(self, all_names: dict[str, None], inactive: set[str]) -> list[tuple[str, str]]:
+        active = [n for n in all_names if n not in inactive]
         edges: list[tuple[str, str]] = []
         for row, record in self._records(NETWORK):
             values = self._row_values(NETWORK, row, record)
@@ -354,7 +362,7 @@ class _Reader:
             ok = True
             for column in ("from", "to"):
                 if values[column] not in all_names:
-                    close = difflib.get_close_matches(values[column], sorted(all_names), n=1)
+                    close = difflib.get_close_matches(values[column], list(all_names), n=1)
                     hint = f" (did you mean '{close[0]}'?)" if close else ""
                     self.issue(NETWORK.name, row, column, values[column], "the name of an agent on an agent sheet"
                                + hint)
@@ -374,8 +382,8 @@ class _Reader:
             parts = [sorted(c) for c in nx.connected_components(graph)]
             if len(parts) > 1:
                 shown = " | ".join("{" + ", ".join(p) + "}" for p in sorted(parts, key=lambda p: (-len(p), p)))
-                self.issue(NETWORK.name, None, None, f"{len(parts)} separate groups: {shown}",
-                           "a connected graph over the active agents: add edges joining these groups")
+                self.issue(NETWORK.name, None, None, f"{len(parts)} separate groups",
+                           f"a connected graph over the active agents: add edges joining the groups {shown}")
         return edges
 
     # -- drivers -----------------------------------------------------------------------------------------
@@ -400,6 +408,12 @@ class _Reader:
 
 def _shown(value, raw):
     return raw if isinstance(value, np.ndarray) else value
+
+
+def _is_error_text(raw) -> bool:
+    """NaN written as text, or an Excel error value such as #N/A, #DIV/0!, #VALUE!."""
+    return isinstance(raw, str) and (raw.lower() == "nan" or (raw.startswith("#") and (raw.endswith(("!", "?"))
+                                                                                          or raw == "#N/A")))
 
 
 def _parse_number(text) -> float | None:
