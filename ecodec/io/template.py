@@ -99,7 +99,7 @@ def _write_readme(ws) -> None:
             for key, value in spec.examples[0].items():
                 _append(ws, [key, _cell(value)])
         else:
-            names = list(spec.examples[0])
+            names = list(dict.fromkeys(k for row in spec.examples for k in row))
             _append(ws, names)
             for row in spec.examples:
                 _append(ws, [_cell(row.get(n)) for n in names])
