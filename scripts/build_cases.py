@@ -17,7 +17,9 @@ Agents
                 CHP electricity eligible for untaxed gas; ff (share of that fuel taxed anyway) is 0 for mt1 and
                 0.1 for mt2 so that the two differ.  Gas 0.30 EUR/Sm3 untaxed, 0.40 taxed; emission cost 0.005
                 EUR per kWh of primary energy (2019 EU ETS ~25 EUR/t CO2 x ~0.2 kg CO2/kWh of natural gas).
-                LP case: p_min 0, no commitment.  MILP case: on/off commitment with p_min 20 kW (turndown).
+                LP case: p_min 0, no commitment.  MILP case: on/off commitment with p_min 20 kW (turndown),
+                off before the day starts, and STARTUP_COST_EUR per start (wear and start-up fuel; an
+                assumed figure of the order of a microturbine's per-start maintenance allowance).
   pv_roof       100 kWp PV, availability = PVGIS/pvlib ``pv_kw_per_kwp`` (kW AC per kWp, already in [0, 1]).
   wind          50 kW wind, availability = SimBench ``wind_SimBench_WP1_pu``.
   solar_thermal 60 kW_th collectors feeding heat.  APPROXIMATION: no collector model is in the data, so the
@@ -50,6 +52,7 @@ The MILP case also sets the centralized driver's relative MIP gap (1e-4) and tim
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -102,12 +105,15 @@ def profiles() -> pd.DataFrame:
     return ts
 
 
+STARTUP_COST_EUR = 5.0
+
+
 def microturbine(name: str, ff: float, milp: bool) -> dict:
     return {"name": name, "active": True, "p_min_kw": 20.0 if milp else 0.0, "p_max_kw": 65.0, "eta_el": 0.28,
             "heat_to_power_ratio": 1.7, "lhv_kwh_per_sm3": GAS_LHV_KWH_PER_SM3, "beta_sm3_per_kwh": 0.22,
             "ff": ff, "fuel_price_untaxed_per_sm3": GAS_UNTAXED_EUR_PER_SM3,
             "fuel_price_taxed_per_sm3": GAS_TAXED_EUR_PER_SM3, "emission_cost_per_kwh_pe": EMISSION_EUR_PER_KWH_PE,
-            "commitment": milp}
+            "commitment": milp, "startup_cost": STARTUP_COST_EUR if milp else 0.0, "initially_on": False}
 
 
 def renewable(name: str, carrier: str, capacity: float, profile: str) -> dict:
@@ -160,13 +166,14 @@ def tables(milp: bool) -> dict[str, list[dict]]:
     }
 
 
-def main() -> None:
-    CASES_DIR.mkdir(exist_ok=True)
+def main(out_dir: Path = CASES_DIR) -> None:
+    """Write both workbooks into ``out_dir`` (default: the repository's cases/)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
     for milp in (False, True):
-        path = CASES_DIR / ("microgrid_8_milp.xlsx" if milp else "microgrid_8.xlsx")
+        path = out_dir / ("microgrid_8_milp.xlsx" if milp else "microgrid_8.xlsx")
         write_case_workbook(path, tables(milp))
-        print(f"wrote {path.relative_to(ROOT)}")
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":
-    main()
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else CASES_DIR)

@@ -132,7 +132,7 @@ def _tables(problem: CoupledProblem, built: BuiltModel, duals: dict):
     frames = []
     for r in problem.resources:
         if duals:
-            price = np.array([duals[built.model.coupling[r.name, t]] for t in steps]) / problem.grid.step_h
+            price = np.array([duals[built.model.coupling[r.name, t]] for t in steps]) / problem.grid.step_h + 0.0
         else:
             price = np.full(problem.grid.T, np.nan)
         frames.append(pd.DataFrame({

@@ -218,6 +218,10 @@ MICROTURBINES = SheetSpec(
                required=False, default=0.0, lower=0.0, profile=True),
         Column("commitment", BOOL, description="TRUE adds an on/off binary per step: output is 0 or within "
                "[p_min_kw, p_max_kw] (makes the case a MILP).", required=False, default=False),
+        Column("startup_cost", NUMBER, "currency", "Cost of each start (with commitment).", required=False,
+               default=0.0, lower=0.0),
+        Column("initially_on", BOOL, description="Whether the turbine is on before step 1 (with commitment; a "
+               "start at step 1 is charged only if it was off).", required=False, default=False),
     ),
     required=False,
     agent_kind="microturbine",
@@ -231,7 +235,8 @@ MICROTURBINES = SheetSpec(
     examples=({"name": "mt1", "active": True, "p_min_kw": 0.0, "p_max_kw": 65.0, "eta_el": 0.28,
                "heat_to_power_ratio": 1.7, "lhv_kwh_per_sm3": 9.59, "beta_sm3_per_kwh": 0.22, "ff": 0.0,
                "fuel_price_untaxed_per_sm3": 0.30, "fuel_price_taxed_per_sm3": 0.40,
-               "emission_cost_per_kwh_pe": 0.005, "commitment": False},),
+               "emission_cost_per_kwh_pe": 0.005, "commitment": False, "startup_cost": 0.0,
+               "initially_on": False},),
 )
 
 RENEWABLES = SheetSpec(

@@ -7,12 +7,13 @@ omits the link between primary energy and electricity; ecodec uses p_el = eta_el
 Per step t (Delta = step length in hours)::
 
     u_t p_min_t <= p_el_t <= u_t p_max_t      (u_t = 1 without commitment, binary with it)
+    s_t >= u_t - u_{t-1},  s_t >= 0           starts (with commitment; u_{-1} = initially_on)
     F_utx_t = (1 - ff) * beta * p_el_t        untaxed fuel (the fuel-tax split)
     F_t     = F_utx_t + F_tx_t,  F_tx_t >= 0
     p_pe_t  = F_t * Lhv
     p_el_t  = eta_el * p_pe_t
     p_th_t  = mu * p_el_t
-    cost    = Delta * sum_t (F_utx_t K_utx_t + F_tx_t K_tx_t + C_t p_pe_t)
+    cost    = Delta * sum_t (F_utx_t K_utx_t + F_tx_t K_tx_t + C_t p_pe_t) + K_start * sum_t s_t
 
 Contributions: active power +p_el_t, heat +p_th_t.
 
@@ -21,6 +22,8 @@ symbol  Pyomo name     workbook column               unit
 ======  =============  ============================  ==============
 p_el    ``p_el``       p_min_kw, p_max_kw            kW
 u       ``on``         commitment                    0/1
+s       ``start``      initially_on                  0..1
+K_start                startup_cost                  currency
 F_utx   ``fuel_utx``   beta_sm3_per_kwh, ff          Sm3/h
 F_tx    ``fuel_tx``                                  Sm3/h
 p_pe    ``p_pe``       lhv_kwh_per_sm3               kW (primary)
@@ -56,12 +59,14 @@ class Microturbine(Agent):
     fuel_price_taxed_per_sm3: Param
     emission_cost_per_kwh_pe: Param = 0.0
     commitment: bool = False
+    startup_cost: float = 0.0
+    initially_on: bool = False
 
     kind = "microturbine"
     outputs = (
         Output("p_el", "p_el", "kW"), Output("p_th", "p_th", "kW"), Output("p_pe", "p_pe", "kW"),
         Output("fuel_untaxed", "fuel_utx", "Sm3/h"), Output("fuel_taxed", "fuel_tx", "Sm3/h"),
-        Output("on", "on", "-"),
+        Output("on", "on", "-"), Output("start", "start", "-"),
     )
 
     def is_mixed_integer(self) -> bool:
@@ -74,6 +79,9 @@ class Microturbine(Agent):
             b.p_el = pyo.Var(T, bounds=lambda _, t: (0.0, at(self.p_max_kw, t)))
             b.p_min_when_on = pyo.Constraint(T, rule=lambda b, t: b.p_el[t] >= at(self.p_min_kw, t) * b.on[t])
             b.p_max_when_on = pyo.Constraint(T, rule=lambda b, t: b.p_el[t] <= at(self.p_max_kw, t) * b.on[t])
+            b.start = pyo.Var(T, bounds=(0.0, 1.0))
+            b.starts = pyo.Constraint(T, rule=lambda b, t: b.start[t] >= b.on[t] - (
+                b.on[t - 1] if t > 0 else float(self.initially_on)))
         else:
             b.p_el = pyo.Var(T, bounds=lambda _, t: (at(self.p_min_kw, t), at(self.p_max_kw, t)))
         b.fuel_utx = pyo.Var(T, within=pyo.NonNegativeReals)
@@ -87,7 +95,8 @@ class Microturbine(Agent):
         b.p_th = pyo.Expression(T, rule=lambda b, t: self.heat_to_power_ratio * b.p_el[t])
         b.cost = pyo.Expression(expr=grid.step_h * sum(
             b.fuel_utx[t] * at(self.fuel_price_untaxed_per_sm3, t) + b.fuel_tx[t] * at(self.fuel_price_taxed_per_sm3, t)
-            + b.p_pe[t] * at(self.emission_cost_per_kwh_pe, t) for t in T))
+            + b.p_pe[t] * at(self.emission_cost_per_kwh_pe, t) for t in T)
+            + (self.startup_cost * sum(b.start[t] for t in T) if self.commitment else 0.0))
         return AgentTerms(cost=b.cost, contributions={
             ACTIVE_POWER: [b.p_el[t] for t in T],
             HEAT: [b.p_th[t] for t in T],

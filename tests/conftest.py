@@ -1,0 +1,54 @@
+"""Small shared helpers for the tests: build a coupled problem from agents and rows, read results back.
+
+These helpers only assemble inputs and read tables; they never compute an expected value.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ecodec.carriers import CARRIER_UNITS
+from ecodec.models.base import TimeGrid
+from ecodec.problem import CoupledProblem, CouplingResource
+
+
+def make_problem(agents, step_h: float, **rows) -> CoupledProblem:
+    """A CoupledProblem over ``agents`` with one coupling row per keyword.
+
+    ``active_power=[...]`` gives an equality row (sum of injections == value); a tuple ``heat=(lower, upper)``
+    gives a band row.  T is the length of the rows.
+    """
+    resources = []
+    for name, spec in rows.items():
+        unit = CARRIER_UNITS[name]
+        if isinstance(spec, tuple):
+            lower, upper = spec
+            resources.append(CouplingResource(name, "band", np.asarray(lower, float), np.asarray(upper, float), unit))
+        else:
+            resources.append(CouplingResource(name, "==", np.asarray(spec, float), unit=unit))
+    return CoupledProblem(agents, resources, TimeGrid(resources[0].T, step_h), name="test")
+
+
+def series(result, agent: str, quantity: str) -> np.ndarray:
+    """One agent quantity of a RunResult's dispatch as an array ordered by step t = 1..T."""
+    rows = result.dispatch[(result.dispatch["agent"] == agent) & (result.dispatch["quantity"] == quantity)]
+    assert len(rows), f"no '{quantity}' rows for agent '{agent}'"
+    return rows.sort_values("t")["value"].to_numpy(dtype=float)
+
+
+def quantities(result, agent: str) -> set[str]:
+    """The quantity names an agent reports in the dispatch table."""
+    return set(result.dispatch.loc[result.dispatch["agent"] == agent, "quantity"])
+
+
+def prices(result, resource: str) -> np.ndarray:
+    """Dual prices of one coupling resource (currency per kWh or kvarh), ordered by step."""
+    rows = result.coupling[result.coupling["resource"] == resource]
+    return rows.sort_values("t")["price"].to_numpy(dtype=float)
+
+
+def agent_cost(result, agent: str) -> float:
+    """The cost of one agent from the agent_costs table."""
+    row = result.agent_costs[result.agent_costs["agent"] == agent]
+    assert len(row) == 1
+    return float(row["cost"].iloc[0])
