@@ -22,8 +22,8 @@ Param = float | np.ndarray
 
 
 def at(value: Param, t: int) -> float:
-    """Value of a constant or a profile at step ``t`` (0-based)."""
-    return float(value[t]) if isinstance(value, np.ndarray) else float(value)
+    """Value of a constant or a profile (array, list or tuple) at step ``t`` (0-based)."""
+    return float(value[t]) if isinstance(value, (np.ndarray, list, tuple)) else float(value)
 
 
 @dataclass(frozen=True)

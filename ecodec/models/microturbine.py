@@ -7,7 +7,9 @@ omits the link between primary energy and electricity; ecodec uses p_el = eta_el
 Per step t (Delta = step length in hours)::
 
     u_t p_min_t <= p_el_t <= u_t p_max_t      (u_t = 1 without commitment, binary with it)
-    s_t >= u_t - u_{t-1},  s_t >= 0           starts (with commitment; u_{-1} = initially_on)
+    s_t >= u_t - u_{t-1},  s_t <= u_t,  s_t <= 1 - u_{t-1},  0 <= s_t <= 1
+                                              starts (with commitment; u_{-1} = initially_on):
+                                              with binary u these make s_t = max(0, u_t - u_{t-1}) exactly
     F_utx_t = (1 - ff) * beta * p_el_t        untaxed fuel (the fuel-tax split)
     F_t     = F_utx_t + F_tx_t,  F_tx_t >= 0
     p_pe_t  = F_t * Lhv
@@ -80,8 +82,10 @@ class Microturbine(Agent):
             b.p_min_when_on = pyo.Constraint(T, rule=lambda b, t: b.p_el[t] >= at(self.p_min_kw, t) * b.on[t])
             b.p_max_when_on = pyo.Constraint(T, rule=lambda b, t: b.p_el[t] <= at(self.p_max_kw, t) * b.on[t])
             b.start = pyo.Var(T, bounds=(0.0, 1.0))
-            b.starts = pyo.Constraint(T, rule=lambda b, t: b.start[t] >= b.on[t] - (
-                b.on[t - 1] if t > 0 else float(self.initially_on)))
+            was_on = [float(self.initially_on)] + [b.on[t] for t in T][:-1]
+            b.start_when_switched_on = pyo.Constraint(T, rule=lambda b, t: b.start[t] >= b.on[t] - was_on[t])
+            b.start_only_when_on = pyo.Constraint(T, rule=lambda b, t: b.start[t] <= b.on[t])
+            b.start_only_after_off = pyo.Constraint(T, rule=lambda b, t: b.start[t] <= 1 - was_on[t])
         else:
             b.p_el = pyo.Var(T, bounds=lambda _, t: (at(self.p_min_kw, t), at(self.p_max_kw, t)))
         b.fuel_utx = pyo.Var(T, within=pyo.NonNegativeReals)

@@ -41,6 +41,10 @@ class Renewable(Agent):
     q_max_kvar: Param = 0.0
     cost_per_kwh: Param = 0.0
 
+    def __post_init__(self):
+        if self.carrier not in ("electric", "thermal"):
+            raise ValueError(f"renewable '{self.name}': carrier must be 'electric' or 'thermal', got {self.carrier!r}")
+
     kind = "renewable"
     outputs = (Output("p", "p", "kW"), Output("p_available", "p_available", "kW"), Output("q", "q", "kvar"))
 

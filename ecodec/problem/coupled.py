@@ -132,7 +132,7 @@ class CoupledProblem:
                 if resource not in declared:
                     problems.append(f"agent '{name}' contributes to '{resource}', which is not a declared resource "
                                     f"(add a '{resource}' row to the resources)")
-                elif len(exprs) != self.grid.T:
+                elif len(exprs) != self.grid.T:  # e.g. a profile longer or shorter than the horizon
                     problems.append(f"agent '{name}' gives {len(exprs)} steps for '{resource}', expected "
                                     f"T = {self.grid.T}")
                 fed.add(resource)

@@ -5,7 +5,9 @@ Tables (pandas DataFrames, steps numbered 1..T as in the workbook):
 * ``dispatch``: t, agent, kind, quantity, value, unit: every reported per-step quantity of every agent;
 * ``coupling``: t, resource, unit, lhs, lower, upper, residual, price, price_unit: each coupling row with the
   sum of contributions, its bounds, the signed residual (see :mod:`ecodec.problem.resource`) and, for LPs
-  solved to optimality, the dual price converted to currency per kWh (or kvarh): dual / step_h;
+  solved to optimality, the dual price converted to currency per kWh (or kvarh): dual / step_h, i.e. the
+  change of total cost per extra kWh of right-hand side.  A band row has one price: positive when its lower
+  end binds (more demand costs more), negative when its upper end binds (more room to dissipate saves);
 * ``agent_costs``: agent, kind, cost.
 
 ``info`` holds the scalar facts: timings, sizes, solver, bound and gap, message, versions.
