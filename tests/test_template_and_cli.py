@@ -118,3 +118,21 @@ def test_infeasible_case_exits_one_with_explanation(tmp_path, capsys):
     assert main(["solve", str(case)]) == 1
     out = capsys.readouterr().out
     assert "infeasible" in out and "resource 'active_power' stays short of its lower end at steps 1-4" in out
+
+
+def test_resource_without_rows_or_contributors_is_reported(tmp_path, capsys):
+    """Agents feeding an undeclared carrier, or a declared carrier nobody feeds, are input errors (exit 2)."""
+    from ecodec.io.template import example_tables
+
+    tables = example_tables()
+    tables["resources"] = [r for r in tables["resources"] if r["name"] != "heat"]
+    assert main(["validate", str(write_case_workbook(tmp_path / "noheat.xlsx", tables))]) == 2
+    err = capsys.readouterr().err
+    assert "agent 'mt1' contributes to 'heat'" in err and "agent 'boiler1' contributes to 'heat'" in err
+    assert "add a 'heat' row to the 'resources' sheet" in err and "Traceback" not in err
+
+    tables = example_tables()
+    tables["boilers"], tables["microturbines"] = [], []
+    tables["network"] = [{"from": "pv1", "to": "bat1"}, {"from": "bat1", "to": "grid"}]
+    assert main(["validate", str(write_case_workbook(tmp_path / "nofeed.xlsx", tables))]) == 2
+    assert "resource 'heat' has no contributing agent" in capsys.readouterr().err

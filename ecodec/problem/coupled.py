@@ -130,8 +130,8 @@ class CoupledProblem:
         for name, agent_terms in terms.items():
             for resource, exprs in agent_terms.contributions.items():
                 if resource not in declared:
-                    problems.append(f"agent '{name}' contributes to '{resource}', which is not a declared resource "
-                                    f"(add a '{resource}' row to the resources)")
+                    problems.append(f"agent '{name}' contributes to '{resource}', which is not a declared coupling "
+                                    f"resource (add a '{resource}' row to the 'resources' sheet)")
                 elif len(exprs) != self.grid.T:  # e.g. a profile longer or shorter than the horizon
                     problems.append(f"agent '{name}' gives {len(exprs)} steps for '{resource}', expected "
                                     f"T = {self.grid.T}")
@@ -139,6 +139,7 @@ class CoupledProblem:
         if require_cover:
             for r in self.resources:
                 if r.name not in fed:
-                    problems.append(f"resource '{r.name}' has no contributing agent")
+                    problems.append(f"resource '{r.name}' has no contributing agent (remove its row from the "
+                                    f"'resources' sheet or add an agent that feeds it)")
         if problems:
             raise ProblemError("; ".join(problems))
