@@ -88,7 +88,7 @@ class RowRule:
 
 @dataclass(frozen=True)
 class SheetSpec:
-    """One sheet: ``layout`` is ``keyvalue`` (meta), ``table`` (a header row then one row per item) or ``timeseries``."""
+    """One sheet; ``layout`` is ``keyvalue`` (meta), ``table`` (header row, one row per item) or ``timeseries``."""
 
     name: str
     layout: str
