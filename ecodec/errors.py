@@ -43,7 +43,7 @@ class InputIssue:
 
 
 def _show(value: object) -> str | None:
-    if value is _NOTHING:
+    if value is NO_VALUE:
         return None
     if value is None:
         return "an empty cell"
@@ -60,8 +60,7 @@ class _Nothing:
         return "<nothing>"
 
 
-_NOTHING = _Nothing()
-NO_VALUE: object = _NOTHING
+NO_VALUE: object = _Nothing()
 
 
 class CaseError(EcodecError):

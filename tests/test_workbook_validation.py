@@ -176,3 +176,12 @@ def test_xml_entity_expansion_is_refused(tmp_path):
             dst.writestr(item, data)
     with pytest.raises(WorkbookRejected, match="cannot be read as an Excel workbook.*Entit"):
         read_case(patched)
+
+
+def test_sheet_over_the_row_limit_is_refused_with_the_file_named(tmp_path, monkeypatch):
+    """The row limit (absurd sizes) is checked while reading; the message names the file and the sheet."""
+    import ecodec.io.workbook as workbook
+
+    monkeypatch.setattr(workbook, "MAX_ROWS_PER_SHEET", 4)  # the example 'meta' sheet has 8 rows (header + 7 keys)
+    messages = _issues(write_case_workbook(tmp_path / "long.xlsx", example_tables()))
+    _one(messages, "long.xlsx: sheet 'meta'", "at most 4 rows per sheet")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ecodec.io.untrusted import atomic_write
@@ -55,6 +54,7 @@ def _wide_dispatch(dispatch: pd.DataFrame) -> pd.DataFrame:
     labels = dispatch["agent"] + " " + dispatch["quantity"] + " [" + dispatch["unit"] + "]"
     order = list(dict.fromkeys(labels))
     wide = dispatch.assign(column=labels).pivot(index="t", columns="column", values="value")[order]
+    wide = wide.round(9) + 0.0  # + 0.0 turns -0.0 into 0.0
     wide = wide.reset_index()
     wide.columns.name = None
-    return wide.replace({-0.0: 0.0}).astype({c: float for c in order}).round(9).where(lambda d: ~np.isnan(d), None)
+    return wide

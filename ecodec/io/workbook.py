@@ -38,9 +38,10 @@ def read_case(path: str | Path) -> Case:
     path = Path(path)
     workbook = open_untrusted_xlsx(path)
     try:
-        tables = {name: _read_rows(workbook[name]) for name in workbook.sheetnames}
-    except CaseError:
-        raise
+        # the README sheet is documentation: its name is known, its rows are never read
+        tables = {name: [] if name == README_SHEET else _read_rows(workbook[name]) for name in workbook.sheetnames}
+    except CaseError as exc:  # a sheet over the row limit
+        raise CaseError(path, exc.issues) from None
     except Exception as exc:  # malformed or hostile XML inside the package (defusedxml refuses entities)
         raise unreadable(path, exc) from None
     finally:
@@ -129,7 +130,7 @@ class _Reader:
             name = str(name)
             if name in index:
                 self.issue(spec.name, 1, name, name, "each column header once")
-            elif spec.layout != "timeseries" and name not in spec.column_names:
+            elif name not in spec.column_names:
                 close = difflib.get_close_matches(name, spec.column_names, n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 self.issue(spec.name, 1, name, name, "one of the columns " + ", ".join(spec.column_names) + hint)

@@ -87,11 +87,12 @@ class CoupledProblem:
         terms = {a.name: a.build(m.agents[a.name], self.grid) for a in self.agents}
         self._check_contributions(terms)
         keys = [(r.name, t) for r in self.resources for t in self.grid.steps]
+        bounds = {r.name: (r.lower(), r.upper()) for r in self.resources}
         if elastic:
             m.short = pyo.Var(keys, within=pyo.NonNegativeReals)
             m.surplus = pyo.Var(keys, within=pyo.NonNegativeReals)
         m.coupling = pyo.Constraint(keys, rule=lambda m, r, t: self._coupling_row(
-            terms, r, t, slack=(m.short[r, t] - m.surplus[r, t]) if elastic else 0.0))
+            terms, r, t, bounds[r], slack=(m.short[r, t] - m.surplus[r, t]) if elastic else 0.0))
         objective = sum(m.short[k] + m.surplus[k] for k in keys) if elastic else sum(
             terms[a.name].cost for a in self.agents)
         m.objective = pyo.Objective(expr=objective, sense=pyo.minimize)
@@ -116,11 +117,10 @@ class CoupledProblem:
         return lhs
 
     # -- internals ---------------------------------------------------------------------------------------
-    def _coupling_row(self, terms: dict[str, AgentTerms], resource: str, t: int, slack=0.0):
-        r = self.resource(resource)
+    def _coupling_row(self, terms: dict[str, AgentTerms], resource: str, t: int, bounds, slack=0.0):
         total = slack + sum(terms[a.name].contributions[resource][t] for a in self.agents
-                    if resource in terms[a.name].contributions)
-        lo, hi = r.lower()[t], r.upper()[t]
+                            if resource in terms[a.name].contributions)
+        lo, hi = bounds[0][t], bounds[1][t]
         return (None if np.isinf(lo) else float(lo), total, None if np.isinf(hi) else float(hi))
 
     def _check_contributions(self, terms: dict[str, AgentTerms], require_cover: bool = True) -> None:

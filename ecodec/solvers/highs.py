@@ -8,6 +8,7 @@ more unit of load costs that much more).
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ class SolverOutcome:
     duals: dict = field(default_factory=dict)
 
 
+@functools.cache
 def highs_version() -> str:
     h = highspy.Highs()
     return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
