@@ -40,7 +40,12 @@ class ResourceSpec:
 
 @dataclass
 class Case:
-    """Everything needed to build the coupled problem of one case."""
+    """Everything needed to build the coupled problem of one case.
+
+    The communication graph is ``edges`` when there are any (``topology`` is then ``sheet``), else the named
+    ``topology`` over the agents in order; ``edge_probability`` and ``seed`` parametrise ``erdos_renyi``
+    (see :func:`ecodec.network.network_from_case`).
+    """
 
     name: str
     T: int
@@ -53,6 +58,8 @@ class Case:
     profiles: dict[str, np.ndarray] = field(default_factory=dict)
     edges: list[tuple[str, str]] = field(default_factory=list)
     topology: str = "sheet"
+    edge_probability: float | None = None
+    seed: int = 0
     driver_options: dict[str, dict[str, object]] = field(default_factory=dict)
     source: Path | None = None
 

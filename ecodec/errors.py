@@ -85,5 +85,9 @@ class ProblemError(EcodecError):
     """A coupled problem is inconsistent (a contribution to an undeclared resource, a resource nobody feeds)."""
 
 
+class NetworkError(EcodecError):
+    """A communication graph cannot be built: unknown agents, self loops, or agents in separate groups."""
+
+
 class SolveError(EcodecError):
     """A solve ended without a usable solution (infeasible, unbounded, solver failure)."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ecodec.carriers import CARRIER_UNITS
+from ecodec.network.graph import TOPOLOGIES
 
 NUMBER, INTEGER, TEXT, BOOL, CHOICE = "number", "integer", "text", "bool", "choice"
 
@@ -128,7 +129,11 @@ ACTIVE = Column("active", BOOL, required=False, default=True,
 Q_MIN = Column("q_min_kvar", NUMBER, "kvar", "Lowest reactive power (negative = absorbing).", required=False,
                default=0.0, profile=True)
 Q_MAX = Column("q_max_kvar", NUMBER, "kvar", "Highest reactive power.", required=False, default=0.0, profile=True)
-ETA = dict(dtype=NUMBER, lower=0.0, upper=1.0, lower_open=True)
+ETA = {"dtype": NUMBER, "lower": 0.0, "upper": 1.0, "lower_open": True}
+
+EDGE_PROBABILITY = Column("edge_probability", NUMBER, "-", "Probability of each edge of topology 'erdos_renyi' "
+                          "(needed by it; empty for the others).", required=False, lower=0.0, upper=1.0,
+                          lower_open=True)
 
 META = SheetSpec(
     "meta", "keyvalue",
@@ -143,8 +148,20 @@ META = SheetSpec(
         Column("description", TEXT, description="Free text describing the case.", required=False, default=""),
         Column("start", TEXT, description="Local start time of step t = 1 (e.g. 2019-04-17 00:00), for labels.",
                required=False, default=""),
-        Column("topology", CHOICE, description="Communication graph when the 'network' sheet is absent or empty.",
-               required=False, default="complete", choices=("complete", "ring", "path")),
+        Column("topology", CHOICE, description="Communication graph when the 'network' sheet is absent or empty "
+               "(agents in workbook order; erdos_renyi: each pair of agents linked with probability "
+               "edge_probability, drawn from seed).", required=False, default="complete", choices=TOPOLOGIES),
+        EDGE_PROBABILITY,
+        Column("seed", INTEGER, description="Seed of the random draw of topology 'erdos_renyi' (same seed, same "
+               "graph).", required=False, default=0, lower=0),
+    ),
+    rules=(
+        RowRule(("edge_probability", "topology"),
+                lambda r: r["topology"] != "erdos_renyi" or r["edge_probability"] is not None,
+                f"a number {EDGE_PROBABILITY.range_text()} when topology is 'erdos_renyi'"),
+        RowRule(("edge_probability", "topology"),
+                lambda r: r["topology"] == "erdos_renyi" or r["edge_probability"] is None,
+                "an empty cell unless topology is 'erdos_renyi'"),
     ),
     examples=({"name": "example", "T": 4, "step_h": 0.25, "currency": "EUR", "description": "template example",
                "start": "2019-04-17 00:00", "topology": "complete"},),

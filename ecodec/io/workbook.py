@@ -3,8 +3,9 @@
 Validation follows :mod:`ecodec.io.schema` and collects every problem before giving up, so a user sees all of
 them at once: missing sheets and columns, wrong types, empty or NaN cells, values out of range, unknown profile
 names, profiles of the wrong length, cross-column rules (p_min <= p_max, initial energy within its bounds, ...),
-duplicate agent names, network edges naming unknown agents and disconnected networks.  Rows are reported with
-their Excel row number (the header is row 1).
+duplicate agent names, network edges naming unknown agents and disconnected networks (the sheet's edges, or
+the Erdos-Renyi graph named in meta when the sheet has none, drawn by :mod:`ecodec.network` exactly as a run
+will draw it).  Rows are reported with their Excel row number (the header is row 1).
 """
 
 from __future__ import annotations
@@ -15,16 +16,31 @@ import math
 from datetime import date, datetime, time
 from pathlib import Path
 
-import networkx as nx
 import numpy as np
 
 from ecodec.case import AgentSpec, Case, ResourceSpec
-from ecodec.errors import NO_VALUE, CaseError, InputIssue
+from ecodec.errors import NO_VALUE, CaseError, InputIssue, NetworkError
 from ecodec.io.schema import (
-    AGENT_SHEETS, BOOL, CHOICE, INTEGER, MAX_COLUMNS_PER_SHEET, MAX_ROWS_PER_SHEET, META, NETWORK, NUMBER,
-    README_SHEET, RESOURCES, SHEETS_BY_NAME, TEXT, TIMESERIES, DRIVERS, Column, SheetSpec,
+    AGENT_SHEETS,
+    BOOL,
+    CHOICE,
+    DRIVERS,
+    INTEGER,
+    MAX_COLUMNS_PER_SHEET,
+    MAX_ROWS_PER_SHEET,
+    META,
+    NETWORK,
+    NUMBER,
+    README_SHEET,
+    RESOURCES,
+    SHEETS_BY_NAME,
+    TEXT,
+    TIMESERIES,
+    Column,
+    SheetSpec,
 )
 from ecodec.io.untrusted import open_untrusted_xlsx, unreadable
+from ecodec.network.graph import CommunicationNetwork, connected_groups, format_groups
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +58,7 @@ def read_case(path: str | Path) -> Case:
         tables = {name: [] if name == README_SHEET else _read_rows(workbook[name]) for name in workbook.sheetnames}
     except CaseError as exc:  # a sheet over the row limit
         raise CaseError(path, exc.issues) from None
-    except Exception as exc:  # malformed or hostile XML inside the package (defusedxml refuses entities)
+    except Exception as exc:  # noqa: BLE001  malformed or hostile XML in the package (defusedxml refuses entities)
         raise unreadable(path, exc) from None
     finally:
         workbook.close()
@@ -79,6 +95,7 @@ class _Reader:
         self.issues: list[InputIssue] = []
         self.T: int | None = None
         self.profiles: dict[str, np.ndarray] = {}
+        self.meta_rows: dict[str, int] = {}
 
     def issue(self, sheet, row, column, value, expected) -> None:
         self.issues.append(InputIssue(sheet, row, column, value, expected))
@@ -90,7 +107,10 @@ class _Reader:
         self._read_timeseries()
         resources = self._read_resources()
         agents, all_names, inactive = self._read_agents()
-        edges = self._read_network(all_names, inactive)
+        active = [n for n in all_names if n not in inactive]
+        edges = self._read_network(all_names, active)
+        if not edges:
+            self._check_random_topology(meta, active)
         drivers = self._read_drivers()
         if not agents and not any(i.sheet in {s.name for s in AGENT_SHEETS} for i in self.issues):
             self.issue(None, None, None, NO_VALUE, "at least one active agent on the sheets "
@@ -101,7 +121,7 @@ class _Reader:
             name=meta["name"], T=meta["T"], step_h=meta["step_h"], currency=meta["currency"],
             description=meta["description"], start=meta["start"], agents=agents, resources=resources,
             profiles=self.profiles, edges=edges, topology="sheet" if edges else meta["topology"],
-            driver_options=drivers, source=self.path,
+            edge_probability=meta["edge_probability"], seed=meta["seed"], driver_options=drivers, source=self.path,
         )
 
     # -- sheets ------------------------------------------------------------------------------------------
@@ -235,7 +255,7 @@ class _Reader:
         rows = self.tables.get(META.name)
         if rows is None:
             return values
-        seen: dict[str, int] = {}
+        seen = self.meta_rows
         header = [str(v).lower() if v is not None else None for v in (rows[0] if rows else ())]
         if header[:2] != ["key", "value"]:
             self.issue(META.name, 1, "A:B", " | ".join(str(v) for v in header[:2]),
@@ -257,6 +277,13 @@ class _Reader:
             if col.name not in seen and col.required and col.default is None:
                 self.issue(META.name, None, "key", NO_VALUE, f"a row with key '{col.name}' ({col.description})")
                 values[col.name] = _MISSING
+        for rule in META.rules:
+            if any(values[c] is _MISSING for c in rule.columns) or rule.check(values):
+                continue
+            key = rule.columns[0]
+            self.issue(META.name, seen.get(key), f"value (key '{key}')", values[key] if key in seen else NO_VALUE,
+                       rule.expected)
+            values[key] = _MISSING
         return values
 
     # -- timeseries --------------------------------------------------------------------------------------
@@ -353,8 +380,7 @@ class _Reader:
         return agents, dict.fromkeys(first_seen), inactive
 
     # -- network -----------------------------------------------------------------------------------------
-    def _read_network(self, all_names: dict[str, None], inactive: set[str]) -> list[tuple[str, str]]:
-        active = [n for n in all_names if n not in inactive]
+    def _read_network(self, all_names: dict[str, None], active: list[str]) -> list[tuple[str, str]]:
         edges: list[tuple[str, str]] = []
         for row, record in self._records(NETWORK):
             values = self._row_values(NETWORK, row, record)
@@ -377,15 +403,24 @@ class _Reader:
                 log.warning("network row %d: edge %s-%s left out because an agent is inactive", row,
                             values["from"], values["to"])
         if edges and len(active) > 1:
-            graph = nx.Graph()
-            graph.add_nodes_from(active)
-            graph.add_edges_from(edges)
-            parts = [sorted(c) for c in nx.connected_components(graph)]
+            parts = connected_groups(active, edges)
             if len(parts) > 1:
-                shown = " | ".join("{" + ", ".join(p) + "}" for p in sorted(parts, key=lambda p: (-len(p), p)))
                 self.issue(NETWORK.name, None, None, f"{len(parts)} separate groups",
-                           f"a connected graph over the active agents: add edges joining the groups {shown}")
+                           f"a connected graph over the active agents: add edges joining the groups "
+                           f"{format_groups(parts)}")
         return edges
+
+    def _check_random_topology(self, meta: dict, active: list[str]) -> None:
+        """Without network edges, an 'erdos_renyi' topology is drawn now: a disconnected draw is a meta issue."""
+        drawable = active and all(meta[key] is not _MISSING for key in ("edge_probability", "seed"))
+        if meta["topology"] != "erdos_renyi" or not drawable or any(i.sheet == NETWORK.name for i in self.issues):
+            return
+        try:
+            CommunicationNetwork.named("erdos_renyi", active, edge_probability=meta["edge_probability"],
+                                       seed=meta["seed"])
+        except NetworkError as exc:
+            self.issue(META.name, self.meta_rows.get("topology"), "value (key 'topology')", "erdos_renyi",
+                       f"a connected graph over the active agents, but {exc} (or list edges on sheet 'network')")
 
     # -- drivers -----------------------------------------------------------------------------------------
     def _read_drivers(self) -> dict[str, dict[str, object]]:

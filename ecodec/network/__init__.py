@@ -1,0 +1,5 @@
+"""Communication networks of the distributed algorithms: graphs over agents, Laplacian, consensus weights."""
+
+from ecodec.network.graph import TOPOLOGIES, CommunicationNetwork, connected_groups, format_groups, network_from_case
+
+__all__ = ["TOPOLOGIES", "CommunicationNetwork", "connected_groups", "format_groups", "network_from_case"]
