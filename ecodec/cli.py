@@ -63,6 +63,31 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mip-gap", type=float, dest="mip_rel_gap", help="relative MIP gap (default 1e-4)")
     p.set_defaults(handler=_solve)
 
+    for name, text in (("run", "solve a case with one method (distributed or centralized) and show how it went"),
+                       ("compare", "solve a case with several methods and compare them with the centralized optimum")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("case", type=Path)
+        if name == "run":
+            p.add_argument("--method", "-m", default="primal-decomposition",
+                           help="method to run (default primal-decomposition); see 'ecodec methods'")
+            p.add_argument("--no-reference", action="store_true",
+                           help="skip the centralized reference solve (no cost gap in the progress and history)")
+        else:
+            p.add_argument("--methods", default="centralized,primal-decomposition",
+                           help="comma-separated methods (default centralized,primal-decomposition)")
+        p.add_argument("--option", "-O", action="append", default=[], metavar="[METHOD.]KEY=VALUE",
+                       help="a method option, e.g. step_size=500 or primal-decomposition.penalty=2 (repeatable); "
+                            "overrides the workbook's 'drivers' sheet")
+        p.add_argument("--max-iterations", type=int, help="iteration limit of distributed methods")
+        p.add_argument("--tol", type=float, help="relative violation and cost-gap tolerance (default 1e-3)")
+        p.add_argument("--output", "-o", type=Path, help="directory for the results (one folder per method)")
+        p.add_argument("--json", action="store_true", help="print the KPIs per method as JSON")
+        p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+        p.set_defaults(handler=_run if name == "run" else _compare)
+
+    p = sub.add_parser("methods", help="list the methods and their options with defaults")
+    p.set_defaults(handler=_methods)
+
     p = sub.add_parser("schema-docs", help="print (or write) the workbook reference page")
     p.add_argument("--output", "-o", type=Path)
     p.set_defaults(handler=_schema_docs)
@@ -144,6 +169,130 @@ def _text_summary(result, output: Path | None) -> str:
     if output is not None:
         lines.append(f"results written to {output}")
     return "\n".join(lines)
+
+
+def _method_options(case, method: str, given: list[str], methods: list[str]):
+    """Options of ``method``: the workbook's 'drivers' rows, then ``--option`` values.
+
+    METHOD.KEY=VALUE applies to that method; KEY=VALUE to every distributed method run (or to the centralized
+    solve when it is the only method)."""
+    from ecodec.decomposition import options_for
+
+    values = dict(case.driver_options.get(method, {}))
+    for text in given:
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip():
+            raise EcodecError(f"--option {text!r}: expected KEY=VALUE or METHOD.KEY=VALUE")
+        target, dot, name = key.strip().rpartition(".")
+        if dot and target not in methods:
+            raise EcodecError(f"--option {text!r}: '{target}' is not one of the methods run ({', '.join(methods)})")
+        applies = target == method if dot else (method != "centralized" or methods == ["centralized"])
+        if applies:
+            values[name] = value.strip()
+    return options_for(method, values)
+
+
+def _stopping(args):
+    from ecodec.decomposition import StoppingRules
+
+    values = {}
+    if args.max_iterations is not None:
+        values["max_iterations"] = args.max_iterations
+    if args.tol is not None:
+        values.update(violation_tol=args.tol, cost_gap_tol=args.tol)
+    return StoppingRules.from_mapping(values)
+
+
+def _solve_methods(args, methods: list[str]):
+    """Read the case, solve the reference and every method; returns (runs, comparison or None)."""
+    from ecodec.decomposition import CENTRALIZED, METHODS, CheckpointHook, ProgressHook, run
+    from ecodec.io.workbook import read_case
+    from ecodec.network import network_from_case
+    from ecodec.problem import problem_from_case
+    from ecodec.results import compare
+
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise EcodecError(f"unknown method(s) {', '.join(unknown)}; ecodec knows: {', '.join(METHODS)}")
+    case = read_case(args.case)
+    problem = problem_from_case(case)
+    network = network_from_case(case)
+    options = {m: _method_options(case, m, args.option, methods) for m in methods}
+    stopping = _stopping(args)
+    reference = None
+    if CENTRALIZED in methods or not getattr(args, "no_reference", False):
+        reference = run(problem, network, CENTRALIZED, options.get(CENTRALIZED) or _method_options(
+            case, CENTRALIZED, [], [CENTRALIZED]))
+        if not reference.has_solution:
+            print(f"centralized reference: {reference.info['message']}", file=sys.stderr)
+            reference = None if CENTRALIZED not in methods else reference
+    runs = [reference] if CENTRALIZED in methods and reference is not None else []
+    for method in methods:
+        if method == CENTRALIZED:
+            continue
+        hooks = [] if args.quiet else [ProgressHook(sys.stderr)]
+        if args.output is not None:
+            hooks.append(CheckpointHook(args.output / "checkpoints" / f"{method}_history.csv"))
+        runs.append(run(problem, network, method, options[method], stopping, hooks,
+                        reference if reference is not None and reference.has_solution else None))
+    comparison = compare(runs, reference) if reference is not None and reference.has_solution else None
+    if args.output is not None:
+        from ecodec.results import save_runs
+
+        save_runs(runs, args.output, comparison)
+    return runs, comparison
+
+
+def _run(args) -> int:
+    from ecodec.decomposition import CENTRALIZED
+
+    methods = [args.method] if args.method == CENTRALIZED else (
+        [args.method] if args.no_reference else [CENTRALIZED, args.method])
+    runs, comparison = _solve_methods(args, methods)
+    result = runs[-1]
+    if args.json:
+        print(json.dumps(comparison.to_json_dict() if comparison is not None else {result.method: result.summary()},
+                         indent=2, default=str))
+    else:
+        if comparison is not None:
+            print(comparison.format_table())
+        else:
+            print(f"{result.method}: {result.status}: {result.info.get('message', '')}; total cost "
+                  f"{result.objective:,.2f} {result.currency}" if result.has_solution else
+                  f"{result.method}: {result.status}: {result.info.get('message', '')}")
+        if args.output is not None:
+            print(f"results written to {args.output}")
+    return EXIT_OK if result.has_solution else EXIT_NO_SOLUTION
+
+
+def _compare(args) -> int:
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if "centralized" not in methods:
+        methods.insert(0, "centralized")
+    runs, comparison = _solve_methods(args, methods)
+    if comparison is None:
+        raise EcodecError("the centralized reference has no solution, so there is nothing to compare against")
+    if args.json:
+        print(json.dumps(comparison.to_json_dict(), indent=2, default=str))
+    else:
+        print(comparison.format_table())
+        if args.output is not None:
+            print(f"results written to {args.output}")
+    return EXIT_OK if all(r.has_solution for r in runs) else EXIT_NO_SOLUTION
+
+
+def _methods(args) -> int:
+    import dataclasses
+
+    from ecodec.decomposition import METHODS, StoppingRules, options_for
+
+    for method in (*METHODS, "stopping"):
+        options = StoppingRules() if method == "stopping" else options_for(method)
+        doc = (type(options).__doc__ or "").strip().splitlines()[0]
+        print(f"{method}: {doc}")
+        for field in dataclasses.fields(options):
+            print(f"  {field.name} = {getattr(options, field.name)!r}")
+    return EXIT_OK
 
 
 def _schema_docs(args) -> int:

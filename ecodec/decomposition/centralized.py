@@ -15,15 +15,15 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 
-from ecodec.errors import EcodecError
+from ecodec.decomposition.options import MethodOptions, require
 from ecodec.problem.coupled import BuiltModel, CoupledProblem
-from ecodec.results.run_result import RunResult, software_versions
+from ecodec.results.run_result import COST_COLUMNS, RunResult, coupling_table, dispatch_table, software_versions
 from ecodec.solvers.highs import INFEASIBLE, INFEASIBLE_OR_UNBOUNDED, UNBOUNDED, solve_with_highs
 
 log = logging.getLogger(__name__)
@@ -33,41 +33,23 @@ _SLACK_TOL = 1e-6
 
 
 @dataclass(frozen=True)
-class CentralizedOptions:
+class CentralizedOptions(MethodOptions):
     """Options of the centralized solve.
 
     ``time_limit_s``: stop HiGHS after this many seconds (None: no limit); ``mip_rel_gap``: relative MIP gap
     at which HiGHS stops (ignored for LPs).
     """
 
+    method = METHOD
     time_limit_s: float | None = None
     mip_rel_gap: float = 1e-4
 
     def __post_init__(self):
-        if self.time_limit_s is not None and not (isinstance(self.time_limit_s, (int, float))
-                                                  and math.isfinite(self.time_limit_s) and self.time_limit_s > 0):
-            raise EcodecError(f"centralized option time_limit_s must be a positive number of seconds, "
-                              f"got {self.time_limit_s!r}")
-        if not (isinstance(self.mip_rel_gap, (int, float)) and 0 <= self.mip_rel_gap < 1):
-            raise EcodecError(f"centralized option mip_rel_gap must be a number in [0, 1), got {self.mip_rel_gap!r}")
-
-    @classmethod
-    def from_mapping(cls, values: dict[str, object]) -> CentralizedOptions:
-        """Options from text or numbers (a workbook's 'drivers' sheet, the command line)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise EcodecError(f"unknown centralized option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        parsed = {}
-        for key, value in values.items():
-            if value is None or (isinstance(value, str) and value.lower() in {"", "none"}):
-                parsed[key] = None
-                continue
-            try:
-                parsed[key] = float(value)
-            except (TypeError, ValueError):
-                raise EcodecError(f"centralized option {key} must be a number, got {value!r}") from None
-        return cls(**parsed)
+        require(self.time_limit_s is None or (isinstance(self.time_limit_s, (int, float))
+                                              and math.isfinite(self.time_limit_s) and self.time_limit_s > 0),
+                METHOD, "time_limit_s", self.time_limit_s, "a positive number of seconds")
+        require(isinstance(self.mip_rel_gap, (int, float)) and 0 <= self.mip_rel_gap < 1, METHOD, "mip_rel_gap",
+                self.mip_rel_gap, "a number in [0, 1)")
 
 
 def solve_centralized(problem: CoupledProblem, options: CentralizedOptions | None = None) -> RunResult:
@@ -93,12 +75,12 @@ def solve_centralized(problem: CoupledProblem, options: CentralizedOptions | Non
         "options": {"time_limit_s": options.time_limit_s, "mip_rel_gap": options.mip_rel_gap},
         "versions": software_versions(),
     })
-    if outcome.has_solution:
-        dispatch, coupling, costs = _tables(problem, built, outcome.duals)
-        info["message"] = _message(outcome.status, info)
-    else:
-        dispatch, coupling, costs = _empty_tables()
+    if not outcome.has_solution:
         info["message"] = _explain_failure(problem, outcome.status)
+        info["wall_time_s"] = time.perf_counter() - started
+        return RunResult.empty(METHOD, problem, outcome.status, info)
+    dispatch, coupling, costs = _tables(problem, built, outcome.duals)
+    info["message"] = _message(outcome.status, info)
     info["wall_time_s"] = time.perf_counter() - started
     return RunResult(method=METHOD, case_name=problem.name, status=outcome.status, objective=outcome.objective,
                      currency=problem.currency, step_h=problem.grid.step_h, dispatch=dispatch, coupling=coupling,
@@ -116,37 +98,19 @@ def _message(status: str, info: dict) -> str:
 
 
 def _tables(problem: CoupledProblem, built: BuiltModel, duals: dict):
-    steps = problem.grid.steps
-    rows = []
-    costs = []
+    outputs, costs = {}, []
     for agent in problem.agents:
         block = built.block(agent.name)
-        for out in agent.reported_outputs(block):
-            component = block.component(out.component)
-            for t in steps:
-                rows.append((t + 1, agent.name, agent.kind, out.quantity, float(pyo.value(component[t])), out.unit))
+        reported = agent.reported_outputs(block)
+        values = np.array([[pyo.value(block.component(o.component)[t]) for t in problem.grid.steps]
+                           for o in reported], dtype=float).reshape(len(reported), problem.grid.T)
+        outputs[agent.name] = (agent.kind, [(o.quantity, o.unit) for o in reported], values)
         costs.append((agent.name, agent.kind, float(pyo.value(built.terms[agent.name].cost))))
-    dispatch = pd.DataFrame(rows, columns=["t", "agent", "kind", "quantity", "value", "unit"])
-    agent_costs = pd.DataFrame(costs, columns=["agent", "kind", "cost"])
     lhs = problem.coupling_lhs(built)
-    frames = []
-    for r in problem.resources:
-        if duals:
-            price = np.array([duals[built.model.coupling[r.name, t]] for t in steps]) / problem.grid.step_h + 0.0
-        else:
-            price = np.full(problem.grid.T, np.nan)
-        frames.append(pd.DataFrame({
-            "t": np.arange(1, problem.grid.T + 1), "resource": r.name, "unit": r.unit, "lhs": lhs[r.name],
-            "lower": r.lower(), "upper": r.upper(), "residual": r.residual(lhs[r.name]), "price": price,
-            "price_unit": f"{problem.currency}/{r.unit}h"}))
-    return dispatch, pd.concat(frames, ignore_index=True), agent_costs
-
-
-def _empty_tables():
-    return (pd.DataFrame(columns=["t", "agent", "kind", "quantity", "value", "unit"]),
-            pd.DataFrame(columns=["t", "resource", "unit", "lhs", "lower", "upper", "residual", "price",
-                                  "price_unit"]),
-            pd.DataFrame(columns=["agent", "kind", "cost"]))
+    prices = np.array([[duals[built.model.coupling[r.name, t]] for t in problem.grid.steps]
+                       for r in problem.resources]) / problem.grid.step_h if duals else None
+    return (dispatch_table(outputs), coupling_table(problem, np.stack([lhs[r.name] for r in problem.resources]),
+                                                    prices), pd.DataFrame(costs, columns=COST_COLUMNS))
 
 
 def _explain_failure(problem: CoupledProblem, status: str) -> str:

@@ -2,9 +2,10 @@
 
 Sheets: ``summary`` (key, value, unit: status, objective, KPIs, sizes, timings, solver and versions),
 ``dispatch`` (one row per step, one column per agent quantity, headers ``agent quantity [unit]``),
-``coupling`` (one row per resource and step: lhs, lower, upper, residual, dual price), ``costs`` (per agent)
-and ``dispatch_long`` (the same dispatch as tidy rows, for pivot tables).  The file appears whole or not at
-all, so an earlier results workbook is never left half-written.
+``coupling`` (one row per resource and step: lhs, lower, upper, residual, dual price), ``costs`` (per agent),
+``dispatch_long`` (the same dispatch as tidy rows, for pivot tables) and, for a distributed run, ``history`` (one
+row per iteration).  The file appears whole or not at all, so an earlier results workbook is never left
+half-written.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def write_results_workbook(result: RunResult, path: str | Path) -> Path:
     summary = result.summary()
     rows = []
     for key, value in summary.items():
-        if isinstance(value, dict):
+        if isinstance(value, (dict, list, tuple)):
             value = json.dumps(value, default=str)
         unit = _UNITS.get(key, "")
         rows.append((key, value, result.currency if unit == "currency" else unit))
@@ -39,6 +40,8 @@ def write_results_workbook(result: RunResult, path: str | Path) -> Path:
             result.coupling.to_excel(xl, sheet_name="coupling", index=False)
             result.agent_costs.assign(currency=result.currency).to_excel(xl, sheet_name="costs", index=False)
             result.dispatch.to_excel(xl, sheet_name="dispatch_long", index=False)
+            if not result.history.empty:
+                result.history.to_excel(xl, sheet_name="history", index=False)
             for ws in xl.book.worksheets:
                 ws.freeze_panes = "B2"
                 for column in ws.columns:

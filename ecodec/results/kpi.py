@@ -1,7 +1,7 @@
 """KPI functions: the one place where every reported number about a run is computed.
 
-The CLI, the JSON output, the results workbook, the tests (and later the comparison and the PDF report) all
-call these; nothing computes a KPI a second way.
+The CLI, the JSON output, the results workbook, the drivers' iteration records, the comparison, the tests (and
+later the PDF report) all call these; nothing computes a KPI a second way.
 """
 
 from __future__ import annotations
@@ -35,3 +35,79 @@ def energy_by_agent(dispatch: pd.DataFrame, quantity: str, step_h: float) -> dic
     """Energy (kWh) of a power quantity per agent over the horizon: sum_t value_t * step_h."""
     rows = dispatch[dispatch["quantity"] == quantity]
     return {str(k): float(v) * step_h for k, v in rows.groupby("agent", sort=False)["value"].sum().items()}
+
+
+# -- per-iteration and comparison KPIs (arrays of shape (resources, T)) -------------------------------------
+def residuals(lhs: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Signed violation of each coupling row: lhs - upper above the upper end, lhs - lower below the lower end."""
+    return np.maximum(lhs - upper, 0.0) + np.minimum(lhs - lower, 0.0)
+
+
+def resource_scale(lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Per resource, its peak |right-hand side| over the horizon (the peak load of a balance), at least 1e-9.
+
+    Relative violations are measured against it, so each resource is judged in its own unit and size.
+    """
+    ends = np.where(np.isfinite(lower), np.abs(lower), 0.0)
+    ends = np.maximum(ends, np.where(np.isfinite(upper), np.abs(upper), 0.0))
+    return np.maximum(ends.max(axis=1), 1e-9)
+
+
+def relative_violation(residual: np.ndarray, scale: np.ndarray) -> float:
+    """max over resources r of  max_t |residual_r,t| / scale_r  (0 when every row holds)."""
+    return float(np.max(np.abs(residual).max(axis=1) / scale)) if residual.size else 0.0
+
+
+def relative_cost_gap(objective: float, reference: float) -> float:
+    """|f - f*| / max(|f*|, 1e-9): the relative distance of a method's total cost to the reference optimum."""
+    return abs(objective - reference) / max(abs(reference), 1e-9)
+
+
+def agent_output_matrix(dispatch: pd.DataFrame, agent: str, quantities: list[str], T: int) -> np.ndarray:
+    """One agent's reported quantities as an array (quantities, T) from a dispatch table (missing: 0)."""
+    rows = dispatch[dispatch["agent"] == agent]
+    out = np.zeros((len(quantities), T))
+    for k, quantity in enumerate(quantities):
+        values = rows[rows["quantity"] == quantity].sort_values("t")["value"].to_numpy(dtype=float)
+        out[k, : len(values)] = values
+    return out
+
+
+# -- comparison KPIs on the tidy tables of a RunResult --------------------------------------------------------
+def relative_decision_distance(dispatch: pd.DataFrame, reference_dispatch: pd.DataFrame) -> float:
+    """||D - D*|| / ||D*||: the relative Euclidean distance of all reported decisions to the reference ones.
+
+    D and D* hold every dispatch value aligned on (t, agent, quantity); a row present on one side only counts
+    as 0 on the other.  When ||D*|| = 0 the absolute distance ||D - D*|| is returned (as the driver does).
+    """
+    keys = ["t", "agent", "quantity"]
+    both = dispatch[keys + ["value"]].merge(reference_dispatch[keys + ["value"]], on=keys, how="outer",
+                                            suffixes=("", "_ref"))
+    values = both[["value", "value_ref"]].fillna(0.0).to_numpy(dtype=float)
+    distance = float(np.linalg.norm(values[:, 0] - values[:, 1]))
+    scale = float(np.linalg.norm(values[:, 1]))
+    return distance / scale if scale > 0 else distance
+
+
+def relative_coupling_violation(coupling: pd.DataFrame) -> float:
+    """max over resources r of  max_t |residual_r,t| / peak_t |finite lower or upper end_r,t|.
+
+    The table form of :func:`relative_violation` with :func:`resource_scale`: the number a driver reports per
+    iteration as ``rel_violation``, computed from a coupling table (0 for an empty table).
+    """
+    if coupling.empty:
+        return 0.0
+    wide = coupling.pivot(index="resource", columns="t", values=["residual", "lower", "upper"])
+    return relative_violation(wide["residual"].to_numpy(dtype=float),
+                              resource_scale(wide["lower"].to_numpy(dtype=float), wide["upper"].to_numpy(dtype=float)))
+
+
+def iterations_to(history: pd.DataFrame, tol: float) -> int | None:
+    """The first iteration k with  cost_gap_k <= tol  and  rel_violation_k <= tol  (None if never reached).
+
+    Also None when the history has no ``cost_gap`` column (a run made without a reference).
+    """
+    if "cost_gap" not in history.columns:
+        return None
+    reached = history.loc[(history["cost_gap"] <= tol) & (history["rel_violation"] <= tol), "iteration"]
+    return int(reached.iloc[0]) if len(reached) else None

@@ -10,7 +10,11 @@ Tables (pandas DataFrames, steps numbered 1..T as in the workbook):
   end binds (more demand costs more), negative when its upper end binds (more room to dissipate saves);
 * ``agent_costs``: agent, kind, cost.
 
-``info`` holds the scalar facts: timings, sizes, solver, bound and gap, message, versions.
+* ``history``: one row per iteration of a distributed method (iteration, objective, max_violation,
+  rel_violation, cost_gap and distance when a reference was given, messages, timings, and the method's own
+  columns such as the step size); empty for the centralized solve.
+
+``info`` holds the scalar facts: timings, sizes, solver, bound and gap, message, options, versions.
 """
 
 from __future__ import annotations
@@ -18,10 +22,15 @@ from __future__ import annotations
 import platform
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from ecodec import __version__
 from ecodec.results import kpi
+
+DISPATCH_COLUMNS = ["t", "agent", "kind", "quantity", "value", "unit"]
+COUPLING_COLUMNS = ["t", "resource", "unit", "lhs", "lower", "upper", "residual", "price", "price_unit"]
+COST_COLUMNS = ["agent", "kind", "cost"]
 
 
 @dataclass
@@ -36,6 +45,28 @@ class RunResult:
     coupling: pd.DataFrame
     agent_costs: pd.DataFrame
     info: dict = field(default_factory=dict)
+    history: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @classmethod
+    def from_decisions(cls, method: str, problem, status: str, info: dict, history: pd.DataFrame, subproblems,
+                       decisions: dict, prices: np.ndarray | None = None) -> RunResult:
+        """A result from each agent's decision vector on its compiled subproblem (distributed methods)."""
+        outputs = {name: (sub.kind, [(o.quantity, o.unit) for o in sub.outputs], sub.output_values(decisions[name]))
+                   for name, sub in subproblems.items()}
+        lhs = sum(sub.contribution(decisions[name]) for name, sub in subproblems.items())
+        costs = [(name, sub.kind, sub.cost(decisions[name])) for name, sub in subproblems.items()]
+        return cls(method=method, case_name=problem.name, status=status, objective=float(sum(c for *_, c in costs)),
+                   currency=problem.currency, step_h=problem.grid.step_h, dispatch=dispatch_table(outputs),
+                   coupling=coupling_table(problem, lhs, prices), agent_costs=pd.DataFrame(costs, columns=COST_COLUMNS),
+                   info=info, history=history)
+
+    @classmethod
+    def empty(cls, method: str, problem, status: str, info: dict, history: pd.DataFrame | None = None) -> RunResult:
+        """A result without a solution (infeasible, failed, interrupted before the first iteration)."""
+        return cls(method=method, case_name=problem.name, status=status, objective=None, currency=problem.currency,
+                   step_h=problem.grid.step_h, dispatch=pd.DataFrame(columns=DISPATCH_COLUMNS),
+                   coupling=pd.DataFrame(columns=COUPLING_COLUMNS), agent_costs=pd.DataFrame(columns=COST_COLUMNS),
+                   info=info, history=history if history is not None else pd.DataFrame())
 
     @property
     def has_solution(self) -> bool:
@@ -65,3 +96,27 @@ def software_versions() -> dict[str, str]:
 
     return {"ecodec": __version__, "python": platform.python_version(), "pyomo": pyomo.__version__,
             "highs": highs_version(), "numpy": numpy.__version__, "pandas": pd.__version__}
+
+
+def dispatch_table(outputs: dict[str, tuple[str, list[tuple[str, str]], np.ndarray]]) -> pd.DataFrame:
+    """The tidy dispatch table from, per agent name, (kind, [(quantity, unit)], values of shape (outputs, T))."""
+    frames = []
+    for name, (kind, labels, values) in outputs.items():
+        T = values.shape[1] if values.ndim == 2 else 0
+        for (quantity, unit), row in zip(labels, values):
+            frames.append(pd.DataFrame({"t": np.arange(1, T + 1), "agent": name, "kind": kind, "quantity": quantity,
+                                        "value": np.asarray(row, dtype=float) + 0.0, "unit": unit}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=DISPATCH_COLUMNS)
+
+
+def coupling_table(problem, lhs: np.ndarray, prices: np.ndarray | None) -> pd.DataFrame:
+    """Coupling rows of ``problem`` with left-hand sides ``lhs`` (resources, T) and prices per unit and hour."""
+    T = problem.grid.T
+    frames = []
+    for k, r in enumerate(problem.resources):
+        frames.append(pd.DataFrame({
+            "t": np.arange(1, T + 1), "resource": r.name, "unit": r.unit, "lhs": lhs[k], "lower": r.lower(),
+            "upper": r.upper(), "residual": r.residual(lhs[k]),
+            "price": prices[k] + 0.0 if prices is not None else np.full(T, np.nan),
+            "price_unit": f"{problem.currency}/{r.unit}h"}))
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,107 @@
+"""The coupling resources written as rows every distributed method shares.
+
+A resource r over steps t becomes one or two *coupling rows* k, each  sum_i s_k h_i,r,t(x_i)  (== or <=) b_k:
+
+=========  ===========================================  ======  ===========  ==================
+resource   row(s)                                       s_k     kind         b_k
+=========  ===========================================  ======  ===========  ==================
+``==``     sum_i h_i,t = b_t                            +1      equality     b_t
+``<=``     sum_i h_i,t <= b_t                           +1      inequality   b_t
+``>=``     -sum_i h_i,t <= -b_t                         -1      inequality   -b_t
+band       -sum_i h_i,t <= -lo_t  and  sum_i h_i,t <= hi_t  -1, +1  inequality   -lo_t, hi_t
+=========  ===========================================  ======  ===========  ==================
+
+This is how the reference microgrid study writes its balances: equality rows for the active and reactive
+power, the heat band as the pair  (-h, h) <= (-D_lo, D_hi)  (ECODREAM report, "Distributed Optimization Problem").
+Rows are ordered by resource, then part (lower before upper), then step.  A multiplier mu_k of row k is
+-(d cost / d b_k); the price of resource r at step t (d cost / d right-hand side, as the centralized solve
+reports it) is  sum over the rows k of (r, t) of  -s_k mu_k.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ecodec.problem.coupled import CoupledProblem
+from ecodec.solvers.compiled import CompiledSubproblem
+
+
+@dataclass(frozen=True)
+class CouplingRows:
+    resource: np.ndarray  # (p,) index of the resource in problem order
+    step: np.ndarray  # (p,) step t
+    sign: np.ndarray  # (p,) s_k in {+1, -1}
+    equality: np.ndarray  # (p,) bool
+    total: np.ndarray  # (p,) b_k
+    n_resources: int
+    T: int
+
+    @classmethod
+    def from_problem(cls, problem: CoupledProblem) -> CouplingRows:
+        parts = []
+        T = problem.grid.T
+        for r, res in enumerate(problem.resources):
+            if res.sense == "==":
+                parts.append((r, 1.0, True, res.rhs))
+            elif res.sense == "<=":
+                parts.append((r, 1.0, False, res.rhs))
+            elif res.sense == ">=":
+                parts.append((r, -1.0, False, -res.rhs))
+            else:
+                parts += [(r, -1.0, False, -res.rhs), (r, 1.0, False, res.rhs_upper)]
+        steps = np.arange(T)
+        return cls(resource=np.concatenate([np.full(T, r) for r, *_ in parts]),
+                   step=np.tile(steps, len(parts)),
+                   sign=np.concatenate([np.full(T, s) for _, s, _, _ in parts]),
+                   equality=np.concatenate([np.full(T, eq) for _, _, eq, _ in parts]),
+                   total=np.concatenate([np.asarray(b, dtype=float) for *_, b in parts]),
+                   n_resources=len(problem.resources), T=T)
+
+    @property
+    def size(self) -> int:
+        return self.total.size
+
+    def local_rows(self, sub: CompiledSubproblem) -> tuple[sp.csr_array, np.ndarray]:
+        """(G_i, g0_i) with  s_k h_i,r,t(x) = G_i x + g0_i  for every row k (x: the model columns)."""
+        select = self.resource * self.T + self.step
+        h = sub.contribution_map
+        g = sp.diags_array(self.sign) @ h.matrix[select]
+        return sp.csr_array(g), self.sign * h.offset[select]
+
+    def band_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Indices (lower part, upper part) of the two rows of each band resource and step."""
+        lower = np.flatnonzero((self.sign < 0) & ~self.equality)
+        upper = np.flatnonzero((self.sign > 0) & ~self.equality)
+        key = {(r, t): k for k, r, t in zip(upper, self.resource[upper], self.step[upper])}
+        pairs = [(k, key[(r, t)]) for k, r, t in zip(lower, self.resource[lower], self.step[lower]) if (r, t) in key]
+        return np.array([a for a, _ in pairs], dtype=int), np.array([b for _, b in pairs], dtype=int)
+
+    def values(self, contribution: np.ndarray) -> np.ndarray:
+        """Row values s_k h_r,t from a contribution array of shape (resources, T)."""
+        return self.sign * contribution[self.resource, self.step]
+
+    def local_range(self, sub: CompiledSubproblem) -> tuple[np.ndarray, np.ndarray]:
+        """Per row, the range [lo_k, hi_k] of this agent's row value over its variable bounds (interval
+        arithmetic: exact for rows that read one bounded variable, an over-estimate otherwise).  A row whose range
+        is unbounded that way gets the range of its two LPs over the agent's (relaxed) constraints."""
+        g, g0 = self.local_rows(sub)
+        lower, upper = sub.column_bounds()
+        positive, negative = g.copy(), g.copy()
+        positive.data = np.maximum(positive.data, 0.0)
+        negative.data = np.minimum(negative.data, 0.0)
+        positive.eliminate_zeros()
+        negative.eliminate_zeros()
+        lo = positive @ lower + negative @ upper + g0
+        hi = positive @ upper + negative @ lower + g0
+        for k in np.flatnonzero(~(np.isfinite(lo) & np.isfinite(hi))):
+            lo[k], hi[k] = sub.linear_range(g[[k]], g0[k])
+        return lo, hi
+
+    def prices(self, multipliers: np.ndarray, step_h: float) -> np.ndarray:
+        """Prices per unit and hour, shape (resources, T), from row multipliers mu_k (cost per unit and step)."""
+        out = np.zeros((self.n_resources, self.T))
+        np.add.at(out, (self.resource, self.step), -self.sign * multipliers)
+        return out / step_h

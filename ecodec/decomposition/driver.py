@@ -1,0 +1,238 @@
+"""The driver interface and the iteration loop every distributed method shares.
+
+A distributed method is a :class:`Driver`: what each agent does per iteration (its local solve, its local
+update, the messages it sends), written against a runtime (:mod:`ecodec.runtime`) that runs the agents it hosts
+and delivers their messages.  The loop in :func:`run_driver` is the same for every method:
+
+1. ``driver.setup()`` compiles each local subproblem once;
+2. per iteration k = 0, 1, ...: ``driver.iterate(k)`` advances every agent and returns the method's own
+   per-iteration numbers (step size, penalty, bounds, ...); the loop then evaluates the current decisions
+   x_i^k of all agents: total cost  sum_i f_i(x_i^k),  coupling left-hand sides  sum_i h_i(x_i^k)  (sums in
+   the fixed agent order), the coupling violation (absolute, and relative to each resource's peak
+   |right-hand side|), and, when a reference run is given, the relative cost gap and the relative distance of
+   the decisions; hooks see each record (progress display, logging, checkpoint);
+3. the stopping rules decide: converged, iteration limit, or interrupted (Ctrl-C keeps what was computed);
+4. ``driver.finish()`` lets a method post-process (the mixed-integer recovery of primal decomposition);
+   the final decisions become a :class:`~ecodec.results.RunResult` with the whole history.
+
+The per-iteration KPIs come from :mod:`ecodec.results.kpi`, the same functions the comparison and the report
+use.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+
+from ecodec.decomposition.hooks import Hook
+from ecodec.decomposition.options import MethodOptions, require
+from ecodec.problem.coupled import CoupledProblem
+from ecodec.results import kpi
+from ecodec.results.run_result import RunResult, software_versions
+from ecodec.solvers.compiled import CompiledSubproblem
+
+log = logging.getLogger(__name__)
+
+CONVERGED, ITERATION_LIMIT, INTERRUPTED, FAILED = "converged", "iteration_limit", "interrupted", "failed"
+
+
+@dataclass(frozen=True)
+class StoppingRules(MethodOptions):
+    """When the loop stops (whichever comes first).
+
+    ``max_iterations``: hard limit; ``violation_tol``: relative coupling violation (largest |residual| of a
+    resource over its peak |right-hand side|) at or below which the decisions count as feasible; ``cost_gap_tol``:
+    relative cost gap |f - f*| / |f*| to the reference, used only when a reference run is given; without one,
+    ``stall_tol`` stops a feasible run whose cost moved by less than this fraction over ``stall_window``
+    iterations.
+    """
+
+    method = "stopping"
+    max_iterations: int = 1000
+    violation_tol: float = 1e-3
+    cost_gap_tol: float = 1e-3
+    stall_tol: float = 1e-5
+    stall_window: int = 50
+
+    def __post_init__(self):
+        require(isinstance(self.max_iterations, int) and self.max_iterations >= 1, self.method, "max_iterations",
+                self.max_iterations, "an integer >= 1")
+        for key in ("violation_tol", "cost_gap_tol", "stall_tol"):
+            value = getattr(self, key)
+            require(isinstance(value, (int, float)) and value > 0, self.method, key, value, "a number > 0")
+        require(isinstance(self.stall_window, int) and self.stall_window >= 1, self.method, "stall_window",
+                self.stall_window, "an integer >= 1")
+
+
+class Driver(ABC):
+    """One distributed method; see the module docstring.  Subclasses set ``method`` and ``options_type``."""
+
+    method: ClassVar[str]
+    options_type: ClassVar[type[MethodOptions]]
+
+    def __init__(self, problem: CoupledProblem, runtime, options: MethodOptions):
+        self.problem = problem
+        self.runtime = runtime
+        self.options = options
+        self.subproblems: dict[str, CompiledSubproblem] = {}
+        self.decisions: dict[str, np.ndarray] = {}
+        self.warnings: list[str] = []
+
+    @abstractmethod
+    def setup(self) -> None:
+        """Compile the local subproblems of the agents this runtime hosts and initialise their state."""
+
+    @abstractmethod
+    def iterate(self, k: int) -> dict[str, float]:
+        """Advance every local agent by one iteration; set ``self.decisions``; return per-iteration numbers."""
+
+    def may_stop(self) -> bool:
+        """False while the method must keep iterating whatever the tolerances say (a phase is still to come)."""
+        return True
+
+    def seeks_reference_cost(self) -> bool:
+        """False for heuristic phases (a mixed-integer repair) whose cost need not reach the reference: the loop
+        then stops as soon as the coupling holds within ``violation_tol``."""
+        return True
+
+    def finish(self) -> dict[str, object]:
+        """Post-process after the last iteration (may change ``self.decisions``); returns facts for ``info``."""
+        return {}
+
+    def prices(self) -> np.ndarray | None:
+        """Coupling prices (currency per unit and hour), shape (resources, T), when the method estimates them."""
+        return None
+
+
+class _Evaluator:
+    """Cost, coupling residuals and distances of the current decisions, reduced over all agents."""
+
+    def __init__(self, problem: CoupledProblem, runtime, reference: RunResult | None):
+        self.problem = problem
+        self.runtime = runtime
+        self.lower = np.stack([r.lower() for r in problem.resources])
+        self.upper = np.stack([r.upper() for r in problem.resources])
+        self.scale = kpi.resource_scale(self.lower, self.upper)
+        self.reference = reference
+        self.reference_objective = reference.objective if reference is not None and reference.has_solution else None
+        self._reference_outputs: dict[str, np.ndarray] = {}
+
+    def reference_outputs(self, sub: CompiledSubproblem) -> np.ndarray | None:
+        if self.reference is None or not self.reference.has_solution:
+            return None
+        if sub.agent_name not in self._reference_outputs:
+            self._reference_outputs[sub.agent_name] = kpi.agent_output_matrix(
+                self.reference.dispatch, sub.agent_name, [o.quantity for o in sub.outputs], sub.T)
+        return self._reference_outputs[sub.agent_name]
+
+    def evaluate(self, subproblems: dict[str, CompiledSubproblem], decisions: dict[str, np.ndarray]) -> dict:
+        def local(name):
+            sub, x = subproblems[name], decisions[name]
+            ref = self.reference_outputs(sub)
+            out = sub.output_values(x)
+            dist = (float(np.sum((out - ref) ** 2)), float(np.sum(ref ** 2))) if ref is not None else (0.0, 0.0)
+            return np.concatenate([[sub.cost(x)], dist, sub.contribution(x).ravel()])
+
+        total = self.runtime.sum(self.runtime.each(local))
+        lhs = total[3:].reshape(self.lower.shape)
+        residual = kpi.residuals(lhs, self.lower, self.upper)
+        record = {"objective": float(total[0]),
+                  "max_violation": float(np.max(np.abs(residual))),
+                  "rel_violation": kpi.relative_violation(residual, self.scale)}
+        if self.reference_objective is not None:
+            record["cost_gap"] = kpi.relative_cost_gap(record["objective"], self.reference_objective)
+            record["distance"] = float(np.sqrt(total[1] / total[2])) if total[2] > 0 else float(np.sqrt(total[1]))
+        return record
+
+
+def run_driver(driver: Driver, stopping: StoppingRules, hooks: list[Hook] | None = None,
+               reference: RunResult | None = None) -> RunResult:
+    """Run ``driver`` under the shared loop; see the module docstring."""
+    hooks = hooks or []
+    problem, runtime = driver.problem, driver.runtime
+    started = time.perf_counter()
+    driver.setup()
+    setup_time = time.perf_counter() - started
+    evaluator = _Evaluator(problem, runtime, reference)
+    for hook in hooks:
+        hook.on_start(driver.method, problem, stopping)
+    history: list[dict] = []
+    status, message = ITERATION_LIMIT, f"stopped at the iteration limit ({stopping.max_iterations})"
+    try:
+        for k in range(stopping.max_iterations):
+            tick = time.perf_counter()
+            record = {"iteration": k + 1}
+            record.update(driver.iterate(k))
+            record["iteration_time_s"] = time.perf_counter() - tick
+            record.update(evaluator.evaluate(driver.subproblems, driver.decisions))
+            record["messages"] = runtime.messages
+            record["elapsed_s"] = time.perf_counter() - started
+            history.append(record)
+            for hook in hooks:
+                hook.on_iteration(record)
+            if not driver.may_stop():
+                continue
+            if not driver.seeks_reference_cost():
+                done = (f"feasible: relative violation {record['rel_violation']:.2e} <= {stopping.violation_tol:g}"
+                        if record["rel_violation"] <= stopping.violation_tol else None)
+            else:
+                done = _converged(history, stopping, evaluator.reference_objective is not None)
+            if done:
+                status, message = CONVERGED, done
+                break
+    except KeyboardInterrupt:
+        status = INTERRUPTED
+        message = f"interrupted by the user after {len(history)} iterations; the history so far is kept"
+        log.warning(message)
+    final = driver.finish() if history else {}
+    if final.get("status") == FAILED:
+        status, message = FAILED, final["message"]
+    result = _result(driver, history, status, message, setup_time, time.perf_counter() - started, final)
+    for hook in hooks:
+        hook.on_finish(result)
+    return result
+
+
+def _converged(history: list[dict], stopping: StoppingRules, has_reference: bool) -> str | None:
+    last = history[-1]
+    if last["rel_violation"] > stopping.violation_tol:
+        return None
+    if has_reference:
+        if last["cost_gap"] <= stopping.cost_gap_tol:
+            return (f"converged: relative violation {last['rel_violation']:.2e} <= {stopping.violation_tol:g} and "
+                    f"cost gap {last['cost_gap']:.2e} <= {stopping.cost_gap_tol:g}")
+        return None
+    if len(history) > stopping.stall_window:
+        before = history[-1 - stopping.stall_window]["objective"]
+        change = abs(last["objective"] - before) / max(abs(last["objective"]), 1e-12)
+        if change <= stopping.stall_tol:
+            return (f"converged: relative violation {last['rel_violation']:.2e} <= {stopping.violation_tol:g} and "
+                    f"cost changed by {change:.1e} over {stopping.stall_window} iterations")
+    return None
+
+
+def _result(driver: Driver, history: list[dict], status: str, message: str, setup_time: float, wall: float,
+            final: dict) -> RunResult:
+    problem, runtime = driver.problem, driver.runtime
+    subproblems = runtime.gather(driver.subproblems)
+    decisions = runtime.gather(driver.decisions) if driver.decisions else {}
+    info = {
+        "n_agents": len(problem.agents), "iterations": len(history), "message": message,
+        "messages": runtime.messages, "floats_sent": runtime.floats, "runtime": runtime.name,
+        "network": runtime.network.describe(), "setup_time_s": setup_time, "wall_time_s": wall,
+        "problem_class": "MILP" if problem.is_mixed_integer() else "LP",
+        "options": driver.options.as_dict(), "versions": software_versions(),
+        "warnings": list(driver.warnings),
+    }
+    info.update({k: v for k, v in final.items() if k not in ("status", "message")})
+    history_frame = pd.DataFrame(history)
+    if not decisions:
+        return RunResult.empty(driver.method, problem, status, info, history_frame)
+    return RunResult.from_decisions(driver.method, problem, status, info, history_frame, subproblems, decisions,
+                                    driver.prices())

@@ -1,0 +1,102 @@
+"""Hooks the iteration loop calls: progress display, logging, checkpoint.
+
+A hook sees the start of a run, every iteration record (a dict of the history row) and the final
+:class:`~ecodec.results.RunResult`.  The loop knows nothing of what hooks do; the CLI picks them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import TextIO
+
+import pandas as pd
+
+from ecodec.io.untrusted import atomic_write
+
+log = logging.getLogger(__name__)
+
+
+class Hook:
+    """Base hook: does nothing; override what you need."""
+
+    def on_start(self, method: str, problem, stopping) -> None:
+        pass
+
+    def on_iteration(self, record: dict) -> None:
+        pass
+
+    def on_finish(self, result) -> None:
+        pass
+
+
+def _describe(record: dict) -> str:
+    parts = [f"iteration {record['iteration']:>5}", f"cost {record['objective']:.6g}",
+             f"violation {record['rel_violation']:.2e}"]
+    if "cost_gap" in record:
+        parts.append(f"gap {record['cost_gap']:.2e}")
+    return ", ".join(parts)
+
+
+class ProgressHook(Hook):
+    """One line per ``every_s`` seconds (and the first and last iteration) on ``stream``: iteration, cost,
+    relative violation and, with a reference, the cost gap."""
+
+    def __init__(self, stream: TextIO, every_s: float = 1.0):
+        self.stream = stream
+        self.every_s = every_s
+        self._last = 0.0
+        self._method = ""
+        self._record: dict | None = None
+
+    def on_start(self, method: str, problem, stopping) -> None:
+        self._method = method
+        self.stream.write(f"{method}: {len(problem.agents)} agents, at most {stopping.max_iterations} iterations "
+                          f"(Ctrl-C stops and keeps the result so far)\n")
+        self.stream.flush()
+
+    def on_iteration(self, record: dict) -> None:
+        self._record = record
+        now = time.monotonic()
+        if record["iteration"] == 1 or now - self._last >= self.every_s:
+            self._last = now
+            self.stream.write(f"  {self._method}: {_describe(record)}\n")
+            self.stream.flush()
+
+    def on_finish(self, result) -> None:
+        if self._record is not None:
+            self.stream.write(f"  {self._method}: {_describe(self._record)}\n")
+        self.stream.write(f"{self._method}: {result.info.get('message', result.status)}\n")
+        self.stream.flush()
+
+
+class LoggingHook(Hook):
+    """Every iteration record at DEBUG level on the ``ecodec.decomposition.hooks`` logger."""
+
+    def on_iteration(self, record: dict) -> None:
+        log.debug(_describe(record))
+
+
+class CheckpointHook(Hook):
+    """Writes the history so far to ``path`` (CSV, atomically) every ``every`` iterations and at the end, so a
+    run that is killed keeps its history up to the last checkpoint."""
+
+    def __init__(self, path: Path, every: int = 25):
+        self.path = Path(path)
+        self.every = every
+        self._rows: list[dict] = []
+
+    def on_iteration(self, record: dict) -> None:
+        self._rows.append(dict(record))
+        if len(self._rows) % self.every == 0:
+            self._write()
+
+    def on_finish(self, result) -> None:
+        if self._rows:
+            self._write()
+
+    def _write(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        frame = pd.DataFrame(self._rows)
+        atomic_write(self.path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.17g"))

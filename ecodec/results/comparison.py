@@ -1,0 +1,160 @@
+"""Comparison: several runs of one case aligned against the centralized reference.
+
+One row of KPIs per run, the reference first; every number comes from :mod:`ecodec.results.kpi`, the functions
+the drivers, the CLI, the report and the tests use.  With f the total cost of a run, f* that of the reference,
+D and D* all their dispatch values, r_{k,t} the residual of coupling row k at step t:
+
+=======================  ==================================================================================
+column                   value
+=======================  ==================================================================================
+method, status           of the run
+objective                f (in the case's currency)
+cost_gap                 |f - f*| / |f*|, 0 for the reference             (kpi.relative_cost_gap)
+max_violation            max_{k,t} |r_{k,t}|, each row in its own unit    (kpi.max_coupling_violation)
+rms_violation            sqrt(mean_{k,t} r_{k,t}^2)                       (kpi.rms_coupling_violation)
+rel_violation            max_k max_t |r_{k,t}| / peak_t |rhs_{k,t}|       (kpi.relative_coupling_violation)
+distance                 ||D - D*|| / ||D*||                              (kpi.relative_decision_distance)
+iterations               info['iterations'] (1 for a single solve such as the centralized one)
+iterations_to_1pct       first iteration with cost_gap <= 1e-2 and rel_violation <= 1e-2 (kpi.iterations_to)
+iterations_to_0.1pct     the same with 1e-3
+wall_time_s              info['wall_time_s']
+messages                 info.get('messages', 0): messages the agents sent
+message                  info['message']: how the run ended
+=======================  ==================================================================================
+
+A run without a solution keeps status, iterations, time, messages and message; its other KPIs are missing
+(None).  ``iterations_to_*`` reads the run's history; a history recorded without a reference (no
+``cost_gap`` column) gets its gaps from its ``objective`` column and f* here, and a run without history (a
+single solve) counts as reaching the tolerance at its last iteration when its final KPIs meet it.  None means
+the tolerance was not reached within the iterations run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ecodec.errors import EcodecError
+from ecodec.results import kpi
+from ecodec.results.run_result import RunResult
+
+TOLERANCES = {"iterations_to_1pct": 1e-2, "iterations_to_0.1pct": 1e-3}
+FLOAT_COLUMNS = ["objective", "cost_gap", "max_violation", "rms_violation", "rel_violation", "distance",
+                 "wall_time_s"]
+INT_COLUMNS = ["iterations", *TOLERANCES, "messages"]
+COLUMNS = ["method", "status", "objective", "cost_gap", "max_violation", "rms_violation", "rel_violation",
+           "distance", "iterations", *TOLERANCES, "wall_time_s", "messages", "message"]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """KPIs of several runs of case ``case_name`` against the run ``reference`` (see the module docstring)."""
+
+    case_name: str
+    reference: str
+    currency: str
+    rows: list[dict[str, object]]
+
+    def table(self) -> pd.DataFrame:
+        """One row per run, the columns of the module docstring; missing KPIs are NaN (or <NA> for counts)."""
+        return pd.DataFrame(self.rows, columns=COLUMNS).astype(
+            {**{c: "float64" for c in FLOAT_COLUMNS}, **{c: "Int64" for c in INT_COLUMNS}})
+
+    def to_json_dict(self) -> dict[str, dict[str, object]]:
+        """Per method its KPIs as plain Python values, None for a missing or non-finite one: strict JSON data."""
+        return {str(row["method"]): {key: None if isinstance(value, float) and not math.isfinite(value) else value
+                                     for key, value in row.items() if key != "method"} for row in self.rows}
+
+    def format_table(self) -> str:
+        """A fixed-width plain-text table for the terminal, followed by how each run ended."""
+        headers = {"method": "method", "status": "status", "objective": f"objective [{self.currency}]",
+                   "cost_gap": "cost gap", "max_violation": "max viol.", "rms_violation": "rms viol.",
+                   "rel_violation": "rel. viol.", "distance": "distance", "iterations": "iter.",
+                   "iterations_to_1pct": "to 1%", "iterations_to_0.1pct": "to 0.1%", "wall_time_s": "time [s]",
+                   "messages": "messages"}
+        cells = [[_cell(row, key) for key in headers] for row in self.rows]
+        widths = [max([len(header)] + [len(line[i]) for line in cells]) for i, header in enumerate(headers.values())]
+
+        def line(values: list[str]) -> str:
+            return "  ".join(v.ljust(w) if i < 2 else v.rjust(w) for i, (v, w) in enumerate(zip(values, widths)))
+
+        caption = (f"case {self.case_name}: {len(self.rows)} runs; cost gap, rel. viol. and distance relative to "
+                   f"'{self.reference}', violations in each resource's unit")
+        out = [caption, line(list(headers.values())), line(["-" * w for w in widths])]
+        out += [line(values) for values in cells]
+        out += ["", "how each run ended:"] + [f"  {row['method']}: {row['message']}" for row in self.rows]
+        return "\n".join(out)
+
+
+def compare(runs: list[RunResult], reference: RunResult) -> Comparison:
+    """The :class:`Comparison` of ``reference`` (first) and ``runs`` (in their order; ``reference`` may be among them).
+
+    Raises EcodecError when the reference has no solution, when the runs are of different cases, or when two runs
+    share a method name.
+    """
+    if not reference.has_solution:
+        raise EcodecError(f"the reference run '{reference.method}' has no solution ({reference.status}: "
+                          f"{reference.info.get('message', 'no message')}); there is nothing to compare against")
+    ordered = [reference] + [run for run in runs if run is not reference]
+    methods = [run.method for run in ordered]
+    repeated = sorted({m for m in methods if methods.count(m) > 1})
+    if repeated:
+        raise EcodecError(f"several runs are named {', '.join(repeated)}; a comparison holds one run per method")
+    others = sorted({run.case_name for run in ordered} - {reference.case_name})
+    if others:
+        raise EcodecError(f"runs of case(s) {', '.join(others)} cannot be compared with the reference run of case "
+                          f"{reference.case_name}")
+    return Comparison(case_name=reference.case_name, reference=reference.method, currency=reference.currency,
+                      rows=[_row(run, reference) for run in ordered])
+
+
+def _row(run: RunResult, reference: RunResult) -> dict[str, object]:
+    values: dict[str, object] = dict.fromkeys(COLUMNS)
+    iterations = int(run.info.get("iterations", 1))
+    wall = run.info.get("wall_time_s")
+    values.update(method=run.method, status=run.status, iterations=iterations,
+                  wall_time_s=float(wall) if wall is not None else None, messages=int(run.info.get("messages", 0)),
+                  message=str(run.info.get("message", "")))
+    if run.has_solution:
+        values.update(objective=float(run.objective),
+                      cost_gap=kpi.relative_cost_gap(run.objective, reference.objective),
+                      max_violation=kpi.max_coupling_violation(run.coupling),
+                      rms_violation=kpi.rms_coupling_violation(run.coupling),
+                      rel_violation=kpi.relative_coupling_violation(run.coupling),
+                      distance=kpi.relative_decision_distance(run.dispatch, reference.dispatch))
+    for column, tol in TOLERANCES.items():
+        values[column] = _iterations_to(run, reference.objective, tol, values)
+    return values
+
+
+def _iterations_to(run: RunResult, reference_objective: float, tol: float, values: dict[str, object]) -> int | None:
+    """kpi.iterations_to on the run's history, completed as the module docstring says."""
+    history = run.history
+    if history.empty:
+        reached = values["cost_gap"] is not None and values["cost_gap"] <= tol and values["rel_violation"] <= tol
+        return values["iterations"] if reached else None
+    if "cost_gap" not in history.columns:
+        history = history.assign(cost_gap=[kpi.relative_cost_gap(f, reference_objective) for f in history["objective"]])
+    return kpi.iterations_to(history, tol)
+
+
+def _cell(row: dict[str, object], key: str) -> str:
+    value = row[key]
+    if key in TOLERANCES and value is None:
+        return f"> {row['iterations']}"
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if key in ("objective", "wall_time_s"):
+        return _number(value)
+    if key in ("cost_gap", "max_violation", "rms_violation", "rel_violation", "distance"):
+        return f"{value:.2e}"
+    return str(value)
+
+
+def _number(value: float) -> str:
+    """365.55 for magnitudes in [0.01, 1e6), 3.66e+07 or 1.20e-04 outside, 0 for zero."""
+    if value == 0:
+        return "0"
+    return f"{value:.2f}" if 1e-2 <= abs(value) < 1e6 else f"{value:.2e}"

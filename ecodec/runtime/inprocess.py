@@ -1,0 +1,78 @@
+"""The in-process runtime: every agent in this process, messages delivered exactly as the network allows.
+
+A driver is written as SPMD code over *local agents*: it asks the runtime to run a function for each agent it
+hosts (:meth:`InProcessRuntime.each`), to deliver what each agent sends to its neighbours
+(:meth:`InProcessRuntime.exchange`), or to reduce values over all agents in the fixed agent order
+(:meth:`InProcessRuntime.sum`, :meth:`InProcessRuntime.maximum`, :meth:`InProcessRuntime.gather`).  The MPI
+runtime implements the same five calls over ranks, so the same driver code runs on both.
+
+Algorithm messages are counted: one message per array an agent sends to one neighbour (``messages``) and the
+number of floats carried (``floats``).  Reductions made only to monitor a run (total cost, coupling violation
+for the progress display and the history) are not algorithm messages and are not counted; reductions that are
+part of an algorithm (a max-consensus computed by a coordinator, say) are counted by passing ``count=True``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TypeVar
+
+import numpy as np
+
+from ecodec.network import CommunicationNetwork
+
+T = TypeVar("T")
+
+
+class InProcessRuntime:
+    """Runs all agents of ``network`` in this process, in agent order."""
+
+    name = "in-process"
+
+    def __init__(self, network: CommunicationNetwork):
+        self.network = network
+        self.local_agents: tuple[str, ...] = tuple(network.agents)
+        self.messages = 0
+        self.floats = 0
+
+    @property
+    def is_root(self) -> bool:
+        """True on the process that writes results (always, here)."""
+        return True
+
+    def each(self, fn: Callable[[str], T]) -> dict[str, T]:
+        """``fn(agent)`` for every local agent, in agent order."""
+        return {a: fn(a) for a in self.local_agents}
+
+    def exchange(self, outgoing: Mapping[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
+        """Each local agent sends its array to every neighbour; returns each agent's inbox {neighbour: array}."""
+        inbox = {}
+        for a in self.local_agents:
+            inbox[a] = {j: outgoing[j] for j in self.network.neighbours(a)}
+            self.messages += len(inbox[a])
+            self.floats += sum(np.size(v) for v in inbox[a].values())
+        return inbox
+
+    def sum(self, values: Mapping[str, np.ndarray | float], *, count: bool = False) -> np.ndarray:
+        """Sum over all agents, added in agent order (so the result never depends on how agents are placed)."""
+        total = None
+        for a in self.network.agents:
+            v = np.asarray(values[a], dtype=float)
+            total = v.copy() if total is None else total + v
+        self._count(values, count)
+        return total
+
+    def maximum(self, values: Mapping[str, np.ndarray | float], *, count: bool = False) -> np.ndarray:
+        """Elementwise maximum over all agents."""
+        out = np.max(np.stack([np.asarray(values[a], dtype=float) for a in self.network.agents]), axis=0)
+        self._count(values, count)
+        return out
+
+    def gather(self, values: Mapping[str, T]) -> dict[str, T]:
+        """Every agent's value on the root process, in agent order (for results; not counted)."""
+        return {a: values[a] for a in self.network.agents}
+
+    def _count(self, values: Mapping[str, np.ndarray | float], count: bool) -> None:
+        if count:
+            self.messages += len(self.network.agents)
+            self.floats += sum(np.size(values[a]) for a in self.network.agents)

@@ -1,0 +1,178 @@
+"""A linear or mixed-integer program in matrix form on a persistent HiGHS instance, re-solved many times.
+
+    min  c' x + c0   s.t.   row_lower <= A x <= row_upper,   col_lower <= x <= col_upper,   x_j integer (j in I)
+
+The HiGHS instance is created once; between solves only costs, bounds, right-hand sides and integrality change
+(and columns or rows may be appended), so an LP re-solve starts from the previous optimal basis (a hot start)
+instead of from scratch.  Every distributed driver solves its agents' subproblems, and its own small master
+problems, through this one class.
+
+Dual values follow HiGHS's convention for minimisation: ``row_dual[k]`` is the derivative of the optimal cost
+with respect to the active bound of row k (positive on an active lower bound, negative on an active upper
+bound).  They exist for LPs only.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+import scipy.sparse as sp
+
+from ecodec.solvers.highs import (ERROR, INFEASIBLE, INFEASIBLE_OR_UNBOUNDED, OPTIMAL, TIME_LIMIT, UNBOUNDED,
+                                  highs_version)
+
+_INF = highspy.kHighsInf
+_STATUS = {
+    highspy.HighsModelStatus.kOptimal: OPTIMAL,
+    highspy.HighsModelStatus.kInfeasible: INFEASIBLE,
+    highspy.HighsModelStatus.kUnbounded: UNBOUNDED,
+    highspy.HighsModelStatus.kUnboundedOrInfeasible: INFEASIBLE_OR_UNBOUNDED,
+    highspy.HighsModelStatus.kTimeLimit: TIME_LIMIT,
+    highspy.HighsModelStatus.kIterationLimit: TIME_LIMIT,
+}
+
+
+@dataclass
+class MatrixSolution:
+    """One solve: status, primal values of every column, objective and (LPs only) row duals."""
+
+    status: str
+    x: np.ndarray | None
+    objective: float | None
+    row_dual: np.ndarray | None
+    solve_time_s: float
+
+    @property
+    def has_solution(self) -> bool:
+        return self.x is not None
+
+
+def _finite(values) -> np.ndarray:
+    """numpy infinities as HiGHS's infinity."""
+    return np.clip(np.asarray(values, dtype=float), -_INF, _INF)
+
+
+class MatrixProblem:
+    """A persistent HiGHS model built from matrices; see the module docstring."""
+
+    def __init__(self, cost, col_lower, col_upper, matrix: sp.sparray | None = None, row_lower=(), row_upper=(),
+                 *, integer=None, offset: float = 0.0, name: str = "problem", mip_rel_gap: float = 1e-6,
+                 time_limit_s: float | None = None):
+        self.name = name
+        cost = np.asarray(cost, dtype=float)
+        n = cost.size
+        self._integer = np.zeros(n, dtype=bool) if integer is None else np.asarray(integer, dtype=bool).copy()
+        self._relaxed = False
+        self._h = highspy.Highs()
+        self._h.setOptionValue("output_flag", False)
+        self._h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
+        if time_limit_s is not None:
+            self._h.setOptionValue("time_limit", float(time_limit_s))
+        lp = highspy.HighsLp()
+        lp.num_col_ = n
+        lp.col_cost_ = cost
+        lp.col_lower_ = _finite(col_lower)
+        lp.col_upper_ = _finite(col_upper)
+        lp.offset_ = float(offset)
+        a = sp.csc_array((0, n)) if matrix is None else sp.csc_array(matrix)
+        lp.num_row_ = a.shape[0]
+        lp.row_lower_ = _finite(row_lower)
+        lp.row_upper_ = _finite(row_upper)
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = a.indices.astype(np.int32)
+        lp.a_matrix_.value_ = a.data.astype(float)
+        lp.a_matrix_.num_col_ = n
+        lp.a_matrix_.num_row_ = a.shape[0]
+        if self._integer.any():
+            lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
+                               for i in self._integer]
+        self._check(self._h.passModel(lp), "load the model")
+        self._n_cols = n
+        self._n_rows = a.shape[0]
+
+    # -- shape -------------------------------------------------------------------------------------------
+    @property
+    def n_cols(self) -> int:
+        return self._n_cols
+
+    @property
+    def n_rows(self) -> int:
+        return self._n_rows
+
+    @property
+    def is_mixed_integer(self) -> bool:
+        return bool(self._integer.any()) and not self._relaxed
+
+    # -- changes -----------------------------------------------------------------------------------------
+    def add_columns(self, cost, lower, upper) -> np.ndarray:
+        """Append continuous columns (no matrix entries yet); returns their indices."""
+        cost = np.atleast_1d(np.asarray(cost, dtype=float))
+        k = cost.size
+        self._check(self._h.addCols(k, cost, _finite(np.broadcast_to(lower, k)), _finite(np.broadcast_to(upper, k)),
+                                    0, np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0)), "add columns")
+        self._integer = np.concatenate([self._integer, np.zeros(k, dtype=bool)])
+        self._n_cols += k
+        return np.arange(self._n_cols - k, self._n_cols)
+
+    def add_rows(self, matrix: sp.sparray, lower, upper) -> np.ndarray:
+        """Append rows ``lower <= matrix x <= upper`` (matrix over all current columns); returns their indices."""
+        a = sp.csr_array(matrix)
+        if a.shape[1] != self._n_cols:
+            raise ValueError(f"{self.name}: rows have {a.shape[1]} columns, the problem has {self._n_cols}")
+        k = a.shape[0]
+        self._check(self._h.addRows(k, _finite(lower), _finite(upper), a.nnz, a.indptr[:-1].astype(np.int32),
+                                    a.indices.astype(np.int32), a.data.astype(float)), "add rows")
+        self._n_rows += k
+        return np.arange(self._n_rows - k, self._n_rows)
+
+    def set_costs(self, columns, cost) -> None:
+        columns = np.asarray(columns, dtype=np.int32)
+        self._check(self._h.changeColsCost(columns.size, columns, np.asarray(cost, dtype=float)), "change costs")
+
+    def set_offset(self, offset: float) -> None:
+        self._check(self._h.changeObjectiveOffset(float(offset)), "change the objective offset")
+
+    def set_column_bounds(self, columns, lower, upper) -> None:
+        columns = np.asarray(columns, dtype=np.int32)
+        self._check(self._h.changeColsBounds(columns.size, columns, _finite(np.broadcast_to(lower, columns.size)),
+                                             _finite(np.broadcast_to(upper, columns.size))), "change column bounds")
+
+    def set_row_bounds(self, rows, lower, upper) -> None:
+        rows = np.asarray(rows, dtype=np.int32)
+        self._check(self._h.changeRowsBounds(rows.size, rows, _finite(np.broadcast_to(lower, rows.size)),
+                                             _finite(np.broadcast_to(upper, rows.size))), "change row bounds")
+
+    def relax_integrality(self, relaxed: bool = True) -> None:
+        """Solve the LP relaxation (``relaxed=True``) or the mixed-integer program again."""
+        if relaxed == self._relaxed or not self._integer.any():
+            self._relaxed = relaxed
+            return
+        columns = np.flatnonzero(self._integer).astype(np.int32)
+        kind = highspy.HighsVarType.kContinuous if relaxed else highspy.HighsVarType.kInteger
+        self._check(self._h.changeColsIntegrality(columns.size, columns, np.array([kind] * columns.size)),
+                    "change integrality")
+        self._relaxed = relaxed
+
+    # -- solve -------------------------------------------------------------------------------------------
+    def solve(self) -> MatrixSolution:
+        started = time.perf_counter()
+        self._h.run()
+        elapsed = time.perf_counter() - started
+        status = _STATUS.get(self._h.getModelStatus(), ERROR)
+        info = self._h.getInfo()
+        has_solution = status == OPTIMAL or (status == TIME_LIMIT and info.primal_solution_status == 2)
+        if not has_solution:
+            return MatrixSolution(status, None, None, None, elapsed)
+        solution = self._h.getSolution()
+        duals = np.asarray(solution.row_dual, dtype=float) if (
+            status == OPTIMAL and not self.is_mixed_integer and solution.dual_valid) else None
+        return MatrixSolution(status, np.asarray(solution.col_value, dtype=float),
+                              float(info.objective_function_value), duals, elapsed)
+
+    def _check(self, status, what: str) -> None:
+        if status == highspy.HighsStatus.kError:
+            raise RuntimeError(f"HiGHS {highs_version()} could not {what} of '{self.name}'")

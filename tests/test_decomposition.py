@@ -1,0 +1,159 @@
+"""Decomposition core: compiled subproblems, the driver loop, primal decomposition (convex and mixed-integer).
+
+References are independent of the code under test: the same local model solved by Pyomo's HiGHS interface (duals),
+a hand-derived optimum, and the centralized solve of the same problem.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyomo.environ as pyo
+import pytest
+from conftest import make_problem
+
+from ecodec.decomposition import StoppingRules, options_for, run
+from ecodec.decomposition.coupling_rows import CouplingRows
+from ecodec.decomposition.options import OptionError
+from ecodec.decomposition.primal_decomposition import PrimalDecomposition, PrimalDecompositionOptions
+from ecodec.io.template import example_tables, write_case_workbook
+from ecodec.io.workbook import read_case
+from ecodec.models.grid import Grid
+from ecodec.network import CommunicationNetwork, network_from_case
+from ecodec.problem import problem_from_case
+from ecodec.results import kpi
+from ecodec.runtime import InProcessRuntime
+from ecodec.solvers.compiled import CompiledSubproblem
+from ecodec.solvers.highs import solve_with_highs
+
+
+@pytest.fixture(scope="module")
+def microgrid():
+    case = read_case("cases/microgrid_8.xlsx")
+    return problem_from_case(case), network_from_case(case)
+
+
+@pytest.mark.parametrize(("agent", "resource"), [("mt1", "active_power"), ("grid", "active_power"),
+                                                 ("boiler", "heat"), ("mt2", "heat")])
+def test_compiled_duals_equal_those_of_the_same_pyomo_model(microgrid, agent, resource):
+    """Rows 'contribution >= y_t' (the agent must supply y_t): the compiled path and Pyomo's HiGHS interface on the
+    Pyomo model with the same rows give the same optimum and the same row duals."""
+    problem, _ = microgrid
+    T = problem.grid.T
+    r = [res.name for res in problem.resources].index(resource)
+    y = np.linspace(5.0, 40.0, T)
+    sub = CompiledSubproblem(problem, agent)
+    h = sub.contribution_map
+    rows = sub.program.add_rows(h.matrix[r * T:(r + 1) * T], y - h.offset[r * T:(r + 1) * T], np.full(T, np.inf))
+    compiled = sub.program.solve()
+
+    built = problem.local_model(problem.agent(agent))
+    m = built.model
+    contribution = built.terms[agent].contributions[resource]
+    m.allocation = pyo.Constraint(range(T), rule=lambda m, t: contribution[t] >= float(y[t]))
+    reference = solve_with_highs(m, duals_of=m.allocation.values())
+    assert compiled.status == reference.status == "optimal"
+    assert compiled.objective == pytest.approx(reference.objective, rel=1e-9, abs=1e-9)
+    assert sub.cost(compiled.x) == pytest.approx(reference.objective, rel=1e-9, abs=1e-9)
+    expected = np.array([reference.duals[m.allocation[t]] for t in range(T)])
+    assert np.abs(expected).min() > 1e-4, "every row binds, so every dual is nonzero"
+    assert compiled.row_dual[rows] == pytest.approx(expected, rel=1e-8, abs=1e-10)
+    supplied = np.array([pyo.value(contribution[t]) for t in range(T)])
+    assert sub.contribution(compiled.x)[r] == pytest.approx(supplied, abs=1e-7)
+
+
+def _two_suppliers():
+    """Load 50 then 80 kW (15-min steps) served by a cheap supplier (0.10 EUR/kWh, at most 60 kW) and an expensive
+    one (0.20 EUR/kWh, at most 100 kW).  By hand: the cheap one serves 50, then 60; the expensive one 0, then 20;
+    cost = 0.25 h x (0.10 x 110 + 0.20 x 20) = 3.75 EUR."""
+    cheap = Grid(name="cheap", p_min_kw=0.0, p_max_kw=60.0, buy_price_per_kwh=0.10, sell_price_per_kwh=0.0)
+    dear = Grid(name="dear", p_min_kw=0.0, p_max_kw=100.0, buy_price_per_kwh=0.20, sell_price_per_kwh=0.0)
+    problem = make_problem([cheap, dear], 0.25, active_power=[50.0, 80.0], reactive_power=[0.0, 0.0])
+    return problem, CommunicationNetwork.from_edges(["cheap", "dear"], [("cheap", "dear")])
+
+
+def test_primal_decomposition_reaches_the_hand_derived_optimum():
+    problem, network = _two_suppliers()
+    reference = run(problem, network, "centralized")
+    assert reference.objective == pytest.approx(3.75, abs=1e-9)
+    result = run(problem, network, "primal-decomposition", stopping=StoppingRules(max_iterations=5000),
+                 reference=reference)
+    assert result.status == "converged", result.info["message"]
+    assert kpi.relative_cost_gap(result.objective, 3.75) <= 1e-3
+    assert kpi.relative_coupling_violation(result.coupling) <= 1e-3
+    supplied = result.dispatch[result.dispatch["quantity"] == "p_import"].pivot(index="t", columns="agent",
+                                                                               values="value")
+    assert supplied.loc[2, "cheap"] == pytest.approx(60.0, abs=0.5)
+    assert supplied.loc[2, "dear"] == pytest.approx(20.0, abs=0.5)
+    # set-up: two sums over the agents (their row ranges), one message per agent each; then one message per
+    # agent and iteration (its multipliers, to its only neighbour)
+    assert result.info["messages"] == 2 * 2 + 2 * result.info["iterations"]
+
+
+def test_allocations_keep_their_sum_at_every_iteration(microgrid):
+    problem, network = microgrid
+    driver = PrimalDecomposition(problem, InProcessRuntime(network), PrimalDecompositionOptions())
+    driver.setup()
+    rows = CouplingRows.from_problem(problem)
+    for k in range(40):
+        driver.iterate(k)
+        total = sum(agent.y for agent in driver.local.values())
+        assert total == pytest.approx(rows.total, rel=1e-11, abs=1e-9)
+
+
+def test_primal_decomposition_on_the_example_case_matches_centralized(tmp_path):
+    path = write_case_workbook(tmp_path / "example.xlsx", example_tables())
+    case = read_case(path)
+    problem, network = problem_from_case(case), network_from_case(case)
+    reference = run(problem, network, "centralized")
+    options = options_for("primal-decomposition", {"step_size": 0.3})
+    result = run(problem, network, "primal-decomposition", options,
+                 StoppingRules(max_iterations=3000, cost_gap_tol=1e-2, violation_tol=1e-2), reference=reference)
+    assert result.status == "converged", result.info["message"]
+    history = result.history
+    assert kpi.iterations_to(history, 1e-2) == len(history)
+    assert history["cost_gap"].iloc[-1] == pytest.approx(kpi.relative_cost_gap(result.objective,
+                                                                                reference.objective))
+
+
+def test_mixed_integer_version_returns_a_coupling_feasible_mixed_integer_dispatch(tmp_path):
+    tables = example_tables()
+    tables["microturbines"][0].update(commitment=True, p_min_kw=10.0)
+    case = read_case(write_case_workbook(tmp_path / "milp.xlsx", tables))
+    problem, network = problem_from_case(case), network_from_case(case)
+    assert problem.is_mixed_integer()
+    reference = run(problem, network, "centralized")
+    options = options_for("primal-decomposition", {"recovery_iteration": 200, "step_size": 0.3})
+    result = run(problem, network, "primal-decomposition", options,
+                 StoppingRules(max_iterations=4000, violation_tol=2e-3), reference=reference)
+    assert result.info["iterations"] > 200
+    assert result.status == "converged", result.info["message"]
+    assert kpi.relative_coupling_violation(result.coupling) <= 2e-3
+    assert result.history["phase"].iloc[-1] == 2.0  # the integers were fixed and the repair ran
+    on = result.dispatch[result.dispatch["quantity"].str.startswith("on")]["value"].to_numpy()
+    assert on.size and np.all(np.isin(np.round(on, 9), [0.0, 1.0]))
+    power = result.dispatch[(result.dispatch["agent"] == "mt1") & (result.dispatch["quantity"] == "p_el")]
+    assert np.all((power["value"] <= 1e-6) | (power["value"] >= 10.0 - 1e-6))
+    assert result.objective >= reference.info["objective_bound"] - 1e-6  # no better than HiGHS's bound
+
+
+@pytest.mark.parametrize(("values", "fragment"), [
+    ({"step_size": 0}, "step_size must be a number > 0"),
+    ({"step_size": -3}, "step_size must be a number > 0"),
+    ({"penalty": 0}, "penalty must be a number > 0"),
+    ({"penalty": "-1"}, "penalty must be a number > 0"),
+    ({"step_decay": 0.4}, "step_decay must be a number in (0.5, 1]"),
+    ({"step_size": "fast"}, "step_size must be float, got 'fast'"),
+    ({"stepsize": 1}, "unknown primal-decomposition option(s) stepsize"),
+    ({"relaxation": "l2"}, "relaxation must be 'per-row'"),
+])
+def test_options_are_validated(values, fragment):
+    with pytest.raises(OptionError) as error:
+        options_for("primal-decomposition", values)
+    assert fragment in str(error.value)
+
+
+def test_stopping_rules_are_validated():
+    with pytest.raises(OptionError, match="max_iterations must be an integer >= 1"):
+        StoppingRules(max_iterations=0)
+    with pytest.raises(OptionError, match="violation_tol must be a number > 0"):
+        StoppingRules(violation_tol=-1e-3)
