@@ -54,7 +54,7 @@ class StoppingRules(MethodOptions):
     """
 
     method = "stopping"
-    max_iterations: int = 1000
+    max_iterations: int = 10000
     violation_tol: float = 1e-3
     cost_gap_tol: float = 1e-3
     stall_tol: float = 1e-5

@@ -124,6 +124,8 @@ class _LocalAgent:
         self.lower_rows = program.add_rows(lower_rows, np.full(eq.size, -np.inf), np.full(eq.size, np.inf))
         self.eq = eq
         self.n = n
+        self._bounded_rows = np.concatenate([self.upper_rows, self.lower_rows])
+        self._free = np.full(rows.size + eq.size, -np.inf), np.full(rows.size + eq.size, np.inf)
         self.y = np.zeros(rows.size)
         self.mu = np.zeros(rows.size)
         self.rho = 0.0
@@ -131,8 +133,10 @@ class _LocalAgent:
     def set_allocation(self, y: np.ndarray) -> None:
         self.y = y
         rhs = y - self.g0
-        self.sub.program.set_row_bounds(self.upper_rows, -np.inf, rhs)
-        self.sub.program.set_row_bounds(self.lower_rows, rhs[self.eq], np.inf)
+        lower, upper = self._free
+        upper[: rhs.size] = rhs
+        lower[rhs.size:] = rhs[self.eq]
+        self.sub.program.set_row_bounds(self._bounded_rows, lower, upper)
 
     def solve(self, iteration: int) -> np.ndarray:
         solution = self.sub.program.solve()

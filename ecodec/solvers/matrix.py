@@ -143,6 +143,9 @@ class MatrixProblem:
 
     def set_row_bounds(self, rows, lower, upper) -> None:
         rows = np.asarray(rows, dtype=np.int32)
+        if isinstance(lower, np.ndarray) and isinstance(upper, np.ndarray) and lower.size == upper.size == rows.size:
+            self._check(self._h.changeRowsBounds(rows.size, rows, _finite(lower), _finite(upper)), "change row bounds")
+            return
         self._check(self._h.changeRowsBounds(rows.size, rows, _finite(np.broadcast_to(lower, rows.size)),
                                              _finite(np.broadcast_to(upper, rows.size))), "change row bounds")
 
@@ -163,15 +166,14 @@ class MatrixProblem:
         self._h.run()
         elapsed = time.perf_counter() - started
         status = _STATUS.get(self._h.getModelStatus(), ERROR)
-        info = self._h.getInfo()
-        has_solution = status == OPTIMAL or (status == TIME_LIMIT and info.primal_solution_status == 2)
+        has_solution = status == OPTIMAL or (status == TIME_LIMIT and self._h.getInfo().primal_solution_status == 2)
         if not has_solution:
             return MatrixSolution(status, None, None, None, elapsed)
         solution = self._h.getSolution()
         duals = np.asarray(solution.row_dual, dtype=float) if (
             status == OPTIMAL and not self.is_mixed_integer and solution.dual_valid) else None
         return MatrixSolution(status, np.asarray(solution.col_value, dtype=float),
-                              float(info.objective_function_value), duals, elapsed)
+                              float(self._h.getObjectiveValue()), duals, elapsed)
 
     def _check(self, status, what: str) -> None:
         if status == highspy.HighsStatus.kError:

@@ -1,0 +1,189 @@
+"""ecodec benchmarks (``make bench``): ratios against baselines measured in the same run, never absolute limits.
+
+(a) re-solving one agent's primal-decomposition subproblem (:mod:`subproblem_resolve`): the compiled path
+    against a bare highspy loop (the floor), a Pyomo rebuild and Pyomo's persistent HiGHS interface;
+(b) primal decomposition's time per iteration as the agents are replicated 1, 10, 100 times (:mod:`scaling`),
+    against the centralized solve of the same problem.
+
+Writes ``latest.md`` (the tables) and ``latest.json`` (raw numbers, machine, date) to ``--output-dir``
+(default ``benchmarks/results/``, git-ignored) and prints the tables.  Exits with status 1 when some path did not
+reach the same objective as the compiled one on every solve, since the comparison is then void.
+What is measured and how to read the ratios: docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import logging
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import subproblem_resolve as resolving
+from scaling import ScalingResult, measure_size
+
+from ecodec.decomposition.centralized import solve_centralized
+from ecodec.decomposition.coupling_rows import CouplingRows
+from ecodec.io.workbook import read_case
+from ecodec.problem.from_case import problem_from_case
+from ecodec.results.run_result import software_versions
+from ecodec.solvers.highs import highs_version
+
+ROOT = Path(__file__).resolve().parents[1]
+AGENTS = ("battery", "mt1", "grid")
+TARGET_COMPILED_OVER_BARE = 1.3
+FULL = {"resolve": resolving.ResolveSettings(), "copies": (1, 10, 100), "iterations": 20}
+QUICK = {"resolve": resolving.ResolveSettings(solves=50, repeats=3, rebuild_solves=5, rebuild_repeats=1,
+                                              persistent_solves=10, persistent_repeats=1),
+         "copies": (1, 10), "iterations": 10}
+
+
+def machine_info() -> dict[str, object]:
+    """CPU count and model, platform, Python, highspy/HiGHS and library versions, load average."""
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                 if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    return {"cpu_count": os.cpu_count(), "cpu": cpu, "platform": platform.platform(),
+            "python": platform.python_version(), "highspy": highs_version(), "versions": software_versions(),
+            "load_average_1_5_15": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}" if value < 10 else f"{value:.1f}"
+
+
+def _ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def resolve_table(results: list[resolving.ResolveResult]) -> str:
+    lines = [("| agent | kind | LP (cols x rows) | compiled ms | bare highspy ms | Pyomo rebuild ms "
+              "| Pyomo persistent ms | compiled/bare | rebuild/compiled | persistent/compiled "
+              "| objectives agree (max rel. diff) |"),
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in results:
+        t = r.ms_per_solve
+        worst = max(r.max_rel_objective_diff.values())
+        lines.append(f"| {r.agent} | {r.kind} | {r.columns} x {r.rows} | {_ms(t['compiled'])} | {_ms(t['bare'])} | "
+                     f"{_ms(t['rebuild'])} | {_ms(t.get('persistent'))} | {_ratio(r.ratio('compiled', 'bare'))} | "
+                     f"{_ratio(r.ratio('rebuild', 'compiled'))} | {_ratio(r.ratio('persistent', 'compiled'))} | "
+                     f"{'yes' if r.objectives_agree else 'NO'} ({worst:.1e}) |")
+    return "\n".join(lines)
+
+
+def scaling_table(results: list[ScalingResult]) -> str:
+    lines = [("| agents | edges | setup s | ms / iteration | ms / iteration / agent | centralized s "
+              "(solve s) | iteration / centralized | centralized optimum / (k x case) |"),
+             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        lines.append(f"| {r.agents} | {r.edges} | {r.setup_s:.2f} | {_ms(r.ms_per_iteration)} | "
+                     f"{r.ms_per_iteration_per_agent:.3f} | {r.centralized_s:.2f} ({r.centralized_solve_s:.2f}) | "
+                     f"{r.iteration_over_centralized:.4f} | {r.objective_ratio:.9f} |")
+    return "\n".join(lines)
+
+
+def markdown(report: dict, resolve: list[resolving.ResolveResult], scaling: list[ScalingResult]) -> str:
+    machine, settings = report["machine"], report["settings"]
+    rs = settings["resolve"]
+    unmet = [r.agent for r in resolve if r.ratio("compiled", "bare") > TARGET_COMPILED_OVER_BARE]
+    return "\n".join([
+        f"# ecodec benchmarks ({'quick' if report['quick'] else 'full'} run, {report['date']})",
+        "",
+        (f"Machine: {machine['cpu_count']} CPUs ({machine['cpu']}), {machine['platform']}, Python "
+         f"{machine['python']}, HiGHS {machine['highspy']}, Pyomo {machine['versions']['pyomo']}; load average at "
+         f"start {', '.join(f'{x:.2f}' for x in machine['load_average_1_5_15'] or [])}.  Case: {report['case']}."),
+        "",
+        (f"## (a) Re-solving one agent's primal-decomposition subproblem ({rs['solves']} solves after "
+         f"{rs['warmup']} warm-up solves, median of {rs['repeats']} repeats; rebuild {rs['rebuild_solves']} x "
+         f"{rs['rebuild_repeats']}, persistent {rs['persistent_solves']} x {rs['persistent_repeats']})"),
+        "",
+        (f"Relaxation as the driver's defaults: penalty M = {settings['relaxation']['penalty']:g}, "
+         f"{'one rho per coupling row' if settings['relaxation']['per_row'] else 'one scalar rho'}; allocations: "
+         f"the optimal ones plus noise of {rs['perturbation']:.0%} of the peak load.  Simplex iterations per solve "
+         f"(compiled = bare): " + ", ".join(f"{r.agent} {r.simplex_iterations_per_solve['compiled']:.1f}"
+                                            for r in resolve) + "."),
+        "",
+        resolve_table(resolve),
+        "",
+        f"Target compiled/bare <= {TARGET_COMPILED_OVER_BARE}: "
+        + ("met for every agent." if not unmet else f"NOT met for {', '.join(unmet)}."),
+        (f"Objectives compared to the compiled path on every solve, relative tolerance "
+         f"{resolving.OBJECTIVE_RTOL:g}."),
+        "",
+        (f"## (b) Primal decomposition per iteration vs the centralized solve ({settings['iterations']} "
+         f"iterations, median)"),
+        "",
+        scaling_table(scaling),
+        "",
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="8 and 80 agents, fewer solves and repeats")
+    parser.add_argument("--output-dir", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--case", type=Path, default=ROOT / "cases" / "microgrid_8.xlsx")
+    args = parser.parse_args(argv)
+    # Runs stop at a fixed iteration count on purpose; the "rho > 0" convergence warnings are expected noise.
+    logging.getLogger("ecodec").setLevel(logging.ERROR)
+    plan = QUICK if args.quick else FULL
+    started = time.perf_counter()
+    report = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "quick": args.quick,
+              "case": args.case.name, "machine": machine_info(),
+              "settings": {"resolve": dataclasses.asdict(plan["resolve"]), "copies": list(plan["copies"]),
+                           "iterations": plan["iterations"], "target_compiled_over_bare": TARGET_COMPILED_OVER_BARE,
+                           "objective_rtol": resolving.OBJECTIVE_RTOL}}
+    case = read_case(args.case)
+    problem = problem_from_case(case)
+
+    allocations = resolving.optimal_allocations(problem, CouplingRows.from_problem(problem))
+    relaxation = resolving.Relaxation.driver_default()
+    report["settings"]["relaxation"] = dataclasses.asdict(relaxation)
+    resolve = []
+    for stream, agent in enumerate(AGENTS):
+        print(f"(a) re-solve paths: {agent} ...", file=sys.stderr, flush=True)
+        resolve.append(resolving.measure_agent(problem, agent, allocations[agent], relaxation, plan["resolve"],
+                                               stream))
+
+    case_objective = solve_centralized(problem).objective
+    scaling = []
+    for copies in plan["copies"]:
+        print(f"(b) primal decomposition: {copies * len(problem.agents)} agents ...", file=sys.stderr, flush=True)
+        scaling.append(measure_size(case, problem, copies, plan["iterations"], case_objective))
+
+    report["subproblem_resolve"] = [dict(dataclasses.asdict(r), objectives_agree=r.objectives_agree,
+                                         ratios={"compiled/bare": r.ratio("compiled", "bare"),
+                                                 "rebuild/compiled": r.ratio("rebuild", "compiled"),
+                                                 "persistent/compiled": r.ratio("persistent", "compiled")})
+                                    for r in resolve]
+    report["objectives_agree"] = all(r.objectives_agree for r in resolve)
+    report["primal_decomposition_scaling"] = [
+        dict(dataclasses.asdict(r), ms_per_iteration_per_agent=r.ms_per_iteration_per_agent,
+             iteration_over_centralized=r.iteration_over_centralized) for r in scaling]
+    report["total_time_s"] = time.perf_counter() - started
+    text = markdown(report, resolve, scaling)
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    (args.output_dir / "latest.md").write_text(text)
+    (args.output_dir / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(text)
+    print(f"written to {args.output_dir} in {report['total_time_s']:.0f} s", file=sys.stderr)
+    for r in resolve:
+        for note in r.notes:
+            print(f"note ({r.agent}): {note}", file=sys.stderr)
+    if not report["objectives_agree"]:
+        print("ERROR: the paths did not reach the same objectives; the timings compare different problems",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""benchmarks/run.py --quick runs end to end: the table lists the agents, the times are usable, the paths agree.
+
+No wall-clock assertion: timings depend on the machine; the benchmark reports ratios, the test only checks that
+they were measured (finite, positive) on the same problems (same objectives).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+AGENTS = ("battery", "mt1", "grid")
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    completed = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--output-dir",
+                                str(out)], check=False, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return (out / "latest.md").read_text(), json.loads((out / "latest.json").read_text())
+
+
+def _positive(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+
+
+def test_table_lists_the_three_agents_with_finite_positive_times(quick_run):
+    table, report = quick_run
+    cells = {row[0]: row for row in ([c.strip() for c in line.split("|")[1:-1]] for line in table.splitlines()
+                                     if line.startswith("| "))}
+    assert cells["agent"][3:7] == ["compiled ms", "bare highspy ms", "Pyomo rebuild ms", "Pyomo persistent ms"]
+    results = {r["agent"]: r for r in report["subproblem_resolve"]}
+    assert set(AGENTS) <= cells.keys() and set(results) == set(AGENTS)
+    for agent in AGENTS:
+        compiled, bare, rebuild, persistent = cells[agent][3:7]  # ms per solve, as the header says
+        assert all(_positive(float(value)) for value in (compiled, bare, rebuild)), cells[agent]
+        assert persistent == "n/a" or _positive(float(persistent))
+        times = results[agent]["ms_per_solve"]
+        assert all(_positive(times[path]) for path in ("compiled", "bare", "rebuild")), times
+        assert _positive(results[agent]["ratios"]["compiled/bare"])
+
+
+def test_paths_agreed_on_every_objective(quick_run):
+    table, report = quick_run
+    assert report["objectives_agree"] is True
+    for result in report["subproblem_resolve"]:
+        assert result["objectives_agree"] is True
+        assert {"bare", "rebuild"} <= result["max_rel_objective_diff"].keys()
+        assert max(result["max_rel_objective_diff"].values()) <= report["settings"]["objective_rtol"]
+    assert "NO" not in table
+
+
+def test_scaling_rows_and_machine_info(quick_run):
+    _, report = quick_run
+    sizes = report["primal_decomposition_scaling"]
+    assert [s["agents"] for s in sizes] == [8, 80]
+    for size in sizes:
+        for key in ("setup_s", "ms_per_iteration", "centralized_s", "iteration_over_centralized"):
+            assert _positive(size[key]), (size["agents"], key)
+        assert size["objective_ratio"] == pytest.approx(1.0, rel=1e-6)
+    machine = report["machine"]
+    assert machine["cpu_count"] >= 1 and machine["python"] and machine["highspy"] and report["date"]
