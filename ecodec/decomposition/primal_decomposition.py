@@ -185,6 +185,7 @@ class PrimalDecomposition(Driver):
     def setup(self) -> None:
         opts = self.options
         self.rows = CouplingRows.from_problem(self.problem)
+        self._alpha0 = opts.step_size * (float(np.max(np.abs(self.rows.total))) or 1.0) / opts.penalty
         self.local: dict[str, _LocalAgent] = {}
 
         def compile_one(name):
@@ -243,8 +244,7 @@ class PrimalDecomposition(Driver):
 
     def step(self, k: int) -> float:
         """alpha^k = (step_size * S / M) / (k + 1)^beta, S the largest |right-hand side| of the coupling rows."""
-        scale = float(np.max(np.abs(self.rows.total))) or 1.0
-        return self.options.step_size * scale / self.options.penalty / (k + 1) ** self.options.step_decay
+        return self._alpha0 / (k + 1) ** self.options.step_decay
 
     def iterate(self, k: int) -> dict[str, float]:
         if self.mixed and not self.fixed and k == self.options.recovery_iteration:
