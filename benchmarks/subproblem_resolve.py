@@ -28,7 +28,8 @@ Paths, all on the same sequence:
   auto-updates are limited to parameters (the best case for this interface).
 
 Each timed repeat first re-solves ``warmup`` allocations (untimed), then times the sequence as a whole; the
-reported time per solve is the median over the repeats of (repeat time / solves).  Every path must reach the
+reported time per solve is the median over the repeats of (repeat time / solves).  The compiled and bare repeats
+alternate, and their ratio is the median of the ratios of adjacent repeats.  Every path must reach the
 compiled path's objective on every solve to 1e-7 (relative; absolute below 1), else the comparison is void.
 """
 
@@ -63,7 +64,7 @@ class ResolveSettings:
 
     solves: int = 200
     warmup: int = 5
-    repeats: int = 9
+    repeats: int = 15
     rebuild_solves: int = 20
     rebuild_repeats: int = 3
     persistent_solves: int = 50
@@ -74,15 +75,20 @@ class ResolveSettings:
 
 @dataclass
 class ResolveResult:
-    """Median ms per solve of each path (None: path unavailable), each path's worst objective mismatch with the
-    compiled path (the compiled path's own entry compares its repeats), and the simplex iterations per solve of
-    the compiled and bare paths (equal when HiGHS did the same work on both)."""
+    """Median ms per solve of each path (None: path unavailable) and every repeat's ms per solve, each path's
+    worst objective mismatch with the compiled path (the compiled path's own entry compares its repeats), and the
+    simplex iterations per solve of the compiled and bare paths (equal when HiGHS did the same work on both).
+
+    ``compiled_over_bare`` is the median over the repeats of compiled / bare, each compiled repeat paired with
+    the bare repeat run right after it, so that load changes on a shared machine cancel out of the ratio."""
 
     agent: str
     kind: str
     columns: int
     rows: int
     ms_per_solve: dict[str, float | None]
+    repeat_ms: dict[str, list[float]]
+    compiled_over_bare: float
     max_rel_objective_diff: dict[str, float] = field(default_factory=dict)
     simplex_iterations_per_solve: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -92,6 +98,7 @@ class ResolveResult:
         return all(diff <= OBJECTIVE_RTOL for diff in self.max_rel_objective_diff.values())
 
     def ratio(self, numerator: str, denominator: str) -> float | None:
+        """Ratio of the two paths' median ms per solve (None when one was not measured)."""
         a, b = self.ms_per_solve.get(numerator), self.ms_per_solve.get(denominator)
         return None if a is None or b is None else a / b
 
@@ -277,11 +284,11 @@ def time_once(run: Callable[[Any], np.ndarray], warmup: Any, timed: Any, solves:
     return (time.perf_counter() - started) / solves * 1e3, objectives
 
 
-def median_time(run: Callable[[Any], np.ndarray], warmup: Any, timed: Any, solves: int,
-                repeats: int) -> tuple[float, np.ndarray]:
-    """Median ms per solve over ``repeats`` calls of :func:`time_once`; the objectives stacked by repeat."""
+def repeated(run: Callable[[Any], np.ndarray], warmup: Any, timed: Any, solves: int,
+             repeats: int) -> tuple[list[float], np.ndarray]:
+    """ms per solve of ``repeats`` calls of :func:`time_once`, and the objectives stacked by repeat."""
     measured = [time_once(run, warmup, timed, solves) for _ in range(repeats)]
-    return statistics.median(ms for ms, _ in measured), np.stack([objectives for _, objectives in measured])
+    return [ms for ms, _ in measured], np.stack([objectives for _, objectives in measured])
 
 
 def allocation_sequence(y: np.ndarray, moved: np.ndarray, peak: float, settings: ResolveSettings,
@@ -325,10 +332,10 @@ def measure_agent(problem: CoupledProblem, agent: str, y: np.ndarray, relaxation
         compiled_runs.append(time_once(compiled.run, warm_rhs, timed_rhs, settings.solves))
         bare_runs.append(time_once(bare.run, warm_bounds, timed_bounds, settings.solves))
     reference = compiled_runs[0][1]
+    repeat_ms = {"compiled": [ms for ms, _ in compiled_runs], "bare": [ms for ms, _ in bare_runs]}
     result = ResolveResult(agent, problem.agent(agent).kind, compiled.sub.program.n_cols,
-                           compiled.sub.program.n_rows,
-                           {"compiled": statistics.median(ms for ms, _ in compiled_runs),
-                            "bare": statistics.median(ms for ms, _ in bare_runs)})
+                           compiled.sub.program.n_rows, {path: statistics.median(ms) for path, ms in repeat_ms.items()},
+                           repeat_ms, statistics.median(c / b for c, b in zip(repeat_ms["compiled"], repeat_ms["bare"])))
     for name, runs in (("compiled", compiled_runs[1:]), ("bare", bare_runs)):
         if runs:
             result.max_rel_objective_diff[name] = max(relative_difference(o, reference) for _, o in runs)
@@ -336,9 +343,9 @@ def measure_agent(problem: CoupledProblem, agent: str, y: np.ndarray, relaxation
         "compiled": simplex_iterations(compiled.sub.program._h, compiled.run, timed_rhs),  # its HiGHS instance
         "bare": simplex_iterations(bare.highs, bare.run, timed_bounds)}
     n = settings.rebuild_solves
-    ms, objectives = median_time(lambda a: rebuild_run(problem, agent, rows, relaxation, a), warm[:1], timed[:n], n,
-                                 settings.rebuild_repeats)
-    result.ms_per_solve["rebuild"] = ms
+    ms, objectives = repeated(lambda a: rebuild_run(problem, agent, rows, relaxation, a), warm[:1], timed[:n], n,
+                              settings.rebuild_repeats)
+    result.repeat_ms["rebuild"], result.ms_per_solve["rebuild"] = ms, statistics.median(ms)
     result.max_rel_objective_diff["rebuild"] = relative_difference(objectives, reference[:n])
     try:
         persistent = PersistentPath(problem, agent, rows, relaxation, warm[0])
@@ -347,7 +354,7 @@ def measure_agent(problem: CoupledProblem, agent: str, y: np.ndarray, relaxation
         result.notes.append(f"persistent path skipped: {exc}")
         return result
     n = settings.persistent_solves
-    ms, objectives = median_time(persistent.run, warm, timed[:n], n, settings.persistent_repeats)
-    result.ms_per_solve["persistent"] = ms
+    ms, objectives = repeated(persistent.run, warm, timed[:n], n, settings.persistent_repeats)
+    result.repeat_ms["persistent"], result.ms_per_solve["persistent"] = ms, statistics.median(ms)
     result.max_rel_objective_diff["persistent"] = relative_difference(objectives, reference[:n])
     return result
