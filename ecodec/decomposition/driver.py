@@ -39,7 +39,7 @@ from ecodec.solvers.compiled import CompiledSubproblem
 
 log = logging.getLogger(__name__)
 
-CONVERGED, ITERATION_LIMIT, INTERRUPTED, FAILED = "converged", "iteration_limit", "interrupted", "failed"
+CONVERGED, ITERATION_LIMIT, INTERRUPTED = "converged", "iteration_limit", "interrupted"
 
 
 @dataclass(frozen=True)
@@ -135,8 +135,9 @@ class _Evaluator:
         def local(name):
             sub, x = subproblems[name], decisions[name]
             ref = self.reference_outputs(sub)
-            out = sub.output_values(x)
-            dist = (float(np.sum((out - ref) ** 2)), float(np.sum(ref ** 2))) if ref is not None else (0.0, 0.0)
+            dist = (0.0, 0.0)
+            if ref is not None:
+                dist = (float(np.sum((sub.output_values(x) - ref) ** 2)), float(np.sum(ref ** 2)))
             return np.concatenate([[sub.cost(x)], dist, sub.contribution(x).ravel()])
 
         total = self.runtime.sum(self.runtime.each(local))
@@ -191,8 +192,6 @@ def run_driver(driver: Driver, stopping: StoppingRules, hooks: list[Hook] | None
         message = f"interrupted by the user after {len(history)} iterations; the history so far is kept"
         log.warning(message)
     final = driver.finish() if history else {}
-    if final.get("status") == FAILED:
-        status, message = FAILED, final["message"]
     result = _result(driver, history, status, message, setup_time, time.perf_counter() - started, final)
     for hook in hooks:
         hook.on_finish(result)
@@ -230,7 +229,7 @@ def _result(driver: Driver, history: list[dict], status: str, message: str, setu
         "options": driver.options.as_dict(), "versions": software_versions(),
         "warnings": list(driver.warnings),
     }
-    info.update({k: v for k, v in final.items() if k not in ("status", "message")})
+    info.update(final)
     history_frame = pd.DataFrame(history)
     if not decisions:
         return RunResult.empty(driver.method, problem, status, info, history_frame)

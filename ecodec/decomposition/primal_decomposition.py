@@ -113,7 +113,6 @@ class _LocalAgent:
         program = sub.program
         n = sub.n_model_columns
         g, self.g0 = rows.local_rows(sub)
-        self.equality = rows.equality
         k = rows.size if per_row else 1
         self.rho_cols = program.add_columns(np.full(k, penalty), np.zeros(k), np.full(k, np.inf))
         one = sp.eye_array(rows.size, format="csr") if per_row else sp.csr_array(np.ones((rows.size, 1)))
