@@ -100,6 +100,14 @@ class CouplingRows:
             lo[k], hi[k] = sub.linear_range(g[[k]], g0[k])
         return lo, hi
 
+    def relative_violation(self, residual: np.ndarray) -> float:
+        """max over rows of the violation (|r_k| on equality rows, max(r_k, 0) otherwise) of the residuals
+        r_k = row value - b_k, each relative to the largest |b| of its resource (as the results measure it)."""
+        violation = np.where(self.equality, np.abs(residual), np.maximum(residual, 0.0))
+        scale = np.zeros(self.n_resources)
+        np.maximum.at(scale, self.resource, np.abs(self.total))
+        return float(np.max(violation / np.maximum(scale[self.resource], 1e-9))) if violation.size else 0.0
+
     def prices(self, multipliers: np.ndarray, step_h: float) -> np.ndarray:
         """Prices per unit and hour, shape (resources, T), from row multipliers mu_k (cost per unit and step)."""
         out = np.zeros((self.n_resources, self.T))

@@ -27,9 +27,25 @@ M                  ``penalty``           price of rho_i; must exceed the l1 norm
 alpha_0, beta      ``step_size``,        diminishing step: sum alpha = inf, sum alpha^2 < inf for beta in
                    ``step_decay``        (0.5, 1]; alpha_0 = step_size * S / M with S the largest |b_k|, so
                                          that a first move alpha_0 * M is the fraction step_size of the peak
-y_i^0              (initial split)       b_k shared equally by the agents whose decisions move row k
-                                         (zero for the others), so sum_i y_i^0 = b
+y_i^0              (initial split)       each agent's row value range [lo_i,k, hi_i,k] (interval arithmetic,
+                                         LPs where unbounded); y_i^0 at the same fraction of every range, so
+                                         sum_i y_i^0 = b (one sum over the agents)
+(none)             ``repair_patience``   mixed-integer repair: iterations without a new least violation
+                                         before the step is halved (default 50)
 =================  ====================  ===================================================================
+
+Relay rows (ecodec's addition).  A row whose value agent i cannot move (its range over X_i is one point c_i,k: a
+boiler on the power balance, photovoltaics at night, a microturbine whose commitment is fixed off) makes the local
+value function of y_i,k the indicator of {c_i,k}, whose subgradient at c_i,k is any number.  Reading it from the
+solver (+-M as soon as y_i,k leaves c_i,k) makes such an agent bounce its allocation around c_i,k with the size of
+the step and spill it onto its neighbours.  Instead the agent sends on that row
+
+       nu_i,k = p_i,k - (y_i,k - c_i,k) / (alpha^k |N_i|),      p_i,k = mean over j in N_i of p_j,k (last iteration),
+
+where p_j = mu_j for an agent that moves the row: p_i is a running harmonic average of the neighbours' multipliers
+(it passes them on, as a wire would), and the second term hands any allocation the relay holds beyond c_i,k to its
+neighbours in one step.  Every agent sends (nu_i, p_i) and updates y_i^{k+1} = y_i^k + alpha^k sum_j (nu_i - nu_j),
+so sum_i y_i = b still holds exactly; for agents that move a row nu_i,k = mu_i,k, the update above.
 
 The local relaxation is ``relaxation = "per-row"`` by default: one rho_i,k >= 0 per row, priced M each, so every
 violated row moves at once and M need only exceed the largest optimal multiplier of a single row (an exact l1
@@ -50,9 +66,14 @@ Notarnicola, Notarstefano, "Distributed primal decomposition for large-scale MIL
    ``recovery_iteration`` iterations;
 2. recovery, per mixed-integer agent:  rhotilde_i = min sum rho  s.t. x in X_i, rows <= y_i + rho,  then
    x_i = argmin f_i over X_i with each rho_k <= rhotilde_i,k (two local MILPs); its integers are then fixed;
-3. repair (ecodec's addition, because equality rows cannot be restricted): with the integers fixed, the
-   iteration continues on the now-continuous local problems from the current allocations until the stopping
-   rules hold; the result is the mixed-integer decision with every coupling row met within tolerance.
+3. repair (ecodec's addition, because equality rows cannot be restricted): with the integers fixed (and the rows a
+   fixed-off unit can no longer move turned into relay rows, from two LPs per row), the iteration continues on
+   the now-continuous local problems from the current allocations until the coupling holds within the stopping
+   rule's tolerance.  One sum over the agents per iteration gives the coupling residual sum_i g_i(x_i) - b; when
+   its relative violation has made no new low for ``repair_patience`` iterations, the step is halved, so the
+   oscillation of a subgradient step around the kinks of the local value functions dies out geometrically
+   instead of like (k+1)^-beta.  The result is the mixed-integer decision with every coupling row met within
+   tolerance.
 """
 
 from __future__ import annotations
@@ -73,6 +94,7 @@ from ecodec.solvers.compiled import CompiledSubproblem
 log = logging.getLogger(__name__)
 
 METHOD = "primal-decomposition"
+_POINT_TOL = 1e-9  # a row range narrower than this (relative) is one point: a relay row
 
 
 @dataclass(frozen=True)
@@ -87,6 +109,7 @@ class PrimalDecompositionOptions(MethodOptions):
     mixed_integer: str = "auto"
     recovery_iteration: int = 1000
     mip_rel_gap: float = 1e-6
+    repair_patience: int = 50
 
     def __post_init__(self):
         require(isinstance(self.step_size, (int, float)) and math.isfinite(self.step_size) and self.step_size > 0,
@@ -101,6 +124,8 @@ class PrimalDecompositionOptions(MethodOptions):
                 "'per-row' (one rho per coupling row) or 'scalar' (one rho per agent, as in the reference study)")
         require(isinstance(self.recovery_iteration, int) and self.recovery_iteration >= 1, METHOD,
                 "recovery_iteration", self.recovery_iteration, "an integer >= 1")
+        require(isinstance(self.repair_patience, int) and self.repair_patience >= 1, METHOD, "repair_patience",
+                self.repair_patience, "an integer >= 1")
         require(isinstance(self.mip_rel_gap, (int, float)) and 0 <= self.mip_rel_gap < 1, METHOD, "mip_rel_gap",
                 self.mip_rel_gap, "a number in [0, 1)")
 
@@ -108,11 +133,12 @@ class PrimalDecompositionOptions(MethodOptions):
 class _LocalAgent:
     """Agent i's relaxed local problem: its compiled subproblem plus the column rho and the allocation rows."""
 
-    def __init__(self, sub: CompiledSubproblem, rows: CouplingRows, penalty: float, per_row: bool):
+    def __init__(self, sub: CompiledSubproblem, rows: CouplingRows, penalty: float, per_row: bool, degree: int):
         self.sub = sub
         program = sub.program
         n = sub.n_model_columns
         g, self.g0 = rows.local_rows(sub)
+        self.g = g
         k = rows.size if per_row else 1
         self.rho_cols = program.add_columns(np.full(k, penalty), np.zeros(k), np.full(k, np.inf))
         one = sp.eye_array(rows.size, format="csr") if per_row else sp.csr_array(np.ones((rows.size, 1)))
@@ -128,6 +154,54 @@ class _LocalAgent:
         self.y = np.zeros(rows.size)
         self.mu = np.zeros(rows.size)
         self.rho = 0.0
+        self.degree = max(degree, 1)
+        self.relay = np.zeros(rows.size, dtype=bool)
+        self.fixed_value = np.zeros(rows.size)
+        self.harmonic = np.zeros(rows.size)
+        self._nu = np.zeros(rows.size)
+        self.equality = rows.equality
+        self.gap = np.zeros(rows.size)
+        self.streak = np.zeros(rows.size, dtype=int)  # iterations in a row outside the allocation, same side
+        self._side = np.zeros(rows.size)
+
+    def set_relays(self, lo: np.ndarray, hi: np.ndarray) -> None:
+        """Rows whose range [lo, hi] is one point c become relay rows (see the module docstring)."""
+        self.relay = (hi - lo) <= _POINT_TOL * (1.0 + np.abs(lo))
+        self.fixed_value = np.where(self.relay, lo, 0.0)
+
+    def refresh_relays(self, rows: CouplingRows) -> int:
+        """After the integers are fixed: rows whose LP range became one point turn into relay rows."""
+        g, g0 = rows.local_rows(self.sub)
+        free = np.full(self._bounded_rows.size, np.inf)
+        self.sub.program.set_row_bounds(self._bounded_rows, -free, free)
+        lo, hi = rows.local_range(self.sub)
+        candidates = np.flatnonzero(~self.relay & (np.diff(g.indptr) > 0) & (hi - lo > _POINT_TOL * (1 + np.abs(lo))))
+        for k in candidates:
+            lo[k], hi[k] = self.sub.linear_range(g[[k]], g0[k])
+        before = int(self.relay.sum())
+        self.set_relays(np.where(self.relay, self.fixed_value, lo), np.where(self.relay, self.fixed_value, hi))
+        self.set_allocation(self.y)
+        return int(self.relay.sum()) - before
+
+    def message(self, alpha: float) -> np.ndarray:
+        """(nu_i, p_i): the potential of the allocation update and the harmonic estimate relayed on."""
+        relay = self.relay
+        nu = self.mu.copy()
+        nu[relay] = self.harmonic[relay] - (self.y[relay] - self.fixed_value[relay]) / (alpha * self.degree)
+        potential = self.mu.copy()
+        potential[relay] = self.harmonic[relay]
+        self._nu = nu
+        return np.concatenate([nu, potential])
+
+    def update(self, alpha: float, received: dict[str, np.ndarray]) -> None:
+        """y_i += alpha sum_j (nu_i - nu_j); relay rows average the neighbours' harmonic estimates."""
+        if not received:
+            return
+        size = self.y.size
+        messages = list(received.values())
+        move = len(messages) * self._nu - sum(m[:size] for m in messages)
+        self.harmonic = sum(m[size:] for m in messages) / len(messages)
+        self.set_allocation(self.y + alpha * move)
 
     def set_allocation(self, y: np.ndarray) -> None:
         self.y = y
@@ -144,6 +218,12 @@ class _LocalAgent:
                              f"({self.sub.kind}) has no solution at iteration {iteration + 1} ({solution.status}); "
                              f"check that the agent can operate within its own limits")
         self.rho = float(np.sum(solution.x[self.rho_cols]))
+        self.gap = self.g @ solution.x[: self.n] + self.g0 - self.y
+        side = np.sign(np.where(self.equality | (self.gap > 0), self.gap, 0.0))
+        side[np.abs(self.gap) <= 1e-6 * (1.0 + np.abs(self.y))] = 0.0
+        side[self.relay] = 0.0
+        self.streak = np.where((side != 0) & (side == self._side), self.streak + 1, (side != 0).astype(int))
+        self._side = side
         if solution.row_dual is not None:
             mu = -solution.row_dual[self.upper_rows]
             mu[self.eq] -= solution.row_dual[self.lower_rows]
@@ -193,20 +273,29 @@ class PrimalDecomposition(Driver):
                 sub.program.relax_integrality(True)
             self.subproblems[name] = sub
             span = self.rows.local_range(sub)
-            self.local[name] = _LocalAgent(sub, self.rows, opts.penalty, opts.relaxation == "per-row")
+            agent = _LocalAgent(sub, self.rows, opts.penalty, opts.relaxation == "per-row",
+                                self.runtime.network.degree(name))
+            agent.set_relays(*span)
+            self.local[name] = agent
             return span
 
         ranges = self.runtime.each(compile_one)
-        self._iterations = self._rho_streak = 0
+        self._iterations = 0
         self.mixed = opts.mixed_integer == "auto" and self.problem.is_mixed_integer()
         self.fixed = False
+        self._repair_factor, self._least_violation, self._since_least = 1.0, np.inf, 0
         total = self._restricted_totals(ranges) if self.mixed else self.rows.total
-        low = self.runtime.sum({name: lo for name, (lo, _) in ranges.items()}, count=True)
-        width = self.runtime.sum({name: hi - lo for name, (lo, hi) in ranges.items()}, count=True)
+        low, width, movers = self.runtime.sum(self.runtime.each(lambda name: np.stack(
+            [ranges[name][0], ranges[name][1] - ranges[name][0], ~self.local[name].relay])), count=True)
         share = np.clip((total - low) / np.maximum(width, 1e-12), 0.0, 1.0)
-        excess = (total - low - share * width) / len(self.problem.agents)
-        self.runtime.each(lambda name: self.local[name].set_allocation(
-            ranges[name][0] + share * (ranges[name][1] - ranges[name][0]) + excess))
+        excess = total - low - share * width
+
+        def initial(name):
+            lo, hi = ranges[name]
+            part = np.where(movers > 0, ~self.local[name].relay / np.maximum(movers, 1), 1 / len(self.problem.agents))
+            self.local[name].set_allocation(lo + share * (hi - lo) + part * excess)
+
+        self.runtime.each(initial)
 
     def _restricted_totals(self, ranges: dict) -> np.ndarray:
         """Step 0 of the mixed-integer version: inequality totals tightened by rbar (max-consensus)."""
@@ -236,10 +325,27 @@ class PrimalDecomposition(Driver):
         return not self.mixed
 
     def _recover(self) -> None:
-        self.decisions = self.runtime.each(
-            lambda name: self.local[name].recover(self.options.penalty) if self.subproblems[name].integer_columns.size
-            else self.decisions[name])
+        def recover(name):
+            agent = self.local[name]
+            if not self.subproblems[name].integer_columns.size:
+                return self.decisions[name]
+            x = agent.recover(self.options.penalty)
+            agent.refresh_relays(self.rows)
+            return x
+
+        self.decisions = self.runtime.each(recover)
         self.fixed = True
+
+    def _watch_repair(self, residual: np.ndarray) -> None:
+        """Repair phase: halve the step when the coupling violation made no new low in ``repair_patience``."""
+        violation = self.rows.relative_violation(residual)
+        if violation < self._least_violation:
+            self._least_violation, self._since_least = violation, 0
+            return
+        self._since_least += 1
+        if self._since_least >= self.options.repair_patience:
+            self._repair_factor *= 0.5
+            self._since_least = 0
 
     def step(self, k: int) -> float:
         """alpha^k = (step_size * S / M) / (k + 1)^beta, S the largest |right-hand side| of the coupling rows."""
@@ -248,20 +354,14 @@ class PrimalDecomposition(Driver):
     def iterate(self, k: int) -> dict[str, float]:
         if self.mixed and not self.fixed and k == self.options.recovery_iteration:
             self._recover()
-        alpha = self.step(k)
+        alpha = self.step(k) * self._repair_factor
         self.decisions = self.runtime.each(lambda name: self.local[name].solve(k))
-        inbox = self.runtime.exchange({name: self.local[name].mu for name in self.runtime.local_agents})
-
-        def update(name):
-            agent = self.local[name]
-            move = sum(agent.mu - mu_j for mu_j in inbox[name].values())
-            agent.set_allocation(agent.y + alpha * move)
-            return agent.rho
-
-        rho = self.runtime.each(update)
-        total_rho = float(self.runtime.sum(rho))
+        if self.fixed:
+            self._watch_repair(self.runtime.sum(self.runtime.each(lambda name: self.local[name].gap), count=True))
+        inbox = self.runtime.exchange(self.runtime.each(lambda name: self.local[name].message(alpha)))
+        self.runtime.each(lambda name: self.local[name].update(alpha, inbox[name]))
+        total_rho = float(self.runtime.sum(self.runtime.each(lambda name: self.local[name].rho)))
         self._iterations = k + 1
-        self._rho_streak = self._rho_streak + 1 if total_rho > 1e-6 else 0
         return {"step_size": alpha, "sum_rho": total_rho, "phase": 2.0 if self.fixed else (1.0 if self.mixed else 0.0)}
 
     def finish(self) -> dict[str, object]:
@@ -273,8 +373,14 @@ class PrimalDecomposition(Driver):
                 self.warnings.append("the run ended before the mixed-integer recovery iteration; the recovered "
                                      "decisions had no repair iterations and may violate the coupling")
             facts.update(self.restriction)
-        if self._rho_streak >= max(50, self._iterations // 5):
-            warning = (f"rho stayed positive over the last {self._rho_streak} iterations (sum of rho now "
+        streaks = self.runtime.gather(self.runtime.each(lambda name: self.local[name].streak))
+        name = max(streaks, key=lambda n: int(streaks[n].max(initial=0)))
+        row = int(np.argmax(streaks[name])) if streaks[name].size else 0
+        longest = int(streaks[name].max(initial=0))
+        if longest >= max(50, self._iterations // 5):
+            resource = self.problem.resources[int(self.rows.resource[row])].name
+            warning = (f"agent '{name}' stayed on the same side outside its allocation of {resource} at step "
+                       f"{int(self.rows.step[row])} over the last {longest} iterations (rho > 0; sum of rho now "
                        f"{last_rho:.3g}): the penalty M = {self.options.penalty:g} may be too small (it must exceed "
                        f"the largest optimal coupling multiplier per row and step, or their l1 norm with the scalar "
                        f"relaxation), or the run needs more iterations")
@@ -283,8 +389,11 @@ class PrimalDecomposition(Driver):
         return facts
 
     def prices(self) -> np.ndarray:
-        mean_mu = self.runtime.sum(self.runtime.each(lambda name: self.local[name].mu)) / len(self.problem.agents)
-        return self.rows.prices(mean_mu, self.problem.grid.step_h)
+        """Mean multiplier per row over the agents that move it (relay rows carry no price of their own)."""
+        movers = self.runtime.each(lambda name: ~self.local[name].relay)
+        total = self.runtime.sum(self.runtime.each(lambda name: np.where(movers[name], self.local[name].mu, 0.0)))
+        count = self.runtime.sum(movers)
+        return self.rows.prices(np.where(count > 0, total / np.maximum(count, 1), 0.0), self.problem.grid.step_h)
 
 
 __all__ = ["PrimalDecomposition", "PrimalDecompositionOptions"]
