@@ -207,3 +207,14 @@ def test_mixed_integer_version_on_the_shipped_milp_microgrid_meets_the_coupling_
     assert result.objective >= reference.info["objective_bound"] - 1e-6
     on = result.dispatch[result.dispatch["quantity"].str.startswith("on")]["value"].to_numpy()
     assert np.all(np.isin(np.round(on, 9), [0.0, 1.0]))
+
+
+def test_contributions_add_up_to_the_coupling_rows_for_every_method():
+    problem, network = _two_suppliers()
+    for result in (run(problem, network, "centralized"),
+                   run(problem, network, "primal-decomposition", stopping=StoppingRules(max_iterations=30))):
+        summed = result.contributions.groupby(["resource", "t"])["value"].sum()
+        lhs = result.coupling.set_index(["resource", "t"])["lhs"]
+        assert summed.reindex(lhs.index, fill_value=0.0).to_numpy() == pytest.approx(lhs.to_numpy(), abs=1e-9)
+        power = result.contributions[result.contributions["resource"] == "active_power"]
+        assert set(power["agent"]) == {"cheap", "dear"} and set(power["unit"]) == {"kW"}

@@ -60,7 +60,8 @@ def assert_same_run(loaded: RunResult, saved: RunResult) -> None:
 def test_centralized_run_round_trips_exactly(centralized, tmp_path):
     directory = save_run(centralized, tmp_path / "run")
     assert {p.name for p in directory.iterdir()} == {"summary.json", "dispatch.csv", "coupling.csv",
-                                                     "agent_costs.csv", "history.csv", "results.xlsx"}
+                                                     "agent_costs.csv", "history.csv", "contributions.csv",
+                                                     "results.xlsx"}
     loaded = load_run(directory)
     assert_same_run(loaded, centralized)
     assert loaded.history.empty

@@ -23,7 +23,8 @@ import pyomo.environ as pyo
 
 from ecodec.decomposition.options import MethodOptions, require
 from ecodec.problem.coupled import BuiltModel, CoupledProblem
-from ecodec.results.run_result import COST_COLUMNS, RunResult, coupling_table, dispatch_table, software_versions
+from ecodec.results.run_result import (COST_COLUMNS, RunResult, contribution_table, coupling_table, dispatch_table,
+                                       software_versions)
 from ecodec.solvers.highs import INFEASIBLE, INFEASIBLE_OR_UNBOUNDED, UNBOUNDED, solve_with_highs
 
 log = logging.getLogger(__name__)
@@ -79,12 +80,12 @@ def solve_centralized(problem: CoupledProblem, options: CentralizedOptions | Non
         info["message"] = _explain_failure(problem, outcome.status)
         info["wall_time_s"] = time.perf_counter() - started
         return RunResult.empty(METHOD, problem, outcome.status, info)
-    dispatch, coupling, costs = _tables(problem, built, outcome.duals)
+    dispatch, coupling, costs, contributions = _tables(problem, built, outcome.duals)
     info["message"] = _message(outcome.status, info)
     info["wall_time_s"] = time.perf_counter() - started
     return RunResult(method=METHOD, case_name=problem.name, status=outcome.status, objective=outcome.objective,
                      currency=problem.currency, step_h=problem.grid.step_h, dispatch=dispatch, coupling=coupling,
-                     agent_costs=costs, info=info)
+                     agent_costs=costs, info=info, contributions=contributions)
 
 
 def _message(status: str, info: dict) -> str:
@@ -106,11 +107,15 @@ def _tables(problem: CoupledProblem, built: BuiltModel, duals: dict):
                            for o in reported], dtype=float).reshape(len(reported), problem.grid.T)
         outputs[agent.name] = (agent.kind, [(o.quantity, o.unit) for o in reported], values)
         costs.append((agent.name, agent.kind, float(pyo.value(built.terms[agent.name].cost))))
+    terms = {agent.name: (agent.kind, np.array(
+        [[pyo.value(e) for e in built.terms[agent.name].contributions.get(r.name, [0.0] * problem.grid.T)]
+         for r in problem.resources], dtype=float)) for agent in problem.agents}
     lhs = problem.coupling_lhs(built)
     prices = np.array([[duals[built.model.coupling[r.name, t]] for t in problem.grid.steps]
                        for r in problem.resources]) / problem.grid.step_h if duals else None
     return (dispatch_table(outputs), coupling_table(problem, np.stack([lhs[r.name] for r in problem.resources]),
-                                                    prices), pd.DataFrame(costs, columns=COST_COLUMNS))
+                                                    prices), pd.DataFrame(costs, columns=COST_COLUMNS),
+            contribution_table(problem, terms))
 
 
 def _explain_failure(problem: CoupledProblem, status: str) -> str:

@@ -8,7 +8,9 @@ Tables (pandas DataFrames, steps numbered 1..T as in the workbook):
   solved to optimality, the dual price converted to currency per kWh (or kvarh): dual / step_h, i.e. the
   change of total cost per extra kWh of right-hand side.  A band row has one price: positive when its lower
   end binds (more demand costs more), negative when its upper end binds (more room to dissipate saves);
-* ``agent_costs``: agent, kind, cost.
+* ``agent_costs``: agent, kind, cost;
+* ``contributions``: t, agent, kind, resource, unit, value: each agent's term in each coupling row (what it
+  supplies to, or takes from, the balances and the heat band), whose sum over the agents is ``coupling.lhs``.
 
 * ``history``: one row per iteration of a distributed method (iteration, objective, max_violation,
   rel_violation, cost_gap and distance when a reference was given, messages, timings, and the method's own
@@ -31,6 +33,7 @@ from ecodec.results import kpi
 DISPATCH_COLUMNS = ["t", "agent", "kind", "quantity", "value", "unit"]
 COUPLING_COLUMNS = ["t", "resource", "unit", "lhs", "lower", "upper", "residual", "price", "price_unit"]
 COST_COLUMNS = ["agent", "kind", "cost"]
+CONTRIBUTION_COLUMNS = ["t", "agent", "kind", "resource", "unit", "value"]
 
 
 @dataclass
@@ -46,6 +49,7 @@ class RunResult:
     agent_costs: pd.DataFrame
     info: dict = field(default_factory=dict)
     history: pd.DataFrame = field(default_factory=pd.DataFrame)
+    contributions: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CONTRIBUTION_COLUMNS))
 
     @classmethod
     def from_decisions(cls, method: str, problem, status: str, info: dict, history: pd.DataFrame, subproblems,
@@ -55,10 +59,11 @@ class RunResult:
                    for name, sub in subproblems.items()}
         lhs = sum(sub.contribution(decisions[name]) for name, sub in subproblems.items())
         costs = [(name, sub.kind, sub.cost(decisions[name])) for name, sub in subproblems.items()]
+        terms = {name: (sub.kind, sub.contribution(decisions[name])) for name, sub in subproblems.items()}
         return cls(method=method, case_name=problem.name, status=status, objective=float(sum(c for *_, c in costs)),
                    currency=problem.currency, step_h=problem.grid.step_h, dispatch=dispatch_table(outputs),
                    coupling=coupling_table(problem, lhs, prices), agent_costs=pd.DataFrame(costs, columns=COST_COLUMNS),
-                   info=info, history=history)
+                   info=info, history=history, contributions=contribution_table(problem, terms))
 
     @classmethod
     def empty(cls, method: str, problem, status: str, info: dict, history: pd.DataFrame | None = None) -> RunResult:
@@ -107,6 +112,20 @@ def dispatch_table(outputs: dict[str, tuple[str, list[tuple[str, str]], np.ndarr
             frames.append(pd.DataFrame({"t": np.arange(1, T + 1), "agent": name, "kind": kind, "quantity": quantity,
                                         "value": np.asarray(row, dtype=float) + 0.0, "unit": unit}))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=DISPATCH_COLUMNS)
+
+
+def contribution_table(problem, terms: dict[str, tuple[str, np.ndarray]]) -> pd.DataFrame:
+    """The tidy contributions table from, per agent name, (kind, values of shape (resources, T)) in problem order;
+    rows where an agent has no term in a resource (all zeros) are left out."""
+    T = problem.grid.T
+    frames = []
+    for name, (kind, values) in terms.items():
+        for k, resource in enumerate(problem.resources):
+            row = np.asarray(values[k], dtype=float)
+            if np.any(row != 0.0):
+                frames.append(pd.DataFrame({"t": np.arange(1, T + 1), "agent": name, "kind": kind,
+                                            "resource": resource.name, "unit": resource.unit, "value": row + 0.0}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=CONTRIBUTION_COLUMNS)
 
 
 def coupling_table(problem, lhs: np.ndarray, prices: np.ndarray | None) -> pd.DataFrame:

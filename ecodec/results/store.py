@@ -2,7 +2,7 @@
 
 A run directory (:func:`save_run`, :func:`load_run`) holds
 
-* ``dispatch.csv``, ``coupling.csv``, ``agent_costs.csv``, ``history.csv``: the tables of the
+* ``dispatch.csv``, ``coupling.csv``, ``agent_costs.csv``, ``history.csv``, ``contributions.csv``: the tables of the
   :class:`~ecodec.results.RunResult`, floats written with 17 significant digits so they read back bit for bit;
 * ``results.xlsx``: the same result for people (:func:`ecodec.io.results_workbook.write_results_workbook`);
 * ``summary.json``: method, case, status, objective, currency, step_h, info, and per table its file, number of
@@ -45,10 +45,10 @@ from ecodec.results.run_result import RunResult
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2  # 2: the contributions table
 SUMMARY, WORKBOOK, MANIFEST = "summary.json", "results.xlsx", "runs.json"
 COMPARISON_JSON, COMPARISON_CSV = "comparison.json", "comparison.csv"
-TABLES = ("dispatch", "coupling", "agent_costs", "history")
+TABLES = ("dispatch", "coupling", "agent_costs", "history", "contributions")
 FLOAT_FORMAT = "%.17g"  # 17 significant digits identify every float64
 _TEXT_DTYPES = {"object", "str", "string"}
 _NON_FINITE = "__float__"
