@@ -237,9 +237,9 @@ def _solve_methods(args, methods: list[str]):
                         reference if reference is not None and reference.has_solution else None))
     comparison = compare(runs, reference) if reference is not None and reference.has_solution else None
     if args.output is not None:
-        from ecodec.results import save_runs
+        from ecodec.results import case_summary, save_runs
 
-        save_runs(runs, args.output, comparison)
+        save_runs(runs, args.output, comparison, summary=case_summary(problem, network))
     return runs, comparison
 
 

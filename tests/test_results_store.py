@@ -165,3 +165,31 @@ def test_several_runs_of_one_case(centralized, tmp_path):
     (directory / "runs.json").write_text("[]")
     with pytest.raises(EcodecError, match=r"runs\.json: expected a JSON object"):
         load_runs(directory)
+
+
+def test_case_summary_is_saved_with_the_runs_and_read_back(centralized, tmp_path):
+    from ecodec.io.workbook import read_case
+    from ecodec.network import network_from_case
+    from ecodec.problem import problem_from_case
+    from ecodec.results import case_summary, load_case_summary
+
+    case = read_case("cases/microgrid_8.xlsx")
+    problem, network = problem_from_case(case), network_from_case(case)
+    summary = case_summary(problem, network)
+    assert summary.kinds()[:2] == ["microturbine", "renewable"]
+    mt1 = summary.agents_of("microturbine")[0]
+    assert mt1["name"] == "mt1" and mt1["parameters"]["p_max_kw"] == problem.agent("mt1").p_max_kw
+    pv = next(a for a in summary.agents if a["name"] == "pv_roof")
+    available = np.asarray(problem.agent("pv_roof").availability_pu, dtype=float)
+    assert pv["parameters"]["availability_pu"] == {"min": available.min(), "max": available.max(),
+                                                "mean": pytest.approx(available.mean())}
+    active = summary.resources[0]
+    assert (active["name"], active["sense"], active["unit"]) == ("active_power", "==", "kW")
+    assert active["peak"] == pytest.approx(np.abs(problem.resources[0].rhs).max())
+    assert len(summary.network["edges"]) == len(network.edges)
+    run = centralized
+    run.case_name = problem.name
+    directory = save_runs([run], tmp_path / "runs", summary=summary)
+    assert load_case_summary(directory) == summary
+    save_runs([run], directory)  # saved again without a summary: no stale one is left
+    assert load_case_summary(directory) is None

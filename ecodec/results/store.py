@@ -21,7 +21,8 @@ interrupted (new tables beside the old summary) is reported on load instead of b
 A directory of runs of one case (:func:`save_runs`, :func:`load_runs`) holds one run directory per method,
 ``<directory>/<method>/``, then ``comparison.json`` (:meth:`Comparison.to_json_dict`) and ``comparison.csv``
 (:meth:`Comparison.table`) when a comparison is given (removed otherwise, so a stale comparison never sits
-beside new runs), and last ``runs.json``: the case and the methods in the order they were saved.
+beside new runs), ``case.json`` (:class:`~ecodec.results.case_summary.CaseSummary`: agents, resources, network,
+for reports) when given, and last ``runs.json``: the case and the methods in the order they were saved.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import pandas as pd
 from ecodec.errors import EcodecError
 from ecodec.io.results_workbook import write_results_workbook
 from ecodec.io.untrusted import atomic_write
+from ecodec.results.case_summary import CaseSummary
 from ecodec.results.comparison import Comparison
 from ecodec.results.run_result import RunResult
 
@@ -48,6 +50,7 @@ log = logging.getLogger(__name__)
 FORMAT = 2  # 2: the contributions table
 SUMMARY, WORKBOOK, MANIFEST = "summary.json", "results.xlsx", "runs.json"
 COMPARISON_JSON, COMPARISON_CSV = "comparison.json", "comparison.csv"
+CASE_JSON = "case.json"
 TABLES = ("dispatch", "coupling", "agent_costs", "history", "contributions")
 FLOAT_FORMAT = "%.17g"  # 17 significant digits identify every float64
 _TEXT_DTYPES = {"object", "str", "string"}
@@ -98,8 +101,10 @@ def load_run(directory: str | Path) -> RunResult:
                      info=summary["info"], **tables)
 
 
-def save_runs(results: list[RunResult], directory: str | Path, comparison: Comparison | None = None) -> Path:
-    """Write runs of one case into ``directory/<method>/``, the comparison if given, and ``runs.json``.
+def save_runs(results: list[RunResult], directory: str | Path, comparison: Comparison | None = None,
+              summary: CaseSummary | None = None) -> Path:
+    """Write runs of one case into ``directory/<method>/``, the comparison and case summary if given, and
+    ``runs.json``.
 
     Raises EcodecError for no runs, runs of different cases, a repeated method or one that is no plain name.
     """
@@ -115,11 +120,17 @@ def save_runs(results: list[RunResult], directory: str | Path, comparison: Compa
     repeated = sorted({m for m in methods if methods.count(m) > 1})
     if repeated:
         raise EcodecError(f"several runs are named {', '.join(repeated)}; each method is saved once")
-    cases = sorted({result.case_name for result in results} | ({comparison.case_name} if comparison else set()))
+    cases = sorted({result.case_name for result in results} | ({comparison.case_name} if comparison else set())
+                   | ({summary.case} if summary else set()))
     if len(cases) > 1:
-        raise EcodecError(f"runs (or comparison) of several cases ({', '.join(cases)}); save each case apart")
+        raise EcodecError(f"runs, comparison and case summary of several cases ({', '.join(cases)}); save each "
+                          "case apart")
     for result in results:
         save_run(result, directory / result.method)
+    if summary is not None:
+        _write_json(directory / CASE_JSON, summary.to_json_dict())
+    else:
+        (directory / CASE_JSON).unlink(missing_ok=True)
     if comparison is not None:
         _write_json(directory / COMPARISON_JSON, comparison.to_json_dict())
         _write_bytes(directory / COMPARISON_CSV, _csv_bytes(comparison.table()))
@@ -142,6 +153,14 @@ def load_runs(directory: str | Path) -> list[RunResult]:
     if not (isinstance(methods, list) and all(isinstance(m, str) and _METHOD_NAME.fullmatch(m) for m in methods)):
         raise EcodecError(f"{path}: expected a JSON object whose 'runs' lists the saved method names")
     return [load_run(directory / method) for method in sorted(methods, key=lambda m: m != CENTRALIZED)]
+
+
+def load_case_summary(directory: str | Path) -> CaseSummary | None:
+    """The case summary saved by :func:`save_runs` in ``directory``, or None when none was saved."""
+    path = Path(directory) / CASE_JSON
+    if not path.exists():
+        return None
+    return CaseSummary.from_json_dict(_read_json(path), str(path))
 
 
 # -- files ------------------------------------------------------------------------------------------------------

@@ -1,0 +1,88 @@
+"""CaseSummary: what a report says about the case itself, kept with the runs so it can be re-rendered from disk.
+
+A plain JSON-able description built once from the coupled problem and its communication network:
+
+* ``agents``: per agent its name, kind, whether it is mixed-integer, and its workbook parameters; a scalar stays a
+  number (or text, or a flag), a time series becomes ``{"min": .., "max": .., "mean": ..}``;
+* ``resources``: per coupling resource its name, unit, sense (``==``, ``<=``, ``>=``, ``band``) and peak
+  |right-hand side| (the scale relative violations use, :func:`ecodec.results.kpi.resource_scale`);
+* ``network``: topology, agents in order, edges, and the one-line description.
+
+Reports read it; nothing here solves or reads Excel.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from ecodec.errors import EcodecError
+from ecodec.results import kpi
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    case: str
+    T: int
+    step_h: float
+    currency: str
+    agents: list[dict]
+    resources: list[dict]
+    network: dict
+
+    def kinds(self) -> list[str]:
+        """Agent kinds in the order they first appear."""
+        return list(dict.fromkeys(agent["kind"] for agent in self.agents))
+
+    def agents_of(self, kind: str) -> list[dict]:
+        return [agent for agent in self.agents if agent["kind"] == kind]
+
+    def to_json_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json_dict(cls, value: object, where: str = "case summary") -> CaseSummary:
+        names = [f.name for f in dataclasses.fields(cls)]
+        if not isinstance(value, dict) or any(name not in value for name in names):
+            raise EcodecError(f"{where}: expected a JSON object with {', '.join(names)}")
+        return cls(**{name: value[name] for name in names})
+
+
+def case_summary(problem, network) -> CaseSummary:
+    """The summary of ``problem`` (a CoupledProblem) and its CommunicationNetwork ``network``."""
+    agents = [{"name": agent.name, "kind": agent.kind, "mixed_integer": bool(agent.is_mixed_integer()),
+               "parameters": _parameters(agent)} for agent in problem.agents]
+    lower = np.stack([r.lower() for r in problem.resources])
+    upper = np.stack([r.upper() for r in problem.resources])
+    scale = kpi.resource_scale(lower, upper)
+    resources = [{"name": r.name, "unit": r.unit, "sense": r.sense, "peak": float(peak)}
+                 for r, peak in zip(problem.resources, scale)]
+    return CaseSummary(case=problem.name, T=int(problem.grid.T), step_h=float(problem.grid.step_h),
+                       currency=problem.currency, agents=agents, resources=resources,
+                       network={"topology": network.topology, "agents": list(network.agents),
+                                "edges": [list(edge) for edge in network.edges], "description": network.describe()})
+
+
+def _parameters(agent) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for field in dataclasses.fields(agent):
+        if field.name == "name":
+            continue
+        value = getattr(agent, field.name)
+        if isinstance(value, (bool, np.bool_)):
+            out[field.name] = bool(value)
+        elif isinstance(value, (int, float, np.integer, np.floating)):
+            out[field.name] = float(value)
+        elif isinstance(value, str) or value is None:
+            out[field.name] = value
+        else:
+            series = np.asarray(value, dtype=float).ravel()
+            if series.size:
+                out[field.name] = {"min": float(series.min()), "max": float(series.max()),
+                                   "mean": float(series.mean())}
+    return out
+
+
+__all__ = ["CaseSummary", "case_summary"]
