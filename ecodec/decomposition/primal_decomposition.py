@@ -130,6 +130,11 @@ class PrimalDecompositionOptions(MethodOptions):
                 self.mip_rel_gap, "a number in [0, 1)")
 
 
+def _is_point(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Per row: is the range [lo, hi] a single point (narrower than _POINT_TOL, relative)?"""
+    return (hi - lo) <= _POINT_TOL * (1.0 + np.abs(lo))
+
+
 class _LocalAgent:
     """Agent i's relaxed local problem: its compiled subproblem plus the column rho and the allocation rows."""
 
@@ -166,22 +171,22 @@ class _LocalAgent:
 
     def set_relays(self, lo: np.ndarray, hi: np.ndarray) -> None:
         """Rows whose range [lo, hi] is one point c become relay rows (see the module docstring)."""
-        self.relay = (hi - lo) <= _POINT_TOL * (1.0 + np.abs(lo))
+        self.relay = _is_point(lo, hi)
         self.fixed_value = np.where(self.relay, lo, 0.0)
 
-    def refresh_relays(self, rows: CouplingRows) -> int:
+    def refresh_relays(self, rows: CouplingRows) -> None:
         """After the integers are fixed: rows whose LP range became one point turn into relay rows."""
         g, g0 = rows.local_rows(self.sub)
         free = np.full(self._bounded_rows.size, np.inf)
         self.sub.program.set_row_bounds(self._bounded_rows, -free, free)
         lo, hi = rows.local_range(self.sub)
-        candidates = np.flatnonzero(~self.relay & (np.diff(g.indptr) > 0) & (hi - lo > _POINT_TOL * (1 + np.abs(lo))))
-        for k in candidates:
+        for k in np.flatnonzero(~self.relay & (np.diff(g.indptr) > 0) & ~_is_point(lo, hi)):
             lo[k], hi[k] = self.sub.linear_range(g[[k]], g0[k])
         before = int(self.relay.sum())
         self.set_relays(np.where(self.relay, self.fixed_value, lo), np.where(self.relay, self.fixed_value, hi))
         self.set_allocation(self.y)
-        return int(self.relay.sum()) - before
+        log.debug("agent %s: %d relay rows after its integers were fixed (%d before)", self.sub.agent_name,
+                  int(self.relay.sum()), before)
 
     def message(self, alpha: float) -> np.ndarray:
         """(nu_i, p_i): the potential of the allocation update and the harmonic estimate relayed on."""
