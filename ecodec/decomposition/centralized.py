@@ -24,7 +24,7 @@ import pyomo.environ as pyo
 from ecodec.decomposition.options import MethodOptions, require
 from ecodec.problem.coupled import BuiltModel, CoupledProblem
 from ecodec.results.run_result import (COST_COLUMNS, RunResult, contribution_table, coupling_table, dispatch_table,
-                                       software_versions)
+                                       software_versions, utc_timestamp)
 from ecodec.solvers.highs import INFEASIBLE, INFEASIBLE_OR_UNBOUNDED, UNBOUNDED, solve_with_highs
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class CentralizedOptions(MethodOptions):
 def solve_centralized(problem: CoupledProblem, options: CentralizedOptions | None = None) -> RunResult:
     """Solve ``problem`` as one model; the result says why when there is no solution."""
     options = options or CentralizedOptions()
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), utc_timestamp()
     built = problem.centralized_model()
     build_time = time.perf_counter() - started
     m = built.model
@@ -66,7 +66,7 @@ def solve_centralized(problem: CoupledProblem, options: CentralizedOptions | Non
         "n_variables": len(variables),
         "n_integer_variables": sum(1 for v in variables if v.is_integer() or v.is_binary()),
         "n_constraints": sum(1 for _ in m.component_data_objects(pyo.Constraint, active=True)),
-        "problem_class": "MILP" if problem.is_mixed_integer() else "LP",
+        "problem_class": "MILP" if problem.is_mixed_integer() else "LP", "started_at": started_at,
     }
     outcome = solve_with_highs(m, time_limit_s=options.time_limit_s, mip_rel_gap=options.mip_rel_gap,
                                duals_of=m.coupling.values())

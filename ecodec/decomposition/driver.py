@@ -34,7 +34,7 @@ from ecodec.decomposition.hooks import Hook
 from ecodec.decomposition.options import MethodOptions, require
 from ecodec.problem.coupled import CoupledProblem
 from ecodec.results import kpi
-from ecodec.results.run_result import RunResult, software_versions
+from ecodec.results.run_result import RunResult, software_versions, utc_timestamp
 from ecodec.solvers.compiled import CompiledSubproblem
 
 log = logging.getLogger(__name__)
@@ -157,7 +157,7 @@ def run_driver(driver: Driver, stopping: StoppingRules, hooks: list[Hook] | None
     """Run ``driver`` under the shared loop; see the module docstring."""
     hooks = hooks or []
     problem, runtime = driver.problem, driver.runtime
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), utc_timestamp()
     driver.setup()
     setup_time = time.perf_counter() - started
     evaluator = _Evaluator(problem, runtime, reference)
@@ -192,6 +192,7 @@ def run_driver(driver: Driver, stopping: StoppingRules, hooks: list[Hook] | None
         message = f"interrupted by the user after {len(history)} iterations; the history so far is kept"
         log.warning(message)
     final = driver.finish() if history else {}
+    final = {"started_at": started_at, "stopping": stopping.as_dict(), **final}
     result = _result(driver, history, status, message, setup_time, time.perf_counter() - started, final)
     for hook in hooks:
         hook.on_finish(result)

@@ -74,7 +74,7 @@ class Comparison:
                    "rel_violation": "rel. viol.", "distance": "distance", "iterations": "iter.",
                    "iterations_to_1pct": "to 1%", "iterations_to_0.1pct": "to 0.1%", "wall_time_s": "time [s]",
                    "messages": "messages"}
-        cells = [[_cell(row, key) for key in headers] for row in self.rows]
+        cells = [[format_cell(row, key) for key in headers] for row in self.rows]
         widths = [max([len(header)] + [len(line[i]) for line in cells]) for i, header in enumerate(headers.values())]
 
         def line(values: list[str]) -> str:
@@ -140,7 +140,10 @@ def _iterations_to(run: RunResult, reference_objective: float, tol: float, value
     return kpi.iterations_to(history, tol)
 
 
-def _cell(row: dict[str, object], key: str) -> str:
+def format_cell(row: dict[str, object], key: str) -> str:
+    """The text of KPI ``key`` of a comparison row, as the terminal table and the PDF report print it:
+    costs and times as 365.55, relative and violation KPIs as 5.26e-02, an unreached tolerance as '> N'
+    (N the iterations run), a missing value as 'n/a'."""
     value = row[key]
     if key in TOLERANCES and value is None:
         return f"> {row['iterations']}"

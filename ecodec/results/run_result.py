@@ -92,6 +92,13 @@ class RunResult:
         return out
 
 
+def utc_timestamp() -> str:
+    """The current time in UTC as ISO 8601 text to the second (``info['started_at']`` of every run)."""
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
 def software_versions() -> dict[str, str]:
     """Versions recorded with every result, so a number can be traced to the code that made it."""
     import numpy
