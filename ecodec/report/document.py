@@ -1,0 +1,365 @@
+"""The PDF report: centralized and distributed runs of one case, the way users hand them to colleagues.
+
+:func:`write_report` turns saved or fresh results (RunResults, their :class:`~ecodec.results.Comparison`, the
+:class:`~ecodec.results.CaseSummary`) into one A4 document:
+
+=============================  ==================================================================================
+section                        content (left out when the results hold nothing for it)
+=============================  ==================================================================================
+title page                     case, horizon, agents, methods, dates, software versions, options of every run
+Contents                       the sections below with page numbers (also as PDF bookmarks)
+Results at a glance            KPI tables (the comparison's numbers, printed by the CLI's formatter) and a
+                               plain-language note for every run that did not converge or stopped early
+The case                       agents by kind with their parameters, coupling resources, communication graph
+Convergence                    cost gap, coupling violation, decision distance (log scales), bounds if any
+Dispatch                       per coupling resource, contributions stacked by agent, runs side by side
+Stored energy                  energy states (kWh) of storage agents per run
+Grid exchange                  import and export of the grid agents per run
+Coupling prices                dual prices of the reference and the distributed estimates over time
+Costs per agent                bar chart and table, with each run's difference to the reference
+Run details                    how each run ended, timings, messages, warnings
+=============================  ==================================================================================
+
+Nothing here computes a KPI: the numbers come from the comparison rows (:mod:`ecodec.results.kpi`) and are
+printed by :func:`ecodec.results.comparison.format_cell`, so the report, the terminal table and the JSON output
+agree digit for digit.  The document is written atomically: an existing report is replaced only by a whole one.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+
+from reportlab.lib.units import mm
+from reportlab.platypus import PageBreak
+
+from ecodec.errors import EcodecError
+from ecodec.io.untrusted import atomic_write
+from ecodec.report import dispatch_figures, figures
+from ecodec.report.pdf import (FRAME_WIDTH, ReportDocument, figure, heading, paragraph, spacer, table,
+                               table_of_contents)
+from ecodec.report.run_notes import run_note, run_sentence
+from ecodec.results import kpi
+from ecodec.results.case_summary import CaseSummary
+from ecodec.results.comparison import Comparison, format_cell
+from ecodec.results.run_result import RunResult
+
+log = logging.getLogger(__name__)
+
+SECTION_TITLES = ("Results at a glance", "The case", "Convergence", "Dispatch", "Stored energy", "Grid exchange",
+                  "Coupling prices", "Costs per agent", "Run details")
+QUALITY_COLUMNS = ("method", "status", "objective", "cost_gap", "max_violation", "rms_violation", "rel_violation",
+                   "distance")
+EFFORT_COLUMNS = ("method", "iterations", "iterations_to_1pct", "iterations_to_0.1pct", "wall_time_s", "messages")
+MAX_AGENT_COLUMNS = 6  # agents side by side in one parameter table
+MAX_LISTED_AGENTS = 12  # more agents of one kind are summarised by min / mean / max over the agents
+
+
+def write_report(path: str | Path, runs: list[RunResult], comparison: Comparison,
+                 summary: CaseSummary | None = None) -> Path:
+    """Write the report of ``runs`` (the reference first, as in ``comparison``) to ``path`` (.pdf); returns it.
+
+    ``summary`` adds the agents, their parameters and the network drawing; without it the case section lists
+    only what the runs themselves hold.  Raises EcodecError for a path that is not a .pdf or cannot be written,
+    and for runs that do not match the comparison.
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".pdf":
+        raise EcodecError(f"{path}: a report is a PDF file; give a name ending in .pdf")
+    if [run.method for run in runs] != [row["method"] for row in comparison.rows]:
+        raise EcodecError(f"the runs ({', '.join(r.method for r in runs)}) are not those of the comparison "
+                          f"({', '.join(str(row['method']) for row in comparison.rows)}), in the same order")
+    if summary is not None and summary.case != comparison.case_name:
+        raise EcodecError(f"the case summary is of case {summary.case}, the runs of case {comparison.case_name}")
+    story = _Story(runs, comparison, summary).build()
+    buffer = io.BytesIO()
+    document = ReportDocument(buffer, title=f"ecodec report: {comparison.case_name}",
+                              subject="centralized and distributed solutions compared",
+                              header=f"ecodec report  |  case {comparison.case_name}")
+    document.build_story(story)
+    try:
+        atomic_write(path, lambda tmp: tmp.write_bytes(buffer.getvalue()))
+    except OSError as exc:
+        raise EcodecError(f"{path}: the report cannot be written ({exc.strerror or exc})") from None
+    log.info("wrote the report of case %s (%d runs) to %s", comparison.case_name, len(runs), path)
+    return path
+
+
+class _Story:
+    """The flowables of the report, section by section; empty sections are dropped and the rest numbered."""
+
+    def __init__(self, runs: list[RunResult], comparison: Comparison, summary: CaseSummary | None):
+        self.runs, self.comparison, self.summary = runs, comparison, summary
+        self.solved = [run for run in runs if run.has_solution]
+        self.currency = comparison.currency
+        agents = list(dict.fromkeys(a for run in self.solved for a in run.agent_costs["agent"]))
+        kinds = list(dict.fromkeys(k for run in self.solved for k in run.agent_costs["kind"]))
+        self.palette = figures.agent_colors(agents + kinds)
+
+    def build(self) -> list:
+        story = self.title_page() + [PageBreak(), paragraph("Contents", "h1"), table_of_contents(), PageBreak()]
+        sections = [self.glance(), self.case(), self.convergence(), self.dispatch(), self.storage(), self.grid(),
+                    self.prices(), self.costs(), self.details()]
+        number = 0
+        for title, body in zip(SECTION_TITLES, sections):
+            if not body:
+                log.debug("report: no '%s' section (nothing to show)", title)
+                continue
+            number += 1
+            story += [heading(f"{number}  {title}"), *body, PageBreak()]
+        return story[:-1]
+
+    # -- title page ------------------------------------------------------------------------------------------
+    def title_page(self) -> list:
+        reference = self.runs[0]
+        methods = ", ".join(f"{run.method}{' (reference)' if k == 0 else ''}" for k, run in enumerate(self.runs))
+        facts = [["case", self.comparison.case_name], ["methods", methods]]
+        if self.summary is not None:
+            s = self.summary
+            counts = ", ".join(f"{len(s.agents_of(kind))} {kind}" for kind in s.kinds())
+            facts += [["horizon", f"{s.T} steps of {s.step_h:g} h ({s.T * s.step_h:g} h)"],
+                      ["agents", f"{len(s.agents)}: {counts}"],
+                      ["coupling resources", ", ".join(f"{r['name']} [{r['unit']}]" for r in s.resources)],
+                      ["communication network", s.network["description"]]]
+        facts += [["report written", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")]]
+        facts += [[f"{run.method} run started", str(run.info["started_at"]).replace("T", " ").replace("+00:00",
+                                                                                                     " UTC")]
+                  for run in self.runs if run.info.get("started_at")]
+        out = [spacer(30), paragraph("ecodec report", "title"),
+               paragraph(f"Case {self.comparison.case_name}: centralized and distributed solutions compared",
+                         "subtitle"), table(facts, [45 * mm, FRAME_WIDTH - 45 * mm], wrap=True, header=False)]
+        versions = dict(reference.info.get("versions", {}))
+        import matplotlib
+        import reportlab
+
+        software = [["software", "version"]] + [[name, str(value)] for name, value in versions.items()]
+        software += [["matplotlib (figures)", matplotlib.__version__], ["reportlab (document)", reportlab.Version]]
+        solver = reference.info.get("solver")
+        if solver:
+            software.append([f"solver of {reference.method}", str(solver)])
+        out += [spacer(6), paragraph("Software", "h2"), table(software, [60 * mm, 50 * mm])]
+        differing = [run.method for run in self.runs[1:] if run.info.get("versions", versions) != versions]
+        if differing:
+            out.append(paragraph(f"Runs made with other versions than {reference.method}: {', '.join(differing)} "
+                                 "(see Run details).", "small"))
+        out += [spacer(4), paragraph("Options", "h2"), table(self._option_rows(), wrap=True,
+                                                             column_widths=[40 * mm, FRAME_WIDTH - 40 * mm])]
+        return out
+
+    def _option_rows(self) -> list[list[str]]:
+        rows = [["method", "options"]]
+        for run in self.runs:
+            options = ", ".join(f"{k} = {_value(v)}" for k, v in run.info.get("options", {}).items()) or "defaults"
+            rows.append([run.method, options])
+            stopping = run.info.get("stopping")
+            if stopping:
+                rows.append([f"{run.method}, stopping", ", ".join(f"{k} = {_value(v)}" for k, v in stopping.items())])
+        return rows
+
+    # -- sections --------------------------------------------------------------------------------------------
+    def glance(self) -> list:
+        rows = self.comparison.rows
+        reference = rows[0]
+        out = [paragraph(f"Each method is compared with the {reference['method']} optimum of "
+                         f"{format_cell(reference, 'objective')} {self.currency}.")]
+        out += [paragraph(run_sentence(row, self.currency), "body") for row in rows[1:]]
+        headers = {"method": "method", "status": "status", "objective": f"cost [{self.currency}]",
+                   "cost_gap": "cost gap", "max_violation": "max viol.", "rms_violation": "RMS viol.",
+                   "rel_violation": "rel. viol.", "distance": "distance", "iterations": "iterations",
+                   "iterations_to_1pct": "to 1%", "iterations_to_0.1pct": "to 0.1%", "wall_time_s": "time [s]",
+                   "messages": "messages"}
+        for title, columns in (("Cost and feasibility", QUALITY_COLUMNS), ("Effort", EFFORT_COLUMNS)):
+            cells = [[headers[c] for c in columns]] + [[format_cell(row, c) for c in columns] for row in rows]
+            out += [paragraph(title, "h2"), table(cells, align_right_from=2 if "status" in columns else 1)]
+        out.append(paragraph(
+            "cost gap: |f - f*| / |f*| against the reference cost f*; max and RMS viol.: largest and root-mean-square "
+            "residual of the coupling rows, each in its own unit; rel. viol.: largest residual of a resource over "
+            "its peak right-hand side; distance: ||x - x*|| / ||x*|| over all reported decisions; to 1% and to "
+            "0.1%: first iteration with both cost gap and rel. viol. at or below that tolerance ('> N': not "
+            "reached in the N iterations run); messages: messages the agents sent.", "caption"))
+        for run, row in zip(self.runs, rows):
+            note = run_note(run, row, self.currency)
+            if note:
+                out.append(paragraph(note, "note", markup=True))
+        return out
+
+    def case(self) -> list:
+        out = []
+        if self.summary is not None:
+            s = self.summary
+            out.append(paragraph(f"Case {s.case}: {len(s.agents)} agents over {s.T} steps of {s.step_h:g} h; costs "
+                                 f"in {s.currency}. Time series are shown as their range and mean over the horizon."))
+            for kind in s.kinds():
+                agents = s.agents_of(kind)
+                integer = sum(a["mixed_integer"] for a in agents)
+                out.append(heading(f"{kind} agents ({len(agents)})", 1))
+                if integer:
+                    out.append(paragraph(f"{integer} of them with integer decisions (mixed-integer subproblems).",
+                                         "small"))
+                out += _parameter_tables(agents)
+        out.append(heading("Coupling resources", 1))
+        out.append(table(self._resource_rows()))
+        out.append(paragraph("sense: how the sum of the agents' contributions must meet the right-hand side (== a "
+                             "balance, band: between a lower and an upper end); peak: the largest |right-hand side|, "
+                             "the scale of the relative violation.", "caption"))
+        if self.summary is not None:
+            out += [heading("Communication network", 1),
+                    *figure(figures.network_figure(self.summary), f"Communication graph: "
+                           f"{self.summary.network['description']}. Agents exchange messages only along its edges.")]
+        return out
+
+    def _resource_rows(self) -> list[list[str]]:
+        worst = {run.method: kpi.max_violation_by_resource(run.coupling) for run in self.solved}
+        rows = [["resource", "unit", "sense", "peak"] + [f"max |residual| {m}" for m in worst]]
+        if self.summary is not None:
+            described = [(r["name"], r["unit"], r["sense"], f"{r['peak']:.4g}") for r in self.summary.resources]
+        else:
+            first = self.solved[0].coupling.drop_duplicates("resource")
+            described = [(name, unit, "", "") for name, unit in zip(first["resource"], first["unit"])]
+        for name, unit, sense, peak in described:
+            rows.append([name, unit, sense, peak] + [f"{worst[m].get(name, 0.0):.2e}" for m in worst])
+        return rows
+
+    def convergence(self) -> list:
+        fig = figures.convergence_figure(self.runs)
+        if fig is None:
+            return []
+        return [paragraph("How the distributed methods approached the reference, iteration by iteration. A gap in "
+                          "a line is an exact zero, which a log scale cannot show."),
+                *figure(fig, "Convergence per iteration: relative cost gap to the reference, relative coupling "
+                       "violation and relative distance of the decisions. Dashed: the stopping tolerances; dotted "
+                       "vertical: a change of the method's phase (e.g. the mixed-integer recovery).")]
+
+    def dispatch(self) -> list:
+        out = []
+        resources = list(dict.fromkeys(r for run in self.solved for r in run.coupling["resource"]))
+        for resource in resources:
+            fig = dispatch_figures.resource_dispatch_figure(self.runs, resource, self.palette)
+            if fig is None:
+                continue
+            _, by_kind = dispatch_figures.contributors(self.solved, resource)
+            out += [heading(resource, 1), *figure(fig, (
+                f"{resource}: each {'kind' if by_kind else 'agent'}'s contribution stacked (supply up, "
+                "consumption down), the net sum (black) and the right-hand side it must meet (red, dashed); one "
+                "panel per run."))]
+        return out
+
+    def storage(self) -> list:
+        fig = dispatch_figures.storage_energy_figure(self.runs, self.palette)
+        if fig is None:
+            return []
+        styles = ", ".join(f"{run.method}: {style}" for run, style in zip(
+            self.solved, ("solid", "dashed", "dotted", "dash-dotted")))
+        return [*figure(fig, f"Stored energy at the end of each step; one colour per agent, line style per run "
+                            f"({styles}).")]
+
+    def grid(self) -> list:
+        from ecodec.models.grid import Grid
+
+        grid_agents = list(dict.fromkeys(a for run in self.solved for a, k in zip(
+            run.agent_costs["agent"], run.agent_costs["kind"]) if k == Grid.kind))
+        fig = dispatch_figures.grid_exchange_figure(self.runs, grid_agents, "p_import", "p_export")
+        if fig is None:
+            return []
+        energy = []
+        for run in self.solved:
+            imported = sum(kpi.energy_by_agent(run.dispatch, "p_import", run.step_h).get(a, 0.0) for a in grid_agents)
+            exported = sum(kpi.energy_by_agent(run.dispatch, "p_export", run.step_h).get(a, 0.0) for a in grid_agents)
+            energy.append([run.method, f"{imported:,.1f}", f"{exported:,.1f}"])
+        return [*figure(fig, "Power drawn from (up) and fed into (down) the main grid, per run."),
+                table([["method", "imported [kWh]", "exported [kWh]"]] + energy)]
+
+    def prices(self) -> list:
+        fig = figures.price_figure(self.runs)
+        if fig is None:
+            return []
+        return [paragraph("The price of each coupling resource over time: for the reference the dual value of its "
+                          "row (the cost of one more unit of demand), for a distributed method its own estimate. A "
+                          "mixed-integer reference has no dual prices."),
+                *figure(fig, "Coupling prices per step, one line per run that has them.")]
+
+    def costs(self) -> list:
+        fig = figures.agent_cost_figure(self.runs)
+        reference = self.solved[0]
+        by_kind = len(reference.agent_costs) > figures.MAX_AGENT_BARS
+        header = ["kind" if by_kind else "agent"] + [f"{run.method} [{self.currency}]" for run in self.solved]
+        header += [f"{run.method} - {reference.method}" for run in self.solved[1:]]
+        values = [kpi.total_cost_by_kind(run.agent_costs) if by_kind else
+                  dict(zip(run.agent_costs["agent"], run.agent_costs["cost"].astype(float))) for run in self.solved]
+        rows = [header]
+        for name in values[0]:
+            costs = [v.get(name, 0.0) for v in values]
+            rows.append([name] + [f"{c:,.2f}" for c in costs] + [f"{c - costs[0]:+,.2f}" for c in costs[1:]])
+        totals = [float(run.objective) for run in self.solved]
+        rows.append(["total"] + [f"{c:,.2f}" for c in totals] + [f"{c - totals[0]:+,.2f}" for c in totals[1:]])
+        return [*figure(fig, f"Cost of each {'kind' if by_kind else 'agent'} over the horizon, per run."),
+                table(rows)]
+
+    def details(self) -> list:
+        out = []
+        for run in self.runs:
+            info = run.info
+            rows = [["status", run.status], ["how it ended", str(info.get("message", ""))]]
+            for key, label in (("problem_class", "problem class"), ("solver", "solver"), ("runtime", "runtime"),
+                               ("network", "network"), ("iterations", "iterations"), ("messages", "messages sent"),
+                               ("floats_sent", "floats sent"), ("setup_time_s", "setup time [s]"),
+                               ("build_time_s", "model build time [s]"), ("solve_time_s", "solver time [s]"),
+                               ("wall_time_s", "wall time [s]"), ("objective_bound", f"bound [{self.currency}]"),
+                               ("mip_gap", "MIP gap")):
+                if info.get(key) is not None:
+                    rows.append([label, _value(info[key])])
+            for warning in info.get("warnings", []):
+                rows.append(["warning", str(warning)])
+            out += [heading(run.method, 1), table(rows, [45 * mm, FRAME_WIDTH - 45 * mm], wrap=True, header=False)]
+        return out
+
+
+
+
+def _value(value) -> str:
+    """A parameter or info value as text: 0.1, 1e-06, 'yes'/'no', a series as 'min .. max (mean m)'."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if value is None:
+        return "-"
+    if isinstance(value, dict) and set(value) == {"min", "max", "mean"}:
+        return f"{value['min']:.4g} .. {value['max']:.4g} (mean {value['mean']:.4g})"
+    return str(value)
+
+
+def _parameter_tables(agents: list[dict]) -> list:
+    """Parameters (rows) of the agents of one kind (columns, several tables when many); more than
+    MAX_LISTED_AGENTS agents are summarised per parameter by min, mean and max over the agents."""
+    names = list(dict.fromkeys(p for agent in agents for p in agent["parameters"]))
+    if len(agents) > MAX_LISTED_AGENTS:
+        rows = [["parameter", "min", "mean", "max"]]
+        for name in names:
+            values = [_scalar(agent["parameters"].get(name)) for agent in agents]
+            numbers = [v for v in values if isinstance(v, float)]
+            if numbers:
+                rows.append([name, f"{min(numbers):.4g}", f"{sum(numbers) / len(numbers):.4g}", f"{max(numbers):.4g}"])
+            else:
+                rows.append([name, "", ", ".join(sorted({_value(v) for v in values})), ""])
+        return [table(rows), paragraph(f"{len(agents)} agents: each parameter's smallest, mean and largest value "
+                                       "over them (time series by their mean).", "caption")]
+    out = []
+    for start in range(0, len(agents), MAX_AGENT_COLUMNS):
+        chunk = agents[start:start + MAX_AGENT_COLUMNS]
+        rows = [["parameter"] + [agent["name"] for agent in chunk]]
+        rows += [[name] + [_value(agent["parameters"].get(name)) for agent in chunk] for name in names]
+        first = 42 * mm
+        out += [table(rows, [first] + [(FRAME_WIDTH - first) / len(chunk)] * len(chunk), wrap=True), spacer(3)]
+    return out
+
+
+def _scalar(value):
+    """A parameter as a float when it is a number (a series by its mean), else unchanged."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return float(value["mean"])
+    return float(value)

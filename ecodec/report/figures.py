@@ -1,0 +1,218 @@
+"""Report figures about runs as a whole: convergence, the communication network, prices and costs per agent.
+
+Every function takes results (RunResults, the case summary) and returns a matplotlib ``Figure`` built without
+pyplot (no global state, no display needed), or None when the results hold nothing to draw, so that the
+document leaves the section out instead of printing an empty plot.  Colours are fixed per method
+(:func:`method_colors`) and per agent (:func:`agent_colors`) so that a method or an agent looks the same in
+every figure.
+"""
+
+from __future__ import annotations
+
+import math
+
+import networkx as nx
+import numpy as np
+from matplotlib.figure import Figure
+
+from ecodec.results import kpi
+from ecodec.results.case_summary import CaseSummary
+from ecodec.results.run_result import RunResult
+
+WIDTH_IN = 6.85  # the PDF frame width (A4 less 2 x 18 mm)
+REFERENCE_COLOR = "#222222"
+_METHOD_CYCLE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
+_LOG_PANELS = (("cost_gap", "relative cost gap |f - f*| / |f*|", "cost_gap_tol"),
+               ("rel_violation", "relative coupling violation", "violation_tol"),
+               ("distance", "relative distance of decisions ||x - x*|| / ||x*||", None))
+BOUND_COLUMNS = ("lower_bound", "upper_bound")
+MAX_AGENT_BARS = 40
+
+
+def method_colors(runs: list[RunResult]) -> dict[str, str]:
+    """The reference (first run) in near-black, the others from a fixed cycle in run order."""
+    colors = {runs[0].method: REFERENCE_COLOR} if runs else {}
+    for k, run in enumerate(runs[1:]):
+        colors[run.method] = _METHOD_CYCLE[k % len(_METHOD_CYCLE)]
+    return colors
+
+
+def agent_colors(names: list[str]) -> dict[str, tuple]:
+    """One colour per name (agents or kinds) from the tab20 map, in the given order."""
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab20"]
+    return {name: cmap(k % 20) for k, name in enumerate(names)}
+
+
+def new_figure(height_in: float) -> Figure:
+    fig = Figure(figsize=(WIDTH_IN, height_in), layout="constrained")
+    fig.set_facecolor("white")
+    return fig
+
+
+def _positive(values) -> np.ndarray:
+    """Values for a log axis: zeros and negatives become gaps instead of errors."""
+    values = np.asarray(values, dtype=float)
+    return np.where(values > 0, values, np.nan)
+
+
+def convergence_figure(runs: list[RunResult]) -> Figure | None:
+    """Per-iteration cost gap, relative violation and decision distance of every run with a history, on log
+    scales, with the stopping tolerances and phase changes marked; and a panel of the cost per iteration against
+    the reference cost f*, with the lower and upper bounds of methods that report them (history columns
+    ``lower_bound`` / ``upper_bound``).  None when no run has a history."""
+    iterative = [run for run in runs if not run.history.empty]
+    if not iterative:
+        return None
+    colors = method_colors(runs)
+    panels = [p for p in _LOG_PANELS if any(p[0] in run.history.columns for run in iterative)]
+    fig = new_figure(2.5 * math.ceil((len(panels) + 1) / 2) + 0.4)
+    axes = fig.subplots(math.ceil((len(panels) + 1) / 2), 2, squeeze=False).ravel()
+    for ax in axes[len(panels) + 1:]:
+        ax.set_visible(False)
+    for ax, (column, title, tolerance_key) in zip(axes, panels):
+        tolerances = set()
+        for run in iterative:
+            if column not in run.history.columns:
+                continue
+            history = run.history
+            ax.plot(history["iteration"], _positive(history[column]), color=colors[run.method], lw=1.1,
+                    label=run.method)
+            _mark_phases(ax, history, colors[run.method])
+            tolerance = run.info.get("stopping", {}).get(tolerance_key) if tolerance_key else None
+            if tolerance:
+                tolerances.add(float(tolerance))
+        for tolerance in sorted(tolerances):
+            ax.axhline(tolerance, color="#777777", lw=0.8, ls="--", label=f"tolerance {tolerance:g}")
+        ax.set_yscale("log")
+        ax.set_title(title, fontsize=8.5)
+        style_axes(ax, "iteration")
+    ax = axes[len(panels)]
+    for run in iterative:
+        ax.plot(run.history["iteration"], run.history["objective"], color=colors[run.method], lw=1.1,
+                label=f"{run.method}")
+        for column, style in zip(BOUND_COLUMNS, ("--", "-.")):
+            if column in run.history.columns:
+                ax.plot(run.history["iteration"], run.history[column], color=colors[run.method], ls=style, lw=1.0,
+                        label=f"{run.method}: {column.replace('_', ' ')}")
+    ax.axhline(runs[0].objective, color=REFERENCE_COLOR, lw=0.9, ls=":", label=f"{runs[0].method} f*")
+    low, high = _cost_limits(iterative, runs[0].objective)
+    ax.set_ylim(low, high)
+    ax.set_title(f"cost per iteration [{runs[0].currency}]", fontsize=8.5)
+    style_axes(ax, "iteration")
+    return fig
+
+
+def _cost_limits(runs: list[RunResult], reference: float) -> tuple[float, float]:
+    """y-limits of the cost panel: the 2nd to 98th percentile of the iterates (and bounds) and f*, padded, so
+    that the first wild iterates do not flatten the rest."""
+    values = [reference]
+    for run in runs:
+        for column in ("objective", *BOUND_COLUMNS):
+            if column in run.history.columns:
+                finite = run.history[column].to_numpy(dtype=float)
+                finite = finite[np.isfinite(finite)]
+                if finite.size:
+                    values += [float(np.percentile(finite, 2)), float(np.percentile(finite, 98))]
+    low, high = min(values), max(values)
+    pad = 0.08 * (high - low) if high > low else max(abs(high), 1.0) * 0.05
+    return low - pad, high + pad
+
+
+def _mark_phases(ax, history, color) -> None:
+    """A dotted vertical line where the method's ``phase`` column changes (e.g. the mixed-integer recovery)."""
+    if "phase" not in history.columns or len(history) < 2:
+        return
+    phase = history["phase"].to_numpy()
+    for k in np.flatnonzero(phase[1:] != phase[:-1]):
+        ax.axvline(history["iteration"].iloc[k + 1], color=color, lw=0.8, ls=":", label="phase change")
+
+
+def style_axes(ax, xlabel: str, ylabel: str | None = None, legend: bool = True) -> None:
+    ax.set_xlabel(xlabel, fontsize=8)
+    if ylabel:
+        ax.set_ylabel(ylabel, fontsize=8)
+    ax.tick_params(which="both", labelsize=7)
+    ax.grid(True, which="major", lw=0.4, alpha=0.5)
+    handles, labels = ax.get_legend_handles_labels()
+    if handles and legend:
+        unique = dict(zip(labels, handles))
+        ax.legend(unique.values(), unique.keys(), fontsize=6.5, frameon=False)
+
+
+def network_figure(summary: CaseSummary) -> Figure:
+    """The communication graph: one node per agent coloured by kind, labelled when there are few agents."""
+    graph = nx.Graph()
+    graph.add_nodes_from(summary.network["agents"])
+    graph.add_edges_from(tuple(edge) for edge in summary.network["edges"])
+    kinds = {agent["name"]: agent["kind"] for agent in summary.agents}
+    palette = agent_colors(summary.kinds())
+    n = graph.number_of_nodes()
+    position = nx.kamada_kawai_layout(graph) if 1 < n <= 150 and nx.is_connected(graph) else nx.spring_layout(
+        graph, seed=1)
+    fig = new_figure(3.6 if n <= 40 else 4.6)
+    ax = fig.subplots()
+    nx.draw_networkx_edges(graph, position, ax=ax, edge_color="#999999", width=0.8 if n <= 100 else 0.3)
+    for kind in summary.kinds():
+        nodes = [name for name in graph.nodes if kinds.get(name) == kind]
+        nx.draw_networkx_nodes(graph, position, nodelist=nodes, ax=ax, node_color=[palette[kind]],
+                               node_size=420 if n <= 40 else max(8, 4000 // n), label=kind, edgecolors="#333333",
+                               linewidths=0.5)
+    if n <= 40:
+        nx.draw_networkx_labels(graph, position, ax=ax, font_size=6.5)
+    ax.legend(fontsize=7, frameon=False, loc="best", markerscale=0.5 if n <= 40 else 2)
+    ax.set_axis_off()
+    ax.margins(0.08)
+    return fig
+
+
+def price_figure(runs: list[RunResult]) -> Figure | None:
+    """Coupling prices over time, one panel per resource with a price in any run, one line per run; None when
+    no run has prices (a MILP reference has no duals, a method may not estimate them)."""
+    resources = []
+    for run in runs:
+        for name, rows in run.coupling.groupby("resource", sort=False):
+            if np.isfinite(rows["price"].to_numpy(dtype=float)).any() and name not in resources:
+                resources.append(name)
+    if not resources:
+        return None
+    colors = method_colors(runs)
+    fig = new_figure(1.9 * len(resources) + 0.5)
+    axes = fig.subplots(len(resources), 1, squeeze=False, sharex=True).ravel()
+    for ax, name in zip(axes, resources):
+        unit = ""
+        for run in runs:
+            rows = run.coupling[run.coupling["resource"] == name].sort_values("t")
+            price = rows["price"].to_numpy(dtype=float)
+            if len(rows) and np.isfinite(price).any():
+                hours = (rows["t"].to_numpy() - 1) * run.step_h
+                ax.step(hours, price, where="post", color=colors[run.method], lw=1.0, label=run.method)
+                unit = str(rows["price_unit"].iloc[0])
+        ax.axhline(0, color="#bbbbbb", lw=0.5)
+        ax.set_title(name, fontsize=8.5)
+        style_axes(ax, "hour" if ax is axes[-1] else "", unit)
+    return fig
+
+
+def agent_cost_figure(runs: list[RunResult]) -> Figure:
+    """Cost per agent (per kind when there are more than MAX_AGENT_BARS agents), one bar per run."""
+    solved = [run for run in runs if run.has_solution]
+    colors = method_colors(runs)
+    by_kind = len(solved[0].agent_costs) > MAX_AGENT_BARS
+    values = {run.method: (kpi.total_cost_by_kind(run.agent_costs) if by_kind else
+                           dict(zip(run.agent_costs["agent"], run.agent_costs["cost"].astype(float))))
+              for run in solved}
+    labels = list(values[solved[0].method])
+    fig = new_figure(max(2.2, 0.22 * len(labels) * max(1, len(solved) * 0.6) + 0.8))
+    ax = fig.subplots()
+    height = 0.8 / len(solved)
+    positions = np.arange(len(labels))
+    for k, run in enumerate(solved):
+        ax.barh(positions + (k - (len(solved) - 1) / 2) * height, [values[run.method].get(x, 0.0) for x in labels],
+                height=height, color=colors[run.method], label=run.method)
+    ax.set_yticks(positions, labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.axvline(0, color="#777777", lw=0.6)
+    style_axes(ax, f"cost over the horizon [{solved[0].currency}]")
+    return fig
