@@ -81,9 +81,17 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--max-iterations", type=int, help="iteration limit of distributed methods")
         p.add_argument("--tol", type=float, help="relative violation and cost-gap tolerance (default 1e-3)")
         p.add_argument("--output", "-o", type=Path, help="directory for the results (one folder per method)")
+        p.add_argument("--report", type=Path, metavar="PDF",
+                       help="also write the PDF report comparing the runs, e.g. reports/NAME.pdf")
         p.add_argument("--json", action="store_true", help="print the KPIs per method as JSON")
         p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
         p.set_defaults(handler=_run if name == "run" else _compare)
+
+    p = sub.add_parser("report", help="write the PDF report of runs saved with --output, without solving again")
+    p.add_argument("runs", type=Path, metavar="RUN_DIR", help="directory written by 'ecodec compare/run --output'")
+    p.add_argument("--output", "-o", type=Path, metavar="PDF",
+                   help="report to write (default reports/<case>.pdf)")
+    p.set_defaults(handler=_report)
 
     p = sub.add_parser("methods", help="list the methods and their options with defaults")
     p.set_defaults(handler=_methods)
@@ -211,6 +219,8 @@ def _solve_methods(args, methods: list[str]):
     from ecodec.problem import problem_from_case
     from ecodec.results import compare
 
+    if args.report is not None and args.report.suffix.lower() != ".pdf":
+        raise EcodecError(f"{args.report}: a report is a PDF file; give a name ending in .pdf")
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise EcodecError(f"unknown method(s) {', '.join(unknown)}; ecodec knows: {', '.join(METHODS)}")
@@ -236,10 +246,20 @@ def _solve_methods(args, methods: list[str]):
         runs.append(run(problem, network, method, options[method], stopping, hooks,
                         reference if reference is not None and reference.has_solution else None))
     comparison = compare(runs, reference) if reference is not None and reference.has_solution else None
-    if args.output is not None:
-        from ecodec.results import case_summary, save_runs
+    from ecodec.results import case_summary
 
-        save_runs(runs, args.output, comparison, summary=case_summary(problem, network))
+    summary = case_summary(problem, network)
+    if args.output is not None:
+        from ecodec.results import save_runs
+
+        save_runs(runs, args.output, comparison, summary=summary)
+    if args.report is not None:
+        if comparison is None:
+            raise EcodecError(f"{args.report}: no report written: the centralized reference has no solution, so "
+                              "there is nothing to compare against")
+        from ecodec.report import write_report
+
+        write_report(args.report, runs, comparison, summary)
     return runs, comparison
 
 
@@ -262,6 +282,8 @@ def _run(args) -> int:
                   f"{result.method}: {result.status}: {result.info.get('message', '')}")
         if args.output is not None:
             print(f"results written to {args.output}")
+        if args.report is not None:
+            print(f"report written to {args.report}")
     return EXIT_OK if result.has_solution else EXIT_NO_SOLUTION
 
 
@@ -278,7 +300,29 @@ def _compare(args) -> int:
         print(comparison.format_table())
         if args.output is not None:
             print(f"results written to {args.output}")
+        if args.report is not None:
+            print(f"report written to {args.report}")
     return EXIT_OK if all(r.has_solution for r in runs) else EXIT_NO_SOLUTION
+
+
+def _report(args) -> int:
+    from ecodec.decomposition import CENTRALIZED
+    from ecodec.report import write_report
+    from ecodec.results import compare, load_case_summary, load_runs
+
+    if args.output is not None and args.output.suffix.lower() != ".pdf":
+        raise EcodecError(f"{args.output}: a report is a PDF file; give a name ending in .pdf")
+    if not args.runs.is_dir():
+        raise EcodecError(f"{args.runs}: not a directory; give the directory written by 'ecodec compare --output'")
+    runs = load_runs(args.runs)
+    if runs[0].method != CENTRALIZED:
+        raise EcodecError(f"{args.runs}: holds no centralized run, the reference a report compares against; save "
+                          "the runs with 'ecodec compare --output'")
+    comparison = compare(runs, runs[0])
+    output = args.output or Path("reports") / f"{comparison.case_name}.pdf"
+    write_report(output, runs, comparison, load_case_summary(args.runs))
+    print(f"wrote {output}")
+    return EXIT_OK
 
 
 def _methods(args) -> int:
