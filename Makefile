@@ -25,13 +25,14 @@ endef
 
 help:
 	@echo "ecodec make targets:"
-	@echo "  make demo    set up, then solve cases/microgrid_8.xlsx into results/"
+	@echo "  make demo    set up, then compare centralized and primal decomposition on cases/microgrid_8.xlsx:"
+	@echo "               results in results/microgrid_8/, the PDF report in reports/microgrid_8.pdf"
 	@echo "  make test    set up, then run the tests (extra pytest options: PYTEST_ARGS='-k foo -x')"
 	@echo "  make bench   set up, then run benchmarks/run.py (if it exists)"
 	@echo "  make cases   set up, then rebuild cases/*.xlsx from data/"
 	@echo "  make setup   system packages (Debian/Ubuntu) + virtualenv $(VENV) + pip install -e '.[dev]'"
 	@echo "  make system  only check/install the system packages (scripts/setup_system.sh)"
-	@echo "  make clean   remove $(VENV) and caches (keeps cases/, data/, results/)"
+	@echo "  make clean   remove $(VENV) and caches (keeps cases/, data/, results/, reports/)"
 	@echo "Variables: PYTHON=$(PYTHON) VENV=$(VENV) PYTEST_ARGS= PIP_ARGS="
 	@echo "Other systems (Fedora, macOS, conda, manual): docs/install.md"
 
@@ -60,8 +61,8 @@ $(INSTALL_STAMP): pyproject.toml | $(SYSTEM_STAMP) $(VENV_PY)
 # --- targets ------------------------------------------------------------------
 
 demo: setup
-	@mkdir -p results
-	$(VENV)/bin/ecodec solve cases/microgrid_8.xlsx --output results/microgrid_8_centralized.xlsx
+	$(VENV)/bin/ecodec compare cases/microgrid_8.xlsx --methods centralized,primal-decomposition \
+	  --output results/microgrid_8 --report reports/microgrid_8.pdf
 
 test: setup
 	$(VENV_PY) -m pytest $(PYTEST_ARGS)
