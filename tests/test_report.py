@@ -19,11 +19,13 @@ from conftest import make_problem
 from matplotlib import image as mpimg
 
 from ecodec.cli import main
-from ecodec.decomposition import StoppingRules, run
+from ecodec.decomposition import Hook, StoppingRules, run
 from ecodec.models.grid import Grid
 from ecodec.network import CommunicationNetwork
 from ecodec.report import write_report
-from ecodec.report.figures import convergence_figure
+from ecodec.problem.replicate import replicate_problem
+from ecodec.report.dispatch_figures import grid_exchange_figure, resource_dispatch_figure
+from ecodec.report.figures import agent_colors, convergence_figure
 from ecodec.results import case_summary, compare, kpi, load_runs
 
 pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils missing: run 'make setup'")
@@ -181,6 +183,51 @@ def test_sections_adapt_to_the_case_and_the_methods(tmp_path):
     alone = write_report(tmp_path / "alone.pdf", [reference], compare([], reference), None)
     assert headings(pdf_pages(alone)) == [f"{k} {title}" for k, title in enumerate(
         [t for t in expected if t != "Convergence"], start=1)]
+
+
+class _CtrlC(Hook):
+    """Presses Ctrl-C after ``at`` iterations."""
+
+    def __init__(self, at: int):
+        self.at = at
+
+    def on_iteration(self, record: dict) -> None:
+        if record["iteration"] == self.at:
+            raise KeyboardInterrupt
+
+
+def test_an_interrupted_run_is_reported_as_stopped_early(tmp_path):
+    problem, network = _two_suppliers()
+    reference = run(problem, network, "centralized")
+    stopped = run(problem, network, "primal-decomposition", hooks=[_CtrlC(20)], reference=reference)
+    assert stopped.status == "interrupted" and len(stopped.history) == 20
+    pdf = write_report(tmp_path / "stopped.pdf", [reference, stopped], compare([stopped], reference), None)
+    page = " ".join(kpi_page(pdf_pages(pdf)).split())
+    assert "primal-decomposition was stopped early: interrupted by the user after 20 iterations." in page
+    assert f"{kpi.relative_coupling_violation(stopped.coupling):.2e}" in page
+
+
+def test_a_large_community_is_summarised_not_listed(tmp_path):
+    """26 grid suppliers (13 copies of the two): parameters as min / mean / max over the agents, dispatch stacked
+    by kind, grid exchange summed over the agents; the numbers in the summary table are the agents' own."""
+    problem, network = _two_suppliers()
+    problem = replicate_problem(problem, 13)
+    network = CommunicationNetwork.from_edges([a.name for a in problem.agents], [
+        (a.name, b.name) for a, b in zip(problem.agents, problem.agents[1:])])
+    reference = run(problem, network, "centralized")
+    decomposed = run(problem, network, "primal-decomposition", stopping=StoppingRules(max_iterations=40),
+                     reference=reference)
+    pdf = write_report(tmp_path / "large.pdf", [reference, decomposed], compare([decomposed], reference),
+                       case_summary(problem, network))
+    text = "\n".join(pdf_pages(pdf))
+    assert "grid agents (26)" in text
+    price = re.search(r"^ *buy_price_per_kwh +(\S+) +(\S+) +(\S+) *$", text, flags=re.M)
+    assert price and [float(v) for v in price.groups()] == pytest.approx([0.10, 0.15, 0.20])
+    assert "cheap_1" not in text.split("Coupling resources")[0]  # no per-agent columns in the case section
+    fig = resource_dispatch_figure([reference, decomposed], "active_power", agent_colors(["grid"]))
+    assert {text.get_text() for text in fig.legends[0].get_texts()} == {"grid", "net sum", "right-hand side"}
+    grid = grid_exchange_figure([reference], [a.name for a in problem.agents], "p_import", "p_export")
+    assert "import of 26 grid agents (centralized)" in [line.get_label() for line in grid.axes[0].get_lines()]
 
 
 def test_bounds_reported_by_a_method_are_drawn():

@@ -6,7 +6,9 @@ and delivers their messages.  The loop in :func:`run_driver` is the same for eve
 
 1. ``driver.setup()`` compiles each local subproblem once;
 2. per iteration k = 0, 1, ...: ``driver.iterate(k)`` advances every agent and returns the method's own
-   per-iteration numbers (step size, penalty, bounds, ...); the loop then evaluates the current decisions
+   per-iteration numbers (step size, penalty, bounds, ...; a method with bounds on the optimal cost names them
+   ``lower_bound`` and ``upper_bound``, the columns the report draws, and a method with phases names its
+   phase ``phase``); the loop then evaluates the current decisions
    x_i^k of all agents: total cost  sum_i f_i(x_i^k),  coupling left-hand sides  sum_i h_i(x_i^k)  (sums in
    the fixed agent order), the coupling violation (absolute, and relative to each resource's peak
    |right-hand side|), and, when a reference run is given, the relative cost gap and the relative distance of

@@ -17,6 +17,7 @@ from ecodec.report.figures import REFERENCE_COLOR, style_axes, method_colors, ne
 from ecodec.results.run_result import RunResult
 
 MAX_STACKED = 12  # more contributors than this are stacked by kind
+MAX_LINES = 6  # more storage agents than this are drawn as their total per kind
 ENERGY_UNIT = "kWh"  # dispatch quantities in this unit are stored-energy states (batteries, later EVs)
 RUN_LINE_STYLES = ("-", "--", ":", "-.")
 
@@ -100,62 +101,68 @@ def _rhs_lines(ax, hours: np.ndarray, coupling: pd.DataFrame) -> None:
             ax.step(hours, _held(values), where="post", color="#d62728", lw=0.9, ls="--", label=label)
 
 
-def energy_quantities(runs: list[RunResult]) -> list[tuple[str, str]]:
-    """(agent, quantity) pairs reported in kWh, i.e. stored-energy states, in first-seen order."""
-    pairs: dict[tuple[str, str], None] = {}
+def energy_quantities(runs: list[RunResult]) -> list[tuple[str, str, str]]:
+    """(agent, kind, quantity) of the quantities reported in kWh, i.e. stored-energy states, in first-seen order."""
+    found: dict[tuple[str, str, str], None] = {}
     for run in runs:
         rows = run.dispatch[run.dispatch["unit"] == ENERGY_UNIT]
-        pairs.update(dict.fromkeys(zip(rows["agent"], rows["quantity"])))
-    return list(pairs)
+        found.update(dict.fromkeys(zip(rows["agent"], rows["kind"], rows["quantity"])))
+    return list(found)
 
 
-def _lines_per_run(ax, runs: list[RunResult], selections: list[tuple[str, str, str, float]],
-                   palette: dict[str, tuple]) -> None:
-    """For each (agent, quantity, label, sign) and each run one step line: colour per agent, style per run."""
-    for k, run in enumerate(runs):
-        for agent, quantity, label, sign in selections:
-            rows = run.dispatch[(run.dispatch["agent"] == agent) & (run.dispatch["quantity"] == quantity)]
-            if rows.empty:
-                continue
-            values = sign * rows.sort_values("t")["value"].to_numpy(dtype=float)
-            ax.step(_edges(len(values), run.step_h), _held(values), where="post", color=palette.get(
-                agent, REFERENCE_COLOR), ls=RUN_LINE_STYLES[k % len(RUN_LINE_STYLES)], lw=1.1,
-                label=f"{label} ({run.method})")
+def _summed(run: RunResult, agents: list[str], quantity: str) -> np.ndarray | None:
+    """``quantity`` summed over ``agents`` per step (None when none of them reports it)."""
+    rows = run.dispatch[run.dispatch["agent"].isin(agents) & (run.dispatch["quantity"] == quantity)]
+    if rows.empty:
+        return None
+    return rows.groupby("t")["value"].sum().sort_index().to_numpy(dtype=float)
 
 
 def storage_energy_figure(run_list: list[RunResult], palette: dict[str, tuple]) -> Figure | None:
-    """Stored energy at the end of each step per storage agent, one line style per run; None without storage."""
+    """Stored energy at the end of each step per storage agent (their total per kind beyond MAX_LINES agents),
+    one line style per run; None without storage."""
     runs = [run for run in run_list if run.has_solution]
-    pairs = energy_quantities(runs)
-    if not pairs:
+    found = energy_quantities(runs)
+    if not found:
         return None
+    if len(found) <= MAX_LINES:
+        groups = [(agent, [agent], quantity) for agent, _, quantity in found]
+    else:
+        kinds = list(dict.fromkeys((kind, quantity) for _, kind, quantity in found))
+        groups = [(f"{kind}, total of {sum(1 for _, k, q in found if (k, q) == (kind, quantity))}",
+                   [a for a, k, q in found if (k, q) == (kind, quantity)], quantity) for kind, quantity in kinds]
     fig = new_figure(3.0)
     ax = fig.subplots()
-    _lines_per_run(ax, runs, [(agent, quantity, agent, 1.0) for agent, quantity in pairs], palette)
+    for k, run in enumerate(runs):
+        for label, agents, quantity in groups:
+            values = _summed(run, agents, quantity)
+            if values is not None:
+                color = palette.get(agents[0] if len(agents) == 1 else label.split(",")[0], REFERENCE_COLOR)
+                ax.step(_edges(len(values), run.step_h), _held(values), where="post", color=color,
+                        ls=RUN_LINE_STYLES[k % len(RUN_LINE_STYLES)], lw=1.1, label=f"{label} ({run.method})")
     style_axes(ax, "hour", ENERGY_UNIT)
     return fig
 
 
 def grid_exchange_figure(run_list: list[RunResult], grid_agents: list[str], import_quantity: str,
                          export_quantity: str) -> Figure | None:
-    """Import (up) and export (down) of each grid agent, per run; None when the case has no grid agent."""
+    """Import (up) and export (down) of the grid agents per run, summed over them when there are several; None
+    when the case has no grid agent."""
     runs = [run for run in run_list if run.has_solution]
     if not grid_agents or not runs:
         return None
     colors = method_colors(run_list)
     fig = new_figure(3.0)
     ax = fig.subplots()
+    who = "" if len(grid_agents) == 1 else f" of {len(grid_agents)} grid agents"
     for k, run in enumerate(runs):
-        for agent in grid_agents:
-            for quantity, sign, word in ((import_quantity, 1.0, "import"), (export_quantity, -1.0, "export")):
-                rows = run.dispatch[(run.dispatch["agent"] == agent) & (run.dispatch["quantity"] == quantity)]
-                if rows.empty:
-                    continue
-                values = sign * rows.sort_values("t")["value"].to_numpy(dtype=float)
-                label = f"{agent} {word} ({run.method})" if len(grid_agents) > 1 else f"{word} ({run.method})"
-                ax.step(_edges(len(values), run.step_h), _held(values), where="post", color=colors[run.method],
-                        ls=RUN_LINE_STYLES[k % len(RUN_LINE_STYLES)] if word == "import" else ":", lw=1.1,
-                        label=label)
+        for quantity, sign, word in ((import_quantity, 1.0, "import"), (export_quantity, -1.0, "export")):
+            values = _summed(run, grid_agents, quantity)
+            if values is None:
+                continue
+            ax.step(_edges(len(values), run.step_h), _held(sign * values), where="post", color=colors[run.method],
+                    ls=RUN_LINE_STYLES[k % len(RUN_LINE_STYLES)] if word == "import" else ":", lw=1.1,
+                    label=f"{word}{who} ({run.method})")
     ax.axhline(0, color="#777777", lw=0.5)
     style_axes(ax, "hour", "kW (import +, export -)")
     return fig

@@ -252,7 +252,8 @@ class _Story:
             return []
         styles = ", ".join(f"{run.method}: {style}" for run, style in zip(
             self.solved, ("solid", "dashed", "dotted", "dash-dotted")))
-        return [*figure(fig, f"Stored energy at the end of each step; one colour per agent, line style per run "
+        return [*figure(fig, f"Stored energy at the end of each step; one colour per agent (their total per kind "
+                            f"when there are more than {dispatch_figures.MAX_LINES}), one line style per run "
                             f"({styles}).")]
 
     def grid(self) -> list:
