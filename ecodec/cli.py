@@ -221,6 +221,8 @@ def _solve_methods(args, methods: list[str]):
 
     if args.report is not None and args.report.suffix.lower() != ".pdf":
         raise EcodecError(f"{args.report}: a report is a PDF file; give a name ending in .pdf")
+    if args.report is not None and getattr(args, "no_reference", False):
+        raise EcodecError("--report compares against the centralized reference; drop --no-reference")
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise EcodecError(f"unknown method(s) {', '.join(unknown)}; ecodec knows: {', '.join(METHODS)}")

@@ -247,6 +247,8 @@ def test_bad_report_requests_fail_with_a_message_and_keep_an_older_report(microg
     cases = [(["report", str(tmp_path / "nowhere")], "not a directory"),
              (["report", str(directory), "-o", str(tmp_path / "r.txt")], "a report is a PDF file"),
              (["compare", "cases/microgrid_8.xlsx", "--report", str(tmp_path / "r.docx")], "a report is a PDF file"),
+             (["run", "cases/microgrid_8.xlsx", "--no-reference", "--report", str(tmp_path / "r.pdf")],
+              "drop --no-reference"),
              (["report", str(directory / "centralized")], "runs.json: missing")]
     for argv, message in cases:
         assert main(argv) == 2, argv
