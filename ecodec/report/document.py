@@ -43,8 +43,9 @@ from ecodec.report.pdf import (FRAME_WIDTH, ReportDocument, figure, heading, par
 from ecodec.report.run_notes import run_note, run_sentence
 from ecodec.results import kpi
 from ecodec.results.case_summary import CaseSummary
-from ecodec.results.comparison import Comparison, format_cell
+from ecodec.results.comparison import Comparison, column_headers, format_cell
 from ecodec.results.run_result import RunResult
+from ecodec.solvers.highs import OPTIMAL
 
 log = logging.getLogger(__name__)
 
@@ -162,14 +163,11 @@ class _Story:
     def glance(self) -> list:
         rows = self.comparison.rows
         reference = rows[0]
-        out = [paragraph(f"Each method is compared with the {reference['method']} optimum of "
+        what = "optimum" if reference["status"] == OPTIMAL else f"solution ({reference['status']})"
+        out = [paragraph(f"Each method is compared with the {reference['method']} {what} of "
                          f"{format_cell(reference, 'objective')} {self.currency}.")]
         out += [paragraph(run_sentence(row, self.currency), "body") for row in rows[1:]]
-        headers = {"method": "method", "status": "status", "objective": f"cost [{self.currency}]",
-                   "cost_gap": "cost gap", "max_violation": "max viol.", "rms_violation": "RMS viol.",
-                   "rel_violation": "rel. viol.", "distance": "distance", "iterations": "iterations",
-                   "iterations_to_1pct": "to 1%", "iterations_to_0.1pct": "to 0.1%", "wall_time_s": "time [s]",
-                   "messages": "messages"}
+        headers = column_headers(self.currency)
         for title, columns in (("Cost and feasibility", QUALITY_COLUMNS), ("Effort", EFFORT_COLUMNS)):
             cells = [[headers[c] for c in columns]] + [[format_cell(row, c) for c in columns] for row in rows]
             out += [paragraph(title, "h2"), table(cells, align_right_from=2 if "status" in columns else 1)]

@@ -69,11 +69,7 @@ class Comparison:
 
     def format_table(self) -> str:
         """A fixed-width plain-text table for the terminal, followed by how each run ended."""
-        headers = {"method": "method", "status": "status", "objective": f"objective [{self.currency}]",
-                   "cost_gap": "cost gap", "max_violation": "max viol.", "rms_violation": "rms viol.",
-                   "rel_violation": "rel. viol.", "distance": "distance", "iterations": "iter.",
-                   "iterations_to_1pct": "to 1%", "iterations_to_0.1pct": "to 0.1%", "wall_time_s": "time [s]",
-                   "messages": "messages"}
+        headers = column_headers(self.currency)
         cells = [[format_cell(row, key) for key in headers] for row in self.rows]
         widths = [max([len(header)] + [len(line[i]) for line in cells]) for i, header in enumerate(headers.values())]
 
@@ -138,6 +134,14 @@ def _iterations_to(run: RunResult, reference_objective: float, tol: float, value
     if "cost_gap" not in history.columns:
         history = history.assign(cost_gap=[kpi.relative_cost_gap(f, reference_objective) for f in history["objective"]])
     return kpi.iterations_to(history, tol)
+
+
+def column_headers(currency: str) -> dict[str, str]:
+    """The short heading of each KPI column (all but ``message``), as the terminal table and the report print it."""
+    return {"method": "method", "status": "status", "objective": f"objective [{currency}]", "cost_gap": "cost gap",
+            "max_violation": "max viol.", "rms_violation": "rms viol.", "rel_violation": "rel. viol.",
+            "distance": "distance", "iterations": "iter.", "iterations_to_1pct": "to 1%",
+            "iterations_to_0.1pct": "to 0.1%", "wall_time_s": "time [s]", "messages": "messages"}
 
 
 def format_cell(row: dict[str, object], key: str) -> str:
