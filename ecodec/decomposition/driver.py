@@ -36,7 +36,7 @@ from ecodec.decomposition.hooks import Hook
 from ecodec.decomposition.options import MethodOptions, require
 from ecodec.problem.coupled import CoupledProblem
 from ecodec.results import kpi
-from ecodec.results.run_result import RunResult, software_versions, utc_timestamp
+from ecodec.results.run_result import AgentOutcome, RunResult, software_versions, utc_timestamp
 from ecodec.solvers.compiled import CompiledSubproblem
 
 log = logging.getLogger(__name__)
@@ -155,8 +155,9 @@ class _Evaluator:
 
 
 def run_driver(driver: Driver, stopping: StoppingRules, hooks: list[Hook] | None = None,
-               reference: RunResult | None = None) -> RunResult:
-    """Run ``driver`` under the shared loop; see the module docstring."""
+               reference: RunResult | None = None) -> RunResult | None:
+    """Run ``driver`` under the shared loop; see the module docstring.  Returns the RunResult on the root process
+    and None on the other processes of a multi-process runtime (every process must call it)."""
     hooks = hooks or []
     problem, runtime = driver.problem, driver.runtime
     started, started_at = time.perf_counter(), utc_timestamp()
@@ -169,6 +170,8 @@ def run_driver(driver: Driver, stopping: StoppingRules, hooks: list[Hook] | None
     status, message = ITERATION_LIMIT, f"stopped at the iteration limit ({stopping.max_iterations})"
     try:
         for k in range(stopping.max_iterations):
+            if runtime.checkpoint(k):  # another process of the run was interrupted: every process stops here
+                raise KeyboardInterrupt
             tick = time.perf_counter()
             record = {"iteration": k + 1}
             record.update(driver.iterate(k))
@@ -196,8 +199,9 @@ def run_driver(driver: Driver, stopping: StoppingRules, hooks: list[Hook] | None
     final = driver.finish() if history else {}
     final = {"started_at": started_at, "stopping": stopping.as_dict(), **final}
     result = _result(driver, history, status, message, setup_time, time.perf_counter() - started, final)
-    for hook in hooks:
-        hook.on_finish(result)
+    if result is not None:
+        for hook in hooks:
+            hook.on_finish(result)
     return result
 
 
@@ -220,13 +224,18 @@ def _converged(history: list[dict], stopping: StoppingRules, has_reference: bool
 
 
 def _result(driver: Driver, history: list[dict], status: str, message: str, setup_time: float, wall: float,
-            final: dict) -> RunResult:
+            final: dict) -> RunResult | None:
     problem, runtime = driver.problem, driver.runtime
-    subproblems = runtime.gather(driver.subproblems)
-    decisions = runtime.gather(driver.decisions) if driver.decisions else {}
+    decided = bool(history)  # the same on every process: decisions exist once an iteration has run
+    outcomes = runtime.gather(runtime.each(
+        lambda name: AgentOutcome.of(driver.subproblems[name], driver.decisions[name]))) if decided else {}
+    prices = driver.prices() if decided else None
+    messages, floats = runtime.totals()
+    if not runtime.is_root:
+        return None
     info = {
         "n_agents": len(problem.agents), "iterations": len(history), "message": message,
-        "messages": runtime.messages, "floats_sent": runtime.floats, "runtime": runtime.name,
+        "messages": messages, "floats_sent": floats, "runtime": runtime.name,
         "network": runtime.network.describe(), "setup_time_s": setup_time, "wall_time_s": wall,
         "problem_class": "MILP" if problem.is_mixed_integer() else "LP",
         "options": driver.options.as_dict(), "versions": software_versions(),
@@ -234,7 +243,6 @@ def _result(driver: Driver, history: list[dict], status: str, message: str, setu
     }
     info.update(final)
     history_frame = pd.DataFrame(history)
-    if not decisions:
+    if not outcomes:
         return RunResult.empty(driver.method, problem, status, info, history_frame)
-    return RunResult.from_decisions(driver.method, problem, status, info, history_frame, subproblems, decisions,
-                                    driver.prices())
+    return RunResult.from_agent_outcomes(driver.method, problem, status, info, history_frame, outcomes, prices)

@@ -379,6 +379,8 @@ class PrimalDecomposition(Driver):
                                      "decisions had no repair iterations and may violate the coupling")
             facts.update(self.restriction)
         streaks = self.runtime.gather(self.runtime.each(lambda name: self.local[name].streak))
+        if not streaks:  # not the root process: the root reports
+            return facts
         name = max(streaks, key=lambda n: int(streaks[n].max(initial=0)))
         row = int(np.argmax(streaks[name])) if streaks[name].size else 0
         longest = int(streaks[name].max(initial=0))

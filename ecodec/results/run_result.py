@@ -36,6 +36,25 @@ COST_COLUMNS = ["agent", "kind", "cost"]
 CONTRIBUTION_COLUMNS = ["t", "agent", "kind", "resource", "unit", "value"]
 
 
+@dataclass(frozen=True)
+class AgentOutcome:
+    """What a result needs of one agent's final decisions: kind, reported (quantity, unit) labels and their values
+    (outputs, T), cost, and contribution to the coupling rows (resources, T).  Plain data, so it can be sent
+    from the process that hosts the agent to the one that writes the results."""
+
+    kind: str
+    labels: list[tuple[str, str]]
+    values: np.ndarray
+    cost: float
+    contribution: np.ndarray
+
+    @classmethod
+    def of(cls, sub, x: np.ndarray) -> AgentOutcome:
+        """The outcome of decisions ``x`` of a compiled subproblem ``sub``."""
+        return cls(kind=sub.kind, labels=[(o.quantity, o.unit) for o in sub.outputs], values=sub.output_values(x),
+                   cost=float(sub.cost(x)), contribution=np.asarray(sub.contribution(x), dtype=float))
+
+
 @dataclass
 class RunResult:
     method: str
@@ -52,18 +71,22 @@ class RunResult:
     contributions: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CONTRIBUTION_COLUMNS))
 
     @classmethod
-    def from_decisions(cls, method: str, problem, status: str, info: dict, history: pd.DataFrame, subproblems,
-                       decisions: dict, prices: np.ndarray | None = None) -> RunResult:
-        """A result from each agent's decision vector on its compiled subproblem (distributed methods)."""
-        outputs = {name: (sub.kind, [(o.quantity, o.unit) for o in sub.outputs], sub.output_values(decisions[name]))
-                   for name, sub in subproblems.items()}
-        lhs = sum(sub.contribution(decisions[name]) for name, sub in subproblems.items())
-        costs = [(name, sub.kind, sub.cost(decisions[name])) for name, sub in subproblems.items()]
-        terms = {name: (sub.kind, sub.contribution(decisions[name])) for name, sub in subproblems.items()}
+    def from_agent_outcomes(cls, method: str, problem, status: str, info: dict, history: pd.DataFrame,
+                            outcomes: dict[str, AgentOutcome], prices: np.ndarray | None = None) -> RunResult:
+        """A result from every agent's :class:`AgentOutcome` (distributed methods; gathered from wherever the
+        agents ran), in the problem's agent order."""
+        outcomes = {agent.name: outcomes[agent.name] for agent in problem.agents}
+        lhs = None
+        for outcome in outcomes.values():  # summed in agent order, like every reduction of the runtimes
+            lhs = outcome.contribution.copy() if lhs is None else lhs + outcome.contribution
+        costs = [(name, o.kind, o.cost) for name, o in outcomes.items()]
+        terms = {name: (o.kind, o.contribution) for name, o in outcomes.items()}
         return cls(method=method, case_name=problem.name, status=status, objective=float(sum(c for *_, c in costs)),
-                   currency=problem.currency, step_h=problem.grid.step_h, dispatch=dispatch_table(outputs),
+                   currency=problem.currency, step_h=problem.grid.step_h,
+                   dispatch=dispatch_table({name: (o.kind, o.labels, o.values) for name, o in outcomes.items()}),
                    coupling=coupling_table(problem, lhs, prices), agent_costs=pd.DataFrame(costs, columns=COST_COLUMNS),
-                   info=info, history=history, contributions=contribution_table(problem, terms))
+                   info=info, history=history,
+                   contributions=contribution_table(problem, terms))
 
     @classmethod
     def empty(cls, method: str, problem, status: str, info: dict, history: pd.DataFrame | None = None) -> RunResult:

@@ -4,7 +4,8 @@ A driver is written as SPMD code over *local agents*: it asks the runtime to run
 hosts (:meth:`InProcessRuntime.each`), to deliver what each agent sends to its neighbours
 (:meth:`InProcessRuntime.exchange`), or to reduce values over all agents in the fixed agent order
 (:meth:`InProcessRuntime.sum`, :meth:`InProcessRuntime.maximum`, :meth:`InProcessRuntime.gather`).  The MPI
-runtime implements the same five calls over ranks, so the same driver code runs on both.
+runtime (:mod:`ecodec.runtime.mpi`) implements the same five calls over ranks, so the same driver code runs on
+both; the loop also calls ``checkpoint`` once per iteration, ``totals`` and ``broadcast``.
 
 Algorithm messages are counted: one message per array an agent sends to one neighbour (``messages``) and the
 number of floats carried (``floats``).  Reductions made only to monitor a run (total cost, coupling violation
@@ -71,6 +72,22 @@ class InProcessRuntime:
     def gather(self, values: Mapping[str, T]) -> dict[str, T]:
         """Every agent's value on the root process, in agent order (for results; not counted)."""
         return {a: values[a] for a in self.network.agents}
+
+    def broadcast(self, value: T) -> T:
+        """The root's value on every process (here: the value itself)."""
+        return value
+
+    def checkpoint(self, k: int) -> bool:
+        """Start of iteration k; True when another process asked to stop (never here: Ctrl-C raises
+        KeyboardInterrupt directly)."""
+        return False
+
+    def totals(self) -> tuple[int, int]:
+        """(messages, floats) sent by all agents."""
+        return self.messages, self.floats
+
+    def close(self) -> None:
+        """Nothing to release in one process."""
 
     def _count(self, values: Mapping[str, np.ndarray | float], count: bool) -> None:
         if count:
