@@ -37,14 +37,23 @@ def options_for(method: str, values: Mapping[str, object] | None = None) -> Meth
 def run(problem: CoupledProblem, network: CommunicationNetwork, method: str, options: MethodOptions | None = None,
         stopping: StoppingRules | None = None, hooks: list[Hook] | None = None, reference: RunResult | None = None,
         runtime=None) -> RunResult:
-    """Solve ``problem`` with ``method``; distributed methods run on ``runtime`` (default: in-process)."""
+    """Solve ``problem`` with ``method``.  Distributed methods run on ``runtime``: by default the MPI runtime when
+    this process was started by mpiexec (every rank calls ``run``; the result is returned on rank 0, None on the
+    others), else the in-process one.  Under MPI the centralized solve runs on rank 0 and its result is sent to
+    every rank."""
     options = options or options_for(method)
-    if method == CENTRALIZED:
-        return solve_centralized(problem, options)
-    from ecodec.runtime import InProcessRuntime
+    from ecodec.runtime import make_runtime, on_root
 
-    driver = DRIVERS[method](problem, runtime or InProcessRuntime(network), options)
+    if method == CENTRALIZED:
+        return on_root(lambda: solve_centralized(problem, options))
+    driver = DRIVERS[method](problem, runtime or make_runtime(network, placement_weights(problem)), options)
     return run_driver(driver, stopping or StoppingRules(), hooks, reference)
+
+
+def placement_weights(problem: CoupledProblem) -> dict[str, float]:
+    """The cost estimate that places agents on MPI ranks: 5 for an agent with integer decisions (a MILP
+    subproblem, several LPs per solve), 1 for an LP agent."""
+    return {agent.name: 5.0 if agent.is_mixed_integer() else 1.0 for agent in problem.agents}
 
 
 __all__ = ["CENTRALIZED", "DRIVERS", "METHODS", "CheckpointHook", "Hook", "LoggingHook", "MethodOptions",
