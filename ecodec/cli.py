@@ -1,7 +1,8 @@
 """The ``ecodec`` command: a thin layer over the library, one call per command.
 
 Every error ecodec knows about is printed as a plain message with a non-zero exit code (2 for bad input,
-1 when a solve has no solution); no traceback reaches the user.
+1 when a solve has no solution, 3 when a rank of an MPI run failed); no traceback reaches the user.  Under MPI
+every rank runs the same command; rank 0 alone prints and writes.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -19,12 +21,34 @@ EXIT_OK, EXIT_NO_SOLUTION, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = _parser()
     args = parser.parse_args(argv)
+    from ecodec.runtime import mpi_launched
+
+    if getattr(args, "ranks", None) is not None and not mpi_launched():
+        from ecodec.runtime.launcher import launch
+
+        return _guarded(lambda: launch(_without_ranks(argv), args.ranks))
+    rank = _mpi_rank() if mpi_launched() else None
+    if rank:  # every rank runs this command; only rank 0 talks to the user
+        sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        return args.handler(args)
+        return _guarded(lambda: args.handler(args), rank)
+    finally:
+        if rank is not None:
+            from ecodec.runtime.status import mark_rank_done
+
+            mark_rank_done(rank)
+
+
+def _guarded(command, rank: int | None = None) -> int:
+    """Run ``command``; every error ecodec knows becomes a message and an exit code.  Under MPI any other error
+    on one rank aborts every rank with one message (instead of leaving the others waiting)."""
+    try:
+        return command()
     except CaseError as exc:
         for message in exc.messages():
             print(f"error: {message}", file=sys.stderr)
@@ -37,6 +61,37 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if rank is None:
+            raise
+        from mpi4py import MPI
+
+        from ecodec.runtime.mpi import abort_job
+
+        if isinstance(exc, MPI.Exception):  # a peer died in the middle of a message: the launcher names it
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            abort_job(MPI.COMM_WORLD, f"rank {rank} lost contact with another rank ({first})", lost_peer=True)
+        abort_job(MPI.COMM_WORLD, f"rank {rank} failed: {type(exc).__name__}: {exc}")
+        raise
+
+
+def _mpi_rank() -> int:
+    from mpi4py import MPI
+
+    return MPI.COMM_WORLD.Get_rank()
+
+
+def _without_ranks(argv: list[str]) -> list[str]:
+    """The command line without its --ranks option (the ranks run the same command in one process each)."""
+    out, skip = [], False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token == "--ranks":
+            skip = True
+        elif not token.startswith("--ranks="):
+            out.append(token)
+    return out
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -85,6 +140,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="also write the PDF report comparing the runs, e.g. reports/NAME.pdf")
         p.add_argument("--json", action="store_true", help="print the KPIs per method as JSON")
         p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+        p.add_argument("--ranks", type=int, metavar="R",
+                       help="run the distributed methods on R MPI ranks (starts mpiexec; needs ecodec[mpi])")
         p.set_defaults(handler=_run if name == "run" else _compare)
 
     p = sub.add_parser("report", help="write the PDF report of runs saved with --output, without solving again")
@@ -218,6 +275,7 @@ def _solve_methods(args, methods: list[str]):
     from ecodec.network import network_from_case
     from ecodec.problem import problem_from_case
     from ecodec.results import compare
+    from ecodec.runtime import is_root_process
 
     if args.report is not None and args.report.suffix.lower() != ".pdf":
         raise EcodecError(f"{args.report}: a report is a PDF file; give a name ending in .pdf")
@@ -239,14 +297,17 @@ def _solve_methods(args, methods: list[str]):
             print(f"centralized reference: {reference.info['message']}", file=sys.stderr)
             reference = None if CENTRALIZED not in methods else reference
     runs = [reference] if CENTRALIZED in methods and reference is not None else []
+    root = is_root_process()  # under MPI every rank runs the methods; rank 0 reports and writes
     for method in methods:
         if method == CENTRALIZED:
             continue
-        hooks = [] if args.quiet else [ProgressHook(sys.stderr)]
-        if args.output is not None:
+        hooks = [] if args.quiet or not root else [ProgressHook(sys.stderr)]
+        if args.output is not None and root:
             hooks.append(CheckpointHook(args.output / "checkpoints" / f"{method}_history.csv"))
         runs.append(run(problem, network, method, options[method], stopping, hooks,
                         reference if reference is not None and reference.has_solution else None))
+    if not root:
+        return None, None
     comparison = compare(runs, reference) if reference is not None and reference.has_solution else None
     from ecodec.results import case_summary
 
@@ -271,6 +332,8 @@ def _run(args) -> int:
     methods = [args.method] if args.method == CENTRALIZED else (
         [args.method] if args.no_reference else [CENTRALIZED, args.method])
     runs, comparison = _solve_methods(args, methods)
+    if runs is None:  # an MPI rank other than 0
+        return EXIT_OK
     result = runs[-1]
     if args.json:
         print(json.dumps(comparison.to_json_dict() if comparison is not None else {result.method: result.summary()},
@@ -294,6 +357,8 @@ def _compare(args) -> int:
     if "centralized" not in methods:
         methods.insert(0, "centralized")
     runs, comparison = _solve_methods(args, methods)
+    if runs is None:  # an MPI rank other than 0
+        return EXIT_OK
     if comparison is None:
         raise EcodecError("the centralized reference has no solution, so there is nothing to compare against")
     if args.json:
