@@ -3,7 +3,9 @@
 (a) re-solving one agent's primal-decomposition subproblem (:mod:`subproblem_resolve`): the compiled path
     against a bare highspy loop (the floor), a Pyomo rebuild and Pyomo's persistent HiGHS interface;
 (b) primal decomposition's time per iteration as the agents are replicated 1, 10, 100 times (:mod:`scaling`),
-    against the centralized solve of the same problem.
+    against the centralized solve of the same problem;
+(c) primal decomposition on 400 agents with 1 and 2 MPI ranks (:mod:`mpi_ranks`, started under mpiexec): time
+    per iteration and the ratio, and whether both computed the same iterates.
 
 Writes ``latest.md`` (the tables) and ``latest.json`` (raw numbers, machine, date) to ``--output-dir``
 (default ``benchmarks/results/``, git-ignored) and prints the tables.  Exits with status 1 when some path did not
@@ -20,6 +22,7 @@ import json
 import logging
 import os
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,10 +40,12 @@ from ecodec.solvers.highs import highs_version
 ROOT = Path(__file__).resolve().parents[1]
 AGENTS = ("battery", "mt1", "grid")
 TARGET_COMPILED_OVER_BARE = 1.3
-FULL = {"resolve": resolving.ResolveSettings(), "copies": (1, 10, 100), "iterations": 20}
+FULL = {"resolve": resolving.ResolveSettings(), "copies": (1, 10, 100), "iterations": 20,
+        "mpi": {"copies": 50, "iterations": 20, "ranks": (1, 2)}}
 QUICK = {"resolve": resolving.ResolveSettings(solves=50, repeats=3, rebuild_solves=5, rebuild_repeats=1,
                                               persistent_solves=10, persistent_repeats=1),
-         "copies": (1, 10), "iterations": 10}
+         "copies": (1, 10), "iterations": 10, "mpi": {"copies": 5, "iterations": 5, "ranks": (1, 2)}}
+MPIEXEC = Path(sys.executable).with_name("mpiexec")
 
 
 def machine_info() -> dict[str, object]:
@@ -90,7 +95,35 @@ def scaling_table(results: list[ScalingResult]) -> str:
     return "\n".join(lines)
 
 
-def markdown(report: dict, resolve: list[resolving.ResolveResult], scaling: list[ScalingResult]) -> str:
+def measure_ranks(settings: dict) -> list[dict] | None:
+    """Benchmark (c): ``mpi_ranks.py`` under ``mpiexec -n R`` for each R; None when MPI is not installed."""
+    if not MPIEXEC.exists():
+        return None
+    out = []
+    for ranks in settings["ranks"]:
+        completed = subprocess.run([str(MPIEXEC), "-n", str(ranks), sys.executable, str(ROOT / "benchmarks" /
+                                    "mpi_ranks.py"), "--copies", str(settings["copies"]), "--iterations",
+                                    str(settings["iterations"])], capture_output=True, text=True, cwd=ROOT)
+        if completed.returncode != 0:
+            raise RuntimeError(f"mpi_ranks.py on {ranks} ranks failed: {completed.stderr[-2000:]}")
+        out.append(json.loads(completed.stdout.strip().splitlines()[-1]))
+    return out
+
+
+def ranks_table(results: list[dict]) -> str:
+    base = results[0]
+    lines = ["| ranks | agents | edges | setup s | ms / iteration | speed-up vs 1 rank | same iterates as 1 rank |",
+             "|---:|---:|---:|---:|---:|---:|---|"]
+    for r in results:
+        same = r["objective_history"] == base["objective_history"]
+        lines.append(f"| {r['ranks']} | {r['agents']} | {r['edges']} | {r['setup_s']:.2f} | "
+                     f"{_ms(r['ms_per_iteration'])} | {base['ms_per_iteration'] / r['ms_per_iteration']:.2f} | "
+                     f"{'yes (bit for bit)' if same else 'NO'} |")
+    return "\n".join(lines)
+
+
+def markdown(report: dict, resolve: list[resolving.ResolveResult], scaling: list[ScalingResult],
+             ranks: list[dict] | None) -> str:
     machine, settings = report["machine"], report["settings"]
     rs = settings["resolve"]
     unmet = [r.agent for r in resolve if r.compiled_over_bare > TARGET_COMPILED_OVER_BARE]
@@ -124,6 +157,11 @@ def markdown(report: dict, resolve: list[resolving.ResolveResult], scaling: list
         "",
         scaling_table(scaling),
         "",
+        (f"## (c) Primal decomposition on MPI ranks ({settings['mpi']['iterations']} iterations, median wall time "
+         f"of a whole loop iteration)"),
+        "",
+        ranks_table(ranks) if ranks else "not measured: ecodec[mpi] is not installed",
+        "",
     ])
 
 
@@ -140,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     report = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "quick": args.quick,
               "case": args.case.name, "machine": machine_info(),
               "settings": {"resolve": dataclasses.asdict(plan["resolve"]), "copies": list(plan["copies"]),
-                           "iterations": plan["iterations"], "target_compiled_over_bare": TARGET_COMPILED_OVER_BARE,
+                           "iterations": plan["iterations"], "mpi": plan["mpi"],
+                           "target_compiled_over_bare": TARGET_COMPILED_OVER_BARE,
                            "objective_rtol": resolving.OBJECTIVE_RTOL}}
     case = read_case(args.case)
     problem = problem_from_case(case)
@@ -159,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     for copies in plan["copies"]:
         print(f"(b) primal decomposition: {copies * len(problem.agents)} agents ...", file=sys.stderr, flush=True)
         scaling.append(measure_size(case, problem, copies, plan["iterations"], case_objective))
+    print(f"(c) MPI ranks {plan['mpi']['ranks']} ...", file=sys.stderr, flush=True)
+    ranks = measure_ranks(plan["mpi"])
 
     report["subproblem_resolve"] = [dict(dataclasses.asdict(r), objectives_agree=r.objectives_agree,
                                          ratios={"compiled/bare": r.compiled_over_bare,
@@ -169,8 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     report["primal_decomposition_scaling"] = [
         dict(dataclasses.asdict(r), ms_per_iteration_per_agent=r.ms_per_iteration_per_agent,
              iteration_over_centralized=r.iteration_over_centralized) for r in scaling]
+    report["mpi_ranks"] = ranks
     report["total_time_s"] = time.perf_counter() - started
-    text = markdown(report, resolve, scaling)
+    text = markdown(report, resolve, scaling, ranks)
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "latest.md").write_text(text)
     (args.output_dir / "latest.json").write_text(json.dumps(report, indent=2) + "\n")

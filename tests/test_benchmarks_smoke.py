@@ -67,3 +67,12 @@ def test_scaling_rows_and_machine_info(quick_run):
         assert size["objective_ratio"] == pytest.approx(1.0, rel=1e-6)
     machine = report["machine"]
     assert machine["cpu_count"] >= 1 and machine["python"] and machine["highspy"] and report["date"]
+
+
+def test_mpi_ranks_computed_the_same_iterates(quick_run):
+    table, report = quick_run
+    ranks = report["mpi_ranks"]
+    assert [r["ranks"] for r in ranks] == [1, 2]
+    assert ranks[0]["objective_history"] == ranks[1]["objective_history"]
+    assert all(_positive(r["ms_per_iteration"]) for r in ranks)
+    assert "| 2 | 40 |" in table and "yes (bit for bit)" in table
