@@ -85,6 +85,20 @@ def test_mpi_run_has_the_iterates_of_the_in_process_run(in_process, tmp_path, na
                                                                      reference.info["floats_sent"])
 
 
+def test_a_run_started_by_mpiexec_itself_equals_the_in_process_run(in_process, tmp_path):
+    """`mpiexec -n 2 ecodec run ...`, as on a cluster, without the launcher."""
+    case, options = CASES["lp"]
+    done = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, "-m", "ecodec", "run", case, *options, "-q",
+                           "--output", str(tmp_path)], capture_output=True, text=True, timeout=HANG_GUARD_S)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("how each run ended") == 1  # rank 0 alone prints
+    result, reference = load_runs(tmp_path)[-1], in_process["lp"]
+    assert result.info["runtime"] == "mpi (2 ranks)"
+    assert _relative_difference(reference.dispatch["value"].to_numpy(float),
+                                result.dispatch["value"].to_numpy(float)) <= 1e-9
+    assert list(result.history["objective"]) == list(reference.history["objective"])
+
+
 def _wait_for_iteration(board: Path, rank: int, iteration: int, process: subprocess.Popen) -> dict:
     """The board entry of ``rank`` once it has reached ``iteration`` (0-based)."""
     deadline = time.monotonic() + HANG_GUARD_S

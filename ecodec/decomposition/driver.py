@@ -18,7 +18,8 @@ and delivers their messages.  The loop in :func:`run_driver` is the same for eve
    the final decisions become a :class:`~ecodec.results.RunResult` with the whole history.
 
 The per-iteration KPIs come from :mod:`ecodec.results.kpi`, the same functions the comparison and the report
-use.
+use.  Every driver runs on every runtime, in one process and on MPI ranks, with the same iterates: the rules a
+driver follows for that are in docs/decomposition.md ("Runtimes"), and tests/test_mpi.py checks each driver.
 """
 
 from __future__ import annotations
