@@ -31,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return _guarded(lambda: launch(_without_ranks(argv), args.ranks))
     rank = _mpi_rank() if mpi_launched() else None
+    if rank is not None:
+        from ecodec.runtime.mpi import catch_interrupts
+
+        catch_interrupts()  # Ctrl-C must not stop one rank alone: the ranks stop together at an iteration
     if rank:  # every rank runs this command; only rank 0 talks to the user
         sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,

@@ -61,6 +61,25 @@ def mpi_launched() -> bool:
     return any(key in os.environ for key in ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK"))
 
 
+_interrupted = threading.Event()
+
+
+def catch_interrupts() -> None:
+    """From now on Ctrl-C (SIGINT) in this process only raises a flag, read by :meth:`MPIRuntime.checkpoint`, so
+    that every rank stops after the same iteration; a second Ctrl-C stops this process at once.  Called by the
+    runtime and, before anything else, by the command line under MPI."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def on_interrupt(signum, frame):
+        if _interrupted.is_set():
+            raise KeyboardInterrupt
+        _interrupted.set()
+        log.warning("interrupt received; every rank stops after the current iteration")
+
+    signal.signal(signal.SIGINT, on_interrupt)
+
+
 def abort_job(comm, message: str, lost_peer: bool = False) -> None:
     """Record ``message`` on the status board, print it (unless the launcher will) and abort every rank.
 
@@ -94,10 +113,8 @@ class MPIRuntime:
         self.messages = 0
         self.floats = 0
         self._iteration = -1
-        self._stop_requested = False
         self.board = StatusBoard(self.rank, self.local_agents)
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, self._on_interrupt)
+        catch_interrupts()
         log.info("rank %d of %d hosts %d agents (%s)", self.rank, self.size, len(self.local_agents),
                  ", ".join(self.local_agents[:5]) + (" ..." if len(self.local_agents) > 5 else ""))
 
@@ -173,7 +190,7 @@ class MPIRuntime:
         """Start of iteration k (0-based) on every rank: True on all ranks when any rank was interrupted."""
         self._iteration = k
         self.board.iteration(k)
-        return bool(self.comm.allreduce(self._stop_requested, op=self._mpi.LOR))
+        return bool(self.comm.allreduce(_interrupted.is_set(), op=self._mpi.LOR))
 
     def totals(self) -> tuple[int, int]:
         """(messages, floats) over all ranks; every rank must call it."""
@@ -188,12 +205,6 @@ class MPIRuntime:
 
     def close(self) -> None:
         """Nothing to release: the communicator belongs to the process."""
-
-    def _on_interrupt(self, signum, frame) -> None:
-        if self._stop_requested:  # a second Ctrl-C: stop now
-            raise KeyboardInterrupt
-        self._stop_requested = True
-        log.warning("rank %d: interrupt received; stopping after the current iteration", self.rank)
 
     def _count(self, values: Mapping[str, np.ndarray | float], count: bool) -> None:
         if count:
