@@ -354,6 +354,67 @@ BOILERS = SheetSpec(
                "om_cost_per_kwh_th": 0.002},),
 )
 
+def _ev_target_reachable(r: dict) -> bool:
+    """The target can be met charging at full power over the whole window (ignoring the shared limit)."""
+    departure = r["departure_step"] if r["departure_step"] is not None else r["T"]
+    steps = max(0, departure - r["arrival_step"] + 1)
+    reachable = min(r["e_max_kwh"], r["e_init_kwh"] + r["eta_charge"] * r["p_charge_kw"] * steps * r["step_h"])
+    return reachable >= r["e_target_kwh"] - 1e-9
+
+
+EVS = SheetSpec(
+    "evs", "table",
+    "Electric vehicles charging at the shared connection: plugged in from arrival_step to departure_step "
+    "(both included), they must hold e_target_kwh at the end of the departure step. (The example row is "
+    "inactive: set active to TRUE and connect it on sheet 'network' to add it.)",
+    (
+        NAME, ACTIVE,
+        Column("mode", CHOICE, description="'continuous' charging power in [0, p_charge_kw] (LP), 'binary' "
+               "on/off at p_charge_kw (MILP), 'v2g' binary charge or discharge, never both (MILP).",
+               required=False, default="continuous", choices=("continuous", "binary", "v2g")),
+        Column("p_charge_kw", NUMBER, "kW", "Charging power (the most, or the only one with 'binary').", lower=0.0,
+               lower_open=True),
+        Column("p_discharge_kw", NUMBER, "kW", "Discharging power with 'v2g' (0 otherwise).", required=False,
+               default=0.0, lower=0.0),
+        Column("e_min_kwh", NUMBER, "kWh", "Lowest energy in the battery at the end of each step.", required=False,
+               default=0.0, lower=0.0),
+        Column("e_max_kwh", NUMBER, "kWh", "Battery capacity.", lower=0.0, lower_open=True),
+        Column("e_init_kwh", NUMBER, "kWh", "Energy at arrival.", lower=0.0),
+        Column("e_target_kwh", NUMBER, "kWh", "Energy required at departure.", lower=0.0),
+        Column("eta_charge", description="Charging efficiency.", required=False, default=1.0, **ETA),
+        Column("eta_discharge", description="Discharging efficiency ('v2g').", required=False, default=1.0, **ETA),
+        Column("arrival_step", INTEGER, "step", "First step plugged in (1-based).", required=False, default=1,
+               lower=1),
+        Column("departure_step", INTEGER, "step", "Last step plugged in (empty = the last step of the horizon).",
+               required=False, lower=1),
+        Column("price_per_kwh", NUMBER, "currency/kWh", "Price of the energy charged.", profile=True),
+        Column("discharge_price_per_kwh", NUMBER, "currency/kWh", "Price received per kWh discharged ('v2g'; "
+               "empty = price_per_kwh).", required=False, profile=True),
+    ),
+    required=False,
+    agent_kind="ev",
+    rules=(
+        _le("e_min_kwh", "e_max_kwh"),
+        RowRule(("e_init_kwh", "e_min_kwh", "e_max_kwh"), lambda r: r["e_min_kwh"] <= r["e_init_kwh"] <= r["e_max_kwh"],
+                "e_init_kwh within [e_min_kwh, e_max_kwh]"),
+        RowRule(("e_target_kwh", "e_max_kwh"), lambda r: r["e_target_kwh"] <= r["e_max_kwh"],
+                "e_target_kwh <= e_max_kwh"),
+        RowRule(("departure_step", "arrival_step"),
+                lambda r: r["departure_step"] is None or r["arrival_step"] <= r["departure_step"] <= r["T"],
+                "a step from arrival_step to T (the number of steps)"),
+        RowRule(("arrival_step",), lambda r: r["arrival_step"] <= r["T"], "a step from 1 to T (the number of steps)"),
+        RowRule(("p_discharge_kw", "mode"), lambda r: r["mode"] != "v2g" or r["p_discharge_kw"] > 0,
+                "a power > 0 with mode 'v2g'"),
+        RowRule(("e_target_kwh", "e_init_kwh", "p_charge_kw", "eta_charge", "arrival_step", "departure_step",
+                 "e_max_kwh"), _ev_target_reachable,
+                "a target the vehicle can reach: e_init_kwh + eta_charge x p_charge_kw x (hours plugged in), "
+                "within e_max_kwh"),
+    ),
+    examples=({"name": "ev1", "active": False, "mode": "continuous", "p_charge_kw": 7.4, "p_discharge_kw": 0.0,
+               "e_min_kwh": 0.0, "e_max_kwh": 40.0, "e_init_kwh": 10.0, "e_target_kwh": 15.0, "eta_charge": 0.92,
+               "eta_discharge": 1.0, "arrival_step": 1, "departure_step": 4, "price_per_kwh": 0.25},),
+)
+
 NETWORK = SheetSpec(
     "network", "table",
     "Communication graph of the distributed algorithms: one undirected edge per row between two agent names. "
@@ -379,7 +440,7 @@ DRIVERS = SheetSpec(
     examples=({"driver": "centralized", "option": "mip_rel_gap", "value": 0.0001},),
 )
 
-AGENT_SHEETS: tuple[SheetSpec, ...] = (MICROTURBINES, RENEWABLES, STORAGES, GRID, BOILERS)
+AGENT_SHEETS: tuple[SheetSpec, ...] = (MICROTURBINES, RENEWABLES, STORAGES, GRID, BOILERS, EVS)
 SHEETS: tuple[SheetSpec, ...] = (META, TIMESERIES, RESOURCES, *AGENT_SHEETS, NETWORK, DRIVERS)
 SHEETS_BY_NAME: dict[str, SheetSpec] = {s.name: s for s in SHEETS}
 README_SHEET = "README"

@@ -94,6 +94,7 @@ class _Reader:
         self.tables = tables
         self.issues: list[InputIssue] = []
         self.T: int | None = None
+        self.step_h: float | None = None
         self.profiles: dict[str, np.ndarray] = {}
         self.meta_rows: dict[str, int] = {}
 
@@ -104,6 +105,7 @@ class _Reader:
         self._check_sheet_names()
         meta = self._read_meta()
         self.T = meta.get("T") if isinstance(meta.get("T"), int) else None
+        self.step_h = meta.get("step_h") if isinstance(meta.get("step_h"), (int, float)) else None
         self._read_timeseries()
         resources = self._read_resources()
         agents, all_names, inactive = self._read_agents()
@@ -240,10 +242,11 @@ class _Reader:
 
     def _row_values(self, spec: SheetSpec, row: int, record: dict) -> dict | None:
         values = {c.name: self.cell(spec.name, row, c, record[c.name]) for c in spec.columns}
+        horizon = {"T": self.T or 1, "step_h": self.step_h or 1.0}  # rules may read the case's horizon
         for rule in spec.rules:
             if any(values[c] is _MISSING for c in rule.columns):
                 continue
-            if not rule.check(values):
+            if not rule.check({**values, **horizon}):
                 column = rule.columns[0]
                 self.issue(spec.name, row, column, _shown(values[column], record[column]), rule.expected)
                 values[column] = _MISSING
