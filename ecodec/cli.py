@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 from pathlib import Path
@@ -153,6 +154,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", type=Path, metavar="PDF",
                    help="report to write (default reports/<case>.pdf)")
     p.set_defaults(handler=_report)
+
+    p = sub.add_parser("generate", help="write a generated case workbook (benchmark fleets)")
+    p.add_argument("family", choices=["pev"], help="pev: plug-in EV fleet from the published benchmark distributions")
+    p.add_argument("--n", type=int, required=True, help="number of vehicles")
+    p.add_argument("--seed", type=int, default=0, help="seed of the draw (default 0)")
+    p.add_argument("--variant", choices=["lp", "milp", "v2g"], default="milp",
+                   help="lp: continuous charging; milp: on/off charging (default); v2g: on/off charge or discharge")
+    p.add_argument("--pmax-per-vehicle", type=float, default=1.0, dest="pmax_per_vehicle_kw", metavar="KW",
+                   help="shared connection limit per vehicle in kW (default 1)")
+    p.add_argument("--output", "-o", type=Path, required=True, help="case workbook to write (.xlsx)")
+    p.set_defaults(handler=_generate)
 
     p = sub.add_parser("methods", help="list the methods and their options with defaults")
     p.set_defaults(handler=_methods)
@@ -393,6 +405,34 @@ def _report(args) -> int:
     output = args.output or Path("reports") / f"{comparison.case_name}.pdf"
     write_report(output, runs, comparison, load_case_summary(args.runs))
     print(f"wrote {output}")
+    return EXIT_OK
+
+
+def _generate(args) -> int:
+    from ecodec.io.pev import T_SLOTS, STEP_H, energy_shortfall_kwh, pev_tables
+    from ecodec.io.template import write_case_workbook
+
+    if args.output.suffix.lower() != ".xlsx":
+        raise EcodecError(f"{args.output}: a case is an .xlsx workbook; give a name ending in .xlsx")
+    if args.n < 1:
+        raise EcodecError(f"--n {args.n}: expected a number of vehicles >= 1")
+    if args.seed < 0:
+        raise EcodecError(f"--seed {args.seed}: expected an integer >= 0")
+    if not args.pmax_per_vehicle_kw > 0:
+        raise EcodecError(f"--pmax-per-vehicle {args.pmax_per_vehicle_kw:g}: expected a power > 0 kW")
+    tables = pev_tables(args.n, args.seed, args.variant, args.pmax_per_vehicle_kw)
+    need, available = energy_shortfall_kwh(tables)
+    hours = T_SLOTS * STEP_H
+    if need > available:
+        raise EcodecError(
+            f"the fleet drawn with seed {args.seed} cannot be charged: its {args.n} vehicles must draw {need:,.1f} kWh "
+            f"from the shared connection, which delivers {available:,.1f} kWh ({args.pmax_per_vehicle_kw:g} kW per "
+            f"vehicle over {hours:g} h); use --pmax-per-vehicle {math.ceil(need / (args.n * hours) * 100) / 100:g} "
+            "or more (nothing was written)")
+    write_case_workbook(args.output, tables)
+    print(f"wrote {args.output}: {args.n} vehicles ({args.variant}), {T_SLOTS} slots of {STEP_H * 60:g} min, "
+          f"connection limit {args.pmax_per_vehicle_kw * args.n:g} kW; the fleet needs {need:,.1f} of the "
+          f"{available:,.1f} kWh it can deliver ({need / available:.0%})")
     return EXIT_OK
 
 

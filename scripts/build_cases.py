@@ -1,4 +1,5 @@
-"""Rebuild the shipped case workbooks cases/microgrid_8.xlsx (LP) and cases/microgrid_8_milp.xlsx (MILP).
+"""Rebuild the shipped case workbooks cases/microgrid_8.xlsx (LP) and cases/microgrid_8_milp.xlsx (MILP), then
+the EV fleets of scripts/build_ev_cases.py.
 
 Run from anywhere as ``python scripts/build_cases.py`` (or ``make cases``): paths are taken relative to the
 repository root, the only input is ``data/typical_days_15min_IT45N8E_BDEW_DK2.csv`` (provenance and licences in
@@ -173,6 +174,9 @@ def main(out_dir: Path = CASES_DIR) -> None:
         path = out_dir / ("microgrid_8_milp.xlsx" if milp else "microgrid_8.xlsx")
         write_case_workbook(path, tables(milp))
         print(f"wrote {path}")
+    import build_ev_cases  # the EV fleets: cases/pev_100.xlsx, cases/ev_dundee_100.xlsx
+
+    build_ev_cases.main(out_dir)
 
 
 if __name__ == "__main__":

@@ -23,10 +23,11 @@ def lp_result():
 
 
 def test_script_rebuilds_the_shipped_workbooks_from_data(tmp_path):
-    """scripts/build_cases.py reproduces the committed cases exactly (same parameters, profiles, graph)."""
+    """scripts/build_cases.py (with build_ev_cases.py) reproduces the committed cases exactly (same parameters,
+    profiles, graph)."""
     subprocess.run([sys.executable, str(ROOT / "scripts" / "build_cases.py"), str(tmp_path)], check=True,
                    capture_output=True)
-    for name in ("microgrid_8.xlsx", "microgrid_8_milp.xlsx"):
+    for name in ("microgrid_8.xlsx", "microgrid_8_milp.xlsx", "pev_100.xlsx", "ev_dundee_100.xlsx"):
         shipped, rebuilt = read_case(CASES / name), read_case(tmp_path / name)
         assert [(a.kind, a.name) for a in shipped.agents] == [(a.kind, a.name) for a in rebuilt.agents]
         for a, b in zip(shipped.agents, rebuilt.agents):
