@@ -42,7 +42,7 @@ from ecodec.solvers.compiled import CompiledSubproblem
 
 log = logging.getLogger(__name__)
 
-CONVERGED, ITERATION_LIMIT, INTERRUPTED = "converged", "iteration_limit", "interrupted"
+CONVERGED, ITERATION_LIMIT, INTERRUPTED, INFEASIBLE = "converged", "iteration_limit", "interrupted", "infeasible"
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,7 @@ class Driver(ABC):
         self.subproblems: dict[str, CompiledSubproblem] = {}
         self.decisions: dict[str, np.ndarray] = {}
         self.warnings: list[str] = []
+        self.abandoned: str | None = None  # set by setup() when the method cannot run on this problem: why
 
     @abstractmethod
     def setup(self) -> None:
@@ -107,6 +108,11 @@ class Driver(ABC):
     def finish(self) -> dict[str, object]:
         """Post-process after the last iteration (may change ``self.decisions``); returns facts for ``info``."""
         return {}
+
+    def certified(self) -> str | None:
+        """A message when the method has proved its current answer good enough by its own certificate (a gap
+        between its lower and upper bounds), else None; checked after every iteration."""
+        return None
 
     def prices(self) -> np.ndarray | None:
         """Coupling prices (currency per unit and hour), shape (resources, T), when the method estimates them."""
@@ -169,6 +175,13 @@ def run_driver(driver: Driver, stopping: StoppingRules, hooks: list[Hook] | None
         hook.on_start(driver.method, problem, stopping)
     history: list[dict] = []
     status, message = ITERATION_LIMIT, f"stopped at the iteration limit ({stopping.max_iterations})"
+    if driver.abandoned is not None:  # e.g. a tightened problem without a feasible point: nothing to iterate
+        result = _result(driver, history, INFEASIBLE, driver.abandoned, setup_time, time.perf_counter() - started,
+                         {"started_at": started_at, "stopping": stopping.as_dict()})
+        if result is not None:
+            for hook in hooks:
+                hook.on_finish(result)
+        return result
     try:
         for k in range(stopping.max_iterations):
             if runtime.checkpoint(k):  # another process of the run was interrupted: every process stops here
@@ -183,6 +196,10 @@ def run_driver(driver: Driver, stopping: StoppingRules, hooks: list[Hook] | None
             history.append(record)
             for hook in hooks:
                 hook.on_iteration(record)
+            certificate = driver.certified()
+            if certificate:
+                status, message = CONVERGED, certificate
+                break
             if not driver.may_stop():
                 continue
             if not driver.seeks_reference_cost():

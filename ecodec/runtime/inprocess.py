@@ -73,6 +73,12 @@ class InProcessRuntime:
         """Every agent's value on the root process, in agent order (for results; not counted)."""
         return {a: values[a] for a in self.network.agents}
 
+    def count_broadcast(self, size: int) -> None:
+        """Count a coordinator's message of ``size`` floats to every agent (the coordinator's own computation is
+        repeated identically wherever agents run, so nothing travels here)."""
+        self.messages += len(self.network.agents)
+        self.floats += size * len(self.network.agents)
+
     def broadcast(self, value: T) -> T:
         """The root's value on every process (here: the value itself)."""
         return value

@@ -182,6 +182,11 @@ class MPIRuntime:
             merged.update(part)
         return {a: merged[a] for a in self.network.agents}
 
+    def count_broadcast(self, size: int) -> None:
+        """Count a coordinator's message of ``size`` floats to every agent (see the in-process runtime)."""
+        self.messages += len(self.network.agents)
+        self.floats += size * len(self.local_agents)
+
     def broadcast(self, value: T) -> T:
         """Rank 0's ``value`` on every rank."""
         return self.comm.bcast(value, root=0)

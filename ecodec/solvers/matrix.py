@@ -37,13 +37,15 @@ _STATUS = {
 
 @dataclass
 class MatrixSolution:
-    """One solve: status, primal values of every column, objective and (LPs only) row duals."""
+    """One solve: status, primal values of every column, objective, (LPs only) row duals, and a proven lower
+    bound on the optimum (the MIP dual bound of a mixed-integer solve, the objective of an LP)."""
 
     status: str
     x: np.ndarray | None
     objective: float | None
     row_dual: np.ndarray | None
     solve_time_s: float
+    bound: float | None = None
 
     @property
     def has_solution(self) -> bool:
@@ -172,8 +174,10 @@ class MatrixProblem:
         solution = self._h.getSolution()
         duals = np.asarray(solution.row_dual, dtype=float) if (
             status == OPTIMAL and not self.is_mixed_integer and solution.dual_valid) else None
-        return MatrixSolution(status, np.asarray(solution.col_value, dtype=float),
-                              float(self._h.getObjectiveValue()), duals, elapsed)
+        objective = float(self._h.getObjectiveValue())
+        bound = float(self._h.getInfoValue("mip_dual_bound")[1]) if self.is_mixed_integer else objective
+        return MatrixSolution(status, np.asarray(solution.col_value, dtype=float), objective, duals, elapsed,
+                              min(bound, objective))
 
     def _check(self, status, what: str) -> None:
         if status == highspy.HighsStatus.kError:
