@@ -15,12 +15,13 @@ from ecodec.decomposition.driver import Driver, StoppingRules, run_driver
 from ecodec.decomposition.hooks import CheckpointHook, Hook, LoggingHook, ProgressHook
 from ecodec.decomposition.options import MethodOptions, OptionError
 from ecodec.decomposition.primal_decomposition import PrimalDecomposition, PrimalDecompositionOptions
+from ecodec.decomposition.tightening import Tightening, TighteningOptions
 from ecodec.network import CommunicationNetwork
 from ecodec.problem.coupled import CoupledProblem
 from ecodec.results.run_result import RunResult
 
 CENTRALIZED = "centralized"
-DRIVERS: dict[str, type[Driver]] = {PrimalDecomposition.method: PrimalDecomposition}
+DRIVERS: dict[str, type[Driver]] = {PrimalDecomposition.method: PrimalDecomposition, Tightening.method: Tightening}
 METHODS: tuple[str, ...] = (CENTRALIZED, *DRIVERS)
 
 
@@ -57,4 +58,5 @@ def placement_weights(problem: CoupledProblem) -> dict[str, float]:
 
 
 __all__ = ["CENTRALIZED", "DRIVERS", "METHODS", "CheckpointHook", "Hook", "LoggingHook", "MethodOptions",
-           "OptionError", "PrimalDecompositionOptions", "ProgressHook", "StoppingRules", "options_for", "run"]
+           "OptionError", "PrimalDecompositionOptions", "ProgressHook", "StoppingRules", "TighteningOptions",
+           "options_for", "run"]

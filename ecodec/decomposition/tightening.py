@@ -1,0 +1,222 @@
+"""Dual decomposition with constraint tightening: a coordinator prices the coupling, agents solve their MILPs.
+
+Sources: Vujanic, Mohajerin Esfahani, Goulart, Mariethoz, Morari (2016), constant tightening; Falsone,
+Margellos, Prandini (2019), adaptive tightening; ALGORITHMS.md section 3.
+
+The coupling resources are written as rows k = 1..p of  sum_i g_ik(x_i) <= b_k  (:class:`CouplingRows`; every
+resource must be an inequality or a band: equality rows are refused), g_i(x) = G_i x + g0_i affine.  The
+coordinator keeps one price lambda_k >= 0 per row.  Iteration k:
+
+1. every agent i solves its own mixed-integer program with the priced coupling,
+       x_i^k = argmin_{x in X_i}  f~_i(x) + lambda^k' g_i(x),
+   f~_i its cost with a seeded relative perturbation of at most ``perturbation`` on its integer columns
+   (deterministic tie-breaking: agents with equal costs do not all switch together), and sends g_i(x_i^k),
+   f_i(x_i^k) and the solver's lower bound L_i^k of that program (one message per agent);
+2. the coordinator
+   * keeps the lower bound  LB = max_j  sum_i L_i^j - lambda^j' b - E,  the dual function of the *original*
+     problem (weak duality), E = perturbation x sum_i sum_{integer j} |c_ij| max(|lo_j|, |up_j|) covering the
+     perturbation;
+   * if  sum_i g_i(x_i^k) <= b  (each row within 1e-9 of its scale) the iterate is feasible: the upper bound
+     UB = min(UB, sum_i f_i(x_i^k)) and, when it improves, every agent keeps x_i^k as its incumbent;
+   * tightens the rows by rho^k: constant  rho_k = p max_i (max_{X_i} g_ik - min_{X_i} g_ik)  (Vujanic; the
+     ranges over the agents' variable bounds, exact for a row that reads one bounded variable such as an EV's
+     charging power, else over its LP relaxation, which only tightens more); adaptive
+     rho^k = p max_i (smax_i^k - smin_i^k), smax_i^k and smin_i^k the elementwise max and min of g_i(x_i^j)
+     over j <= k (Falsone et al.);
+   * updates the prices  lambda^{k+1} = [lambda^k + a_k (sum_i g_i(x_i^k) - b + rho^k)]_+  with
+     a_k = step_size x Lambda / (S (k + 1)^step_decay), Lambda the largest cost per unit of contribution over
+     the agents' columns and S the largest |b_k|, and sends lambda^{k+1} to every agent.
+3. It stops when the certified gap (UB - LB) / |UB| <= gap_tol, or by the shared stopping rules.
+
+With constant tightening the tightened problem can be empty: when  sum_i min_{X_i} g_ik > b_k - rho_k  for some
+row (a small fleet: rho grows with p max_i range, b with the fleet), the run ends before its first iteration
+with status ``infeasible`` and a message saying so.  The result is the incumbent (the best feasible iterate),
+or the last iterate with a warning when none was feasible.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from ecodec.decomposition.coupling_rows import CouplingRows
+from ecodec.decomposition.driver import Driver
+from ecodec.decomposition.options import MethodOptions, require
+from ecodec.errors import ProblemError
+from ecodec.solvers.compiled import CompiledSubproblem
+
+log = logging.getLogger(__name__)
+
+METHOD = "tightening"
+CONSTANT, ADAPTIVE = "constant", "adaptive"
+
+
+@dataclass(frozen=True)
+class TighteningOptions(MethodOptions):
+    """Dual decomposition with constant (Vujanic) or adaptive (Falsone) constraint tightening.
+
+    ``tightening``: constant | adaptive; ``step_size`` and ``step_decay``: the price step
+    a_k = step_size x Lambda / (S (k + 1)^step_decay); ``gap_tol``: stop when (UB - LB) / |UB| reaches it;
+    ``perturbation``: relative cost perturbation of integer columns for tie-breaking; ``seed``: its seed;
+    ``mip_rel_gap``: of each agent's MILP.
+    """
+
+    method = METHOD
+    tightening: str = ADAPTIVE
+    step_size: float = 0.5
+    step_decay: float = 0.5
+    gap_tol: float = 1e-2
+    perturbation: float = 1e-4
+    seed: int = 0
+    mip_rel_gap: float = 1e-6
+
+    def __post_init__(self):
+        require(self.tightening in (CONSTANT, ADAPTIVE), self.method, "tightening", self.tightening,
+                f"'{CONSTANT}' or '{ADAPTIVE}'")
+        for key in ("step_size", "gap_tol"):
+            value = getattr(self, key)
+            require(isinstance(value, (int, float)) and value > 0, self.method, key, value, "a number > 0")
+        require(isinstance(self.step_decay, (int, float)) and 0 <= self.step_decay <= 1, self.method, "step_decay",
+                self.step_decay, "a number in [0, 1]")
+        require(isinstance(self.perturbation, (int, float)) and 0 <= self.perturbation < 0.1, self.method,
+                "perturbation", self.perturbation, "a number in [0, 0.1)")
+        require(isinstance(self.seed, int) and self.seed >= 0, self.method, "seed", self.seed, "an integer >= 0")
+        require(isinstance(self.mip_rel_gap, (int, float)) and 0 <= self.mip_rel_gap < 1, self.method,
+                "mip_rel_gap", self.mip_rel_gap, "a number in [0, 1)")
+
+
+class _Agent:
+    """One agent's side: its compiled MILP with the priced coupling, its running range, its incumbent."""
+
+    def __init__(self, sub: CompiledSubproblem, rows: CouplingRows, options: TighteningOptions):
+        self.sub = sub
+        self.g, self.g0 = rows.local_rows(sub)
+        self.lo, self.hi = rows.local_range(sub)
+        cost = sub.cost_map.matrix.toarray()[0]
+        rng = np.random.default_rng([options.seed, zlib.crc32(sub.agent_name.encode())])
+        factor = np.ones_like(cost)
+        integer = sub.integer_columns
+        factor[integer] += options.perturbation * rng.random(integer.size)
+        self.cost = cost * factor
+        lower, upper = sub.column_bounds()
+        reach = np.maximum(np.abs(lower[integer]), np.abs(upper[integer]))
+        self.perturbation_error = float(np.sum(np.abs(cost[integer] - self.cost[integer]) * reach)) \
+            if integer.size else 0.0
+        columns = self.g.tocsc()
+        norms = np.abs(columns).max(axis=0).toarray().ravel() if columns.shape[0] else np.zeros(cost.size)
+        used = norms > 0
+        self.price_scale = float(np.max(np.abs(cost[used]) / norms[used])) if used.any() else 0.0
+        self.smax = self.smin = None
+        self.x = self.best = None
+
+    def solve(self, price: np.ndarray) -> np.ndarray:
+        """x_i(lambda) and the message to the coordinator: g_i(x), f_i(x), L_i (the program's lower bound)."""
+        self.sub.set_model_cost(self.cost + self.g.T @ price, float(self.sub.cost_map.offset[0]) + price @ self.g0)
+        solution = self.sub.program.solve()
+        if not solution.has_solution:
+            raise ProblemError(f"agent '{self.sub.agent_name}': its priced subproblem ended '{solution.status}'")
+        self.x = solution.x
+        value = self.g @ self.x[: self.g.shape[1]] + self.g0
+        self.smax = value.copy() if self.smax is None else np.maximum(self.smax, value)
+        self.smin = value.copy() if self.smin is None else np.minimum(self.smin, value)
+        return np.concatenate([value, [self.sub.cost(self.x), solution.bound - self.perturbation_error]])
+
+
+class Tightening(Driver):
+    """See the module docstring."""
+
+    method = METHOD
+    options_type = TighteningOptions
+
+    def setup(self) -> None:
+        self.rows = CouplingRows.from_problem(self.problem)
+        if self.rows.equality.any():
+            names = sorted({self.problem.resources[r].name for r in self.rows.resource[self.rows.equality]})
+            raise ProblemError(f"tightening prices inequality coupling only; resource(s) {', '.join(names)} are "
+                               "balances (==): write them as bands or use primal-decomposition")
+        p = self.rows.size
+        self.local: dict[str, _Agent] = {}
+
+        def compile_one(name):
+            sub = CompiledSubproblem(self.problem, name, mip_rel_gap=self.options.mip_rel_gap)
+            self.subproblems[name] = sub
+            agent = self.local[name] = _Agent(sub, self.rows, self.options)
+            return np.concatenate([agent.lo, [agent.price_scale]])
+
+        first = self.runtime.each(compile_one)
+        least = self.runtime.sum({n: v[:p] for n, v in first.items()}, count=True)
+        widest = self.runtime.maximum(self.runtime.each(lambda n: np.concatenate([
+            self.local[n].hi - self.local[n].lo, [self.local[n].price_scale]])))
+        self.price = np.zeros(p)
+        self.scale = max(float(np.max(np.abs(self.rows.total))), 1e-9)
+        self.step0 = self.options.step_size * max(float(widest[p]), 1e-12) / self.scale
+        self.lower_bound, self.upper_bound = -np.inf, np.inf
+        if self.options.tightening == CONSTANT:
+            self.rho = p * widest[:p]
+            short = least > self.rows.total - self.rho + 1e-9 * self.scale
+            if short.any():
+                k = int(np.flatnonzero(short)[0])
+                resource = self.problem.resources[int(self.rows.resource[k])]
+                self.abandoned = (
+                    f"the constant tightening empties the problem: rho = {self.rho[k]:.4g} {resource.unit} (p = {p} "
+                    f"rows x the widest agent range {widest[k]:.4g}) leaves {self.rows.total[k] - self.rho[k]:.4g} "
+                    f"{resource.unit} on {resource.name} at step {int(self.rows.step[k]) + 1}, below the least the "
+                    f"agents can do together ({least[k]:.4g}); {int(short.sum())} of {p} rows are emptied. The "
+                    f"fleet is too small for this tightening: use tightening=adaptive")
+        else:
+            self.rho = np.zeros(p)
+
+    def iterate(self, k: int) -> dict[str, float]:
+        p = self.rows.size
+        price = self.price
+        replies = self.runtime.each(lambda name: self.local[name].solve(price))
+        self.decisions = {name: self.local[name].x for name in self.local}
+        total = self.runtime.sum(replies, count=True)
+        lhs, cost, bound = total[:p], float(total[p]), float(total[p + 1])
+        self.lower_bound = max(self.lower_bound, bound - float(price @ self.rows.total))
+        feasible = bool(np.all(lhs <= self.rows.total + 1e-9 * self.scale))
+        if feasible and cost < self.upper_bound:
+            self.upper_bound = cost
+            self.runtime.each(lambda name: setattr(self.local[name], "best", self.local[name].x))
+        if self.options.tightening == ADAPTIVE:
+            self.rho = p * self.runtime.maximum(self.runtime.each(
+                lambda name: self.local[name].smax - self.local[name].smin))
+        residual = lhs - self.rows.total + self.rho
+        step = self.step0 / (k + 1) ** self.options.step_decay
+        self.price = np.maximum(price + step * residual, 0.0)
+        self.runtime.count_broadcast(p)
+        return {"step_size": step, "lower_bound": self.lower_bound,
+                "upper_bound": self.upper_bound if np.isfinite(self.upper_bound) else np.nan,
+                "certified_gap": self._gap(), "feasible": float(feasible), "rho_max": float(np.max(self.rho))}
+
+    def _gap(self) -> float:
+        if not (np.isfinite(self.upper_bound) and np.isfinite(self.lower_bound)):
+            return np.nan
+        return max(self.upper_bound - self.lower_bound, 0.0) / max(abs(self.upper_bound), 1e-9)
+
+    def certified(self) -> str | None:
+        gap = self._gap()
+        if gap == gap and gap <= self.options.gap_tol:
+            return (f"certified: best feasible cost {self.upper_bound:.6g} is within {gap:.2e} of the lower bound "
+                    f"{self.lower_bound:.6g} (gap_tol {self.options.gap_tol:g})")
+        return None
+
+    def finish(self) -> dict[str, object]:
+        facts: dict[str, object] = {"lower_bound": self.lower_bound, "tightening": self.options.tightening,
+                                    "upper_bound": self.upper_bound if np.isfinite(self.upper_bound) else None,
+                                    "certified_gap": self._gap() if self._gap() == self._gap() else None}
+        if np.isfinite(self.upper_bound):
+            self.decisions = {name: self.local[name].best for name in self.local}
+        else:
+            self.warnings.append("no iterate met the coupling constraints: the decisions are the last iterate, "
+                                 "which violates them (run longer, or use a larger tightening)")
+        return facts
+
+    def prices(self) -> np.ndarray:
+        return self.rows.prices(self.price, self.problem.grid.step_h)
+
+
+__all__ = ["Tightening", "TighteningOptions"]

@@ -1,0 +1,79 @@
+"""Dual decomposition with constraint tightening on fleets small enough to check by hand.
+
+The fleet of tests/test_ev.py: two on/off vehicles of 4 kW needing 4 kWh each, slots of 1 h priced 3, 1, 2
+EUR/kWh, a 5 kW connection: one vehicle per slot, optimum 12 EUR (slots 2 and 3).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import make_problem
+from test_ev import ev, fleet
+
+from ecodec.decomposition import StoppingRules, options_for, run
+from ecodec.decomposition.options import OptionError
+from ecodec.errors import ProblemError
+from ecodec.models.grid import Grid
+from ecodec.network import CommunicationNetwork
+from ecodec.results import compare, kpi
+
+
+@pytest.fixture(scope="module")
+def two_vehicles():
+    problem, network = fleet([ev("a", "binary"), ev("b", "binary")], feeder_kw=5.0)
+    return problem, network, run(problem, network, "centralized")
+
+
+def test_constant_tightening_refuses_a_fleet_too_small_for_it(two_vehicles):
+    """p = 3 rows, widest range 4 kW: rho = 12 kW > the 5 kW connection, so the tightened problem is empty."""
+    problem, network, reference = two_vehicles
+    result = run(problem, network, "tightening", options_for("tightening", {"tightening": "constant"}),
+                 reference=reference)
+    assert result.status == "infeasible" and not result.has_solution
+    message = result.info["message"]
+    assert "rho = 12 kW (p = 3 rows x the widest agent range 4)" in message
+    assert "leaves -7 kW on active_power at step 1" in message and "use tightening=adaptive" in message
+    row = compare([result], reference).rows[1]
+    assert row["status"] == "infeasible" and row["objective"] is None
+
+
+def test_adaptive_tightening_finds_the_optimum_with_valid_bounds(two_vehicles):
+    problem, network, reference = two_vehicles
+    assert reference.objective == pytest.approx(12.0)
+    result = run(problem, network, "tightening", stopping=StoppingRules(max_iterations=500), reference=reference)
+    assert result.status == "converged", result.info["message"]
+    assert result.objective == pytest.approx(12.0)
+    assert kpi.relative_coupling_violation(result.coupling) == 0.0
+    u = result.dispatch.loc[result.dispatch["quantity"] == "u", "value"].to_numpy()
+    assert np.all(np.isclose(u, 0.0) | np.isclose(u, 1.0))
+    history = result.history
+    assert np.all(history["lower_bound"] <= 12.0 + 1e-9)  # weak duality against the known optimum
+    upper = history["upper_bound"].dropna().to_numpy()
+    assert len(upper) and np.all(np.diff(upper) <= 0) and upper[-1] == pytest.approx(12.0)
+
+
+def test_the_first_lower_bound_is_the_unpriced_optimum(two_vehicles):
+    """At lambda = 0 every vehicle takes its 4 kWh in the 1-EUR slot: the dual function is 4 + 4 = 8 EUR, less the
+    allowance for the tie-breaking perturbation: at most 1e-4 x the integer columns' |cost| x 1, here
+    1e-4 x 2 vehicles x 4 kW x (3 + 1 + 2) EUR/kWh = 0.0048 EUR."""
+    problem, network, reference = two_vehicles
+    result = run(problem, network, "tightening", stopping=StoppingRules(max_iterations=1), reference=reference)
+    assert 8.0 - 0.0048 <= result.history["lower_bound"].iloc[0] <= 8.0
+
+
+def test_balance_rows_are_refused_with_a_reason():
+    cheap = Grid(name="cheap", p_min_kw=0.0, p_max_kw=60.0, buy_price_per_kwh=0.1, sell_price_per_kwh=0.0)
+    dear = Grid(name="dear", p_min_kw=0.0, p_max_kw=100.0, buy_price_per_kwh=0.2, sell_price_per_kwh=0.0)
+    problem = make_problem([cheap, dear], 0.25, active_power=[50.0, 80.0], reactive_power=[0.0, 0.0])
+    network = CommunicationNetwork.from_edges(["cheap", "dear"], [("cheap", "dear")])
+    with pytest.raises(ProblemError, match="resource\\(s\\) active_power, reactive_power are balances"):
+        run(problem, network, "tightening")
+
+
+@pytest.mark.parametrize(("values", "fragment"), [({"tightening": "sometimes"}, "'constant' or 'adaptive'"),
+                                                  ({"step_size": 0}, "a number > 0"),
+                                                  ({"perturbation": 0.5}, r"in \[0, 0.1\)")])
+def test_options_are_validated(values, fragment):
+    with pytest.raises(OptionError, match=fragment):
+        options_for("tightening", values)
