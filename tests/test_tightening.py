@@ -54,12 +54,10 @@ def test_adaptive_tightening_finds_the_optimum_with_valid_bounds(two_vehicles):
 
 
 def test_the_first_lower_bound_is_the_unpriced_optimum(two_vehicles):
-    """At lambda = 0 every vehicle takes its 4 kWh in the 1-EUR slot: the dual function is 4 + 4 = 8 EUR, less the
-    allowance for the tie-breaking perturbation: at most 1e-4 x the integer columns' |cost| x 1, here
-    1e-4 x 2 vehicles x 4 kW x (3 + 1 + 2) EUR/kWh = 0.0048 EUR."""
+    """At lambda = 0 every vehicle takes its 4 kWh in the 1-EUR slot: the dual function is 4 + 4 = 8 EUR."""
     problem, network, reference = two_vehicles
     result = run(problem, network, "tightening", stopping=StoppingRules(max_iterations=1), reference=reference)
-    assert 8.0 - 0.0048 <= result.history["lower_bound"].iloc[0] <= 8.0
+    assert result.history["lower_bound"].iloc[0] == pytest.approx(8.0, rel=1e-9)
 
 
 def test_balance_rows_are_refused_with_a_reason():
@@ -77,3 +75,15 @@ def test_balance_rows_are_refused_with_a_reason():
 def test_options_are_validated(values, fragment):
     with pytest.raises(OptionError, match=fragment):
         options_for("tightening", values)
+
+
+def test_both_tightenings_side_by_side_in_one_comparison(two_vehicles):
+    problem, network, reference = two_vehicles
+    runs = [run(problem, network, name, stopping=StoppingRules(max_iterations=300), reference=reference)
+            for name in ("tightening-constant", "tightening-adaptive")]
+    rows = {row["method"]: row for row in compare(runs, reference).rows}
+    assert rows["tightening-constant"]["status"] == "infeasible"
+    assert rows["tightening-adaptive"]["objective"] == pytest.approx(12.0)
+    assert runs[1].info["options"]["tightening"] == "adaptive"
+    with pytest.raises(OptionError, match="method 'tightening-constant' fixes tightening = constant"):
+        options_for("tightening-constant", {"tightening": "adaptive"})

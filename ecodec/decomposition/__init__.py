@@ -22,7 +22,12 @@ from ecodec.results.run_result import RunResult
 
 CENTRALIZED = "centralized"
 DRIVERS: dict[str, type[Driver]] = {PrimalDecomposition.method: PrimalDecomposition, Tightening.method: Tightening}
-METHODS: tuple[str, ...] = (CENTRALIZED, *DRIVERS)
+#: Named variants: a driver with some options preset, run under its own name (so one comparison can hold both)
+VARIANTS: dict[str, tuple[str, dict[str, object]]] = {
+    "tightening-constant": (Tightening.method, {"tightening": "constant"}),
+    "tightening-adaptive": (Tightening.method, {"tightening": "adaptive"}),
+}
+METHODS: tuple[str, ...] = (CENTRALIZED, *DRIVERS, *VARIANTS)
 
 
 def options_for(method: str, values: Mapping[str, object] | None = None) -> MethodOptions:
@@ -30,6 +35,13 @@ def options_for(method: str, values: Mapping[str, object] | None = None) -> Meth
     values = dict(values or {})
     if method == CENTRALIZED:
         return CentralizedOptions.from_mapping(values)
+    if method in VARIANTS:
+        driver, preset = VARIANTS[method]
+        clash = sorted(k for k in preset if k in values and str(values[k]) != str(preset[k]))
+        if clash:
+            raise OptionError(f"method '{method}' fixes {', '.join(f'{k} = {preset[k]}' for k in clash)}; use "
+                              f"method '{driver}' to choose it")
+        return DRIVERS[driver].options_type.from_mapping({**values, **preset})
     if method not in DRIVERS:
         raise OptionError(f"unknown method '{method}'; ecodec knows: {', '.join(METHODS)}")
     return DRIVERS[method].options_type.from_mapping(values)
@@ -47,7 +59,9 @@ def run(problem: CoupledProblem, network: CommunicationNetwork, method: str, opt
 
     if method == CENTRALIZED:
         return on_root(lambda: solve_centralized(problem, options))
-    driver = DRIVERS[method](problem, runtime or make_runtime(network, placement_weights(problem)), options)
+    driver_type = DRIVERS[VARIANTS[method][0] if method in VARIANTS else method]
+    driver = driver_type(problem, runtime or make_runtime(network, placement_weights(problem)), options)
+    driver.label = method
     return run_driver(driver, stopping or StoppingRules(), hooks, reference)
 
 
@@ -57,6 +71,6 @@ def placement_weights(problem: CoupledProblem) -> dict[str, float]:
     return {agent.name: 5.0 if agent.is_mixed_integer() else 1.0 for agent in problem.agents}
 
 
-__all__ = ["CENTRALIZED", "DRIVERS", "METHODS", "CheckpointHook", "Hook", "LoggingHook", "MethodOptions",
+__all__ = ["CENTRALIZED", "DRIVERS", "METHODS", "VARIANTS", "CheckpointHook", "Hook", "LoggingHook", "MethodOptions",
            "OptionError", "PrimalDecompositionOptions", "ProgressHook", "StoppingRules", "TighteningOptions",
            "options_for", "run"]

@@ -87,6 +87,7 @@ class Driver(ABC):
         self.decisions: dict[str, np.ndarray] = {}
         self.warnings: list[str] = []
         self.abandoned: str | None = None  # set by setup() when the method cannot run on this problem: why
+        self.label = self.method  # the name of its runs (a preset variant such as 'tightening-constant')
 
     @abstractmethod
     def setup(self) -> None:
@@ -172,7 +173,7 @@ def run_driver(driver: Driver, stopping: StoppingRules, hooks: list[Hook] | None
     setup_time = time.perf_counter() - started
     evaluator = _Evaluator(problem, runtime, reference)
     for hook in hooks:
-        hook.on_start(driver.method, problem, stopping)
+        hook.on_start(driver.label, problem, stopping)
     history: list[dict] = []
     status, message = ITERATION_LIMIT, f"stopped at the iteration limit ({stopping.max_iterations})"
     if driver.abandoned is not None:  # e.g. a tightened problem without a feasible point: nothing to iterate
@@ -262,5 +263,5 @@ def _result(driver: Driver, history: list[dict], status: str, message: str, setu
     info.update(final)
     history_frame = pd.DataFrame(history)
     if not outcomes:
-        return RunResult.empty(driver.method, problem, status, info, history_frame)
-    return RunResult.from_agent_outcomes(driver.method, problem, status, info, history_frame, outcomes, prices)
+        return RunResult.empty(driver.label, problem, status, info, history_frame)
+    return RunResult.from_agent_outcomes(driver.label, problem, status, info, history_frame, outcomes, prices)

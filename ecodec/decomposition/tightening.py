@@ -10,12 +10,13 @@ coordinator keeps one price lambda_k >= 0 per row.  Iteration k:
 1. every agent i solves its own mixed-integer program with the priced coupling,
        x_i^k = argmin_{x in X_i}  f~_i(x) + lambda^k' g_i(x),
    f~_i its cost with a seeded relative perturbation of at most ``perturbation`` on its integer columns
-   (deterministic tie-breaking: agents with equal costs do not all switch together), and sends g_i(x_i^k),
-   f_i(x_i^k) and the solver's lower bound L_i^k of that program (one message per agent);
+   (deterministic tie-breaking: agents that see the same prices do not all pick the same slots), and sends
+   g_i(x_i^k) and f_i(x_i^k) (one message per agent); every ``bound_every`` iterations (from the first) it also
+   solves the unperturbed program  min_{X_i} f_i(x) + lambda^k' g_i(x)  and sends the solver's lower bound L_i^k
+   of it;
 2. the coordinator
-   * keeps the lower bound  LB = max_j  sum_i L_i^j - lambda^j' b - E,  the dual function of the *original*
-     problem (weak duality), E = perturbation x sum_i sum_{integer j} |c_ij| max(|lo_j|, |up_j|) covering the
-     perturbation;
+   * keeps the lower bound  LB = max_j  sum_i L_i^j - lambda^j' b  over the iterations j with bounds: the dual
+     function of the original problem (weak duality);
    * if  sum_i g_i(x_i^k) <= b  (each row within 1e-9 of its scale) the iterate is feasible: the upper bound
      UB = min(UB, sum_i f_i(x_i^k)) and, when it improves, every agent keeps x_i^k as its incumbent;
    * tightens the rows by rho^k: constant  rho_k = p max_i (max_{X_i} g_ik - min_{X_i} g_ik)  (Vujanic; the
@@ -61,16 +62,18 @@ class TighteningOptions(MethodOptions):
     ``tightening``: constant | adaptive; ``step_size`` and ``step_decay``: the price step
     a_k = step_size x Lambda / (S (k + 1)^step_decay); ``gap_tol``: stop when (UB - LB) / |UB| reaches it;
     ``perturbation``: relative cost perturbation of integer columns for tie-breaking; ``seed``: its seed;
-    ``mip_rel_gap``: of each agent's MILP.
+    ``bound_every``: iterations between two evaluations of the lower bound (an extra unperturbed solve per
+    agent); ``mip_rel_gap``: of each agent's MILP.
     """
 
     method = METHOD
     tightening: str = ADAPTIVE
-    step_size: float = 0.5
+    step_size: float = 0.05
     step_decay: float = 0.5
     gap_tol: float = 1e-2
-    perturbation: float = 1e-4
+    perturbation: float = 1e-2
     seed: int = 0
+    bound_every: int = 10
     mip_rel_gap: float = 1e-6
 
     def __post_init__(self):
@@ -84,6 +87,8 @@ class TighteningOptions(MethodOptions):
         require(isinstance(self.perturbation, (int, float)) and 0 <= self.perturbation < 0.1, self.method,
                 "perturbation", self.perturbation, "a number in [0, 0.1)")
         require(isinstance(self.seed, int) and self.seed >= 0, self.method, "seed", self.seed, "an integer >= 0")
+        require(isinstance(self.bound_every, int) and self.bound_every >= 1, self.method, "bound_every",
+                self.bound_every, "an integer >= 1")
         require(isinstance(self.mip_rel_gap, (int, float)) and 0 <= self.mip_rel_gap < 1, self.method,
                 "mip_rel_gap", self.mip_rel_gap, "a number in [0, 1)")
 
@@ -100,11 +105,7 @@ class _Agent:
         factor = np.ones_like(cost)
         integer = sub.integer_columns
         factor[integer] += options.perturbation * rng.random(integer.size)
-        self.cost = cost * factor
-        lower, upper = sub.column_bounds()
-        reach = np.maximum(np.abs(lower[integer]), np.abs(upper[integer]))
-        self.perturbation_error = float(np.sum(np.abs(cost[integer] - self.cost[integer]) * reach)) \
-            if integer.size else 0.0
+        self.cost, self.true_cost = cost * factor, cost
         columns = self.g.tocsc()
         norms = np.abs(columns).max(axis=0).toarray().ravel() if columns.shape[0] else np.zeros(cost.size)
         used = norms > 0
@@ -112,17 +113,25 @@ class _Agent:
         self.smax = self.smin = None
         self.x = self.best = None
 
-    def solve(self, price: np.ndarray) -> np.ndarray:
-        """x_i(lambda) and the message to the coordinator: g_i(x), f_i(x), L_i (the program's lower bound)."""
-        self.sub.set_model_cost(self.cost + self.g.T @ price, float(self.sub.cost_map.offset[0]) + price @ self.g0)
-        solution = self.sub.program.solve()
-        if not solution.has_solution:
-            raise ProblemError(f"agent '{self.sub.agent_name}': its priced subproblem ended '{solution.status}'")
-        self.x = solution.x
+    def solve(self, price: np.ndarray, with_bound: bool) -> np.ndarray:
+        """x_i(lambda) and the message to the coordinator: g_i(x), f_i(x) and, when asked, L_i (the lower bound
+        of the unperturbed priced program; NaN otherwise)."""
+        offset = float(self.sub.cost_map.offset[0]) + price @ self.g0
+        bound = np.nan
+        if with_bound:
+            bound = self._solve(self.true_cost + self.g.T @ price, offset).bound
+        self.x = self._solve(self.cost + self.g.T @ price, offset).x
         value = self.g @ self.x[: self.g.shape[1]] + self.g0
         self.smax = value.copy() if self.smax is None else np.maximum(self.smax, value)
         self.smin = value.copy() if self.smin is None else np.minimum(self.smin, value)
-        return np.concatenate([value, [self.sub.cost(self.x), solution.bound - self.perturbation_error]])
+        return np.concatenate([value, [self.sub.cost(self.x), bound]])
+
+    def _solve(self, cost: np.ndarray, offset: float):
+        self.sub.set_model_cost(cost, offset)
+        solution = self.sub.program.solve()
+        if not solution.has_solution:
+            raise ProblemError(f"agent '{self.sub.agent_name}': its priced subproblem ended '{solution.status}'")
+        return solution
 
 
 class Tightening(Driver):
@@ -171,12 +180,13 @@ class Tightening(Driver):
 
     def iterate(self, k: int) -> dict[str, float]:
         p = self.rows.size
-        price = self.price
-        replies = self.runtime.each(lambda name: self.local[name].solve(price))
+        price, with_bound = self.price, k % self.options.bound_every == 0
+        replies = self.runtime.each(lambda name: self.local[name].solve(price, with_bound))
         self.decisions = {name: self.local[name].x for name in self.local}
         total = self.runtime.sum(replies, count=True)
         lhs, cost, bound = total[:p], float(total[p]), float(total[p + 1])
-        self.lower_bound = max(self.lower_bound, bound - float(price @ self.rows.total))
+        if with_bound:
+            self.lower_bound = max(self.lower_bound, bound - float(price @ self.rows.total))
         feasible = bool(np.all(lhs <= self.rows.total + 1e-9 * self.scale))
         if feasible and cost < self.upper_bound:
             self.upper_bound = cost
