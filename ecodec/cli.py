@@ -76,7 +76,8 @@ def _guarded(command, rank: int | None = None) -> int:
         if isinstance(exc, MPI.Exception):  # a peer died in the middle of a message: the launcher names it
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             abort_job(MPI.COMM_WORLD, f"rank {rank} lost contact with another rank ({first})", lost_peer=True)
-        abort_job(MPI.COMM_WORLD, f"rank {rank} failed: {type(exc).__name__}: {exc}")
+        else:
+            abort_job(MPI.COMM_WORLD, f"rank {rank} failed: {type(exc).__name__}: {exc}")
         raise
 
 

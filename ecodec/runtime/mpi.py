@@ -88,7 +88,10 @@ def abort_job(comm, message: str, lost_peer: bool = False) -> None:
     record_rank_error(comm.Get_rank(), message, lost_peer=lost_peer)
     if not os.environ.get(LAUNCHED_ENV):  # under `ecodec ... --ranks` the launcher reports it
         print(f"error: {message}; every rank is stopped", file=sys.__stderr__, flush=True)
-    comm.Abort(1)
+    try:
+        comm.Abort(1)
+    finally:  # an abort while the job is already being torn down may return or raise: end this process anyway
+        os._exit(1)
 
 
 class MPIRuntime:
