@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -54,7 +55,7 @@ def test_paths_agreed_on_every_objective(quick_run):
         assert result["objectives_agree"] is True
         assert {"bare", "rebuild"} <= result["max_rel_objective_diff"].keys()
         assert max(result["max_rel_objective_diff"].values()) <= report["settings"]["objective_rtol"]
-    assert "NO" not in table
+    assert re.search(r"\| NO[ |(]", table) is None  # no 'NO' cell (objectives, same iterates); timings may vary
 
 
 def test_scaling_rows_and_machine_info(quick_run):
