@@ -152,11 +152,11 @@ class Tightening(Driver):
         def compile_one(name):
             sub = CompiledSubproblem(self.problem, name, mip_rel_gap=self.options.mip_rel_gap)
             self.subproblems[name] = sub
-            agent = self.local[name] = _Agent(sub, self.rows, self.options)
-            return np.concatenate([agent.lo, [agent.price_scale]])
+            self.local[name] = _Agent(sub, self.rows, self.options)
+            return self.local[name].lo
 
-        first = self.runtime.each(compile_one)
-        least = self.runtime.sum({n: v[:p] for n, v in first.items()}, count=True)
+        lows = self.runtime.each(compile_one)
+        least = self.runtime.sum(lows, count=True)
         widest = self.runtime.maximum(self.runtime.each(lambda n: np.concatenate([
             self.local[n].hi - self.local[n].lo, [self.local[n].price_scale]])))
         self.price = np.zeros(p)
