@@ -394,8 +394,6 @@ def _report(args) -> int:
     from ecodec.report import write_report
     from ecodec.results import compare, load_case_summary, load_runs
 
-    if args.output is not None and args.output.suffix.lower() != ".pdf":
-        raise EcodecError(f"{args.output}: a report is a PDF file; give a name ending in .pdf")
     if not args.runs.is_dir():
         raise EcodecError(f"{args.runs}: not a directory; give the directory written by 'ecodec compare --output'")
     runs = load_runs(args.runs)

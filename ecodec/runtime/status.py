@@ -44,7 +44,7 @@ class StatusBoard:
         with path.open("r+b") as handle:
             self._progress = mmap.mmap(handle.fileno(), _PROGRESS_BYTES)
         self._view = np.frombuffer(self._progress, dtype=np.int64)
-        self._write({})
+        _write_entry(self.directory, self.rank, _entry(rank, agents))
 
     def iteration(self, k: int) -> None:
         self._view[0] = k
@@ -55,15 +55,6 @@ class StatusBoard:
     def error(self, message: str) -> None:
         if self.directory is not None:
             record_rank_error(self.rank, message)
-
-    def _write(self, extra: dict) -> None:
-        if self.directory is None:
-            return
-        entry = {"rank": self.rank, "pid": os.getpid(), "host": socket.gethostname(), "agents": list(self.agents),
-                 **extra}
-        tmp = self.directory / f".rank-{self.rank}.json.tmp"
-        tmp.write_text(json.dumps(entry))
-        tmp.replace(self.directory / f"rank-{self.rank}.json")
 
 
 def mark_rank_done(rank: int) -> None:
@@ -77,20 +68,28 @@ def record_rank_error(rank: int, message: str, lost_peer: bool = False) -> None:
 
 
 def _update_entry(rank: int, **fields) -> None:
+    """Merge ``fields`` into the rank's board entry (creating it if the rank never wrote one)."""
     directory = os.environ.get(STATUS_DIR_ENV)
     if not directory:
         return
-    path = Path(directory) / f"rank-{rank}.json"
-    entry = {"rank": rank, "pid": os.getpid(), "host": socket.gethostname(), "agents": []}
+    entry = _entry(rank, ())
     try:
-        entry.update(json.loads(path.read_text()))
+        entry.update(json.loads((Path(directory) / f"rank-{rank}.json").read_text()))
     except (OSError, ValueError):
         pass
-    entry.update(fields)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".rank-{rank}.json.tmp")
+    _write_entry(Path(directory), rank, {**entry, **fields})
+
+
+def _entry(rank: int, agents) -> dict:
+    return {"rank": rank, "pid": os.getpid(), "host": socket.gethostname(), "agents": list(agents)}
+
+
+def _write_entry(directory: Path, rank: int, entry: dict) -> None:
+    """Replace ``rank-<rank>.json`` in one step (a reader never sees half a file)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / f".rank-{rank}.json.tmp"
     tmp.write_text(json.dumps(entry))
-    tmp.replace(path)
+    tmp.replace(directory / f"rank-{rank}.json")
 
 
 @dataclass(frozen=True)
