@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -84,6 +85,7 @@ def launch(arguments: list[str], ranks: int) -> int:
         if not given:
             shutil.rmtree(board, ignore_errors=True)
         return code
+    _stop_local_ranks(statuses)
     print(f"error: {_failure_message(board, culprit, ranks, code, banner)}", file=sys.stderr)
     return EXIT_RANK_FAILURE
 
@@ -131,6 +133,28 @@ def _watch(process: subprocess.Popen, board: Path) -> RankStatus | None:
                 process.wait()
             break
     return culprit
+
+
+def _stop_local_ranks(statuses) -> None:
+    """Make sure no rank process of this host outlives a failed job.
+
+    mpiexec usually takes its ranks down with it, but a rank busy in a solve can outlive it for a moment (it is
+    then no longer our descendant, so it cannot be waited for): wait up to the grace period, then kill it.
+    """
+    here = socket.gethostname()
+    local = [s.pid for s in statuses if s.host == here and s.pid != os.getpid()]
+    deadline = time.monotonic() + GRACE_S
+    while any(_alive(pid) for pid in local) and time.monotonic() < deadline:
+        time.sleep(POLL_S / 4)
+    for pid in local:
+        if _alive(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+    deadline = time.monotonic() + GRACE_S
+    while any(_alive(pid) for pid in local) and time.monotonic() < deadline:
+        time.sleep(POLL_S / 4)
 
 
 def _alive(pid: int) -> bool:
