@@ -36,6 +36,7 @@ class ResourceSpec:
     unit: str
     description: str = ""
     row: int | None = None
+    scope: str = "step"  # 'step': at every step; 'horizon': once, on the energy over the horizon
 
 
 @dataclass

@@ -164,6 +164,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="lp: continuous charging; milp: on/off charging (default); v2g: on/off charge or discharge")
     p.add_argument("--pmax-per-vehicle", type=float, default=1.0, dest="pmax_per_vehicle_kw", metavar="KW",
                    help="shared connection limit per vehicle in kW (default 1)")
+    p.add_argument("--coupling", choices=["feeder", "budget"], default="feeder",
+                   help="feeder: a connection limit in every slot (default); budget: one total-energy budget over "
+                        "the day (a single scalar row, for dualbi), vehicles valuing the energy they add")
+    p.add_argument("--budget-share", type=float, default=0.5, metavar="S",
+                   help="with --coupling budget: the budget is the least energy the fleet needs plus S times the "
+                        "room above it (0..1, default 0.5)")
     p.add_argument("--output", "-o", type=Path, required=True, help="case workbook to write (.xlsx)")
     p.set_defaults(handler=_generate)
 
@@ -186,9 +192,10 @@ def _validate(args) -> int:
     kinds = {}
     for spec in case.agents:
         kinds[spec.kind] = kinds.get(spec.kind, 0) + 1
+    resources = [r.name + (" (over the horizon)" if r.scope == "horizon" else "") for r in case.resources]
     print(f"{args.case.name}: valid. Case '{case.name}', T = {case.T} steps of {case.step_h:g} h, "
           f"{len(case.agents)} agents ({', '.join(f'{n} {k}' for k, n in kinds.items())}), "
-          f"resources: {', '.join(r.name for r in case.resources)}.")
+          f"resources: {', '.join(resources)}.")
     return EXIT_OK
 
 
@@ -419,9 +426,16 @@ def _generate(args) -> int:
         raise EcodecError(f"--seed {args.seed}: expected an integer >= 0")
     if not args.pmax_per_vehicle_kw > 0:
         raise EcodecError(f"--pmax-per-vehicle {args.pmax_per_vehicle_kw:g}: expected a power > 0 kW")
-    tables = pev_tables(args.n, args.seed, args.variant, args.pmax_per_vehicle_kw)
+    if not 0 <= args.budget_share <= 1:
+        raise EcodecError(f"--budget-share {args.budget_share:g}: expected a share from 0 to 1")
+    tables = pev_tables(args.n, args.seed, args.variant, args.pmax_per_vehicle_kw, args.coupling, args.budget_share)
     need, available = energy_shortfall_kwh(tables)
     hours = T_SLOTS * STEP_H
+    if args.coupling == "budget":
+        write_case_workbook(args.output, tables)
+        print(f"wrote {args.output}: {args.n} vehicles ({args.variant}), {T_SLOTS} slots of {STEP_H * 60:g} min, "
+              f"total-energy budget {available:,.1f} kWh; the targets need {need:,.1f} kWh of it")
+        return EXIT_OK
     if need > available:
         raise EcodecError(
             f"the fleet drawn with seed {args.seed} cannot be charged: its {args.n} vehicles must draw {need:,.1f} kWh "

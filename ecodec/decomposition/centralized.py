@@ -111,8 +111,11 @@ def _tables(problem: CoupledProblem, built: BuiltModel, duals: dict):
         [[pyo.value(e) for e in built.terms[agent.name].contributions.get(r.name, [0.0] * problem.grid.T)]
          for r in problem.resources], dtype=float)) for agent in problem.agents}
     lhs = problem.coupling_lhs(built)
-    prices = np.array([[duals[built.model.coupling[r.name, t]] for t in problem.grid.steps]
-                       for r in problem.resources]) / problem.grid.step_h if duals else None
+    coupling = built.model.coupling
+    prices = np.array([[duals[coupling[r.name, t]] if (r.name, t) in coupling else 0.0 for t in problem.grid.steps]
+                       for r in problem.resources]) if duals else None
+    if prices is not None:
+        prices /= np.array([[problem.grid.step_h if r.per_hour else 1.0] for r in problem.resources])
     return (dispatch_table(outputs), coupling_table(problem, np.stack([lhs[r.name] for r in problem.resources]),
                                                     prices), pd.DataFrame(costs, columns=COST_COLUMNS),
             contribution_table(problem, terms))

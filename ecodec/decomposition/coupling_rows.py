@@ -13,7 +13,8 @@ band       -sum_i h_i,t <= -lo_t  and  sum_i h_i,t <= hi_t  -1, +1  inequality  
 
 This is how the reference microgrid study writes its balances: equality rows for the active and reactive
 power, the heat band as the pair  (-h, h) <= (-D_lo, D_hi)  (ECODREAM report, "Distributed Optimization Problem").
-Rows are ordered by resource, then part (lower before upper), then step.  A multiplier mu_k of row k is
+Rows are ordered by resource, then part (lower before upper), then step; a horizon resource (one bound, at its
+last step, on the running energy) has a row at that step only.  A multiplier mu_k of row k is
 -(d cost / d b_k); the price of resource r at step t (d cost / d right-hand side, as the centralized solve
 reports it) is  sum over the rows k of (r, t) of  -s_k mu_k.
 """
@@ -38,27 +39,33 @@ class CouplingRows:
     total: np.ndarray  # (p,) b_k
     n_resources: int
     T: int
+    per_hour: np.ndarray  # (resources,) whether a resource's rows are power per step (see ``prices``)
 
     @classmethod
     def from_problem(cls, problem: CoupledProblem) -> CouplingRows:
+        """The rows of ``problem``'s resources; a step whose end is infinite (a horizon resource before its last
+        step) has no row."""
         parts = []
         T = problem.grid.T
         for r, res in enumerate(problem.resources):
+            lower, upper = res.lower(), res.upper()
             if res.sense == "==":
-                parts.append((r, 1.0, True, res.rhs))
+                parts.append((r, 1.0, True, upper))
             elif res.sense == "<=":
-                parts.append((r, 1.0, False, res.rhs))
+                parts.append((r, 1.0, False, upper))
             elif res.sense == ">=":
-                parts.append((r, -1.0, False, -res.rhs))
+                parts.append((r, -1.0, False, -lower))
             else:
-                parts += [(r, -1.0, False, -res.rhs), (r, 1.0, False, res.rhs_upper)]
+                parts += [(r, -1.0, False, -lower), (r, 1.0, False, upper)]
         steps = np.arange(T)
-        return cls(resource=np.concatenate([np.full(T, r) for r, *_ in parts]),
-                   step=np.tile(steps, len(parts)),
-                   sign=np.concatenate([np.full(T, s) for _, s, _, _ in parts]),
-                   equality=np.concatenate([np.full(T, eq) for _, _, eq, _ in parts]),
-                   total=np.concatenate([np.asarray(b, dtype=float) for *_, b in parts]),
-                   n_resources=len(problem.resources), T=T)
+        total = np.concatenate([np.asarray(b, dtype=float) for *_, b in parts])
+        keep = np.isfinite(total)
+        return cls(resource=np.concatenate([np.full(T, r) for r, *_ in parts])[keep],
+                   step=np.tile(steps, len(parts))[keep],
+                   sign=np.concatenate([np.full(T, s) for _, s, _, _ in parts])[keep],
+                   equality=np.concatenate([np.full(T, eq) for _, _, eq, _ in parts])[keep],
+                   total=total[keep], n_resources=len(problem.resources), T=T,
+                   per_hour=np.array([res.per_hour for res in problem.resources], dtype=bool))
 
     @property
     def size(self) -> int:
@@ -109,7 +116,8 @@ class CouplingRows:
         return float(np.max(violation / np.maximum(scale[self.resource], 1e-9))) if violation.size else 0.0
 
     def prices(self, multipliers: np.ndarray, step_h: float) -> np.ndarray:
-        """Prices per unit and hour, shape (resources, T), from row multipliers mu_k (cost per unit and step)."""
+        """Prices, shape (resources, T), from row multipliers mu_k: per unit and hour for a per-step resource
+        (mu_k is cost per unit and step), per unit of energy as they stand for a horizon resource."""
         out = np.zeros((self.n_resources, self.T))
         np.add.at(out, (self.resource, self.step), -self.sign * multipliers)
-        return out / step_h
+        return out / np.where(self.per_hour, step_h, 1.0)[:, None]

@@ -188,8 +188,12 @@ RESOURCES = SheetSpec(
                profile=True),
         Column("rhs_upper", NUMBER, "unit", "Upper end of a band (only for sense 'band').", required=False,
                profile=True),
-        Column("unit", CHOICE, description="Unit of the carrier: kW for active power and heat, kvar for reactive.",
-               choices=("kW", "kvar")),
+        Column("unit", CHOICE, description="Unit of the carrier: kW for active power and heat, kvar for reactive; "
+               "kWh (kvarh) for a row of scope 'horizon'.", choices=("kW", "kvar", "kWh", "kvarh")),
+        Column("scope", CHOICE, description="'step': the row holds at every step (default); 'horizon': it holds "
+               "once, on the energy over the whole horizon (step_h x the sum over steps of the contributions), "
+               "e.g. a total-energy budget of an EV fleet: active_power, '>=', rhs = -budget in kWh. A carrier "
+               "may have one row of each scope.", required=False, default="step", choices=("step", "horizon")),
         Column("description", TEXT, required=False, default="", description="Free text."),
     ),
     rules=(
@@ -199,8 +203,15 @@ RESOURCES = SheetSpec(
                 "a value >= rhs at every step when sense is 'band'"),
         RowRule(("rhs_upper", "sense"), lambda r: r["sense"] == "band" or r["rhs_upper"] is None,
                 "an empty cell unless sense is 'band'"),
-        RowRule(("unit", "name"), lambda r: CARRIER_UNITS.get(r["name"]) == r["unit"],
-                "the carrier's unit (" + ", ".join(f"{k}: {v}" for k, v in CARRIER_UNITS.items()) + ")"),
+        RowRule(("unit", "name", "scope"),
+                lambda r: r["unit"] == CARRIER_UNITS.get(r["name"], "") + ("h" if r["scope"] == "horizon" else ""),
+                "the carrier's unit (" + ", ".join(f"{k}: {v}" for k, v in CARRIER_UNITS.items())
+                + "), with an h for scope 'horizon' (kWh, kvarh)"),
+        RowRule(("rhs", "scope"), lambda r: r["scope"] != "horizon" or not isinstance(r["rhs"], np.ndarray),
+                "a single number (the energy over the horizon) when scope is 'horizon', not a profile"),
+        RowRule(("rhs_upper", "scope"),
+                lambda r: r["scope"] != "horizon" or not isinstance(r["rhs_upper"], np.ndarray),
+                "a single number (the energy over the horizon) when scope is 'horizon', not a profile"),
     ),
     examples=(
         {"name": "active_power", "sense": "==", "rhs": "load_kw", "unit": "kW", "description": "electric load"},
@@ -390,6 +401,10 @@ EVS = SheetSpec(
         Column("price_per_kwh", NUMBER, "currency/kWh", "Price of the energy charged.", profile=True),
         Column("discharge_price_per_kwh", NUMBER, "currency/kWh", "Price received per kWh discharged ('v2g'; "
                "empty = price_per_kwh).", required=False, profile=True),
+        Column("departure_value_per_kwh", NUMBER, "currency/kWh", "What each kWh in the battery at departure "
+               "beyond e_target_kwh is worth to the driver (e.g. the price of charging elsewhere): with a value above "
+               "some slot's price / eta_charge the vehicle charges beyond its target there.", required=False,
+               default=0.0, lower=0.0),
     ),
     required=False,
     agent_kind="ev",

@@ -338,15 +338,17 @@ class _Reader:
             values = self._row_values(RESOURCES, row, record)
             if values is None:
                 continue
-            if values["name"] in seen:
+            key = (values["name"], values["scope"])
+            if key in seen:
                 self.issue(RESOURCES.name, row, "name", values["name"],
-                           f"each resource once (already on row {seen[values['name']]})")
+                           f"each carrier once per scope (a '{values['scope']}' row of it is already on row "
+                           f"{seen[key]})")
                 continue
-            seen[values["name"]] = row
+            seen[key] = row
             resources.append(ResourceSpec(
                 name=values["name"], sense=values["sense"], rhs=self._per_step(values["rhs"]),
                 rhs_upper=None if values["rhs_upper"] is None else self._per_step(values["rhs_upper"]),
-                unit=values["unit"], description=values["description"], row=row))
+                unit=values["unit"], description=values["description"], row=row, scope=values["scope"]))
         if RESOURCES.name in self.tables and not seen and not any(i.sheet == RESOURCES.name for i in self.issues):
             self.issue(RESOURCES.name, 2, None, None, "at least one coupling resource row")
         return resources

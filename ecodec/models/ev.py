@@ -6,7 +6,9 @@ the vehicle-to-grid variant C with binary charge u and discharge v, u + v <= 1. 
 sessions need: an availability window (the vehicle is plugged in from step ``arrival_step`` to step
 ``departure_step``, 1-based, both included; outside it u = v = 0 and the energy stays), the target reached at the
 end of the departure step, a discharge efficiency and a discharge price (both unverified in the source, so
-parameters).
+parameters), and the value w of each kWh held at departure beyond the target (0 by default: the vehicle then
+charges no more than its target needs; with w above a slot's c_t / eta_ch it fills up there, which is what
+makes a fleet's total-energy budget bind).
 
 Per step t (0-based; window W = {arrival_step - 1, ..., departure_step - 1})::
 
@@ -15,7 +17,7 @@ Per step t (0-based; window W = {arrival_step - 1, ..., departure_step - 1})::
     u_t + v_t <= 1;   u_t = v_t = 0 for t not in W
     e_{t+1} = e_t + (eta_ch p_ch_t - p_dis_t / eta_dis) Delta,   e_0 = e_init
     e_min <= e_{t+1} <= e_max;   e_{departure_step} >= e_target
-    cost = sum_t (c_t p_ch_t - s_t p_dis_t) Delta
+    cost = sum_t (c_t p_ch_t - s_t p_dis_t) Delta  -  w (e_{departure_step} - e_target)
 
 Contribution: active power -p_t (a charging vehicle draws power from the shared connection).
 
@@ -33,6 +35,7 @@ eta_dis                  eta_discharge                    -
 W                        arrival_step, departure_step     step (1-based)
 c                        price_per_kwh                    currency/kWh
 s                        discharge_price_per_kwh          currency/kWh
+w                        departure_value_per_kwh          currency/kWh
 ===========  ==========  ===============================  ==============
 """
 
@@ -65,6 +68,7 @@ class ElectricVehicle(Agent):
     arrival_step: int = 1
     departure_step: int | None = None
     discharge_price_per_kwh: Param | None = None
+    departure_value_per_kwh: float = 0.0
 
     kind = "ev"
     outputs = (Output("p", "p", "kW"), Output("p_charge", "p_ch", "kW"), Output("p_discharge", "p_dis", "kW"),
@@ -106,5 +110,6 @@ class ElectricVehicle(Agent):
         b.e_end = pyo.Expression(T, rule=lambda b, t: b.e[t + 1])
         sell = self.discharge_price_per_kwh if self.discharge_price_per_kwh is not None else self.price_per_kwh
         b.cost = pyo.Expression(expr=sum(
-            (at(self.price_per_kwh, t) * b.p_ch[t] - at(sell, t) * b.p_dis[t]) * grid.step_h for t in T))
+            (at(self.price_per_kwh, t) * b.p_ch[t] - at(sell, t) * b.p_dis[t]) * grid.step_h for t in T)
+            - self.departure_value_per_kwh * (b.e[departure] - self.e_target_kwh))
         return AgentTerms(cost=b.cost, contributions={ACTIVE_POWER: [-b.p[t] for t in T]})

@@ -7,6 +7,9 @@ Both views come from the same ``Agent.build`` code so they cannot drift:
 * ``local_model(agent)``: that agent alone on ``m.agent``, its cost as the objective and its contributions
   exposed (for the distributed drivers).
 
+Agents contribute to carriers; :meth:`CoupledProblem.resource_terms` turns those into contributions to the
+declared resources (a per-step resource takes its carrier's contributions as they are, a horizon resource their
+running energy, see :mod:`ecodec.problem.resource`), and both views use it.
 Construction checks that agent names are unique, that resources cover the horizon, and that every
 contribution names a declared resource and every resource has a contributor.  Order is deterministic:
 agents in the order given, resources in the order given.
@@ -14,7 +17,7 @@ agents in the order given, resources in the order given.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyomo.environ as pyo
@@ -86,12 +89,14 @@ class CoupledProblem:
         m.agents = pyo.Block([a.name for a in self.agents])
         terms = {a.name: a.build(m.agents[a.name], self.grid) for a in self.agents}
         self._check_contributions(terms)
+        terms = {name: self.resource_terms(agent_terms) for name, agent_terms in terms.items()}
         keys = [(r.name, t) for r in self.resources for t in self.grid.steps]
         bounds = {r.name: (r.lower(), r.upper()) for r in self.resources}
         if elastic:
             m.short = pyo.Var(keys, within=pyo.NonNegativeReals)
             m.surplus = pyo.Var(keys, within=pyo.NonNegativeReals)
-        m.coupling = pyo.Constraint(keys, rule=lambda m, r, t: self._coupling_row(
+        m.coupling = pyo.Constraint(keys, rule=lambda m, r, t: pyo.Constraint.Skip if not (
+            np.isfinite(bounds[r][0][t]) or np.isfinite(bounds[r][1][t])) else self._coupling_row(
             terms, r, t, bounds[r], slack=(m.short[r, t] - m.surplus[r, t]) if elastic else 0.0))
         objective = sum(m.short[k] + m.surplus[k] for k in keys) if elastic else sum(
             terms[a.name].cost for a in self.agents)
@@ -104,8 +109,28 @@ class CoupledProblem:
         m.agent = pyo.Block()
         terms = agent.build(m.agent, self.grid)
         self._check_contributions({agent.name: terms}, require_cover=False)
+        terms = self.resource_terms(terms)
         m.objective = pyo.Objective(expr=terms.cost, sense=pyo.minimize)
         return BuiltModel(m, {agent.name: terms})
+
+    def resource_terms(self, terms: AgentTerms) -> AgentTerms:
+        """``terms`` with contributions per declared resource (in resource order) instead of per carrier: a
+        per-step resource takes its carrier's h_t, a horizon resource the energy so far Delta sum_{s <= t} h_s."""
+        step_h = self.grid.step_h
+        contributions = {}
+        for r in self.resources:
+            if r.carrier not in terms.contributions:
+                continue
+            exprs = terms.contributions[r.carrier]
+            if r.scope == "step":
+                contributions[r.name] = exprs
+            else:
+                running, total = [], 0.0
+                for e in exprs:
+                    total = total + e
+                    running.append(step_h * total)
+                contributions[r.name] = running
+        return replace(terms, contributions=contributions)
 
     # -- evaluation --------------------------------------------------------------------------------------
     def coupling_lhs(self, built: BuiltModel) -> dict[str, np.ndarray]:
@@ -124,7 +149,7 @@ class CoupledProblem:
         return (None if np.isinf(lo) else float(lo), total, None if np.isinf(hi) else float(hi))
 
     def _check_contributions(self, terms: dict[str, AgentTerms], require_cover: bool = True) -> None:
-        declared = {r.name for r in self.resources}
+        declared = {r.carrier for r in self.resources}
         problems = []
         fed = set()
         for name, agent_terms in terms.items():
@@ -138,7 +163,7 @@ class CoupledProblem:
                 fed.add(resource)
         if require_cover:
             for r in self.resources:
-                if r.name not in fed:
+                if r.carrier not in fed:
                     problems.append(f"resource '{r.name}' has no contributing agent (remove its row from the "
                                     f"'resources' sheet or add an agent that feeds it)")
         if problems:

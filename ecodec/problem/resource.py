@@ -1,11 +1,18 @@
 """Coupling resources: the constraints that tie agents together.
 
-A resource couples the contributions of all agents to one carrier at every step t:
+A resource of scope ``step`` couples the contributions of all agents to one carrier at every step t:
 
     ==    : sum_i h_i,t  = b_t
     <=    : sum_i h_i,t <= b_t
     >=    : sum_i h_i,t >= b_t
     band  : b_t <= sum_i h_i,t <= bu_t
+
+A resource of scope ``horizon`` couples them once, over the whole horizon: its row reads the energy
+E = Delta sum_t sum_i h_i,t (Delta the step in hours; kWh for a kW carrier) against one number b (a total-energy
+budget of an EV fleet: ``active_power``, ``>=``, b = -budget, consumption being negative injection).  It is
+named ``<carrier>_total`` and kept in the same per-step layout as the others: its left-hand side at step t is
+the energy so far, E_t = Delta sum_{s <= t} sum_i h_i,s, and its ends are infinite before the last step, so
+only E_T = E is bound.  Its price is d cost / d b in currency per kWh as it stands (no division by Delta).
 
 The seed microgrid has three: active-power balance (==), reactive-power balance (==), heat (band).
 The *residual* of a row is the signed amount by which it is violated: lhs - upper above the upper end,
@@ -19,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 SENSES = ("==", "<=", ">=", "band")
+SCOPES = ("step", "horizon")
 
 
 @dataclass(frozen=True, eq=False)
@@ -28,10 +36,18 @@ class CouplingResource:
     rhs: np.ndarray
     rhs_upper: np.ndarray | None = None
     unit: str = ""
+    scope: str = "step"
+    carrier: str = ""  # the carrier the agents contribute to (the name, for scope 'step')
 
     def __post_init__(self):
         if self.sense not in SENSES:
             raise ValueError(f"resource '{self.name}': sense must be one of {SENSES}, got {self.sense!r}")
+        if self.scope not in SCOPES:
+            raise ValueError(f"resource '{self.name}': scope must be one of {SCOPES}, got {self.scope!r}")
+        if not self.carrier:
+            object.__setattr__(self, "carrier", self.name)
+        if self.scope == "step" and self.carrier != self.name:
+            raise ValueError(f"resource '{self.name}': a per-step resource is named after its carrier")
         if (self.sense == "band") != (self.rhs_upper is not None):
             raise ValueError(f"resource '{self.name}': rhs_upper is needed for 'band' and only for it")
         object.__setattr__(self, "rhs", np.asarray(self.rhs, dtype=float))
@@ -44,15 +60,30 @@ class CouplingResource:
     def T(self) -> int:
         return len(self.rhs)
 
+    @property
+    def per_hour(self) -> bool:
+        """Whether the row is in power per step (its dual is divided by the step length to price energy)."""
+        return self.scope == "step"
+
     def lower(self) -> np.ndarray:
-        """Lower end per step (-inf for '<=')."""
-        return np.full(self.T, -np.inf) if self.sense == "<=" else self.rhs
+        """Lower end per step (-inf for '<=', and before the last step of a horizon resource)."""
+        ends = np.full(self.T, -np.inf) if self.sense == "<=" else self.rhs
+        return self._at_horizon_end(ends, -np.inf)
 
     def upper(self) -> np.ndarray:
-        """Upper end per step (+inf for '>=')."""
+        """Upper end per step (+inf for '>=', and before the last step of a horizon resource)."""
         if self.sense == ">=":
-            return np.full(self.T, np.inf)
-        return self.rhs_upper if self.sense == "band" else self.rhs
+            ends = np.full(self.T, np.inf)
+        else:
+            ends = self.rhs_upper if self.sense == "band" else self.rhs
+        return self._at_horizon_end(ends, np.inf)
+
+    def _at_horizon_end(self, ends: np.ndarray, free: float) -> np.ndarray:
+        if self.scope == "step":
+            return ends
+        out = np.full(self.T, free)
+        out[-1] = ends[-1]
+        return out
 
     def residual(self, lhs: np.ndarray) -> np.ndarray:
         """Signed violation per step: > 0 above the upper end, < 0 below the lower end, 0 inside."""

@@ -167,5 +167,5 @@ def coupling_table(problem, lhs: np.ndarray, prices: np.ndarray | None) -> pd.Da
             "t": np.arange(1, T + 1), "resource": r.name, "unit": r.unit, "lhs": lhs[k], "lower": r.lower(),
             "upper": r.upper(), "residual": r.residual(lhs[k]),
             "price": prices[k] + 0.0 if prices is not None else np.full(T, np.nan),
-            "price_unit": f"{problem.currency}/{r.unit}h"}))
+            "price_unit": f"{problem.currency}/{r.unit}h" if r.per_hour else f"{problem.currency}/{r.unit}"}))
     return pd.concat(frames, ignore_index=True)
