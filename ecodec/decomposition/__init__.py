@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from ecodec.decomposition.centralized import CentralizedOptions, solve_centralized
 from ecodec.decomposition.driver import Driver, StoppingRules, run_driver
+from ecodec.decomposition.dualbi import DualBi, DualBiOptions
 from ecodec.decomposition.hooks import CheckpointHook, Hook, LoggingHook, ProgressHook
 from ecodec.decomposition.options import MethodOptions, OptionError
 from ecodec.decomposition.primal_decomposition import PrimalDecomposition, PrimalDecompositionOptions
@@ -21,7 +22,8 @@ from ecodec.problem.coupled import CoupledProblem
 from ecodec.results.run_result import RunResult
 
 CENTRALIZED = "centralized"
-DRIVERS: dict[str, type[Driver]] = {PrimalDecomposition.method: PrimalDecomposition, Tightening.method: Tightening}
+DRIVERS: dict[str, type[Driver]] = {PrimalDecomposition.method: PrimalDecomposition, Tightening.method: Tightening,
+                                    DualBi.method: DualBi}
 #: Named variants: a driver with some options preset, run under its own name (so one comparison can hold both)
 VARIANTS: dict[str, tuple[str, dict[str, object]]] = {
     "tightening-constant": (Tightening.method, {"tightening": "constant"}),
@@ -71,6 +73,7 @@ def placement_weights(problem: CoupledProblem) -> dict[str, float]:
     return {agent.name: 5.0 if agent.is_mixed_integer() else 1.0 for agent in problem.agents}
 
 
-__all__ = ["CENTRALIZED", "DRIVERS", "METHODS", "VARIANTS", "CheckpointHook", "Hook", "LoggingHook", "MethodOptions",
+__all__ = ["CENTRALIZED", "DRIVERS", "METHODS", "VARIANTS", "CheckpointHook", "DualBiOptions", "Hook", "LoggingHook",
+           "MethodOptions",
            "OptionError", "PrimalDecompositionOptions", "ProgressHook", "StoppingRules", "TighteningOptions",
            "options_for", "run"]

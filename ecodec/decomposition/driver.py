@@ -197,6 +197,9 @@ def run_driver(driver: Driver, stopping: StoppingRules, hooks: list[Hook] | None
             history.append(record)
             for hook in hooks:
                 hook.on_iteration(record)
+            if driver.abandoned is not None:  # the method found mid-run that it cannot go on (no feasible point)
+                status, message = INFEASIBLE, driver.abandoned
+                break
             certificate = driver.certified()
             if certificate:
                 status, message = CONVERGED, certificate

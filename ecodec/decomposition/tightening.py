@@ -38,14 +38,14 @@ or the last iterate with a warning when none was feasible.
 from __future__ import annotations
 
 import logging
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
 
 from ecodec.decomposition.coupling_rows import CouplingRows
 from ecodec.decomposition.driver import Driver
-from ecodec.decomposition.options import MethodOptions, require
+from ecodec.decomposition.options import require
+from ecodec.decomposition.priced_agent import Certificate, PricedAgent, PricedOptions
 from ecodec.errors import ProblemError
 from ecodec.solvers.compiled import CompiledSubproblem
 
@@ -56,7 +56,7 @@ CONSTANT, ADAPTIVE = "constant", "adaptive"
 
 
 @dataclass(frozen=True)
-class TighteningOptions(MethodOptions):
+class TighteningOptions(PricedOptions):
     """Dual decomposition with constant (Vujanic) or adaptive (Falsone) constraint tightening.
 
     ``tightening``: constant | adaptive; ``step_size`` and ``step_decay``: the price step
@@ -70,68 +70,38 @@ class TighteningOptions(MethodOptions):
     tightening: str = ADAPTIVE
     step_size: float = 0.05
     step_decay: float = 0.5
-    gap_tol: float = 1e-2
-    perturbation: float = 1e-2
-    seed: int = 0
     bound_every: int = 10
-    mip_rel_gap: float = 1e-6
 
     def __post_init__(self):
+        super().__post_init__()
         require(self.tightening in (CONSTANT, ADAPTIVE), self.method, "tightening", self.tightening,
                 f"'{CONSTANT}' or '{ADAPTIVE}'")
-        for key in ("step_size", "gap_tol"):
-            value = getattr(self, key)
-            require(isinstance(value, (int, float)) and value > 0, self.method, key, value, "a number > 0")
+        require(isinstance(self.step_size, (int, float)) and self.step_size > 0, self.method, "step_size",
+                self.step_size, "a number > 0")
         require(isinstance(self.step_decay, (int, float)) and 0 <= self.step_decay <= 1, self.method, "step_decay",
                 self.step_decay, "a number in [0, 1]")
-        require(isinstance(self.perturbation, (int, float)) and 0 <= self.perturbation < 0.1, self.method,
-                "perturbation", self.perturbation, "a number in [0, 0.1)")
-        require(isinstance(self.seed, int) and self.seed >= 0, self.method, "seed", self.seed, "an integer >= 0")
         require(isinstance(self.bound_every, int) and self.bound_every >= 1, self.method, "bound_every",
                 self.bound_every, "an integer >= 1")
-        require(isinstance(self.mip_rel_gap, (int, float)) and 0 <= self.mip_rel_gap < 1, self.method,
-                "mip_rel_gap", self.mip_rel_gap, "a number in [0, 1)")
 
 
-class _Agent:
-    """One agent's side: its compiled MILP with the priced coupling, its running range, its incumbent."""
+class _Agent(PricedAgent):
+    """One agent's side: its priced MILP (:class:`PricedAgent`), its running range, its incumbent."""
 
     def __init__(self, sub: CompiledSubproblem, rows: CouplingRows, options: TighteningOptions):
-        self.sub = sub
-        self.g, self.g0 = rows.local_rows(sub)
+        super().__init__(sub, rows, options.perturbation, options.seed)
         self.lo, self.hi = rows.local_range(sub)
-        cost = sub.cost_map.matrix.toarray()[0]
-        rng = np.random.default_rng([options.seed, zlib.crc32(sub.agent_name.encode())])
-        factor = np.ones_like(cost)
-        integer = sub.integer_columns
-        factor[integer] += options.perturbation * rng.random(integer.size)
-        self.cost, self.true_cost = cost * factor, cost
-        columns = self.g.tocsc()
-        norms = np.abs(columns).max(axis=0).toarray().ravel() if columns.shape[0] else np.zeros(cost.size)
-        used = norms > 0
-        self.price_scale = float(np.max(np.abs(cost[used]) / norms[used])) if used.any() else 0.0
         self.smax = self.smin = None
-        self.x = self.best = None
+        self.best = None
 
-    def solve(self, price: np.ndarray, with_bound: bool) -> np.ndarray:
+    def step(self, price: np.ndarray, with_bound: bool) -> np.ndarray:
         """x_i(lambda) and the message to the coordinator: g_i(x), f_i(x) and, when asked, L_i (the lower bound
         of the unperturbed priced program; NaN otherwise)."""
-        offset = float(self.sub.cost_map.offset[0]) + price @ self.g0
-        bound = np.nan
-        if with_bound:
-            bound = self._solve(self.true_cost + self.g.T @ price, offset).bound
-        self.x = self._solve(self.cost + self.g.T @ price, offset).x
-        value = self.g @ self.x[: self.g.shape[1]] + self.g0
+        bound = self.solve(price, perturbed=False).bound if with_bound else np.nan
+        self.solve(price)
+        value = self.row_values(self.x)
         self.smax = value.copy() if self.smax is None else np.maximum(self.smax, value)
         self.smin = value.copy() if self.smin is None else np.minimum(self.smin, value)
         return np.concatenate([value, [self.sub.cost(self.x), bound]])
-
-    def _solve(self, cost: np.ndarray, offset: float):
-        self.sub.set_model_cost(cost, offset)
-        solution = self.sub.program.solve()
-        if not solution.has_solution:
-            raise ProblemError(f"agent '{self.sub.agent_name}': its priced subproblem ended '{solution.status}'")
-        return solution
 
 
 class Tightening(Driver):
@@ -162,7 +132,7 @@ class Tightening(Driver):
         self.price = np.zeros(p)
         self.scale = max(float(np.max(np.abs(self.rows.total))), 1e-9)
         self.step0 = self.options.step_size * max(float(widest[p]), 1e-12) / self.scale
-        self.lower_bound, self.upper_bound = -np.inf, np.inf
+        self.certificate = Certificate()
         if self.options.tightening == CONSTANT:
             self.rho = p * widest[:p]
             short = least > self.rows.total - self.rho + 1e-9 * self.scale
@@ -181,15 +151,14 @@ class Tightening(Driver):
     def iterate(self, k: int) -> dict[str, float]:
         p = self.rows.size
         price, with_bound = self.price, k % self.options.bound_every == 0
-        replies = self.runtime.each(lambda name: self.local[name].solve(price, with_bound))
+        replies = self.runtime.each(lambda name: self.local[name].step(price, with_bound))
         self.decisions = {name: self.local[name].x for name in self.local}
         total = self.runtime.sum(replies, count=True)
         lhs, cost, bound = total[:p], float(total[p]), float(total[p + 1])
         if with_bound:
-            self.lower_bound = max(self.lower_bound, bound - float(price @ self.rows.total))
+            self.certificate.bound(bound - float(price @ self.rows.total))
         feasible = bool(np.all(lhs <= self.rows.total + 1e-9 * self.scale))
-        if feasible and cost < self.upper_bound:
-            self.upper_bound = cost
+        if feasible and self.certificate.offer(cost):
             self.runtime.each(lambda name: setattr(self.local[name], "best", self.local[name].x))
         if self.options.tightening == ADAPTIVE:
             self.rho = p * self.runtime.maximum(self.runtime.each(
@@ -198,27 +167,15 @@ class Tightening(Driver):
         step = self.step0 / (k + 1) ** self.options.step_decay
         self.price = np.maximum(price + step * residual, 0.0)
         self.runtime.count_broadcast(p)
-        return {"step_size": step, "lower_bound": self.lower_bound,
-                "upper_bound": self.upper_bound if np.isfinite(self.upper_bound) else np.nan,
-                "certified_gap": self._gap(), "feasible": float(feasible), "rho_max": float(np.max(self.rho))}
-
-    def _gap(self) -> float:
-        if not (np.isfinite(self.upper_bound) and np.isfinite(self.lower_bound)):
-            return np.nan
-        return max(self.upper_bound - self.lower_bound, 0.0) / max(abs(self.upper_bound), 1e-9)
+        return {"step_size": step, **self.certificate.record(), "feasible": float(feasible),
+                "rho_max": float(np.max(self.rho))}
 
     def certified(self) -> str | None:
-        gap = self._gap()
-        if gap == gap and gap <= self.options.gap_tol:
-            return (f"certified: best feasible cost {self.upper_bound:.6g} is within {gap:.2e} of the lower bound "
-                    f"{self.lower_bound:.6g} (gap_tol {self.options.gap_tol:g})")
-        return None
+        return self.certificate.reached(self.options.gap_tol)
 
     def finish(self) -> dict[str, object]:
-        facts: dict[str, object] = {"lower_bound": self.lower_bound, "tightening": self.options.tightening,
-                                    "upper_bound": self.upper_bound if np.isfinite(self.upper_bound) else None,
-                                    "certified_gap": self._gap() if self._gap() == self._gap() else None}
-        if np.isfinite(self.upper_bound):
+        facts: dict[str, object] = {"tightening": self.options.tightening, **self.certificate.facts()}
+        if self.certificate.has_incumbent:
             self.decisions = {name: self.local[name].best for name in self.local}
         else:
             self.warnings.append("no iterate met the coupling constraints: the decisions are the last iterate, "

@@ -43,6 +43,12 @@ def residuals(lhs: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarr
     return np.maximum(lhs - upper, 0.0) + np.minimum(lhs - lower, 0.0)
 
 
+def certified_gap(upper: float, lower: float) -> float:
+    """(upper - lower)^+ / |upper|: how far a cost ``upper`` can at most be above the optimum, given a proven
+    lower bound ``lower`` on it (the certificate of the coordinator methods and of a MILP solver)."""
+    return max(upper - lower, 0.0) / max(abs(upper), 1e-9)
+
+
 def resource_scale(lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
     """Per resource, its peak |right-hand side| over the horizon (the peak load of a balance), at least 1e-9.
 

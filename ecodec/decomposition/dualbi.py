@@ -1,0 +1,206 @@
+"""DualBi: bisection on the dual of a problem with one scalar coupling row, with a feasible, improving incumbent.
+
+Source: Manieri, Falsone, Prandini (2024), "DualBi", arXiv:2402.03013 (ALGORITHMS.md section 4; the steps below are
+ecodec's reading of the method, checked against the properties it states).
+
+The coupling must be a single inequality row (:class:`CouplingRows`), e.g. a fleet's total-energy budget declared
+with scope 'horizon' on the workbook's resources sheet:  g(x) = sum_i g_i(x_i) <= b,  g_i(x) = G_i x + g0_i.
+With the Lagrangian L(x, lambda) = sum_i f_i(x_i) + lambda (g(x) - b), lambda >= 0 scalar, and
+x(lambda) = argmin_{x in X} L(x, lambda) (each agent minimises its own  f_i + lambda g_i, a MILP, with the seeded
+cost perturbation of :class:`PricedAgent` for deterministic tie-breaking), the row value g(x(lambda)) does not
+increase with lambda and the dual function phi(lambda) = L(x(lambda), lambda) is a lower bound on the optimum.
+
+==========  ===============================================================================================
+symbol      meaning
+==========  ===============================================================================================
+lambda_k    the price the coordinator broadcasts at iteration k (one number)
+[lo, hi]    the bracket: g(x(lo)) > b (lo = 0 at first), g(x(hi)) <= b once an upper end is known
+Lambda      the largest cost per unit of row contribution over the agents' columns (first trial upper end)
+L~_i, D_i   the solver's bound of agent i's perturbed priced program, and its perturbation shift
+LB, UB      lower bound  max_k sum_i (L~_i - D_i) - lambda_k b;  upper bound: the incumbent's cost
+==========  ===============================================================================================
+
+Iteration k: the coordinator sends lambda_k (k = 0: lambda_0 = 0); every agent solves and sends g_i(x_i), f_i(x_i)
+and L~_i - D_i (one message); the coordinator
+
+1. raises LB with phi at lambda_k;
+2. if g(x(lambda_k)) <= b: x(lambda_k) is feasible: hi = lambda_k, and when f(x(lambda_k)) < UB it becomes the
+   incumbent (so UB never increases, and from the first upper end on there is always a feasible incumbent);
+   k = 0 feasible means x(0) is optimal up to the perturbation (LB and UB then meet within sum_i D_i);
+   otherwise lo = lambda_k;
+3. picks lambda_{k+1}: while no upper end is known, Lambda, then twice the last trial (expansion, ``phase`` 0 in
+   the history); then the midpoint (lo + hi) / 2 (bisection, ``phase`` 1).
+
+It stops when the certified gap (UB - LB) / |UB| <= gap_tol, when the bracket is closed (hi - lo <= 1e-12 hi:
+no price left between a point that violates the row and one that meets it), or by the shared stopping rules.
+If the row cannot be met even when every agent minimises its own g_i (the least of the LP relaxations, summed,
+exceeds b), or no upper end is found after ``max_expansions`` doublings, the run ends with status ``infeasible``
+and a message.  The decisions returned are the incumbent's.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from ecodec.decomposition.coupling_rows import CouplingRows
+from ecodec.decomposition.driver import Driver
+from ecodec.decomposition.options import require
+from ecodec.decomposition.priced_agent import Certificate, PricedAgent, PricedOptions
+from ecodec.errors import ProblemError
+from ecodec.solvers.compiled import CompiledSubproblem
+
+log = logging.getLogger(__name__)
+
+METHOD = "dualbi"
+EXPAND, BISECT = 0.0, 1.0  # the history's ``phase`` column
+
+
+@dataclass(frozen=True)
+class DualBiOptions(PricedOptions):
+    """DualBi on one scalar coupling row.
+
+    ``gap_tol``: stop when (UB - LB) / |UB| reaches it; ``perturbation``: relative cost perturbation of integer
+    columns for tie-breaking (it also loosens LB by at most sum_i D_i); ``seed``: its seed; ``price_start``: the
+    first trial upper end (None: Lambda, see the module docstring); ``max_expansions``: doublings allowed in
+    search of a feasible upper end; ``mip_rel_gap``: of each agent's MILP.
+    """
+
+    method = METHOD
+    gap_tol: float = 1e-3
+    perturbation: float = 1e-4
+    price_start: float | None = None
+    max_expansions: int = 60
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(self.price_start is None or (isinstance(self.price_start, (int, float)) and self.price_start > 0),
+                self.method, "price_start", self.price_start, "a price > 0 (or empty for automatic)")
+        require(isinstance(self.max_expansions, int) and self.max_expansions >= 1, self.method, "max_expansions",
+                self.max_expansions, "an integer >= 1")
+
+
+class _Agent(PricedAgent):
+    """One agent: its priced program and its incumbent."""
+
+    def __init__(self, sub: CompiledSubproblem, rows: CouplingRows, options: DualBiOptions):
+        super().__init__(sub, rows, options.perturbation, options.seed)
+        self.least = sub.linear_range(self.g, float(self.g0[0]))[0]  # min of g_i over the LP relaxation
+        self.best: np.ndarray | None = None
+
+    def step(self, price: float) -> np.ndarray:
+        """Solve at ``price``; the message: g_i(x_i), f_i(x_i), L~_i - D_i."""
+        solution = self.solve(np.array([price]))
+        bound = solution.bound if solution.bound is not None else solution.objective
+        return np.array([self.row_values(self.x)[0], self.sub.cost(self.x), bound - self.perturbation_shift])
+
+
+class DualBi(Driver):
+    """See the module docstring."""
+
+    method = METHOD
+    options_type = DualBiOptions
+
+    def setup(self) -> None:
+        self.rows = CouplingRows.from_problem(self.problem)
+        if self.rows.size != 1 or self.rows.equality.any():
+            names = ", ".join(f"{r.name} ({r.scope})" for r in self.problem.resources)
+            raise ProblemError(
+                f"dualbi prices one scalar inequality coupling row; this case has {self.rows.size} coupling rows "
+                f"({'an equality among them; ' if self.rows.equality.any() else ''}resources: {names}). Declare a "
+                "single '<=' or '>=' row of scope 'horizon' (e.g. a total-energy budget) on the resources sheet, or "
+                "use tightening")
+        self.local: dict[str, _Agent] = {}
+
+        def compile_one(name):
+            sub = CompiledSubproblem(self.problem, name, mip_rel_gap=self.options.mip_rel_gap)
+            self.subproblems[name] = sub
+            self.local[name] = _Agent(sub, self.rows, self.options)
+            return np.array([self.local[name].least])
+
+        least = float(self.runtime.sum(self.runtime.each(compile_one), count=True)[0])
+        scale = self.runtime.maximum(self.runtime.each(lambda n: np.array([self.local[n].price_scale])))
+        self.b = float(self.rows.total[0])
+        self.tol = 1e-9 * max(abs(self.b), 1.0)
+        self.start = self.options.price_start or max(float(scale[0]), 1e-12)
+        self.lo, self.hi, self.price = 0.0, np.inf, 0.0
+        self.phase, self.expansions = EXPAND, 0
+        self.certificate = Certificate()
+        self.closed = False
+        resource = self.problem.resources[int(self.rows.resource[0])]
+        if least > self.b + self.tol:
+            sign = float(self.rows.sign[0])
+            reach, side = ("at least", "above") if sign > 0 else ("at most", "below")
+            self.abandoned = (f"the coupling row on {resource.name} cannot be met: the agents' total is {reach} "
+                              f"{sign * least:.6g} {resource.unit} however they are priced (LP relaxations), "
+                              f"{side} the {sign * self.b:.6g} {resource.unit} of the row")
+
+    def iterate(self, k: int) -> dict[str, float]:
+        price = self.price
+        replies = self.runtime.each(lambda name: self.local[name].step(price))
+        self.decisions = {name: self.local[name].x for name in self.local}
+        total = self.runtime.sum(replies, count=True)
+        value, cost, bound = float(total[0]), float(total[1]), float(total[2])
+        self.certificate.bound(bound - price * self.b)
+        feasible = value <= self.b + self.tol
+        if feasible:
+            self.hi = price
+            if self.certificate.offer(cost):
+                self.runtime.each(lambda name: setattr(self.local[name], "best", self.local[name].x))
+        else:
+            self.lo = price
+        record = {"price": price, "price_low": self.lo, "price_high": self.hi if np.isfinite(self.hi) else np.nan,
+                  "row_value": value, **self.certificate.record(), "feasible": float(feasible),
+                  "phase": self.phase}
+        self._next_price(k)
+        self.runtime.count_broadcast(1)
+        return record
+
+    def _next_price(self, k: int) -> None:
+        if k == 0 and np.isfinite(self.hi):  # x(0) meets the row: nothing to price
+            self.closed = True
+            return
+        if not np.isfinite(self.hi):
+            if self.expansions >= self.options.max_expansions:
+                resource = self.problem.resources[int(self.rows.resource[0])]
+                self.abandoned = (f"no price up to {self.lo:.6g} {self.problem.currency}/{resource.unit} makes the "
+                                  f"agents meet the coupling row on {resource.name} ({self.options.max_expansions} "
+                                  "doublings); raise max_expansions or price_start")
+                return
+            self.price = self.start if self.expansions == 0 else 2.0 * self.lo
+            self.expansions += 1
+            return
+        self.phase = BISECT
+        self.closed = self.hi - self.lo <= 1e-12 * self.hi
+        self.price = 0.5 * (self.lo + self.hi)
+
+    def certified(self) -> str | None:
+        cert = self.certificate
+        if self.closed and self.hi == 0.0:
+            return (f"the unpriced decisions meet the coupling row: optimal (cost {cert.upper:.6g}, lower bound "
+                    f"{cert.lower:.6g}, apart by the tie-breaking perturbation only)")
+        reached = cert.reached(self.options.gap_tol)
+        if reached is None and self.closed and cert.has_incumbent:
+            return (f"the price bracket has closed at {self.hi:.6g}: best feasible cost {cert.upper:.6g}, "
+                    f"lower bound {cert.lower:.6g} (certified gap {cert.gap():.2e})")
+        return reached
+
+    def finish(self) -> dict[str, object]:
+        facts: dict[str, object] = {**self.certificate.facts(),
+                                    "price_bracket": [self.lo, self.hi if np.isfinite(self.hi) else None]}
+        if self.certificate.has_incumbent:
+            self.decisions = {name: self.local[name].best for name in self.local}
+        else:
+            self.warnings.append("no iterate met the coupling row: the decisions are the last iterate, which "
+                                 "violates it (run longer)")
+        return facts
+
+    def prices(self) -> np.ndarray:
+        """The upper end of the bracket (the price of the incumbent), as the row's price."""
+        price = self.hi if np.isfinite(self.hi) else self.price
+        return self.rows.prices(np.array([price]), self.problem.grid.step_h)
+
+
+__all__ = ["DualBi", "DualBiOptions"]

@@ -1,0 +1,143 @@
+"""What the coordinator-based dual methods (``tightening``, ``dualbi``) share: their common options, one agent's
+priced program, and the certificate the coordinator keeps.
+
+Agent i holds its compiled program (:class:`CompiledSubproblem`) and its coupling rows g_i(x) = G_i x + g0_i
+(:class:`CouplingRows`); given prices lambda >= 0 it solves
+
+    x_i(lambda) = argmin_{x in X_i}  f~_i(x) + lambda' g_i(x),
+
+f~_i its cost with a seeded relative perturbation: each integer column's cost c_j becomes c_j (1 + d_j),
+d_j ~ U[0, perturbation) from a generator seeded by (seed, the agent's name).  Agents that see the same prices
+then do not all pick the same slots (deterministic tie-breaking, the same on every runtime).  Since
+|f~_i(x) - f_i(x)| <= D_i = sum_j |c_j| d_j max(|lo_j|, |hi_j|) for every x within the column bounds
+[lo_j, hi_j], the solver's bound L~_i of the perturbed program gives a bound of the unperturbed one:
+min_{X_i} f_i + lambda' g_i >= L~_i - D_i (:attr:`PricedAgent.perturbation_shift`).
+
+``price_scale`` is Lambda_i, the largest cost per unit of coupling contribution over the agent's columns
+(|c_j| / max_k |G_kj|): the size of a price that changes its decisions, from which the coordinators scale their
+steps and first prices.
+
+:class:`Certificate`: the coordinator's lower bound LB (a dual function value), upper bound UB (the best
+coupling-feasible cost found) and the certified gap (UB - LB)^+ / |UB| (:func:`ecodec.results.kpi.certified_gap`).
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from ecodec.decomposition.coupling_rows import CouplingRows
+from ecodec.decomposition.options import MethodOptions, require
+from ecodec.errors import ProblemError
+from ecodec.results import kpi
+from ecodec.solvers.compiled import CompiledSubproblem
+
+
+@dataclass(frozen=True)
+class PricedOptions(MethodOptions):
+    """Options every coordinator method has: ``gap_tol`` (stop when the certified gap reaches it), ``perturbation``
+    and ``seed`` (the tie-breaking perturbation), ``mip_rel_gap`` (of each agent's MILP)."""
+
+    gap_tol: float = 1e-2
+    perturbation: float = 1e-2
+    seed: int = 0
+    mip_rel_gap: float = 1e-6
+
+    def __post_init__(self):
+        require(isinstance(self.gap_tol, (int, float)) and self.gap_tol > 0, self.method, "gap_tol", self.gap_tol,
+                "a number > 0")
+        require(isinstance(self.perturbation, (int, float)) and 0 <= self.perturbation < 0.1, self.method,
+                "perturbation", self.perturbation, "a number in [0, 0.1)")
+        require(isinstance(self.seed, int) and self.seed >= 0, self.method, "seed", self.seed, "an integer >= 0")
+        require(isinstance(self.mip_rel_gap, (int, float)) and 0 <= self.mip_rel_gap < 1, self.method,
+                "mip_rel_gap", self.mip_rel_gap, "a number in [0, 1)")
+
+
+class Certificate:
+    """LB, UB and the certified gap of a coordinator method (see the module docstring)."""
+
+    def __init__(self):
+        self.lower, self.upper = -np.inf, np.inf
+
+    def bound(self, value: float) -> None:
+        """A dual function value: LB = max(LB, value)."""
+        self.lower = max(self.lower, value)
+
+    def offer(self, cost: float) -> bool:
+        """A coupling-feasible cost; True when it improves UB (the caller then keeps that iterate)."""
+        if cost < self.upper:
+            self.upper = cost
+            return True
+        return False
+
+    @property
+    def has_incumbent(self) -> bool:
+        return bool(np.isfinite(self.upper))
+
+    def gap(self) -> float:
+        """The certified gap, NaN until both bounds exist."""
+        if not (np.isfinite(self.upper) and np.isfinite(self.lower)):
+            return np.nan
+        return kpi.certified_gap(self.upper, self.lower)
+
+    def record(self) -> dict[str, float]:
+        """The history columns ``lower_bound``, ``upper_bound`` (NaN before an incumbent), ``certified_gap``."""
+        return {"lower_bound": self.lower, "upper_bound": self.upper if self.has_incumbent else np.nan,
+                "certified_gap": self.gap()}
+
+    def facts(self) -> dict[str, object]:
+        """The same for the run's info (None where missing)."""
+        gap = self.gap()
+        return {"lower_bound": self.lower, "upper_bound": self.upper if self.has_incumbent else None,
+                "certified_gap": gap if gap == gap else None}
+
+    def reached(self, gap_tol: float) -> str | None:
+        """The stopping message once the gap is at most ``gap_tol``."""
+        gap = self.gap()
+        if gap == gap and gap <= gap_tol:
+            return (f"certified: best feasible cost {self.upper:.6g} is within {gap:.2e} of the lower bound "
+                    f"{self.lower:.6g} (gap_tol {gap_tol:g})")
+        return None
+
+
+class PricedAgent:
+    """See the module docstring."""
+
+    def __init__(self, sub: CompiledSubproblem, rows: CouplingRows, perturbation: float, seed: int):
+        self.sub = sub
+        self.g, self.g0 = rows.local_rows(sub)
+        cost = sub.cost_map.matrix.toarray()[0]
+        rng = np.random.default_rng([seed, zlib.crc32(sub.agent_name.encode())])
+        factor = np.ones_like(cost)
+        integer = sub.integer_columns
+        factor[integer] += perturbation * rng.random(integer.size)
+        self.cost, self.true_cost = cost * factor, cost
+        lower, upper = sub.column_bounds()
+        reach = np.maximum(np.abs(lower[integer]), np.abs(upper[integer])) if integer.size else np.zeros(0)
+        shift = np.abs(cost[integer]) * (factor[integer] - 1.0) * reach
+        self.perturbation_shift = float(np.sum(shift)) if np.all(np.isfinite(shift)) else np.inf
+        columns = self.g.tocsc()
+        norms = np.abs(columns).max(axis=0).toarray().ravel() if columns.shape[0] else np.zeros(cost.size)
+        used = norms > 0
+        self.price_scale = float(np.max(np.abs(cost[used]) / norms[used])) if used.any() else 0.0
+        self.x: np.ndarray | None = None
+
+    def row_values(self, x: np.ndarray) -> np.ndarray:
+        """g_i(x), one value per coupling row."""
+        return self.g @ x[: self.g.shape[1]] + self.g0
+
+    def solve(self, price: np.ndarray, perturbed: bool = True):
+        """The solution of  min_{X_i} f~_i + price' g_i  (f_i itself with ``perturbed=False``); keeps x."""
+        offset = float(self.sub.cost_map.offset[0]) + price @ self.g0
+        self.sub.set_model_cost((self.cost if perturbed else self.true_cost) + self.g.T @ price, offset)
+        solution = self.sub.program.solve()
+        if not solution.has_solution:
+            raise ProblemError(f"agent '{self.sub.agent_name}': its priced subproblem ended '{solution.status}'")
+        if perturbed:
+            self.x = solution.x
+        return solution
+
+
+__all__ = ["Certificate", "PricedAgent", "PricedOptions"]
