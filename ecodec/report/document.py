@@ -54,6 +54,7 @@ SECTION_TITLES = ("Results at a glance", "The case", "Convergence", "Dispatch", 
 QUALITY_COLUMNS = ("method", "status", "objective", "cost_gap", "max_violation", "rms_violation", "rel_violation",
                    "distance")
 EFFORT_COLUMNS = ("method", "iterations", "iterations_to_1pct", "iterations_to_0.1pct", "wall_time_s", "messages")
+BOUND_COLUMNS = ("method", "objective", "lower_bound", "gap_to_bound")
 MAX_AGENT_COLUMNS = 6  # agents side by side in one parameter table
 MAX_LISTED_AGENTS = 12  # more agents of one kind are summarised by min / mean / max over the agents
 
@@ -168,9 +169,19 @@ class _Story:
                          f"{format_cell(reference, 'objective')} {self.currency}.")]
         out += [paragraph(run_sentence(row, self.currency), "body") for row in rows[1:]]
         headers = column_headers(self.currency)
-        for title, columns in (("Cost and feasibility", QUALITY_COLUMNS), ("Effort", EFFORT_COLUMNS)):
+        tables = [("Cost and feasibility", QUALITY_COLUMNS), ("Effort", EFFORT_COLUMNS)]
+        bounded = any(row["lower_bound"] is not None for row in rows[1:]) or (
+            rows[0]["lower_bound"] is not None and self.runs[0].info.get("problem_class") == "MILP")
+        if bounded:  # a MILP or a method that certifies its cost: show how close each run is proven to be
+            tables.append(("Bounds", BOUND_COLUMNS))
+        for title, columns in tables:
             cells = [[headers[c] for c in columns]] + [[format_cell(row, c) for c in columns] for row in rows]
             out += [paragraph(title, "h2"), table(cells, align_right_from=2 if "status" in columns else 1)]
+        if bounded:
+            out.append(paragraph("bound: the lower bound on the optimal cost each run proves itself (the MILP "
+                                 "solver's dual bound, a dual function value); gap to bound: (f - B) / |f| with B the "
+                                 "best of these bounds, how far each cost can at most be from the optimum.",
+                                 "caption"))
         out.append(paragraph(
             "cost gap: |f - f*| / |f*| against the reference cost f*; max and RMS viol.: largest and root-mean-square "
             "residual of the coupling rows, each in its own unit; rel. viol.: largest residual of a resource over "

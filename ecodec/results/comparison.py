@@ -10,6 +10,11 @@ column                   value
 method, status           of the run
 objective                f (in the case's currency)
 cost_gap                 |f - f*| / |f*|, 0 for the reference             (kpi.relative_cost_gap)
+lower_bound              the run's own proven lower bound on the optimum: the MIP dual bound of a centralized
+                         MILP (its optimum for an LP), the best dual bound of a method that certifies one
+                         (info['lower_bound']); None otherwise
+gap_to_bound             (f - B) / |f|, B the best lower bound of all the runs compared (normally the
+                         centralized MILP's): how far f can at most be from the optimum (kpi.certified_gap)
 max_violation            max_{k,t} |r_{k,t}|, each row in its own unit    (kpi.max_coupling_violation)
 rms_violation            sqrt(mean_{k,t} r_{k,t}^2)                       (kpi.rms_coupling_violation)
 rel_violation            max_k max_t |r_{k,t}| / peak_t |rhs_{k,t}|       (kpi.relative_coupling_violation)
@@ -41,11 +46,12 @@ from ecodec.results import kpi
 from ecodec.results.run_result import RunResult
 
 TOLERANCES = {"iterations_to_1pct": 1e-2, "iterations_to_0.1pct": 1e-3}
-FLOAT_COLUMNS = ["objective", "cost_gap", "max_violation", "rms_violation", "rel_violation", "distance",
-                 "wall_time_s"]
+FLOAT_COLUMNS = ["objective", "cost_gap", "lower_bound", "gap_to_bound", "max_violation", "rms_violation",
+                 "rel_violation", "distance", "wall_time_s"]
 INT_COLUMNS = ["iterations", *TOLERANCES, "messages"]
-COLUMNS = ["method", "status", "objective", "cost_gap", "max_violation", "rms_violation", "rel_violation",
-           "distance", "iterations", *TOLERANCES, "wall_time_s", "messages", "message"]
+COLUMNS = ["method", "status", "objective", "cost_gap", "lower_bound", "gap_to_bound", "max_violation",
+           "rms_violation", "rel_violation", "distance", "iterations", *TOLERANCES, "wall_time_s", "messages",
+           "message"]
 
 
 @dataclass(frozen=True)
@@ -102,8 +108,14 @@ def compare(runs: list[RunResult], reference: RunResult) -> Comparison:
     if others:
         raise EcodecError(f"runs of case(s) {', '.join(others)} cannot be compared with the reference run of case "
                           f"{reference.case_name}")
+    rows = [_row(run, reference) for run in ordered]
+    bounds = [row["lower_bound"] for row in rows if row["lower_bound"] is not None]
+    if bounds:
+        for row in rows:
+            if row["objective"] is not None:
+                row["gap_to_bound"] = kpi.certified_gap(row["objective"], max(bounds))
     return Comparison(case_name=reference.case_name, reference=reference.method, currency=reference.currency,
-                      rows=[_row(run, reference) for run in ordered])
+                      rows=rows)
 
 
 def _row(run: RunResult, reference: RunResult) -> dict[str, object]:
@@ -119,10 +131,19 @@ def _row(run: RunResult, reference: RunResult) -> dict[str, object]:
                       max_violation=kpi.max_coupling_violation(run.coupling),
                       rms_violation=kpi.rms_coupling_violation(run.coupling),
                       rel_violation=kpi.relative_coupling_violation(run.coupling),
-                      distance=kpi.relative_decision_distance(run.dispatch, reference.dispatch))
+                      distance=kpi.relative_decision_distance(run.dispatch, reference.dispatch),
+                      lower_bound=_lower_bound(run))
     for column, tol in TOLERANCES.items():
         values[column] = _iterations_to(run, reference.objective, tol, values)
     return values
+
+
+def _lower_bound(run: RunResult) -> float | None:
+    """The run's own proven lower bound (see the module docstring), None when it has none."""
+    bound = run.info.get("objective_bound") if "objective_bound" in run.info else run.info.get("lower_bound")
+    if "objective_bound" in run.info and run.info.get("problem_class") == "LP" and run.status == "optimal":
+        bound = run.objective
+    return float(bound) if bound is not None and math.isfinite(float(bound)) else None
 
 
 def _iterations_to(run: RunResult, reference_objective: float, tol: float, values: dict[str, object]) -> int | None:
@@ -139,7 +160,8 @@ def _iterations_to(run: RunResult, reference_objective: float, tol: float, value
 def column_headers(currency: str) -> dict[str, str]:
     """The short heading of each KPI column (all but ``message``), as the terminal table and the report print it."""
     return {"method": "method", "status": "status", "objective": f"objective [{currency}]", "cost_gap": "cost gap",
-            "max_violation": "max viol.", "rms_violation": "rms viol.", "rel_violation": "rel. viol.",
+            "lower_bound": f"bound [{currency}]", "gap_to_bound": "gap to bound", "max_violation": "max viol.",
+            "rms_violation": "rms viol.", "rel_violation": "rel. viol.",
             "distance": "distance", "iterations": "iter.", "iterations_to_1pct": "to 1%",
             "iterations_to_0.1pct": "to 0.1%", "wall_time_s": "time [s]", "messages": "messages"}
 
@@ -153,9 +175,9 @@ def format_cell(row: dict[str, object], key: str) -> str:
         return f"> {row['iterations']}"
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
-    if key in ("objective", "wall_time_s"):
+    if key in ("objective", "wall_time_s", "lower_bound"):
         return _number(value)
-    if key in ("cost_gap", "max_violation", "rms_violation", "rel_violation", "distance"):
+    if key in ("cost_gap", "gap_to_bound", "max_violation", "rms_violation", "rel_violation", "distance"):
         return f"{value:.2e}"
     return str(value)
 
