@@ -1,4 +1,5 @@
-"""Rebuild the shipped EV cases: cases/pev_100.xlsx (benchmark fleet) and cases/ev_dundee_100.xlsx (real sessions).
+"""Rebuild the shipped EV cases: cases/pev_100.xlsx and pev_100_budget.xlsx (benchmark fleets) and
+cases/ev_dundee_100.xlsx (real sessions).
 
 Run as ``python scripts/build_ev_cases.py [OUT_DIR]`` (``make cases`` runs it after build_cases.py).
 
@@ -6,6 +7,11 @@ pev_100.xlsx
     ``ecodec generate pev --n 100 --seed 0 --variant milp --pmax-per-vehicle 1``: 100 vehicles with on/off
     charging drawn from the published distributions (:mod:`ecodec.io.pev`), T = 24 slots of 20 min, connection
     limit 100 kW; the centralized MILP is asked for a relative gap of 1e-3 within 120 s (drivers sheet).
+
+pev_100_budget.xlsx
+    ``ecodec generate pev --n 100 --seed 0 --coupling budget``: the same 100 vehicles, each valuing the energy it
+    holds at departure beyond its target, under one total-energy budget over the day instead of the connection
+    limit (a single scalar coupling row, the case for ``dualbi``).
 
 ev_dundee_100.xlsx
     100 real charging sessions of Dundee City Council (``data/ev_sessions_dundee_bfelsa_500_2016-04-01.csv``,
@@ -146,6 +152,8 @@ def main(out_dir: Path = CASES_DIR) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     write_case_workbook(out_dir / "pev_100.xlsx", pev_tables(100, 0, "milp", 1.0))
     print(f"wrote {out_dir / 'pev_100.xlsx'}")
+    write_case_workbook(out_dir / "pev_100_budget.xlsx", pev_tables(100, 0, "milp", coupling="budget"))
+    print(f"wrote {out_dir / 'pev_100_budget.xlsx'}")
 
     sessions, price = dundee_sessions(), dundee_prices()
     peak, least = uncoordinated_peak_kw(sessions), smallest_feasible_limit_kw(sessions)

@@ -27,8 +27,13 @@ def test_script_rebuilds_the_shipped_workbooks_from_data(tmp_path):
     profiles, graph)."""
     subprocess.run([sys.executable, str(ROOT / "scripts" / "build_cases.py"), str(tmp_path)], check=True,
                    capture_output=True)
-    for name in ("microgrid_8.xlsx", "microgrid_8_milp.xlsx", "pev_100.xlsx", "ev_dundee_100.xlsx"):
+    for name in ("microgrid_8.xlsx", "microgrid_8_milp.xlsx", "pev_100.xlsx", "pev_100_budget.xlsx",
+                 "ev_dundee_100.xlsx"):
         shipped, rebuilt = read_case(CASES / name), read_case(tmp_path / name)
+        assert [(r.name, r.sense, r.scope, r.unit) for r in shipped.resources] == [
+            (r.name, r.sense, r.scope, r.unit) for r in rebuilt.resources]
+        for a, b in zip(shipped.resources, rebuilt.resources):
+            np.testing.assert_array_equal(a.rhs, b.rhs)
         assert [(a.kind, a.name) for a in shipped.agents] == [(a.kind, a.name) for a in rebuilt.agents]
         for a, b in zip(shipped.agents, rebuilt.agents):
             assert a.params.keys() == b.params.keys()
