@@ -198,7 +198,7 @@ class DualBi(Driver):
         return facts
 
     def prices(self) -> np.ndarray:
-        """The upper end of the bracket (the price of the incumbent), as the row's price."""
+        """The bracket's upper end (the least price tried at which the row held), as the row's price."""
         price = self.hi if np.isfinite(self.hi) else self.price
         return self.rows.prices(np.array([price]), self.problem.grid.step_h)
 
