@@ -147,7 +147,7 @@ def test_generated_budget_fleet_binds_and_dualbi_certifies_one_percent_within_30
     options = options_for("dualbi", {"gap_tol": 1e-9})  # keep bisecting: look at iteration 30
     result = run(problem, network, "dualbi", options, stopping=StoppingRules(max_iterations=30), reference=reference)
     history = result.history
-    assert len(history) == 30 or history["certified_gap"].iloc[-1] < 1e-2
+    assert len(history) <= 30  # the shared rule may stop it earlier, on the cost gap to the reference
     assert history["certified_gap"].iloc[-1] < 1e-2
     assert np.all(history["lower_bound"] <= reference.objective + 1e-9)
     assert history["lower_bound"].iloc[-1] <= reference.info["objective_bound"] + 1e-6 * abs(reference.objective)
