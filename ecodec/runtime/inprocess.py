@@ -45,11 +45,14 @@ class InProcessRuntime:
         """``fn(agent)`` for every local agent, in agent order."""
         return {a: fn(a) for a in self.local_agents}
 
-    def exchange(self, outgoing: Mapping[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
-        """Each local agent sends its array to every neighbour; returns each agent's inbox {neighbour: array}."""
+    def exchange(self, outgoing: Mapping[str, np.ndarray], graph=None) -> dict[str, dict[str, np.ndarray]]:
+        """Each local agent sends its array to every neighbour; returns each agent's inbox {neighbour: array}.
+        ``graph`` (an :class:`~ecodec.network.ActiveGraph` of a time-varying schedule) limits the exchange to the
+        edges active at this iteration; by default every edge of the network carries a message."""
+        graph = graph or self.network
         inbox = {}
         for a in self.local_agents:
-            inbox[a] = {j: outgoing[j] for j in self.network.neighbours(a)}
+            inbox[a] = {j: outgoing[j] for j in graph.neighbours(a)}
             self.messages += len(inbox[a])
             self.floats += sum(np.size(v) for v in inbox[a].values())
         return inbox

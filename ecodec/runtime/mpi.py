@@ -8,14 +8,17 @@ A driver runs unchanged (SPMD): every rank executes the same driver code for the
 * **each** runs a function for the local agents only.
 * **exchange** delivers each agent's array to its neighbours: directly on the same rank, otherwise as one MPI
   point-to-point message per pair of neighbouring ranks carrying every array that crosses between them.  Each
-  inbox is rebuilt in the neighbour order of the network, exactly as in one process.
+  inbox is rebuilt in the neighbour order of the network, exactly as in one process.  On a time-varying graph
+  (``graph``: the edges active at this iteration, computed identically on every rank) only active edges carry
+  arrays; the ranks still trade one (possibly empty) bundle per neighbouring rank, so no rank waits for a
+  message that is not coming.
 * **sum** adds the values in agent order with a pipeline: rank 0 adds its agents' values one by one and passes the
   partial sum to rank 1, which goes on adding its own, and so on; the last rank broadcasts the total.  The
   additions are those of the in-process runtime, in the same order, so the total is bit for bit the same for any
   number of ranks.  **maximum** is order-free (an all-gather of local maxima); **gather** collects on rank 0.
 * **Counters.** ``messages`` counts what the algorithm sends, as in one process; it is the same on every rank
-  because every agent takes part in every exchange (the count follows from the network).  ``floats`` is summed
-  over the ranks by :meth:`MPIRuntime.totals`.
+  because every agent takes part in every exchange (the count follows from the network or the active graph).
+  ``floats`` is summed over the ranks by :meth:`MPIRuntime.totals`.
 * **Stopping.** Ctrl-C (SIGINT) only sets a flag; :meth:`MPIRuntime.checkpoint`, called by the driver loop once
   per iteration on every rank, ORs the flags so that all ranks stop after the same iteration and the root keeps
   the history.
@@ -137,25 +140,26 @@ class MPIRuntime:
         self.board.agent(-1)
         return out
 
-    def exchange(self, outgoing: Mapping[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
+    def exchange(self, outgoing: Mapping[str, np.ndarray], graph=None) -> dict[str, dict[str, np.ndarray]]:
+        graph = graph or self.network
         received: dict[str, dict[str, np.ndarray]] = {a: {} for a in self.local_agents}
         bundles: dict[int, dict[str, np.ndarray]] = {r: {} for r in self.peers}
         for a in self.local_agents:
-            for j in self.network.neighbours(a):
+            for j in graph.neighbours(a):
                 if self.owner[j] == self.rank:
                     received[j][a] = outgoing[a]
                 else:
                     bundles[self.owner[j]][a] = outgoing[a]
-            self.floats += np.size(outgoing[a]) * len(self.network.neighbours(a))
+            self.floats += np.size(outgoing[a]) * len(graph.neighbours(a))
         requests = [self.comm.isend(bundles[r], dest=r, tag=_EXCHANGE) for r in self.peers]
         for r in self.peers:
             for sender, array in self.comm.recv(source=r, tag=_EXCHANGE).items():
-                for j in self.network.neighbours(sender):
+                for j in graph.neighbours(sender):
                     if self.owner[j] == self.rank:
                         received[j][sender] = array
         self._mpi.Request.waitall(requests)
-        self.messages += self._exchange_messages
-        return {a: {j: received[a][j] for j in self.network.neighbours(a)} for a in self.local_agents}
+        self.messages += self._exchange_messages if graph is self.network else 2 * graph.n_edges
+        return {a: {j: received[a][j] for j in graph.neighbours(a)} for a in self.local_agents}
 
     def sum(self, values: Mapping[str, np.ndarray | float], *, count: bool = False) -> np.ndarray:
         partial = self.comm.recv(source=self.rank - 1, tag=_SUM) if self.rank > 0 else None
