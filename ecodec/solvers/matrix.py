@@ -1,6 +1,15 @@
 """A linear or mixed-integer program in matrix form on a persistent HiGHS instance, re-solved many times.
 
-    min  c' x + c0   s.t.   row_lower <= A x <= row_upper,   col_lower <= x <= col_upper,   x_j integer (j in I)
+    min  c' x + (1/2) x' Q x + c0   s.t.   row_lower <= A x <= row_upper,   col_lower <= x <= col_upper,
+                                         x_j integer (j in I)
+
+Q is empty (an LP or MILP) unless a driver sets a convex quadratic term with :meth:`MatrixProblem.set_hessian`
+(a QP, solved by HiGHS's QP solver; HiGHS solves no mixed-integer QP, so Q and integer columns exclude each
+other: relax or fix the integers first).  HiGHS's active-set QP solver regularizes Q by adding rI (r = 1e-7 by
+default), which moves a minimiser by about r relative: ecodec asks for r = 1e-12, so that QP re-solves match
+hand-computed iterates to 1e-9, and caps the QP iterations.  Measured on the relaxed mixed-integer microturbine,
+that solver sometimes ends in an error at a small r and loops without end at r = 1e-7; a QP that does not end
+optimal is therefore solved again from scratch with r = 1e-10, 1e-9, then 1e-8, and r returns to 1e-12.
 
 The HiGHS instance is created once; between solves only costs, bounds, right-hand sides and integrality change
 (and columns or rows may be appended), so an LP re-solve starts from the previous optimal basis (a hot start)
@@ -14,6 +23,7 @@ bound).  They exist for LPs only.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -24,7 +34,11 @@ import scipy.sparse as sp
 from ecodec.solvers.highs import (ERROR, INFEASIBLE, INFEASIBLE_OR_UNBOUNDED, OPTIMAL, TIME_LIMIT, UNBOUNDED,
                                   highs_version)
 
+log = logging.getLogger(__name__)
 _INF = highspy.kHighsInf
+#: HiGHS's QP solver adds this multiple of the identity to Q; tried in order until a solve ends optimal
+_QP_REGULARIZATION = (1e-12, 1e-10, 1e-9, 1e-8)
+_QP_ITERATION_LIMIT = 1_000_000
 _STATUS = {
     highspy.HighsModelStatus.kOptimal: OPTIMAL,
     highspy.HighsModelStatus.kInfeasible: INFEASIBLE,
@@ -95,6 +109,7 @@ class MatrixProblem:
         self._check(self._h.passModel(lp), "load the model")
         self._n_cols = n
         self._n_rows = a.shape[0]
+        self._quadratic = False
 
     # -- shape -------------------------------------------------------------------------------------------
     @property
@@ -108,6 +123,10 @@ class MatrixProblem:
     @property
     def is_mixed_integer(self) -> bool:
         return bool(self._integer.any()) and not self._relaxed
+
+    @property
+    def is_quadratic(self) -> bool:
+        return self._quadratic
 
     # -- changes -----------------------------------------------------------------------------------------
     def add_columns(self, cost, lower, upper) -> np.ndarray:
@@ -151,11 +170,31 @@ class MatrixProblem:
         self._check(self._h.changeRowsBounds(rows.size, rows, _finite(np.broadcast_to(lower, rows.size)),
                                              _finite(np.broadcast_to(upper, rows.size))), "change row bounds")
 
+    def set_hessian(self, hessian: sp.sparray) -> None:
+        """Set Q of the cost term (1/2) x' Q x: a symmetric positive semidefinite matrix over all current columns
+        (only its lower triangle is read).  Between solves, change Q again or only the linear costs: the model
+        is not rebuilt."""
+        self._h.setOptionValue("qp_regularization_value", _QP_REGULARIZATION[0])
+        self._h.setOptionValue("qp_iteration_limit", _QP_ITERATION_LIMIT)
+        q = sp.csc_array(sp.tril(sp.csc_array(hessian)))
+        if q.shape != (self._n_cols, self._n_cols):
+            raise ValueError(f"{self.name}: the Hessian is {q.shape[0]} x {q.shape[1]}, the problem has "
+                             f"{self._n_cols} columns")
+        if self.is_mixed_integer:
+            raise ValueError(f"{self.name}: HiGHS solves no mixed-integer QP; relax or fix the integers first")
+        q.sum_duplicates()
+        self._check(self._h.passHessian(self._n_cols, q.nnz, highspy.HessianFormat.kTriangular,
+                                        q.indptr.astype(np.int32), q.indices.astype(np.int32),
+                                        q.data.astype(float)), "set the Hessian")
+        self._quadratic = q.nnz > 0
+
     def relax_integrality(self, relaxed: bool = True) -> None:
         """Solve the LP relaxation (``relaxed=True``) or the mixed-integer program again."""
         if relaxed == self._relaxed or not self._integer.any():
             self._relaxed = relaxed
             return
+        if not relaxed and self._quadratic:
+            raise ValueError(f"{self.name}: HiGHS solves no mixed-integer QP; remove the Hessian first")
         columns = np.flatnonzero(self._integer).astype(np.int32)
         kind = highspy.HighsVarType.kContinuous if relaxed else highspy.HighsVarType.kInteger
         self._check(self._h.changeColsIntegrality(columns.size, columns, np.array([kind] * columns.size)),
@@ -164,7 +203,23 @@ class MatrixProblem:
 
     # -- solve -------------------------------------------------------------------------------------------
     def solve(self) -> MatrixSolution:
+        """Solve from the current state; a QP that HiGHS does not finish is retried from scratch with a larger
+        regularization (see the module docstring)."""
         started = time.perf_counter()
+        solution = self._run(started)
+        if self._quadratic and solution.status != OPTIMAL:
+            for value in _QP_REGULARIZATION[1:]:
+                log.debug("%s: QP ended '%s'; retried with qp_regularization_value %g", self.name, solution.status,
+                          value)
+                self._h.setOptionValue("qp_regularization_value", value)
+                self._h.clearSolver()
+                solution = self._run(started)
+                if solution.status == OPTIMAL:
+                    break
+            self._h.setOptionValue("qp_regularization_value", _QP_REGULARIZATION[0])
+        return solution
+
+    def _run(self, started: float) -> MatrixSolution:
         self._h.run()
         elapsed = time.perf_counter() - started
         status = _STATUS.get(self._h.getModelStatus(), ERROR)
