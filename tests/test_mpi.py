@@ -33,7 +33,11 @@ TIMING = {"iteration_time_s", "elapsed_s"}
 CASES = {"lp": ("cases/microgrid_8.xlsx", ["--max-iterations", "100"]),
          "milp": ("cases/microgrid_8_milp.xlsx", ["--max-iterations", "120", "-O", "recovery_iteration=60"]),
          "tightening": ("{fleet}", ["--method", "tightening", "--max-iterations", "15", "--no-reference"]),
-         "dualbi": ("{budget}", ["--method", "dualbi", "--max-iterations", "15", "--no-reference"])}
+         "dualbi": ("{budget}", ["--method", "dualbi", "--max-iterations", "15", "--no-reference"]),
+         "tracking-admm": ("{fleet}", ["--method", "tracking-admm", "--max-iterations", "12", "-O", "graph=random",
+                                       "-O", "recovery_iteration=6"]),
+         "proximal-dual": ("cases/microgrid_8.xlsx", ["--method", "proximal-dual", "--max-iterations", "40", "-O",
+                                                      "graph=random"])}
 
 
 def ecodec(*args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:

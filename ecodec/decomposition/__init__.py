@@ -16,14 +16,17 @@ from ecodec.decomposition.dualbi import DualBi, DualBiOptions
 from ecodec.decomposition.hooks import CheckpointHook, Hook, LoggingHook, ProgressHook
 from ecodec.decomposition.options import MethodOptions, OptionError
 from ecodec.decomposition.primal_decomposition import PrimalDecomposition, PrimalDecompositionOptions
+from ecodec.decomposition.proximal_dual import ProximalDual, ProximalDualOptions
 from ecodec.decomposition.tightening import Tightening, TighteningOptions
+from ecodec.decomposition.tracking_admm import TrackingAdmm, TrackingAdmmOptions
 from ecodec.network import CommunicationNetwork
 from ecodec.problem.coupled import CoupledProblem
 from ecodec.results.run_result import RunResult
 
 CENTRALIZED = "centralized"
 DRIVERS: dict[str, type[Driver]] = {PrimalDecomposition.method: PrimalDecomposition, Tightening.method: Tightening,
-                                    DualBi.method: DualBi}
+                                    DualBi.method: DualBi, TrackingAdmm.method: TrackingAdmm,
+                                    ProximalDual.method: ProximalDual}
 #: Named variants: a driver with some options preset, run under its own name (so one comparison can hold both)
 VARIANTS: dict[str, tuple[str, dict[str, object]]] = {
     "tightening-constant": (Tightening.method, {"tightening": "constant"}),
@@ -75,5 +78,6 @@ def placement_weights(problem: CoupledProblem) -> dict[str, float]:
 
 __all__ = ["CENTRALIZED", "DRIVERS", "METHODS", "VARIANTS", "CheckpointHook", "DualBiOptions", "Hook", "LoggingHook",
            "MethodOptions",
-           "OptionError", "PrimalDecompositionOptions", "ProgressHook", "StoppingRules", "TighteningOptions",
+           "OptionError", "PrimalDecompositionOptions", "ProgressHook", "ProximalDualOptions", "StoppingRules",
+           "TighteningOptions", "TrackingAdmmOptions",
            "options_for", "run"]

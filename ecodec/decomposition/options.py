@@ -77,3 +77,42 @@ def require(condition: bool, method: str, key: str, value: object, expected: str
     """Raise :class:`OptionError` naming the option, its value and what was expected unless ``condition``."""
     if not condition:
         raise OptionError(f"{method} option {key} must be {expected}, got {value!r}")
+
+
+GRAPH_MODES = ("fixed", "random", "periodic")
+
+
+@dataclass(frozen=True)
+class TimeVaryingGraphOptions(MethodOptions):
+    """Options of a method that may run on a time-varying communication graph (:mod:`ecodec.network.time_varying`).
+
+    ``graph``: ``fixed`` (every edge of the case's network at every iteration), ``random`` (each edge active with
+    probability ``edge_probability`` per iteration, drawn from ``graph_seed``) or ``periodic`` (the edges dealt
+    round-robin over ``graph_period`` graphs that repeat); ``connectivity_window`` B: the union of the graphs over
+    every B consecutive iterations must be connected (None: the period, or 20 for random edges).
+    """
+
+    graph: str = "fixed"
+    edge_probability: float = 0.5
+    graph_seed: int = 0
+    graph_period: int = 2
+    connectivity_window: int | None = None
+
+    def __post_init__(self):
+        require(self.graph in GRAPH_MODES, self.method, "graph", self.graph, "one of " + ", ".join(GRAPH_MODES))
+        require(isinstance(self.edge_probability, (int, float)) and 0 < self.edge_probability <= 1, self.method,
+                "edge_probability", self.edge_probability, "a number in (0, 1]")
+        require(isinstance(self.graph_seed, int) and self.graph_seed >= 0, self.method, "graph_seed", self.graph_seed,
+                "an integer >= 0")
+        require(isinstance(self.graph_period, int) and self.graph_period >= 2, self.method, "graph_period",
+                self.graph_period, "an integer >= 2")
+        require(self.connectivity_window is None or (isinstance(self.connectivity_window, int)
+                                                     and self.connectivity_window >= 1), self.method,
+                "connectivity_window", self.connectivity_window, "an integer >= 1, or none")
+
+    def schedule(self, network):
+        """The :class:`~ecodec.network.GraphSchedule` these options describe over ``network``."""
+        from ecodec.network import GraphSchedule
+
+        return GraphSchedule(network, self.graph, edge_probability=self.edge_probability, seed=self.graph_seed,
+                             period=self.graph_period, window=self.connectivity_window)

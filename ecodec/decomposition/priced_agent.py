@@ -27,6 +27,7 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from ecodec.decomposition.coupling_rows import CouplingRows
 from ecodec.decomposition.options import MethodOptions, require
@@ -102,6 +103,15 @@ class Certificate:
         return None
 
 
+def price_scale(cost: np.ndarray, g: sp.sparray) -> float:
+    """Lambda_i = max_j |c_j| / max_k |G_kj| over the columns j that enter a coupling row (0 when none does): the
+    largest cost per unit of coupling contribution, the size of a price that changes the agent's decisions."""
+    columns = sp.csc_array(g)
+    norms = np.abs(columns).max(axis=0).toarray().ravel() if columns.shape[0] else np.zeros(cost.size)
+    used = norms > 0
+    return float(np.max(np.abs(cost[used]) / norms[used])) if used.any() else 0.0
+
+
 class PricedAgent:
     """See the module docstring."""
 
@@ -118,10 +128,7 @@ class PricedAgent:
         reach = np.maximum(np.abs(lower[integer]), np.abs(upper[integer])) if integer.size else np.zeros(0)
         shift = np.abs(cost[integer]) * (factor[integer] - 1.0) * reach
         self.perturbation_shift = float(np.sum(shift)) if np.all(np.isfinite(shift)) else np.inf
-        columns = self.g.tocsc()
-        norms = np.abs(columns).max(axis=0).toarray().ravel() if columns.shape[0] else np.zeros(cost.size)
-        used = norms > 0
-        self.price_scale = float(np.max(np.abs(cost[used]) / norms[used])) if used.any() else 0.0
+        self.price_scale = price_scale(cost, self.g)
         self.x: np.ndarray | None = None
 
     def row_values(self, x: np.ndarray) -> np.ndarray:
@@ -140,4 +147,4 @@ class PricedAgent:
         return solution
 
 
-__all__ = ["Certificate", "PricedAgent", "PricedOptions"]
+__all__ = ["Certificate", "PricedAgent", "PricedOptions", "price_scale"]

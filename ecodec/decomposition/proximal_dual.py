@@ -1,0 +1,165 @@
+"""Proximal dual decomposition (Falsone, Margellos, Garatti, Prandini, "Dual decomposition for multi-agent
+distributed optimization with coupling constraints", Automatica 84, 2017; ALGORITHMS.md section 5): fully
+distributed, the agents agree on the prices by consensus, no coordinator.
+
+Coupled problem:  min sum_i f_i(x_i)  s.t.  x_i in X_i,  sum_i g_i(x_i) (== or <=) 0  with the coupling rows of
+:class:`CouplingRows` and each agent's share of the right-hand side:  g_i(x) = G_i x + g0_i - b / N.
+
+Per iteration k, agent i, with the consensus weights a_ij(k) of the graph active at k (Metropolis-Hastings, self
+included):
+
+    l_i        = sum_j a_ij(k) lambda_j(k)                                    (one message: lambda_j)
+    x_i(k+1)   = argmin_{x in X_i}  f_i(x) + l_i' g_i(x)                     (an LP or MILP: the local Lagrangian)
+    lambda_i(k+1) = argmax_{lambda in D}  g_i(x_i(k+1))' lambda - ||lambda - l_i||^2 / (2 c(k))
+                  = P_D[ l_i + c(k) g_i(x_i(k+1)) ]                          (the proximal dual step)
+
+D the multipliers' domain: >= 0 on inequality rows, free on equality rows (P_D clips the inequality rows at 0).
+The step c(k) = step_size x Lambda / (S (k + 1)^step_decay) is non-increasing with sum c(k) = inf and
+sum c(k)^2 < inf for step_decay in (0.5, 1] (Lambda the largest cost per unit of coupling contribution over the
+agents' columns, by max-consensus; S the largest |b_k|).  Primal recovery is the c-weighted running average
+
+    xhat_i(k+1) = xhat_i(k) + c(k) / (sum_{r <= k} c(r)) (x_i(k+1) - xhat_i(k)),
+
+which converges to an optimal solution of a convex problem while the last iterate x_i(k) in general does not
+(a linear Lagrangian is minimised at a vertex: the iterates jump between vertices).  The theory holds on
+time-varying graphs whose union over every window of B iterations is connected.
+
+The average starts at iteration K0 = ``average_from`` (ecodec's addition; K0 = 0 is the reference's average).
+The convergence argument holds from any start, since iteration K0 is a valid first iteration with the multipliers
+lambda_i(K0) as initial values, but the c-weighted average from 0 gives the first iterations, taken at prices far
+from the optimal ones and with the largest steps, the largest weights.  Measured on the shipped LP microgrid with
+step_size 3 and step_decay 0.51, the averages from 0, 500 and 2000 had after 8000 iterations cost gaps 0.16%,
+1.0% and 0.72% but coupling violations 1.7%, 0.24% and 0.14%; from 0 the violation was still 1.4% at 12000.
+The defaults (step_size 3, step_decay 0.51, K0 = 500) were chosen on that case and on a 100-vehicle fleet.
+
+The run's decisions are the running average when every agent is continuous; with integer agents they are the
+last iterate (the average is not integral: the method is then a heuristic whose gap and violation are reported).
+Both are evaluated every iteration: the history has ``last_objective``, ``last_rel_violation``,
+``average_objective`` and ``average_rel_violation`` beside the shared columns (which follow the decisions).
+Integer columns carry the seeded tie-breaking perturbation of :class:`PricedAgent`.
+
+=========  ==========================  ============================================================================
+symbol     option / name               meaning
+=========  ==========================  ============================================================================
+c(k)       ``step_size``,              step_size is relative to Lambda / S (dimensionless)
+           ``step_decay``
+K0         ``average_from``            first iteration of the running average
+a_ij(k)    ``graph`` and its options   fixed, random or periodic graphs (:mod:`ecodec.network.time_varying`)
+=========  ==========================  ============================================================================
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ecodec.decomposition.coupling_rows import CouplingRows
+from ecodec.decomposition.neighbour_driver import NeighbourDriver, consensus_mix
+from ecodec.decomposition.options import TimeVaryingGraphOptions, require
+from ecodec.decomposition.priced_agent import PricedAgent
+from ecodec.solvers.compiled import CompiledSubproblem
+
+METHOD = "proximal-dual"
+
+
+@dataclass(frozen=True)
+class ProximalDualOptions(TimeVaryingGraphOptions):
+    """Proximal dual decomposition: ``step_size`` and ``step_decay`` of c(k), ``average_from`` (K0, the first
+    iteration of the running average), the tie-breaking ``perturbation`` and ``seed`` of integer columns,
+    ``mip_rel_gap`` of each agent's MILP, and the graph options."""
+
+    method = METHOD
+    step_size: float = 3.0
+    step_decay: float = 0.51
+    perturbation: float = 1e-2
+    seed: int = 0
+    mip_rel_gap: float = 1e-6
+    average_from: int = 500
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(isinstance(self.average_from, int) and self.average_from >= 0, METHOD, "average_from",
+                self.average_from, "an integer >= 0")
+        require(isinstance(self.step_size, (int, float)) and math.isfinite(self.step_size) and self.step_size > 0,
+                METHOD, "step_size", self.step_size, "a number > 0")
+        require(isinstance(self.step_decay, (int, float)) and 0.5 < self.step_decay <= 1, METHOD, "step_decay",
+                self.step_decay, "a number in (0.5, 1] (so that the steps sum to infinity but their squares do not)")
+        require(isinstance(self.perturbation, (int, float)) and 0 <= self.perturbation < 0.1, METHOD,
+                "perturbation", self.perturbation, "a number in [0, 0.1)")
+        require(isinstance(self.seed, int) and self.seed >= 0, METHOD, "seed", self.seed, "an integer >= 0")
+        require(isinstance(self.mip_rel_gap, (int, float)) and 0 <= self.mip_rel_gap < 1, METHOD, "mip_rel_gap",
+                self.mip_rel_gap, "a number in [0, 1)")
+
+
+class _DualAgent:
+    """Agent i: its priced program, its multiplier estimate lambda_i and its running average xhat_i."""
+
+    def __init__(self, sub: CompiledSubproblem, rows: CouplingRows, n_agents: int, options: ProximalDualOptions):
+        self.priced = PricedAgent(sub, rows, options.perturbation, options.seed)
+        self.price_scale = self.priced.price_scale
+        self.share = rows.total / n_agents
+        self.inequality = ~rows.equality
+        self.lam = np.zeros(rows.size)
+        self.x: np.ndarray | None = None
+        self.average: np.ndarray | None = None
+
+    def step(self, weights: dict[str, float], own: str, inbox: dict[str, np.ndarray], c: float, weight: float):
+        """l_i, the local Lagrangian's minimiser, the proximal dual step and the running average (``weight`` is
+        c(k) / sum_{r <= k} c(r))."""
+        mixed = consensus_mix(weights, own, self.lam, inbox)
+        self.priced.solve(mixed)
+        self.x = self.priced.x
+        value = self.priced.row_values(self.x) - self.share
+        lam = mixed + c * value
+        lam[self.inequality] = np.maximum(lam[self.inequality], 0.0)
+        self.lam = lam
+        self.average = self.x.copy() if self.average is None else self.average + weight * (self.x - self.average)
+
+    def evaluation(self) -> np.ndarray:
+        """[f_i(x), f_i(xhat), g_i(x), g_i(xhat)] (row values without the share) for the history."""
+        sub = self.priced.sub
+        return np.concatenate([[sub.cost(self.x), sub.cost(self.average)], self.priced.row_values(self.x),
+                               self.priced.row_values(self.average)])
+
+
+class ProximalDual(NeighbourDriver):
+    """Proximal dual decomposition; the math is in the module docstring."""
+
+    method = METHOD
+    options_type = ProximalDualOptions
+
+    def setup(self) -> None:
+        n_agents = len(self.problem.agents)
+        self.c0 = self.options.step_size * self.compile_agents(
+            lambda sub: _DualAgent(sub, self.rows, n_agents, self.options))
+        self.mixed = self.problem.is_mixed_integer()
+        self.step_sum = 0.0
+
+    def iterate(self, k: int) -> dict[str, float]:
+        c = self.c0 / (k + 1) ** self.options.step_decay
+        if k == self.options.average_from:
+            self.step_sum = 0.0
+            self.runtime.each(lambda name: setattr(self.local[name], "average", None))
+        self.step_sum += c
+        graph = self.active_graph(k)
+        inbox = self.runtime.exchange(self.runtime.each(lambda name: self.local[name].lam), graph)
+        weight = c / self.step_sum
+        self.runtime.each(lambda name: self.local[name].step(graph.weights_of(name), name, inbox[name], c, weight))
+        self.decisions = {name: (agent.x if self.mixed else agent.average) for name, agent in self.local.items()}
+        p = self.rows.size
+        total = self.runtime.sum(self.runtime.each(lambda name: self.local[name].evaluation()))
+        last, average = total[2:2 + p] - self.rows.total, total[2 + p:] - self.rows.total
+        return {"step_size": c, "active_edges": float(graph.n_edges),
+                "last_objective": float(total[0]), "last_rel_violation": self.rows.relative_violation(last),
+                "average_objective": float(total[1]), "average_rel_violation": self.rows.relative_violation(average)}
+
+    def finish(self) -> dict[str, object]:
+        facts: dict[str, object] = {
+            "primal_recovery": "last iterate (integer agents)" if self.mixed else "running average",
+            **self.graph_facts()}
+        return facts
+
+
+__all__ = ["ProximalDual", "ProximalDualOptions"]

@@ -1,0 +1,237 @@
+"""Tracking-ADMM (Falsone, Notarnicola, Notarstefano, Prandini, "Tracking-ADMM for distributed constraint-coupled
+optimization", Automatica 117, 2020; ALGORITHMS.md section 5): fully distributed, no coordinator.
+
+Coupled problem:  min sum_i f_i(x_i)  s.t.  x_i in X_i,  coupling rows  sum_i g_i(x_i) (== or <=) b
+(:class:`CouplingRows`; a band is two inequality rows).  Every inequality row k gets a local slack sigma_ik >= 0
+in every agent, so the coupling becomes one equality system
+
+    sum_i A_i z_i = b,     A_i z_i = G_i x_i + g0_i + E_i sigma_i,     z_i = (x_i, sigma_i),
+
+E_i placing the slacks on the inequality rows.  The right-hand side is split into equal shares b_i = b / N (any
+split with sum_i b_i = b gives the same fixed point; equal shares need no information the agents do not have).
+
+Per iteration k, agent i, with the consensus weights a_ij(k) of the graph active at k (Metropolis-Hastings,
+self included; on a fixed graph a_ij(k) = a_ij):
+
+    delta_i = sum_j a_ij(k) lambda_j^k,       s_i = sum_j a_ij(k) d_j^k                    (one message: lambda, d)
+    z_i^{k+1} = argmin_{z in Z_i}  f_i(x) + delta_i' A_i z + (c/2) || A_i z - A_i z_i^k + s_i ||^2
+    d_i^{k+1} = s_i + A_i z_i^{k+1} - A_i z_i^k
+    lambda_i^{k+1} = delta_i + c d_i^{k+1}
+
+initialised with z_i^0 = argmin_{Z_i} f_i (slacks 0), d_i^0 = A_i z_i^0 - b_i, lambda_i^0 = 0.  Because the
+weights are doubly stochastic, sum_i d_i^k = sum_i A_i z_i^k - b at every k: d_i tracks the coupling violation
+(dynamic average tracking), and lambda_i the multiplier of the coupling (lambda_ik = -(d cost / d b_k)).
+
+The local step is a QP.  Its Hessian c A_i' A_i is set once on the agent's compiled program; per iteration only
+the linear cost  c_i + A_i'(delta_i + c (s_i - A_i z_i^k))  changes, so each step is a re-solve on the same HiGHS
+instance, not a rebuild.  The QP is passed with its objective divided by c (the same minimiser, Hessian A_i' A_i):
+HiGHS's active-set QP solver was measured to declare the microgrid's microturbine step unbounded when the Hessian
+entries are of the size of c (1e-4), and to solve it once they are of order one.
+
+=========  ==========================  ============================================================================
+symbol     option / name               meaning
+=========  ==========================  ============================================================================
+c          ``penalty``                 c = penalty x Lambda / S, Lambda the largest cost per unit of coupling
+                                       contribution over the agents' columns (max-consensus), S the largest |b_k|:
+                                       ``penalty`` is dimensionless and needs no change with the case's units
+a_ij(k)    ``graph`` and its options   fixed, random or periodic graphs (:mod:`ecodec.network.time_varying`)
+=========  ==========================  ============================================================================
+
+Mixed-integer agents (a heuristic: HiGHS solves no mixed-integer QP, and the method's theory is convex).  With
+``mixed_integer = "auto"`` the iteration runs on the LP relaxations of X_i for ``recovery_iteration`` iterations;
+then every mixed-integer agent recovers a decision of its own set, keeping its slot in the coupling:
+
+    z_i = argmin_{z in Z_i (integers)}  f_i(x) + lambda_i' A_i z + c S || A_i z - A_i z_i^k ||_1
+
+(a MILP: the l1 term through one column t >= |.| per row; its weight c S is the slope of the quadratic penalty at
+the scale of the coupling, so staying near the relaxed contribution comes first), fixes its integers, adds
+A_i z_i - A_i z_i^k to d_i (so sum_i d_i still equals the violation) and the iteration goes on with the now
+continuous problems until the coupling holds.  The run reports the gap and the violation it reached.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ecodec.decomposition.coupling_rows import CouplingRows
+from ecodec.decomposition.neighbour_driver import NeighbourDriver, consensus_mix
+from ecodec.decomposition.options import TimeVaryingGraphOptions, require
+from ecodec.decomposition.priced_agent import price_scale
+from ecodec.errors import SolveError
+from ecodec.solvers.compiled import CompiledSubproblem
+
+log = logging.getLogger(__name__)
+
+METHOD = "tracking-admm"
+
+
+@dataclass(frozen=True)
+class TrackingAdmmOptions(TimeVaryingGraphOptions):
+    """Tracking-ADMM: ``penalty`` (c relative to Lambda / S, > 0), ``mixed_integer`` ('auto': relaxation, then
+    recovery at ``recovery_iteration``; 'relaxed': LP relaxation only), ``mip_rel_gap`` of the recovery MILPs,
+    and the graph options."""
+
+    method = METHOD
+    penalty: float = 1.0
+    mixed_integer: str = "auto"
+    recovery_iteration: int = 200
+    mip_rel_gap: float = 1e-6
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(isinstance(self.penalty, (int, float)) and math.isfinite(self.penalty) and self.penalty > 0,
+                METHOD, "penalty", self.penalty, "a number > 0 (c, relative to Lambda / S)")
+        require(self.mixed_integer in ("auto", "relaxed"), METHOD, "mixed_integer", self.mixed_integer,
+                "'auto' (recovery of the integers at recovery_iteration) or 'relaxed' (LP relaxation only)")
+        require(isinstance(self.recovery_iteration, int) and self.recovery_iteration >= 1, METHOD,
+                "recovery_iteration", self.recovery_iteration, "an integer >= 1")
+        require(isinstance(self.mip_rel_gap, (int, float)) and 0 <= self.mip_rel_gap < 1, METHOD, "mip_rel_gap",
+                self.mip_rel_gap, "a number in [0, 1)")
+
+
+class _TrackingAgent:
+    """Agent i: its program with slack columns and the QP term, and its state z_i, d_i, lambda_i."""
+
+    def __init__(self, sub: CompiledSubproblem, rows: CouplingRows, n_agents: int):
+        self.sub = sub
+        program = sub.program
+        if sub.is_mixed_integer:
+            program.relax_integrality(True)
+        g, self.g0 = rows.local_rows(sub)
+        inequality = np.flatnonzero(~rows.equality)
+        self.slack = program.add_columns(np.zeros(inequality.size), 0.0, np.inf)
+        e = sp.csr_array((np.ones(inequality.size), (inequality, np.arange(inequality.size))),
+                         shape=(rows.size, inequality.size))
+        self.a = sp.csr_array(sp.hstack([g, e]))
+        self.n = self.a.shape[1]
+        self.cost = np.concatenate([sub.cost_map.matrix.toarray()[0], np.zeros(inequality.size)])
+        self.price_scale = price_scale(self.cost[: sub.n_model_columns], g)
+        self.share = rows.total / n_agents
+        solution = program.solve()
+        if not solution.has_solution:
+            raise SolveError(f"tracking-admm: agent '{sub.agent_name}' ({sub.kind}) has no decision within its own "
+                             f"limits ({solution.status})")
+        self.z = solution.x[: self.n].copy()
+        self.z[self.slack] = 0.0
+        self.u = self.a @ self.z
+        self.d = self.u + self.g0 - self.share
+        self.lam = np.zeros(rows.size)
+        self.c = 0.0
+        self._l1_rows: np.ndarray | None = None
+        self._l1_cols: np.ndarray | None = None
+
+    def set_penalty(self, c: float) -> None:
+        """The QP term: Hessian A_i' A_i over the program's columns, set once (the objective is divided by c)."""
+        self.c = c
+        q = sp.csc_array(self.a.T @ self.a)
+        q.resize((self.sub.program.n_cols, self.sub.program.n_cols))
+        self.sub.program.set_hessian(q)
+
+    def message(self) -> np.ndarray:
+        return np.concatenate([self.lam, self.d])
+
+    def step(self, weights: dict[str, float], own: str, inbox: dict[str, np.ndarray], iteration: int) -> np.ndarray:
+        """delta_i, s_i from the weighted messages, then the QP step and the tracker and multiplier updates."""
+        size = self.lam.size
+        mixed = consensus_mix(weights, own, self.message(), inbox)
+        delta, s = mixed[:size], mixed[size:]
+        program = self.sub.program
+        program.set_costs(np.arange(self.n), (self.cost + self.a.T @ delta) / self.c + self.a.T @ (s - self.u))
+        solution = program.solve()
+        if not solution.has_solution:
+            raise SolveError(f"tracking-admm: the local problem of agent '{self.sub.agent_name}' ({self.sub.kind}) "
+                             f"has no solution at iteration {iteration + 1} ({solution.status})")
+        self.z = solution.x[: self.n]
+        u = self.a @ self.z
+        self.d = s + u - self.u
+        self.u = u
+        self.lam = delta + self.c * self.d
+        return self.z
+
+    def recover(self, weight: float) -> None:
+        """The mixed-integer recovery of the module docstring; the integers are fixed afterwards."""
+        sub, program = self.sub, self.sub.program
+        target = self.u
+        p = target.size
+        program.set_hessian(sp.csc_array((program.n_cols, program.n_cols)))
+        if self._l1_cols is None:
+            self._l1_cols = program.add_columns(np.zeros(p), 0.0, np.inf)
+            a = sp.csr_array(self.a, copy=True)
+            a.resize((p, program.n_cols - p))
+            eye = sp.eye_array(p, format="csr")
+            self._l1_rows = np.concatenate([
+                program.add_rows(sp.hstack([a, -eye]), np.full(p, -np.inf), np.full(p, np.inf)),
+                program.add_rows(sp.hstack([a, eye]), np.full(p, -np.inf), np.full(p, np.inf))])
+        program.set_row_bounds(self._l1_rows, np.concatenate([np.full(p, -np.inf), target]),
+                               np.concatenate([target, np.full(p, np.inf)]))
+        program.set_costs(np.arange(self.n), self.cost + self.a.T @ self.lam)
+        program.set_costs(self._l1_cols, np.full(p, weight))
+        program.set_column_bounds(self._l1_cols, 0.0, np.inf)
+        program.relax_integrality(False)
+        solution = program.solve()
+        if not solution.has_solution:
+            raise SolveError(f"tracking-admm: the mixed-integer recovery of agent '{sub.agent_name}' ({sub.kind}) "
+                             f"found no solution ({solution.status})")
+        sub.fix_integers(solution.x)
+        program.set_row_bounds(self._l1_rows, np.full(2 * p, -np.inf), np.full(2 * p, np.inf))
+        program.set_costs(self._l1_cols, np.zeros(p))
+        program.set_column_bounds(self._l1_cols, 0.0, 0.0)
+        self.z = solution.x[: self.n]
+        u = self.a @ self.z
+        self.d = self.d + u - self.u
+        self.u = u
+        self.set_penalty(self.c)
+
+
+class TrackingAdmm(NeighbourDriver):
+    """Tracking-ADMM; the math is in the module docstring."""
+
+    method = METHOD
+    options_type = TrackingAdmmOptions
+
+    def setup(self) -> None:
+        n_agents = len(self.problem.agents)
+        self.c = self.options.penalty * self.compile_agents(lambda sub: _TrackingAgent(sub, self.rows, n_agents))
+        self.runtime.each(lambda name: self.local[name].set_penalty(self.c))
+        self.decisions = {name: agent.z[: agent.sub.n_model_columns] for name, agent in self.local.items()}
+        self.mixed = self.options.mixed_integer == "auto" and self.problem.is_mixed_integer()
+        self.fixed = False
+
+    def may_stop(self) -> bool:
+        return not self.mixed or self.fixed
+
+    def seeks_reference_cost(self) -> bool:
+        return not self.mixed
+
+    def _recover(self) -> None:
+        weight = self.c * self.scale
+        self.runtime.each(lambda name: self.local[name].recover(weight)
+                          if self.subproblems[name].integer_columns.size else None)
+        self.decisions = {name: agent.z[: agent.sub.n_model_columns] for name, agent in self.local.items()}
+        self.fixed = True
+
+    def iterate(self, k: int) -> dict[str, float]:
+        if self.mixed and not self.fixed and k == self.options.recovery_iteration:
+            self._recover()
+        graph = self.active_graph(k)
+        inbox = self.runtime.exchange(self.runtime.each(lambda name: self.local[name].message()), graph)
+        self.decisions = self.runtime.each(lambda name: self.local[name].step(
+            graph.weights_of(name), name, inbox[name], k)[: self.subproblems[name].n_model_columns])
+        return {"penalty": self.c, "active_edges": float(graph.n_edges),
+                "phase": 2.0 if self.fixed else (1.0 if self.mixed else 0.0)}
+
+    def finish(self) -> dict[str, object]:
+        facts: dict[str, object] = {"penalty_c": self.c, **self.graph_facts()}
+        if self.mixed and not self.fixed:
+            self._recover()
+            self.warnings.append("the run ended before the mixed-integer recovery iteration; the recovered "
+                                 "decisions had no iterations after it and may violate the coupling")
+        return facts
+
+
+__all__ = ["TrackingAdmm", "TrackingAdmmOptions"]
