@@ -218,3 +218,39 @@ def test_contributions_add_up_to_the_coupling_rows_for_every_method():
         assert summed.reindex(lhs.index, fill_value=0.0).to_numpy() == pytest.approx(lhs.to_numpy(), abs=1e-9)
         power = result.contributions[result.contributions["resource"] == "active_power"]
         assert set(power["agent"]) == {"cheap", "dear"} and set(power["unit"]) == {"kW"}
+
+
+def test_on_random_edges_allocations_move_only_along_active_edges_and_keep_their_sum(microgrid):
+    """Random time-varying graph (each edge active with probability 0.5): an agent whose edges are all inactive at
+    iteration k keeps its allocation, the sum stays b, and the two suppliers still reach their 3.75 EUR."""
+    problem, network = microgrid
+    options = PrimalDecompositionOptions(graph="random", edge_probability=0.5, graph_seed=1)
+    driver = PrimalDecomposition(problem, InProcessRuntime(network), options)
+    driver.setup()
+    rows = CouplingRows.from_problem(problem)
+    isolated_seen, active = 0, []
+    for k in range(40):
+        before = {name: agent.y.copy() for name, agent in driver.local.items()}
+        driver.iterate(k)
+        graph = driver.schedule.at(k)
+        active.append(graph.n_edges)
+        for name, agent in driver.local.items():
+            if not graph.neighbours(name):
+                isolated_seen += 1
+                np.testing.assert_array_equal(agent.y, before[name])
+        total = sum(agent.y for agent in driver.local.values())
+        assert total == pytest.approx(rows.total, rel=1e-11, abs=1e-9)
+    assert isolated_seen > 0 and max(active) <= network.n_edges
+    assert driver.runtime.messages == len(problem.agents) + 2 * sum(active)  # set-up sum, then one per active edge end
+
+    problem, network = _two_suppliers()
+    result = run(problem, network, "primal-decomposition", options_for("primal-decomposition", {"graph": "random"}),
+                 StoppingRules(max_iterations=10000), reference=run(problem, network, "centralized"))
+    assert result.status == "converged", result.info["message"]
+    assert kpi.relative_cost_gap(result.objective, 3.75) <= 1e-3
+    assert kpi.relative_coupling_violation(result.coupling) <= 1e-3
+
+
+def test_primal_decomposition_refuses_a_periodic_graph_sequence():
+    with pytest.raises(OptionError, match="not a periodic sequence"):
+        options_for("primal-decomposition", {"graph": "periodic"})

@@ -1,4 +1,5 @@
-"""What the fully distributed methods on a fixed or time-varying graph share (``tracking-admm``, ``proximal-dual``).
+"""What the fully distributed methods on a fixed or time-varying graph share (``tracking-admm``, ``proximal-dual``,
+and the graph schedule of ``primal-decomposition``).
 
 Set-up: the coupling rows, the graph schedule of the method's options, every agent's compiled program, and the
 scale Lambda / S of their steps: Lambda = max_i Lambda_i, the largest cost per unit of coupling contribution
@@ -36,8 +37,7 @@ class NeighbourDriver(Driver):
     def compile_agents(self, make_agent: Callable[[CompiledSubproblem], object]) -> float:
         """Compile every local agent, build it with ``make_agent``; returns Lambda / S."""
         self.rows = CouplingRows.from_problem(self.problem)
-        self.schedule = self.options.schedule(self.runtime.network)
-        self.broken_windows: list[str] = []
+        self.start_schedule()
         self.local: dict = {}
 
         def compile_one(name):
@@ -49,6 +49,11 @@ class NeighbourDriver(Driver):
         largest = self.runtime.maximum(self.runtime.each(compile_one), count=True)
         self.scale = max(float(np.max(np.abs(self.rows.total), initial=0.0)), 1e-9)
         return max(float(largest[0]), 1e-12) / self.scale
+
+    def start_schedule(self) -> None:
+        """The graph schedule of the method's options over the case's network."""
+        self.schedule = self.options.schedule(self.runtime.network)
+        self.broken_windows: list[str] = []
 
     def active_graph(self, k: int):
         """The graph of iteration k; a failed connectivity window is kept for the run's warnings."""

@@ -34,6 +34,12 @@ y_i^0              (initial split)       each agent's row value range [lo_i,k, h
                                          before the step is halved (default 50)
 =================  ====================  ===================================================================
 
+Random time-varying graphs (``graph = "random"``; Camisa, Farina, Notarnicola, Notarstefano, "Distributed
+constraint-coupled optimization via primal decomposition over random time-varying graphs", Automatica 2021): the
+same iteration with N_i replaced by the neighbours whose edge is active at iteration k (each edge active with
+``edge_probability``, drawn from ``graph_seed`` and k), so allocations move only along active edges and
+sum_i y_i = b still holds at every iteration; the relay rows below use the active degree |N_i(k)|.
+
 Relay rows (ecodec's addition).  A row whose value agent i cannot move (its range over X_i is one point c_i,k: a
 boiler on the power balance, photovoltaics at night, a microturbine whose commitment is fixed off) makes the local
 value function of y_i,k the indicator of {c_i,k}, whose subgradient at c_i,k is any number.  Reading it from the
@@ -86,8 +92,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from ecodec.decomposition.coupling_rows import CouplingRows
-from ecodec.decomposition.driver import Driver
-from ecodec.decomposition.options import MethodOptions, require
+from ecodec.decomposition.neighbour_driver import NeighbourDriver
+from ecodec.decomposition.options import TimeVaryingGraphOptions, require
 from ecodec.errors import SolveError
 from ecodec.solvers.compiled import CompiledSubproblem
 
@@ -98,7 +104,7 @@ _POINT_TOL = 1e-9  # a row range narrower than this (relative) is one point: a r
 
 
 @dataclass(frozen=True)
-class PrimalDecompositionOptions(MethodOptions):
+class PrimalDecompositionOptions(TimeVaryingGraphOptions):
     """Options of primal decomposition (see the module docstring for the symbols)."""
 
     method = METHOD
@@ -112,6 +118,10 @@ class PrimalDecompositionOptions(MethodOptions):
     repair_patience: int = 50
 
     def __post_init__(self):
+        super().__post_init__()
+        require(self.graph in ("fixed", "random"), METHOD, "graph", self.graph,
+                "'fixed' or 'random' (the theory covers edges active at random, Camisa, Farina, Notarnicola and "
+                "Notarstefano 2021, not a periodic sequence of graphs)")
         require(isinstance(self.step_size, (int, float)) and math.isfinite(self.step_size) and self.step_size > 0,
                 METHOD, "step_size", self.step_size, "a number > 0")
         require(isinstance(self.step_decay, (int, float)) and 0.5 < self.step_decay <= 1, METHOD, "step_decay",
@@ -260,7 +270,7 @@ class _LocalAgent:
         return solution.x
 
 
-class PrimalDecomposition(Driver):
+class PrimalDecomposition(NeighbourDriver):
     """Distributed primal decomposition; the math is in the module docstring."""
 
     method = METHOD
@@ -269,6 +279,7 @@ class PrimalDecomposition(Driver):
     def setup(self) -> None:
         opts = self.options
         self.rows = CouplingRows.from_problem(self.problem)
+        self.start_schedule()
         self._alpha0 = opts.step_size * (float(np.max(np.abs(self.rows.total))) or 1.0) / opts.penalty
         self.local: dict[str, _LocalAgent] = {}
 
@@ -363,7 +374,9 @@ class PrimalDecomposition(Driver):
         self.decisions = self.runtime.each(lambda name: self.local[name].solve(k))
         if self.fixed:
             self._watch_repair(self.runtime.sum(self.runtime.each(lambda name: self.local[name].gap), count=True))
-        inbox = self.runtime.exchange(self.runtime.each(lambda name: self.local[name].message(alpha)))
+        graph = self.active_graph(k)
+        self.runtime.each(lambda name: setattr(self.local[name], "degree", max(graph.degree(name), 1)))
+        inbox = self.runtime.exchange(self.runtime.each(lambda name: self.local[name].message(alpha)), graph)
         self.runtime.each(lambda name: self.local[name].update(alpha, inbox[name]))
         total_rho = float(self.runtime.sum(self.runtime.each(lambda name: self.local[name].rho)))
         self._iterations = k + 1
@@ -371,7 +384,7 @@ class PrimalDecomposition(Driver):
 
     def finish(self) -> dict[str, object]:
         last_rho = float(self.runtime.sum(self.runtime.each(lambda name: self.local[name].rho)))
-        facts: dict[str, object] = {"final_sum_rho": last_rho}
+        facts: dict[str, object] = {"final_sum_rho": last_rho, **self.graph_facts()}
         if self.mixed:
             if not self.fixed:
                 self._recover()
