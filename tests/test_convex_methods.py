@@ -77,7 +77,7 @@ def test_tracking_admm_iterates_equal_the_hand_computation():
 
 def test_proximal_dual_iterates_equal_the_hand_computation():
     problem, network = _hand_pair()
-    options = ProximalDualOptions(step_size=1.5, step_decay=0.6, average_from=0)
+    options = ProximalDualOptions(step_size=1.5, step_decay=0.6, average="running", average_from=0)
     driver = ProximalDual(problem, InProcessRuntime(network), options)
     driver.setup()
     c = [0.3 / (k + 1) ** 0.6 for k in range(4)]  # c0 = 1.5 x Lambda / S = 0.3
@@ -173,13 +173,8 @@ ACCEPTANCE = [("tracking-admm", {}, 1e-3), ("proximal-dual", {}, 1e-2),
               ("proximal-dual", {"graph": "random", "edge_probability": 0.5}, 1e-2)]
 
 
-# proximal dual decomposition on the microgrid with random edges does not reach 1% yet (measured: cost gap 1.5%,
-# violation 0.13% after 20000 iterations with the defaults), so that pair is not claimed here
-CLAIMED = [(which, *case) for which in ("microgrid_8", "pev_100_lp") for case in ACCEPTANCE
-           if not (which == "microgrid_8" and case[0] == "proximal-dual" and case[1])]
-
-
-@pytest.mark.parametrize(("which", "method", "options", "tol"), CLAIMED)
+@pytest.mark.parametrize(("method", "options", "tol"), ACCEPTANCE)
+@pytest.mark.parametrize("which", ["microgrid_8", "pev_100_lp"])
 def test_acceptance_cost_gap_and_violation_within_the_tolerance(which, method, options, tol, fleet_lp):
     problem, network = _case("cases/microgrid_8.xlsx" if which == "microgrid_8" else str(fleet_lp))
     reference = run(problem, network, "centralized")
@@ -190,7 +185,8 @@ def test_acceptance_cost_gap_and_violation_within_the_tolerance(which, method, o
     assert kpi.relative_cost_gap(result.objective, reference.objective) <= tol
     assert kpi.relative_coupling_violation(result.coupling) <= tol
     if options:
-        assert result.history["active_edges"].max() < network.n_edges  # edges did drop out
+        active = result.history["active_edges"].to_numpy() / network.n_edges
+        assert 0.4 < active.mean() < 0.6 and active.min() < 1.0  # about half the edges at each iteration
 
 
 def test_on_mixed_integer_cases_both_run_as_heuristics_and_report_gap_and_violation_honestly():

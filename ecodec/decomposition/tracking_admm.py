@@ -18,7 +18,10 @@ self included; on a fixed graph a_ij(k) = a_ij):
     d_i^{k+1} = s_i + A_i z_i^{k+1} - A_i z_i^k
     lambda_i^{k+1} = delta_i + c d_i^{k+1}
 
-initialised with z_i^0 = argmin_{Z_i} f_i (slacks 0), d_i^0 = A_i z_i^0 - b_i, lambda_i^0 = 0.  Because the
+initialised with z_i^0 = argmin_{Z_i} f_i (slacks 0), d_i^0 = A_i z_i^0 - b_i, lambda_i^0 = 0.  The reference
+proves convergence on a fixed connected graph; ecodec also runs the iteration on time-varying graphs (the weights
+of each iteration's active edges are doubly stochastic, so the tracking property below still holds exactly), where
+its convergence is measured, not proved (docs/convex_methods.md).  Because the
 weights are doubly stochastic, sum_i d_i^k = sum_i A_i z_i^k - b at every k: d_i tracks the coupling violation
 (dynamic average tracking), and lambda_i the multiplier of the coupling (lambda_ik = -(d cost / d b_k)).
 
