@@ -7,7 +7,9 @@
 (c) primal decomposition on 400 agents with 1 and 2 MPI ranks (:mod:`mpi_ranks`, started under mpiexec): time
     per iteration and the ratio, and whether both computed the same iterates;
 (d) time to a certified 1% gap on binary PEV fleets with a total-energy budget, DualBi against the centralized
-    MILP on HiGHS (:mod:`pev_certified`), for 100, 1000 and 3000 vehicles.
+    MILP on HiGHS (:mod:`pev_certified`), for 100, 1000 and 3000 vehicles;
+(e) Tracking-ADMM's local QP step re-solved on the compiled program against rebuilt per solve (:mod:`qp_resolve`),
+    on the cost vectors of a real run.
 
 Writes ``latest.md`` (the tables) and ``latest.json`` (raw numbers, machine, date) to ``--output-dir``
 (default ``benchmarks/results/``, git-ignored) and prints the tables.  Exits with status 1 when some path did not
@@ -29,6 +31,7 @@ import sys
 import time
 from pathlib import Path
 
+import qp_resolve
 import subproblem_resolve as resolving
 from pev_certified import CertifiedResult, certified_table, measure_fleet
 from scaling import ScalingResult, measure_size
@@ -36,6 +39,7 @@ from scaling import ScalingResult, measure_size
 from ecodec.decomposition.centralized import solve_centralized
 from ecodec.decomposition.coupling_rows import CouplingRows
 from ecodec.io.workbook import read_case
+from ecodec.network import network_from_case
 from ecodec.problem.from_case import problem_from_case
 from ecodec.results.run_result import software_versions
 from ecodec.solvers.highs import highs_version
@@ -44,11 +48,12 @@ ROOT = Path(__file__).resolve().parents[1]
 AGENTS = ("battery", "mt1", "grid")
 TARGET_COMPILED_OVER_BARE = 1.3
 FULL = {"resolve": resolving.ResolveSettings(), "copies": (1, 10, 100), "iterations": 20,
-        "mpi": {"copies": 50, "iterations": 20, "ranks": (1, 2)}, "vehicles": (100, 1000, 3000)}
+        "mpi": {"copies": 50, "iterations": 20, "ranks": (1, 2)}, "vehicles": (100, 1000, 3000),
+        "qp": {"warmup": 10, "solves": 100, "repeats": 3}}
 QUICK = {"resolve": resolving.ResolveSettings(solves=50, repeats=3, rebuild_solves=5, rebuild_repeats=1,
                                               persistent_solves=10, persistent_repeats=1),
          "copies": (1, 10), "iterations": 10, "mpi": {"copies": 5, "iterations": 5, "ranks": (1, 2)},
-         "vehicles": (20, 50)}
+         "vehicles": (20, 50), "qp": {"warmup": 5, "solves": 20, "repeats": 2}}
 MPIEXEC = Path(sys.executable).with_name("mpiexec")
 
 
@@ -127,7 +132,7 @@ def ranks_table(results: list[dict]) -> str:
 
 
 def markdown(report: dict, resolve: list[resolving.ResolveResult], scaling: list[ScalingResult],
-             ranks: list[dict] | None, certified: list[CertifiedResult]) -> str:
+             ranks: list[dict] | None, certified: list[CertifiedResult], qp: list[qp_resolve.QpResult]) -> str:
     machine, settings = report["machine"], report["settings"]
     rs = settings["resolve"]
     unmet = [r.agent for r in resolve if r.compiled_over_bare > TARGET_COMPILED_OVER_BARE]
@@ -170,6 +175,12 @@ def markdown(report: dict, resolve: list[resolving.ResolveResult], scaling: list
         "",
         certified_table(certified),
         "",
+        (f"## (e) Tracking-ADMM's QP step: re-solve on the compiled program vs rebuild per solve "
+         f"({settings['qp']['solves']} solves of a real run after {settings['qp']['warmup']} warm-up solves, "
+         f"median of {settings['qp']['repeats']} repeats)"),
+        "",
+        qp_resolve.qp_table(qp),
+        "",
     ])
 
 
@@ -186,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "quick": args.quick,
               "case": args.case.name, "machine": machine_info(),
               "settings": {"resolve": dataclasses.asdict(plan["resolve"]), "copies": list(plan["copies"]),
-                           "iterations": plan["iterations"], "mpi": plan["mpi"],
+                           "iterations": plan["iterations"], "mpi": plan["mpi"], "qp": plan["qp"],
                            "target_compiled_over_bare": TARGET_COMPILED_OVER_BARE,
                            "objective_rtol": resolving.OBJECTIVE_RTOL}}
     case = read_case(args.case)
@@ -213,6 +224,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"(d) certified 1% gap: {vehicles} vehicles ...", file=sys.stderr, flush=True)
         certified.append(measure_fleet(vehicles))
 
+    print("(e) Tracking-ADMM QP step ...", file=sys.stderr, flush=True)
+    network = network_from_case(case)
+    qp_plan = plan["qp"]
+    costs = qp_resolve.recorded_costs(problem, network, AGENTS, qp_plan["warmup"] + qp_plan["solves"])
+    qp = [qp_resolve.measure_agent(problem, network, agent, costs[agent], qp_plan["warmup"], qp_plan["repeats"])
+          for agent in AGENTS]
+
     report["subproblem_resolve"] = [dict(dataclasses.asdict(r), objectives_agree=r.objectives_agree,
                                          ratios={"compiled/bare": r.compiled_over_bare,
                                                  "rebuild/compiled": r.ratio("rebuild", "compiled"),
@@ -224,8 +242,11 @@ def main(argv: list[str] | None = None) -> int:
              iteration_over_centralized=r.iteration_over_centralized) for r in scaling]
     report["mpi_ranks"] = ranks
     report["pev_certified"] = [dict(dataclasses.asdict(r), ratio=r.ratio) for r in certified]
+    report["qp_resolve"] = [dict(dataclasses.asdict(r), rebuild_over_compiled=r.rebuild_over_compiled,
+                                 objectives_agree=r.objectives_agree) for r in qp]
+    report["objectives_agree"] = report["objectives_agree"] and all(r.objectives_agree for r in qp)
     report["total_time_s"] = time.perf_counter() - started
-    text = markdown(report, resolve, scaling, ranks, certified)
+    text = markdown(report, resolve, scaling, ranks, certified, qp)
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "latest.md").write_text(text)
     (args.output_dir / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
