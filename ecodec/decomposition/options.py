@@ -16,6 +16,7 @@ import typing
 from dataclasses import dataclass
 
 from ecodec.errors import EcodecError
+from ecodec.network import CommunicationNetwork, GraphSchedule
 
 
 class OptionError(EcodecError):
@@ -110,9 +111,7 @@ class TimeVaryingGraphOptions(MethodOptions):
                                                      and self.connectivity_window >= 1), self.method,
                 "connectivity_window", self.connectivity_window, "an integer >= 1, or none")
 
-    def schedule(self, network):
+    def schedule(self, network: CommunicationNetwork) -> GraphSchedule:
         """The :class:`~ecodec.network.GraphSchedule` these options describe over ``network``."""
-        from ecodec.network import GraphSchedule
-
         return GraphSchedule(network, self.graph, edge_probability=self.edge_probability, seed=self.graph_seed,
                              period=self.graph_period, window=self.connectivity_window)

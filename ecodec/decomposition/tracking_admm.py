@@ -54,7 +54,6 @@ continuous problems until the coupling holds.  The run reports the gap and the v
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass
 
@@ -67,8 +66,6 @@ from ecodec.decomposition.options import TimeVaryingGraphOptions, require
 from ecodec.decomposition.priced_agent import price_scale
 from ecodec.errors import SolveError
 from ecodec.solvers.compiled import CompiledSubproblem
-
-log = logging.getLogger(__name__)
 
 METHOD = "tracking-admm"
 
