@@ -25,7 +25,7 @@ from ecodec.io.workbook import read_case
 from ecodec.models.grid import Grid
 from ecodec.network import CommunicationNetwork, network_from_case
 from ecodec.problem import problem_from_case
-from ecodec.results import kpi
+from ecodec.results import compare, kpi
 from ecodec.runtime import InProcessRuntime
 from ecodec.solvers.matrix import MatrixProblem
 
@@ -207,6 +207,9 @@ def test_on_mixed_integer_cases_both_run_as_heuristics_and_report_gap_and_violat
         assert last["cost_gap"] == pytest.approx(kpi.relative_cost_gap(result.objective, reference.objective))
         assert last["rel_violation"] == pytest.approx(kpi.relative_coupling_violation(result.coupling), rel=1e-6,
                                                       abs=1e-12)
+        # the comparison gives no "gap to bound" to a cost bought with violated coupling; the reference keeps its own
+        rows = {row["method"]: row for row in compare([result], reference).rows}
+        assert rows[method]["gap_to_bound"] is None and rows["centralized"]["gap_to_bound"] is not None
 
 
 def test_coupling_rows_give_each_inequality_row_one_slack():

@@ -14,7 +14,9 @@ lower_bound              the run's own proven lower bound on the optimum: the MI
                          MILP (its optimum for an LP), the best dual bound of a method that certifies one
                          (info['lower_bound']); None otherwise
 gap_to_bound             (f - B) / |f|, B the best lower bound of all the runs compared (normally the
-                         centralized MILP's): how far f can at most be from the optimum (kpi.certified_gap)
+                         centralized MILP's): how far f can at most be from the optimum (kpi.certified_gap);
+                         only for a run whose rel_violation is within its stopping tolerance (a cost bought
+                         with violated coupling says nothing about the optimum), None otherwise
 max_violation            max_{k,t} |r_{k,t}|, each row in its own unit    (kpi.max_coupling_violation)
 rms_violation            sqrt(mean_{k,t} r_{k,t}^2)                       (kpi.rms_coupling_violation)
 rel_violation            max_k max_t |r_{k,t}| / peak_t |rhs_{k,t}|       (kpi.relative_coupling_violation)
@@ -46,6 +48,7 @@ from ecodec.results import kpi
 from ecodec.results.run_result import RunResult
 
 TOLERANCES = {"iterations_to_1pct": 1e-2, "iterations_to_0.1pct": 1e-3}
+SOLVER_FEASIBILITY = 1e-6  # relative coupling violation a centralized solution can show (solver tolerances)
 FLOAT_COLUMNS = ["objective", "cost_gap", "lower_bound", "gap_to_bound", "max_violation", "rms_violation",
                  "rel_violation", "distance", "wall_time_s"]
 INT_COLUMNS = ["iterations", *TOLERANCES, "messages"]
@@ -111,11 +114,18 @@ def compare(runs: list[RunResult], reference: RunResult) -> Comparison:
     rows = [_row(run, reference) for run in ordered]
     bounds = [row["lower_bound"] for row in rows if row["lower_bound"] is not None]
     if bounds:
-        for row in rows:
-            if row["objective"] is not None:
+        for run, row in zip(ordered, rows):
+            if row["objective"] is not None and _meets_coupling(run, row):
                 row["gap_to_bound"] = kpi.certified_gap(row["objective"], max(bounds))
     return Comparison(case_name=reference.case_name, reference=reference.method, currency=reference.currency,
                       rows=rows)
+
+
+def _meets_coupling(run: RunResult, row: dict[str, object]) -> bool:
+    """Whether the run's relative coupling violation is within the tolerance of its own stopping rules (a single
+    solve, which has none, within SOLVER_FEASIBILITY)."""
+    tolerance = run.info.get("stopping", {}).get("violation_tol", SOLVER_FEASIBILITY)
+    return row["rel_violation"] is not None and row["rel_violation"] <= tolerance
 
 
 def _row(run: RunResult, reference: RunResult) -> dict[str, object]:
