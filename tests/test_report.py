@@ -242,6 +242,24 @@ def test_bounds_reported_by_a_method_are_drawn():
     assert "dual: lower bound" in labels and "dual: upper bound" in labels
 
 
+def test_the_last_iterate_of_an_averaging_method_is_drawn_beside_its_average():
+    """Proximal dual decomposition reports its average; the history's last-iterate columns get dotted lines in the
+    violation and cost panels, and a run without them gets none."""
+    problem, network = _two_suppliers()
+    reference = run(problem, network, "centralized")
+    averaged = run(problem, network, "proximal-dual", stopping=StoppingRules(max_iterations=20))
+    assert {"last_rel_violation", "last_objective"} <= set(averaged.history.columns)
+    fig = convergence_figure([reference, averaged])
+    lines = {line.get_label(): line for ax in fig.axes for line in ax.get_lines()}
+    dotted = [line for label, line in lines.items() if label == "proximal-dual: last iterate"]
+    assert dotted and all(line.get_linestyle() == ":" for line in dotted)
+    labels = [line.get_label() for ax in fig.axes for line in ax.get_lines()]
+    assert labels.count("proximal-dual: last iterate") == 2  # violation and cost panels
+    plain = convergence_figure([reference, run(problem, network, "tracking-admm",
+                                               stopping=StoppingRules(max_iterations=5))])
+    assert not any("last iterate" in line.get_label() for ax in plain.axes for line in ax.get_lines())
+
+
 def test_bad_report_requests_fail_with_a_message_and_keep_an_older_report(microgrid_report, tmp_path, capsys):
     pdf, directory, _ = microgrid_report
     cases = [(["report", str(tmp_path / "nowhere")], "not a directory"),

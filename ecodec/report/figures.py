@@ -26,6 +26,9 @@ _LOG_PANELS = (("cost_gap", "relative cost gap |f - f*| / |f*|", "cost_gap_tol")
                ("rel_violation", "relative coupling violation", "violation_tol"),
                ("distance", "relative distance of decisions ||x - x*|| / ||x*||", None))
 BOUND_COLUMNS = ("lower_bound", "upper_bound")
+#: a method whose decisions are an average of its iterates (proximal dual decomposition) also records the last
+#: iterate's numbers; they are drawn thin and dotted beside the decisions' own curve
+LAST_ITERATE_COLUMNS = {"rel_violation": "last_rel_violation", "objective": "last_objective"}
 MAX_AGENT_BARS = 40
 
 
@@ -79,6 +82,7 @@ def convergence_figure(runs: list[RunResult]) -> Figure | None:
             history = run.history
             ax.plot(history["iteration"], _positive(history[column]), color=colors[run.method], lw=1.1,
                     label=run.method)
+            _plot_last_iterate(ax, history, column, colors[run.method], run.method, log=True)
             _mark_phases(ax, history, colors[run.method])
             tolerance = run.info.get("stopping", {}).get(tolerance_key) if tolerance_key else None
             if tolerance:
@@ -92,6 +96,7 @@ def convergence_figure(runs: list[RunResult]) -> Figure | None:
     for run in iterative:
         ax.plot(run.history["iteration"], run.history["objective"], color=colors[run.method], lw=1.1,
                 label=f"{run.method}")
+        _plot_last_iterate(ax, run.history, "objective", colors[run.method], run.method, log=False)
         for column, style in zip(BOUND_COLUMNS, ("--", "-.")):
             if column in run.history.columns:
                 ax.plot(run.history["iteration"], run.history[column], color=colors[run.method], ls=style, lw=1.0,
@@ -102,6 +107,13 @@ def convergence_figure(runs: list[RunResult]) -> Figure | None:
     ax.set_title(f"cost per iteration [{runs[0].currency}]", fontsize=8.5)
     style_axes(ax, "iteration")
     return fig
+
+
+def _plot_last_iterate(ax, history, column: str, color: str, method: str, log: bool) -> None:
+    last = LAST_ITERATE_COLUMNS.get(column)
+    if last in history.columns:
+        ax.plot(history["iteration"], _positive(history[last]) if log else history[last], color=color, lw=0.6,
+                ls=":", label=f"{method}: last iterate")
 
 
 def _cost_limits(runs: list[RunResult], reference: float) -> tuple[float, float]:
