@@ -122,6 +122,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the text summary")
     p.add_argument("--time-limit", type=float, dest="time_limit_s", help="HiGHS time limit in seconds")
     p.add_argument("--mip-gap", type=float, dest="mip_rel_gap", help="relative MIP gap (default 1e-4)")
+    p.add_argument("--solver", choices=["highs", "ipopt"],
+                   help="highs (LP, MILP; the default) or ipopt (continuous problems, exact derivatives)")
     p.set_defaults(handler=_solve)
 
     for name, text in (("run", "solve a case with one method (distributed or centralized) and show how it went"),
@@ -219,7 +221,7 @@ def _solve(args) -> int:
         raise EcodecError(f"{args.output}: results are written as an .xlsx workbook; give a name ending in .xlsx")
     case = read_case(args.case)
     values = dict(case.driver_options.get("centralized", {}))
-    values.update({k: v for k in ("time_limit_s", "mip_rel_gap") if (v := getattr(args, k)) is not None})
+    values.update({k: v for k in ("time_limit_s", "mip_rel_gap", "solver") if (v := getattr(args, k)) is not None})
     result = solve_centralized(problem_from_case(case), CentralizedOptions.from_mapping(values))
     if result.has_solution and args.output is not None:
         write_results_workbook(result, args.output)

@@ -26,10 +26,12 @@ from ecodec.problem.coupled import BuiltModel, CoupledProblem
 from ecodec.results.run_result import (COST_COLUMNS, RunResult, contribution_table, coupling_table, dispatch_table,
                                        software_versions, utc_timestamp)
 from ecodec.solvers.highs import INFEASIBLE, INFEASIBLE_OR_UNBOUNDED, UNBOUNDED, solve_with_highs
+from ecodec.solvers.ipopt import solve_with_ipopt
 
 log = logging.getLogger(__name__)
 
 METHOD = "centralized"
+SOLVERS = ("highs", "ipopt")
 _SLACK_TOL = 1e-6
 
 
@@ -38,12 +40,14 @@ class CentralizedOptions(MethodOptions):
     """Options of the centralized solve.
 
     ``time_limit_s``: stop HiGHS after this many seconds (None: no limit); ``mip_rel_gap``: relative MIP gap
-    at which HiGHS stops (ignored for LPs).
+    at which HiGHS stops (ignored for LPs); ``solver``: ``highs`` (LP, MILP) or ``ipopt`` (continuous problems,
+    through :mod:`ecodec.solvers.ipopt`; a local optimum of an NLP, the optimum of a convex one).
     """
 
     method = METHOD
     time_limit_s: float | None = None
     mip_rel_gap: float = 1e-4
+    solver: str = "highs"
 
     def __post_init__(self):
         require(self.time_limit_s is None or (isinstance(self.time_limit_s, (int, float))
@@ -51,6 +55,7 @@ class CentralizedOptions(MethodOptions):
                 METHOD, "time_limit_s", self.time_limit_s, "a positive number of seconds")
         require(isinstance(self.mip_rel_gap, (int, float)) and 0 <= self.mip_rel_gap < 1, METHOD, "mip_rel_gap",
                 self.mip_rel_gap, "a number in [0, 1)")
+        require(self.solver in SOLVERS, METHOD, "solver", self.solver, "one of " + ", ".join(SOLVERS))
 
 
 def solve_centralized(problem: CoupledProblem, options: CentralizedOptions | None = None) -> RunResult:
@@ -68,12 +73,17 @@ def solve_centralized(problem: CoupledProblem, options: CentralizedOptions | Non
         "n_constraints": sum(1 for _ in m.component_data_objects(pyo.Constraint, active=True)),
         "problem_class": "MILP" if problem.is_mixed_integer() else "LP", "started_at": started_at,
     }
-    outcome = solve_with_highs(m, time_limit_s=options.time_limit_s, mip_rel_gap=options.mip_rel_gap,
-                               duals_of=m.coupling.values())
+    if options.solver == "ipopt":
+        outcome = solve_with_ipopt(m, options={} if options.time_limit_s is None
+                                   else {"max_wall_time": float(options.time_limit_s)})
+    else:
+        outcome = solve_with_highs(m, time_limit_s=options.time_limit_s, mip_rel_gap=options.mip_rel_gap,
+                                   duals_of=m.coupling.values())
     info.update({
         "solver": outcome.solver, "objective_bound": outcome.objective_bound, "mip_gap": outcome.mip_gap,
         "build_time_s": build_time, "solve_time_s": outcome.solve_time_s,
-        "options": {"time_limit_s": options.time_limit_s, "mip_rel_gap": options.mip_rel_gap},
+        "options": {"time_limit_s": options.time_limit_s, "mip_rel_gap": options.mip_rel_gap,
+                    "solver": options.solver},
         "versions": software_versions(),
     })
     if not outcome.has_solution:
