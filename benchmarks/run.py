@@ -9,7 +9,8 @@
 (d) time to a certified 1% gap on binary PEV fleets with a total-energy budget, DualBi against the centralized
     MILP on HiGHS (:mod:`pev_certified`), for 100, 1000 and 3000 vehicles;
 (e) Tracking-ADMM's local QP step re-solved on the compiled program against rebuilt per solve (:mod:`qp_resolve`),
-    on the cost vectors of a real run.
+    on the cost vectors of a real run;
+(f) Ipopt through ecodec's bridge: time in ecodec's callbacks against the whole solve (:mod:`nlp_overhead`).
 
 Writes ``latest.md`` (the tables) and ``latest.json`` (raw numbers, machine, date) to ``--output-dir``
 (default ``benchmarks/results/``, git-ignored) and prints the tables.  Exits with status 1 when some path did not
@@ -31,6 +32,7 @@ import sys
 import time
 from pathlib import Path
 
+import nlp_overhead
 import qp_resolve
 import subproblem_resolve as resolving
 from pev_certified import CertifiedResult, certified_table, measure_fleet
@@ -49,11 +51,11 @@ AGENTS = ("battery", "mt1", "grid")
 TARGET_COMPILED_OVER_BARE = 1.3
 FULL = {"resolve": resolving.ResolveSettings(), "copies": (1, 10, 100), "iterations": 20,
         "mpi": {"copies": 50, "iterations": 20, "ranks": (1, 2)}, "vehicles": (100, 1000, 3000),
-        "qp": {"warmup": 10, "solves": 100, "repeats": 3}}
+        "qp": {"warmup": 10, "solves": 100, "repeats": 3}, "nlp_sizes": (100, 1000, 10000)}
 QUICK = {"resolve": resolving.ResolveSettings(solves=50, repeats=3, rebuild_solves=5, rebuild_repeats=1,
                                               persistent_solves=10, persistent_repeats=1),
          "copies": (1, 10), "iterations": 10, "mpi": {"copies": 5, "iterations": 5, "ranks": (1, 2)},
-         "vehicles": (20, 50), "qp": {"warmup": 5, "solves": 20, "repeats": 2}}
+         "vehicles": (20, 50), "qp": {"warmup": 5, "solves": 20, "repeats": 2}, "nlp_sizes": (100,)}
 MPIEXEC = Path(sys.executable).with_name("mpiexec")
 
 
@@ -132,7 +134,8 @@ def ranks_table(results: list[dict]) -> str:
 
 
 def markdown(report: dict, resolve: list[resolving.ResolveResult], scaling: list[ScalingResult],
-             ranks: list[dict] | None, certified: list[CertifiedResult], qp: list[qp_resolve.QpResult]) -> str:
+             ranks: list[dict] | None, certified: list[CertifiedResult], qp: list[qp_resolve.QpResult],
+             nlp: list[nlp_overhead.OverheadResult]) -> str:
     machine, settings = report["machine"], report["settings"]
     rs = settings["resolve"]
     unmet = [r.agent for r in resolve if r.compiled_over_bare > TARGET_COMPILED_OVER_BARE]
@@ -181,6 +184,10 @@ def markdown(report: dict, resolve: list[resolving.ResolveResult], scaling: list
         "",
         qp_resolve.qp_table(qp),
         "",
+        "## (f) Ipopt through ecodec's bridge: time in ecodec's callbacks against the whole solve",
+        "",
+        nlp_overhead.overhead_table(nlp),
+        "",
     ])
 
 
@@ -198,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
               "case": args.case.name, "machine": machine_info(),
               "settings": {"resolve": dataclasses.asdict(plan["resolve"]), "copies": list(plan["copies"]),
                            "iterations": plan["iterations"], "mpi": plan["mpi"], "qp": plan["qp"],
+                           "nlp_sizes": list(plan["nlp_sizes"]),
                            "target_compiled_over_bare": TARGET_COMPILED_OVER_BARE,
                            "objective_rtol": resolving.OBJECTIVE_RTOL}}
     case = read_case(args.case)
@@ -231,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     qp = [qp_resolve.measure_agent(problem, network, agent, costs[agent], qp_plan["warmup"], qp_plan["repeats"])
           for agent in AGENTS]
 
+    print("(f) Ipopt bridge overhead ...", file=sys.stderr, flush=True)
+    nlp = nlp_overhead.measure_all(tuple(plan["nlp_sizes"]), args.case)
+
     report["subproblem_resolve"] = [dict(dataclasses.asdict(r), objectives_agree=r.objectives_agree,
                                          ratios={"compiled/bare": r.compiled_over_bare,
                                                  "rebuild/compiled": r.ratio("rebuild", "compiled"),
@@ -244,9 +255,12 @@ def main(argv: list[str] | None = None) -> int:
     report["pev_certified"] = [dict(dataclasses.asdict(r), ratio=r.ratio) for r in certified]
     report["qp_resolve"] = [dict(dataclasses.asdict(r), rebuild_over_compiled=r.rebuild_over_compiled,
                                  objectives_agree=r.objectives_agree) for r in qp]
-    report["objectives_agree"] = report["objectives_agree"] and all(r.objectives_agree for r in qp)
+    report["nlp_overhead"] = [dict(dataclasses.asdict(r), callback_share=r.callback_share, reached=r.reached)
+                              for r in nlp]
+    report["objectives_agree"] = (report["objectives_agree"] and all(r.objectives_agree for r in qp)
+                                  and all(r.reached for r in nlp))
     report["total_time_s"] = time.perf_counter() - started
-    text = markdown(report, resolve, scaling, ranks, certified, qp)
+    text = markdown(report, resolve, scaling, ranks, certified, qp, nlp)
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "latest.md").write_text(text)
     (args.output_dir / "latest.json").write_text(json.dumps(report, indent=2) + "\n")

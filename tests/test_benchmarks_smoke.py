@@ -102,3 +102,13 @@ def test_the_qp_benchmark_measured_both_paths_on_the_same_problems(quick_run):
         assert result["objectives_agree"] is True and result["max_rel_objective_diff"] <= 1e-6
         assert result["hessian_nonzeros"] > 0
     assert "## (e) Tracking-ADMM's QP step" in table
+
+
+def test_the_nlp_benchmark_solved_every_problem_and_split_its_time(quick_run):
+    table, report = quick_run
+    results = report["nlp_overhead"]
+    assert [r["problem"] for r in results][:2] == ["Hock-Schittkowski 71", "Rosenbrock n = 100"]
+    for r in results:
+        assert r["reached"] is True, r
+        assert 0 < r["callback_s"] < r["solve_s"] and 0 < r["callback_share"] < 1
+    assert "## (f) Ipopt through ecodec's bridge" in table
