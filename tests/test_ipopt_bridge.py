@@ -110,7 +110,9 @@ def test_maximisation_with_logarithms_and_its_price():
     m.y = pyo.Var(bounds=(1e-6, None), initialize=1.0)
     m.obj = pyo.Objective(expr=pyo.log(m.x) + pyo.log(m.y), sense=pyo.maximize)
     m.budget = pyo.Constraint(expr=m.x + m.y <= 4)
+    m.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
     outcome = solve_with_ipopt(m, options=TIGHT)
+    assert m.dual[m.budget] == outcome.duals[m.budget]  # written back to the model
     assert outcome.objective == pytest.approx(2 * math.log(2), rel=1e-7)  # Ipopt's sides are relaxed by 1e-8
     assert (pyo.value(m.x), pyo.value(m.y)) == pytest.approx((2.0, 2.0), rel=1e-7)
     assert outcome.duals[m.budget] == pytest.approx(0.5, rel=1e-7)

@@ -18,8 +18,9 @@ functions (:mod:`ecodec.solvers.expression_code`), not Pyomo trees.  Parameters 
     hessian        sigma_f sigma grad^2 f(x) + sum_k lambda_k grad^2 g_k(x), lower triangle
 
 ``hessian = "limited-memory"`` lets Ipopt approximate the Hessian (L-BFGS) instead.  The solution is loaded into
-the model and the objective reported is its value there (Ipopt relaxes bounds and constraint sides by 1e-8
-relative by default, so a point can exceed an active side by that much).  Multipliers are returned per
+the model (and the multipliers into its ``dual`` suffix when it has one that imports) and the objective reported
+is its value there (Ipopt relaxes bounds and constraint sides by 1e-8 relative by default, so a point can exceed
+an active side by that much).  Multipliers are returned per
 constraint as d (objective) / d (bound): Ipopt's lambda_k belongs to L = sigma f + lambda' g, so the derivative
 of the optimal objective with respect to the active bound of row k is -sigma lambda_k (the convention of
 :mod:`ecodec.solvers.highs`: a positive price means one more unit of the bound costs that much more).
@@ -278,6 +279,9 @@ def solve_with_ipopt(model: pyo.ConcreteModel, *, options: dict | None = None, h
             v.set_value(float(value), skip_validation=True)
         outcome.constraint_duals = -nlp.sense * np.asarray(info["mult_g"], dtype=float)
         outcome.duals = dict(zip(nlp.constraints, outcome.constraint_duals))
+        suffix = model.component("dual")
+        if isinstance(suffix, pyo.Suffix) and suffix.import_enabled():
+            suffix.update(outcome.duals)
     log.info("Ipopt: %s (%s) in %.3f s, %d iterations, objective %s", status, message, elapsed,
              callbacks.iterations, outcome.objective)
     return outcome
