@@ -63,6 +63,22 @@ def connected_groups(agents: Sequence[str], edges: Iterable[tuple[str, str]]) ->
     return sorted((tuple(sorted(c)) for c in nx.connected_components(graph)), key=lambda g: (-len(g), g))
 
 
+def normalised_edges(index: dict[str, int], pairs: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """Each pair ordered as the agents are (``index``: name -> position), repeats removed, sorted by position."""
+    return tuple(sorted({tuple(sorted(pair, key=index.__getitem__)) for pair in pairs},
+                        key=lambda e: (index[e[0]], index[e[1]])))
+
+
+def neighbour_lists(agents: Sequence[str], index: dict[str, int],
+                    edges: Iterable[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
+    """Every agent's neighbours over ``edges``, in agent order (an empty tuple for an isolated agent)."""
+    neighbours: dict[str, list[str]] = {name: [] for name in agents}
+    for a, b in edges:
+        neighbours[a].append(b)
+        neighbours[b].append(a)
+    return {name: tuple(sorted(ns, key=index.__getitem__)) for name, ns in neighbours.items()}
+
+
 def format_groups(groups: Sequence[Sequence[str]]) -> str:
     """Groups of agent names as ``{a, b} | {c}``."""
     return " | ".join("{" + ", ".join(group) + "}" for group in groups)
@@ -101,23 +117,17 @@ class CommunicationNetwork:
         loops = sorted({a for a, b in pairs if a == b})
         if loops:
             raise NetworkError(f"an edge must join two different agents; self loops at {', '.join(map(repr, loops))}")
-        normalised = sorted({tuple(sorted((a, b), key=index.__getitem__)) for a, b in pairs},
-                            key=lambda e: (index[e[0]], index[e[1]]))
+        normalised = normalised_edges(index, pairs)
         if len(normalised) < len(pairs):
             log.debug("%d repeated edges collapsed", len(pairs) - len(normalised))
         groups = connected_groups(agents, normalised)
         if len(groups) > 1:
             raise NetworkError(f"the communication graph ({self.topology}) is disconnected: {len(groups)} separate "
                                f"groups {format_groups(groups)}; add edges joining the groups")
-        neighbours: dict[str, list[str]] = {name: [] for name in agents}
-        for a, b in normalised:
-            neighbours[a].append(b)
-            neighbours[b].append(a)
         object.__setattr__(self, "agents", agents)
-        object.__setattr__(self, "edges", tuple(normalised))
+        object.__setattr__(self, "edges", normalised)
         object.__setattr__(self, "_index", index)
-        object.__setattr__(self, "_neighbours",
-                           {name: tuple(sorted(ns, key=index.__getitem__)) for name, ns in neighbours.items()})
+        object.__setattr__(self, "_neighbours", neighbour_lists(agents, index, normalised))
 
     # -- constructors ------------------------------------------------------------------------------------
     @classmethod

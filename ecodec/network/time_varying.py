@@ -51,7 +51,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ecodec.errors import NetworkError
-from ecodec.network.graph import CommunicationNetwork, connected_groups, format_groups
+from ecodec.network.graph import (CommunicationNetwork, connected_groups, format_groups, neighbour_lists,
+                                  normalised_edges)
 
 log = logging.getLogger(__name__)
 
@@ -79,17 +80,11 @@ class ActiveGraph:
         bad = [pair for pair in pairs if len(pair) != 2 or pair[0] == pair[1] or not set(pair) <= index.keys()]
         if bad:
             raise NetworkError(f"an active edge must join two different agents of {', '.join(agents)}; got {bad[0]!r}")
-        normalised = sorted({tuple(sorted(pair, key=index.__getitem__)) for pair in pairs},
-                            key=lambda e: (index[e[0]], index[e[1]]))
-        neighbours: dict[str, list[str]] = {name: [] for name in agents}
-        for a, b in normalised:
-            neighbours[a].append(b)
-            neighbours[b].append(a)
+        normalised = normalised_edges(index, pairs)
         object.__setattr__(self, "agents", agents)
-        object.__setattr__(self, "edges", tuple(normalised))
+        object.__setattr__(self, "edges", normalised)
         object.__setattr__(self, "_index", index)
-        object.__setattr__(self, "_neighbours",
-                           {name: tuple(sorted(ns, key=index.__getitem__)) for name, ns in neighbours.items()})
+        object.__setattr__(self, "_neighbours", neighbour_lists(agents, index, normalised))
 
     @property
     def n_edges(self) -> int:
