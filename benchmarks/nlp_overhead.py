@@ -6,10 +6,9 @@ gradient, constraints, Jacobian, Hessian; timed inside the bridge) and the rest,
 algebra, line search, bookkeeping).  The baseline is the solve itself, measured in the same run: the figure of
 merit is callbacks / solve.  Every solve must reach the problem's known optimum, else the timing is void.
 
-Problems: Hock-Schittkowski 71 (4 variables); the extended Rosenbrock function of n variables (J. J. More,
-B. S. Garbow, K. E. Hillstrom, "Testing unconstrained optimization software", ACM TOMS 7(1), 1981, problem 21),
-sum_{i < n/2} 100 (x_{2i+1} - x_{2i}^2)^2 + (1 - x_{2i})^2 from x0 = (-1.2, 1, -1.2, 1, ...), optimum 0 at x = 1
-(a sparse NLP of any size); the shipped LP microgrid as one model (its optimum from HiGHS, in the same run).
+Problems (:mod:`ecodec.solvers.reference_nlps`): Hock-Schittkowski 71 (4 variables); the extended Rosenbrock
+function of n variables (optimum 0 at x = 1: a sparse NLP of any size); the shipped LP microgrid as one model
+(its optimum from HiGHS, in the same run).
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from ecodec.decomposition.centralized import solve_centralized
 from ecodec.io.workbook import read_case
 from ecodec.problem.from_case import problem_from_case
 from ecodec.solvers.ipopt import PyomoNLP, solve_with_ipopt
+from ecodec.solvers.reference_nlps import KNOWN, extended_rosenbrock
 
 OBJECTIVE_TOL = 1e-6
 
@@ -49,22 +49,6 @@ class OverheadResult:
         return abs(self.objective - self.optimum) <= OBJECTIVE_TOL * max(1.0, abs(self.optimum))
 
 
-def rosenbrock(n: int) -> pyo.ConcreteModel:
-    m = pyo.ConcreteModel(name=f"rosenbrock_{n}")
-    m.x = pyo.Var(range(n), initialize=lambda _, i: -1.2 if i % 2 == 0 else 1.0)
-    m.obj = pyo.Objective(expr=sum(100 * (m.x[i + 1] - m.x[i] ** 2) ** 2 + (1 - m.x[i]) ** 2 for i in range(0, n, 2)))
-    return m
-
-
-def hs71() -> pyo.ConcreteModel:
-    m = pyo.ConcreteModel(name="hs71")
-    m.x = pyo.Var(range(4), bounds=(1, 5), initialize={0: 1, 1: 5, 2: 5, 3: 1})
-    m.obj = pyo.Objective(expr=m.x[0] * m.x[3] * (m.x[0] + m.x[1] + m.x[2]) + m.x[2])
-    m.product = pyo.Constraint(expr=m.x[0] * m.x[1] * m.x[2] * m.x[3] >= 25)
-    m.sphere = pyo.Constraint(expr=sum(m.x[i] ** 2 for i in range(4)) == 40)
-    return m
-
-
 def measure(name: str, model: pyo.ConcreteModel, optimum: float) -> OverheadResult:
     started = time.perf_counter()
     nlp = PyomoNLP(model)
@@ -76,9 +60,10 @@ def measure(name: str, model: pyo.ConcreteModel, optimum: float) -> OverheadResu
 
 
 def measure_all(sizes: tuple[int, ...], case_path) -> list[OverheadResult]:
-    results = [measure("Hock-Schittkowski 71", hs71(), 17.0140173)]
+    build, optimum, _ = KNOWN["hs71"]
+    results = [measure("Hock-Schittkowski 71", build(), optimum)]
     for n in sizes:
-        results.append(measure(f"Rosenbrock n = {n}", rosenbrock(n), 0.0))
+        results.append(measure(f"Rosenbrock n = {n}", extended_rosenbrock(n), 0.0))
     problem = problem_from_case(read_case(case_path))
     reference = solve_centralized(problem).objective
     results.append(measure(f"{problem.name} (LP)", problem.centralized_model().model, reference))

@@ -1,8 +1,6 @@
-"""ecodec's bridge from Pyomo to Ipopt (cyipopt): published NLP test problems with known optima, derivatives
-checked against finite differences, multipliers checked against re-solves with a moved bound, and clear errors.
-
-Optima: W. Hock, K. Schittkowski, "Test Examples for Nonlinear Programming Codes", Lecture Notes in Economics and
-Mathematical Systems 187, Springer 1981 (problems 1, 6, 35, 71).
+"""ecodec's bridge from Pyomo to Ipopt (cyipopt): published NLP test problems with known optima
+(:mod:`ecodec.solvers.reference_nlps`, with their sources), derivatives checked against finite differences,
+multipliers checked against re-solves with a moved bound and against HiGHS, and clear errors.
 """
 
 from __future__ import annotations
@@ -19,52 +17,14 @@ from ecodec.errors import ProblemError
 from ecodec.io.workbook import read_case
 from ecodec.problem import problem_from_case
 from ecodec.solvers.ipopt import PyomoNLP, solve_with_ipopt
+from ecodec.solvers.reference_nlps import KNOWN, hs6, hs35, hs71
 
 TIGHT = {"tol": 1e-10}
 
 
-def hs71() -> pyo.ConcreteModel:
-    m = pyo.ConcreteModel(name="hs71")
-    m.x = pyo.Var(range(4), bounds=(1, 5), initialize={0: 1, 1: 5, 2: 5, 3: 1})
-    m.obj = pyo.Objective(expr=m.x[0] * m.x[3] * (m.x[0] + m.x[1] + m.x[2]) + m.x[2])
-    m.product = pyo.Constraint(expr=m.x[0] * m.x[1] * m.x[2] * m.x[3] >= 25)
-    m.sphere = pyo.Constraint(expr=sum(m.x[i] ** 2 for i in range(4)) == 40)
-    return m
-
-
-def hs35() -> pyo.ConcreteModel:
-    m = pyo.ConcreteModel(name="hs35")
-    m.x = pyo.Var(range(3), bounds=(0, None), initialize=0.5)
-    x = m.x
-    m.obj = pyo.Objective(expr=9 - 8 * x[0] - 6 * x[1] - 4 * x[2] + 2 * x[0] ** 2 + 2 * x[1] ** 2 + x[2] ** 2
-                          + 2 * x[0] * x[1] + 2 * x[0] * x[2])
-    m.c = pyo.Constraint(expr=x[0] + x[1] + 2 * x[2] <= 3)
-    return m
-
-
-def hs6() -> pyo.ConcreteModel:
-    m = pyo.ConcreteModel(name="hs6")
-    m.x = pyo.Var(range(2), initialize={0: -1.2, 1: 1.0})
-    m.obj = pyo.Objective(expr=(1 - m.x[0]) ** 2)
-    m.c = pyo.Constraint(expr=10 * (m.x[1] - m.x[0] ** 2) == 0)
-    return m
-
-
-def hs1() -> pyo.ConcreteModel:
-    m = pyo.ConcreteModel(name="hs1")
-    m.x = pyo.Var(range(2), initialize={0: -2.0, 1: 1.0})
-    m.x[1].setlb(-1.5)
-    m.obj = pyo.Objective(expr=100 * (m.x[1] - m.x[0] ** 2) ** 2 + (1 - m.x[0]) ** 2)
-    return m
-
-
-@pytest.mark.parametrize(("build", "optimum", "solution"), [
-    (hs71, 17.0140173, (1.0, 4.7429994, 3.8211503, 1.3794082)),
-    (hs35, 1 / 9, (4 / 3, 7 / 9, 4 / 9)),
-    (hs6, 0.0, (1.0, 1.0)),
-    (hs1, 0.0, (1.0, 1.0)),
-])
-def test_published_optima_are_reproduced(build, optimum, solution):
+@pytest.mark.parametrize("name", list(KNOWN))
+def test_published_optima_are_reproduced(name):
+    build, optimum, solution = KNOWN[name]
     m = build()
     outcome = solve_with_ipopt(m, options=TIGHT)
     assert outcome.status == "optimal", outcome.message
