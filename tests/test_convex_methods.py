@@ -95,6 +95,30 @@ def test_proximal_dual_iterates_equal_the_hand_computation():
     assert driver.local["cheap"].x is not None
 
 
+def test_the_doubling_average_reports_the_c_weighted_average_since_the_window_before_last():
+    """K0 = 2: windows start at iterations 2, 4, 8 (0-based); at k in [8, 16) the decisions are the c-weighted
+    average of the iterates x(4) .. x(k), recomputed here from the recorded iterates."""
+    problem, network = _hand_pair()
+    options = ProximalDualOptions(step_size=1.5, average="doubling", average_from=2)
+    driver = ProximalDual(problem, InProcessRuntime(network), options)
+    driver.setup()
+    c = [driver.c0 / (k + 1) ** options.step_decay for k in range(11)]
+    iterates = []
+    for k in range(11):
+        driver.iterate(k)
+        iterates.append(_supplied_x(driver))
+        first = 0 if k < 4 else (2 if k < 8 else 4)  # the window before the current one (from 0 before K0 2)
+        weights = np.array(c[first:k + 1])
+        expected = weights @ np.array(iterates[first:k + 1]) / weights.sum()
+        np.testing.assert_allclose(_supplied(driver), expected, rtol=1e-12, atol=1e-12, err_msg=f"iteration {k}")
+    assert len({tuple(x) for x in iterates}) > 1  # the iterates moved, so the windows make a difference
+
+
+def _supplied_x(driver) -> np.ndarray:
+    """Each supplier's active power at its last iterate (not the average)."""
+    return np.array([driver.subproblems[n].contribution(driver.local[n].x)[0, 0] for n in ("cheap", "dear")])
+
+
 def _tracker_sum_and_violation(driver) -> tuple[np.ndarray, np.ndarray]:
     """sum_i d_i, and the coupling violation sum_i A_i z_i - b computed from the contributions (not from d)."""
     rows = driver.rows

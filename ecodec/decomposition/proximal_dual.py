@@ -148,6 +148,12 @@ class _DualAgent:
                                self.priced.row_values(self.average)])
 
 
+def _is_doubling_start(k: int, start: int) -> bool:
+    """k = K0 2^m for some m >= 0."""
+    windows, rest = divmod(k, start)
+    return rest == 0 and windows >= 1 and windows & (windows - 1) == 0
+
+
 class ProximalDual(NeighbourDriver):
     """Proximal dual decomposition; the math is in the module docstring."""
 
@@ -168,7 +174,7 @@ class ProximalDual(NeighbourDriver):
             if k == start and k > 0:
                 self.step_sum = 0.0
                 self.runtime.each(lambda name: self.local[name].restart(keep_newer=False))
-        elif k >= start and (k // start) & (k // start - 1) == 0 and k % start == 0:  # k = K0 2^m
+        elif _is_doubling_start(k, start):
             if self.newer_sum is not None:
                 self.step_sum = self.newer_sum
                 self.runtime.each(lambda name: self.local[name].restart(keep_newer=True))
@@ -195,7 +201,8 @@ class ProximalDual(NeighbourDriver):
 
     def finish(self) -> dict[str, object]:
         facts: dict[str, object] = {
-            "primal_recovery": "last iterate (integer agents)" if self.mixed else "running average",
+            "primal_recovery": "last iterate (integer agents)" if self.mixed
+            else f"{self.options.average} average from iteration {self.options.average_from}",
             **self.graph_facts()}
         return facts
 
