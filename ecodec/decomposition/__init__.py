@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ecodec.decomposition.aggregative_tracking import AggregativeTracking, AggregativeTrackingOptions
 from ecodec.decomposition.centralized import CentralizedOptions, solve_centralized
 from ecodec.decomposition.driver import Driver, StoppingRules, run_driver
 from ecodec.decomposition.dualbi import DualBi, DualBiOptions
@@ -20,13 +21,14 @@ from ecodec.decomposition.proximal_dual import ProximalDual, ProximalDualOptions
 from ecodec.decomposition.tightening import Tightening, TighteningOptions
 from ecodec.decomposition.tracking_admm import TrackingAdmm, TrackingAdmmOptions
 from ecodec.network import CommunicationNetwork
+from ecodec.problem.aggregative import AggregativeProblem
 from ecodec.problem.coupled import CoupledProblem
 from ecodec.results.run_result import RunResult
 
 CENTRALIZED = "centralized"
 DRIVERS: dict[str, type[Driver]] = {PrimalDecomposition.method: PrimalDecomposition, Tightening.method: Tightening,
                                     DualBi.method: DualBi, TrackingAdmm.method: TrackingAdmm,
-                                    ProximalDual.method: ProximalDual}
+                                    ProximalDual.method: ProximalDual, AggregativeTracking.method: AggregativeTracking}
 #: Named variants: a driver with some options preset, run under its own name (so one comparison can hold both)
 VARIANTS: dict[str, tuple[str, dict[str, object]]] = {
     "tightening-constant": (Tightening.method, {"tightening": "constant"}),
@@ -65,9 +67,25 @@ def run(problem: CoupledProblem, network: CommunicationNetwork, method: str, opt
     if method == CENTRALIZED:
         return on_root(lambda: solve_centralized(problem, options))
     driver_type = DRIVERS[VARIANTS[method][0] if method in VARIANTS else method]
+    check_method_fits(method, problem)
     driver = driver_type(problem, runtime or make_runtime(network, placement_weights(problem)), options)
     driver.label = method
     return run_driver(driver, stopping or StoppingRules(), hooks, reference)
+
+
+def check_method_fits(method: str, problem) -> None:
+    """OptionError when ``method`` cannot solve ``problem``: aggregative-tracking solves market (aggregative)
+    cases, the other distributed methods cases coupled through resources."""
+    if method == CENTRALIZED:
+        return
+    driver_type = DRIVERS[VARIANTS[method][0] if method in VARIANTS else method]
+    market = isinstance(problem, AggregativeProblem)
+    if market and driver_type is not AggregativeTracking:
+        raise OptionError(f"method '{method}' solves cases coupled through shared resources; case '{problem.name}' is "
+                          f"a market whose agents are coupled through aggregates: use '{AggregativeTracking.method}'")
+    if not market and driver_type is AggregativeTracking:
+        raise OptionError(f"method '{method}' solves market cases (buyers and sellers); case '{problem.name}' is "
+                          f"coupled through shared resources")
 
 
 def placement_weights(problem: CoupledProblem) -> dict[str, float]:
@@ -76,7 +94,8 @@ def placement_weights(problem: CoupledProblem) -> dict[str, float]:
     return {agent.name: 5.0 if agent.is_mixed_integer() else 1.0 for agent in problem.agents}
 
 
-__all__ = ["CENTRALIZED", "DRIVERS", "METHODS", "VARIANTS", "CheckpointHook", "DualBiOptions", "Hook", "LoggingHook",
+__all__ = ["CENTRALIZED", "DRIVERS", "METHODS", "VARIANTS", "AggregativeTracking", "AggregativeTrackingOptions",
+           "CheckpointHook", "DualBiOptions", "Hook", "LoggingHook",
            "MethodOptions",
            "OptionError", "PrimalDecompositionOptions", "ProgressHook", "ProximalDualOptions", "StoppingRules",
            "TighteningOptions", "TrackingAdmmOptions",

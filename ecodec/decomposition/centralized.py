@@ -21,7 +21,9 @@ import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 
-from ecodec.decomposition.options import MethodOptions, require
+from ecodec.decomposition.centralized_aggregative import AGREE_TOL, solve_aggregative
+from ecodec.decomposition.options import MethodOptions, OptionError, require
+from ecodec.problem.aggregative import AggregativeProblem
 from ecodec.problem.coupled import BuiltModel, CoupledProblem
 from ecodec.results.run_result import (COST_COLUMNS, RunResult, contribution_table, coupling_table, dispatch_table,
                                        software_versions, utc_timestamp)
@@ -31,7 +33,7 @@ from ecodec.solvers.ipopt import solve_with_ipopt
 log = logging.getLogger(__name__)
 
 METHOD = "centralized"
-SOLVERS = ("highs", "ipopt")
+SOLVERS = ("auto", "highs", "ipopt")
 _SLACK_TOL = 1e-6
 
 
@@ -39,15 +41,21 @@ _SLACK_TOL = 1e-6
 class CentralizedOptions(MethodOptions):
     """Options of the centralized solve.
 
-    ``time_limit_s``: stop HiGHS after this many seconds (None: no limit); ``mip_rel_gap``: relative MIP gap
-    at which HiGHS stops (ignored for LPs); ``solver``: ``highs`` (LP, MILP) or ``ipopt`` (continuous problems,
-    through :mod:`ecodec.solvers.ipopt`; a local optimum of an NLP, the optimum of a convex one).
+    ``time_limit_s``: stop the solver after this many seconds (None: no limit); ``mip_rel_gap``: relative MIP
+    gap at which HiGHS stops (ignored for LPs); ``solver``: ``highs`` (LP, MILP) or ``ipopt`` (continuous
+    problems, through :mod:`ecodec.solvers.ipopt`; a local optimum of an NLP, the optimum of a convex one);
+    ``auto`` (the default) takes HiGHS for resource-coupled cases and Ipopt for aggregative (market) cases.
+    For an aggregative case, ``starts`` starting points (drawn from ``seed``) and ``agree_tol``, the relative
+    tolerance within which two local optima count as the same (:mod:`~ecodec.decomposition.centralized_aggregative`).
     """
 
     method = METHOD
     time_limit_s: float | None = None
     mip_rel_gap: float = 1e-4
-    solver: str = "highs"
+    solver: str = "auto"
+    starts: int = 5
+    seed: int = 0
+    agree_tol: float = AGREE_TOL
 
     def __post_init__(self):
         require(self.time_limit_s is None or (isinstance(self.time_limit_s, (int, float))
@@ -56,12 +64,25 @@ class CentralizedOptions(MethodOptions):
         require(isinstance(self.mip_rel_gap, (int, float)) and 0 <= self.mip_rel_gap < 1, METHOD, "mip_rel_gap",
                 self.mip_rel_gap, "a number in [0, 1)")
         require(self.solver in SOLVERS, METHOD, "solver", self.solver, "one of " + ", ".join(SOLVERS))
+        require(isinstance(self.starts, int) and 1 <= self.starts <= 1000, METHOD, "starts", self.starts,
+                "an integer from 1 to 1000")
+        require(isinstance(self.seed, int) and self.seed >= 0, METHOD, "seed", self.seed, "an integer >= 0")
+        require(isinstance(self.agree_tol, (int, float)) and 0 < self.agree_tol < 1, METHOD, "agree_tol",
+                self.agree_tol, "a number in (0, 1)")
 
 
-def solve_centralized(problem: CoupledProblem, options: CentralizedOptions | None = None) -> RunResult:
+def solve_centralized(problem: CoupledProblem | AggregativeProblem,
+                      options: CentralizedOptions | None = None) -> RunResult:
     """Solve ``problem`` as one model; the result says why when there is no solution."""
     options = options or CentralizedOptions()
     started, started_at = time.perf_counter(), utc_timestamp()
+    if isinstance(problem, AggregativeProblem):
+        if options.solver == "highs":
+            raise OptionError("centralized: solver 'highs' solves LPs and MILPs; this market case is a nonlinear "
+                              "program: use solver 'ipopt' (or 'auto')")
+        info = {"n_agents": len(problem.agents), "problem_class": problem.problem_class, "started_at": started_at,
+                "options": options.as_dict()}
+        return solve_aggregative(problem, options, started, info)
     built = problem.centralized_model()
     build_time = time.perf_counter() - started
     m = built.model
@@ -71,9 +92,9 @@ def solve_centralized(problem: CoupledProblem, options: CentralizedOptions | Non
         "n_variables": len(variables),
         "n_integer_variables": sum(1 for v in variables if v.is_integer() or v.is_binary()),
         "n_constraints": sum(1 for _ in m.component_data_objects(pyo.Constraint, active=True)),
-        "problem_class": "MILP" if problem.is_mixed_integer() else "LP", "started_at": started_at,
+        "problem_class": problem.problem_class, "started_at": started_at,
     }
-    if options.solver == "ipopt":
+    if options.solver == "ipopt":  # 'auto' is HiGHS here
         outcome = solve_with_ipopt(m, options={} if options.time_limit_s is None
                                    else {"max_wall_time": float(options.time_limit_s)})
     else:
@@ -109,14 +130,7 @@ def _message(status: str, info: dict) -> str:
 
 
 def _tables(problem: CoupledProblem, built: BuiltModel, duals: dict):
-    outputs, costs = {}, []
-    for agent in problem.agents:
-        block = built.block(agent.name)
-        reported = agent.reported_outputs(block)
-        values = np.array([[pyo.value(block.component(o.component)[t]) for t in problem.grid.steps]
-                           for o in reported], dtype=float).reshape(len(reported), problem.grid.T)
-        outputs[agent.name] = (agent.kind, [(o.quantity, o.unit) for o in reported], values)
-        costs.append((agent.name, agent.kind, float(pyo.value(built.terms[agent.name].cost))))
+    outputs, costs = built.outputs_and_costs(problem)
     terms = {agent.name: (agent.kind, np.array(
         [[pyo.value(e) for e in built.terms[agent.name].contributions.get(r.name, [0.0] * problem.grid.T)]
          for r in problem.resources], dtype=float)) for agent in problem.agents}

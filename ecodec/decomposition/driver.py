@@ -119,6 +119,14 @@ class Driver(ABC):
         """Coupling prices (currency per unit and hour), shape (resources, T), when the method estimates them."""
         return None
 
+    def make_evaluator(self, reference: RunResult | None):
+        """What evaluates the decisions after each iteration (cost, violation, distance to ``reference``)."""
+        return _Evaluator(self.problem, self.runtime, reference)
+
+    def outcome(self, name: str) -> AgentOutcome:
+        """Agent ``name``'s final decisions as plain data for the result."""
+        return AgentOutcome.of(self.subproblems[name], self.decisions[name])
+
 
 class _Evaluator:
     """Cost, coupling residuals and distances of the current decisions, reduced over all agents."""
@@ -171,7 +179,7 @@ def run_driver(driver: Driver, stopping: StoppingRules, hooks: list[Hook] | None
     started, started_at = time.perf_counter(), utc_timestamp()
     driver.setup()
     setup_time = time.perf_counter() - started
-    evaluator = _Evaluator(problem, runtime, reference)
+    evaluator = driver.make_evaluator(reference)
     for hook in hooks:
         hook.on_start(driver.label, problem, stopping)
     history: list[dict] = []
@@ -249,8 +257,7 @@ def _result(driver: Driver, history: list[dict], status: str, message: str, setu
             final: dict) -> RunResult | None:
     problem, runtime = driver.problem, driver.runtime
     decided = bool(history)  # the same on every process: decisions exist once an iteration has run
-    outcomes = runtime.gather(runtime.each(
-        lambda name: AgentOutcome.of(driver.subproblems[name], driver.decisions[name]))) if decided else {}
+    outcomes = runtime.gather(runtime.each(driver.outcome)) if decided else {}
     prices = driver.prices() if decided else None
     messages, floats = runtime.totals()
     if not runtime.is_root:
@@ -259,7 +266,7 @@ def _result(driver: Driver, history: list[dict], status: str, message: str, setu
         "n_agents": len(problem.agents), "iterations": len(history), "message": message,
         "messages": messages, "floats_sent": floats, "runtime": runtime.name,
         "network": runtime.network.describe(), "setup_time_s": setup_time, "wall_time_s": wall,
-        "problem_class": "MILP" if problem.is_mixed_integer() else "LP",
+        "problem_class": problem.problem_class,
         "options": driver.options.as_dict(), "versions": software_versions(),
         "warnings": list(driver.warnings),
     }

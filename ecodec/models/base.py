@@ -46,6 +46,10 @@ class Output:
     component: str
     unit: str
 
+    def unit_in(self, currency: str) -> str:
+        """The unit with the case's currency in place of the word 'currency' (a payment: 'EUR')."""
+        return self.unit.replace("currency", currency)
+
 
 @dataclass
 class AgentTerms:
@@ -72,4 +76,39 @@ class Agent(ABC):
 
     def reported_outputs(self, block: pyo.Block) -> tuple[Output, ...]:
         """The outputs present on a built block (optional components may be absent)."""
+        return tuple(o for o in self.outputs if block.component(o.component) is not None)
+
+
+@dataclass
+class AggregativeTerms:
+    """What ``AggregativeAgent.build`` returns: the cost f_i(x_i, sigma) (currency) and the agent's shares
+    phi_i(x_i) of the aggregates, one expression per step for each aggregate it feeds (absent: zero)."""
+
+    cost: object
+    shares: dict[str, list]
+
+
+class AggregativeAgent(ABC):
+    """Base class of agents coupled through aggregates instead of shared resources (the market's buyers and
+    sellers): agent i's cost f_i(x_i, sigma) depends on its own decisions x_i and on the aggregates
+
+        sigma_{k,t} = (1/N) sum_j phi_{j,k,t}(x_j)        (N agents, k in ``aggregates``, t a step)
+
+    ``build`` declares x_i on its block and returns f_i and phi_i, with ``sigma[k][t]`` whatever the caller
+    passes: the aggregates of every agent in the centralized model, the agent's own estimate of them (fixed
+    values) in a distributed method.  As for :class:`Agent`, the agent never sees the other agents."""
+
+    kind: ClassVar[str]
+    outputs: ClassVar[tuple[Output, ...]]
+    aggregates: ClassVar[tuple[str, ...]]
+    name: str
+
+    @abstractmethod
+    def build(self, block: pyo.Block, grid: TimeGrid, sigma: dict[str, list]) -> AggregativeTerms:
+        """Declare this agent's variables on ``block``; return its cost and its shares of the aggregates."""
+
+    def is_mixed_integer(self) -> bool:
+        return False
+
+    def reported_outputs(self, block: pyo.Block) -> tuple[Output, ...]:
         return tuple(o for o in self.outputs if block.component(o.component) is not None)

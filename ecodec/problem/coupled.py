@@ -29,7 +29,8 @@ from ecodec.problem.resource import CouplingResource
 
 @dataclass
 class BuiltModel:
-    """A Pyomo model and, per agent name, the terms its ``build`` returned."""
+    """A Pyomo model and, per agent name, the terms its ``build`` returned (:class:`AgentTerms`, or
+    :class:`~ecodec.models.base.AggregativeTerms` for an aggregative problem)."""
 
     model: pyo.ConcreteModel
     terms: dict[str, AgentTerms]
@@ -37,6 +38,27 @@ class BuiltModel:
     def block(self, agent_name: str) -> pyo.Block:
         m = self.model
         return m.agents[agent_name] if hasattr(m, "agents") else m.agent
+
+    def outputs_and_costs(self, problem) -> tuple[dict[str, tuple], list[tuple[str, str, float]]]:
+        """At the model's current values: per agent (kind, [(quantity, unit)], values of shape (outputs, T)) and
+        the rows (agent, kind, cost), in the problem's agent order."""
+        outputs, costs = {}, []
+        for agent in problem.agents:
+            block = self.block(agent.name)
+            reported = agent.reported_outputs(block)
+            values = np.array([[pyo.value(block.component(o.component)[t]) for t in problem.grid.steps]
+                               for o in reported], dtype=float).reshape(len(reported), problem.grid.T)
+            outputs[agent.name] = (agent.kind, [(o.quantity, o.unit_in(problem.currency)) for o in reported], values)
+            costs.append((agent.name, agent.kind, float(pyo.value(self.terms[agent.name].cost))))
+        return outputs, costs
+
+
+def check_unique_names(agents) -> None:
+    """ProblemError naming the agent names used more than once."""
+    names = [a.name for a in agents]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ProblemError(f"agent names must be unique; repeated: {', '.join(duplicates)}")
 
 
 class CoupledProblem:
@@ -49,10 +71,7 @@ class CoupledProblem:
         self.grid = grid
         self.name = name
         self.currency = currency
-        names = [a.name for a in self.agents]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ProblemError(f"agent names must be unique; repeated: {', '.join(duplicates)}")
+        check_unique_names(self.agents)
         resource_names = [r.name for r in self.resources]
         if len(set(resource_names)) != len(resource_names):
             raise ProblemError(f"resource names must be unique; got {', '.join(resource_names)}")
@@ -77,6 +96,11 @@ class CoupledProblem:
 
     def is_mixed_integer(self) -> bool:
         return any(a.is_mixed_integer() for a in self.agents)
+
+    @property
+    def problem_class(self) -> str:
+        """'MILP' when an agent has integer decisions, else 'LP' (the class HiGHS solves centrally)."""
+        return "MILP" if self.is_mixed_integer() else "LP"
 
     def centralized_model(self, elastic: bool = False) -> BuiltModel:
         """One model with every agent and the coupling rows; objective: total cost.

@@ -168,4 +168,4 @@ def coupling_table(problem, lhs: np.ndarray, prices: np.ndarray | None) -> pd.Da
             "upper": r.upper(), "residual": r.residual(lhs[k]),
             "price": prices[k] + 0.0 if prices is not None else np.full(T, np.nan),
             "price_unit": f"{problem.currency}/{r.unit}h" if r.per_hour else f"{problem.currency}/{r.unit}"}))
-    return pd.concat(frames, ignore_index=True)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COUPLING_COLUMNS)

@@ -19,7 +19,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from pyomo.core.expr import numeric_expr as ne
 from pyomo.core.expr import value
-from pyomo.core.expr.visitor import StreamBasedExpressionVisitor
+from pyomo.core.expr.calculus.derivatives import Modes, differentiate
+from pyomo.core.expr.visitor import StreamBasedExpressionVisitor, identify_variables
 
 from ecodec.errors import ProblemError
 
@@ -91,3 +92,13 @@ def compile_vector(exprs: Sequence, index: dict[int, int], name: str) -> Callabl
     namespace: dict = {"_array": np.array, "_sum": sum, "abs": abs, **FUNCTIONS}
     exec(compile(source, f"<ecodec:{name}>", "exec"), namespace)  # noqa: S102 - source written above from the model
     return namespace[name]
+
+
+def symbolic_gradient(expr, variables: Sequence, index: dict[int, int]) -> list[tuple[int, object]]:
+    """(j, d expr / d x_j) for the unfixed variables ``expr`` uses, in x order: Pyomo's symbolic reverse mode
+    gives each derivative as an expression (to compile, or to differentiate once more)."""
+    used = sorted({index[id(v)] for v in identify_variables(expr, include_fixed=False)})
+    if not used:
+        return []
+    derivatives = differentiate(expr, wrt_list=[variables[j] for j in used], mode=Modes.reverse_symbolic)
+    return list(zip(used, derivatives))

@@ -39,11 +39,10 @@ from dataclasses import dataclass, field
 import cyipopt
 import numpy as np
 import pyomo.environ as pyo
-from pyomo.core.expr.calculus.derivatives import Modes, differentiate
 from pyomo.core.expr.visitor import identify_variables
 
 from ecodec.errors import ProblemError, SolveError
-from ecodec.solvers.expression_code import compile_vector
+from ecodec.solvers.expression_code import compile_vector, symbolic_gradient
 from ecodec.solvers.highs import ERROR, INFEASIBLE, OPTIMAL, TIME_LIMIT, UNBOUNDED, SolverOutcome
 
 log = logging.getLogger(__name__)
@@ -128,11 +127,7 @@ class PyomoNLP:
     # -- derivatives -----------------------------------------------------------------------------------
     def _gradient_of(self, expr) -> list[tuple[int, object]]:
         """(j, d expr / d x_j) over the variables expr uses, in x order."""
-        used = sorted({self.index[id(v)] for v in identify_variables(expr, include_fixed=False)})
-        if not used:
-            return []
-        derivatives = differentiate(expr, wrt_list=[self.variables[j] for j in used], mode=Modes.reverse_symbolic)
-        return list(zip(used, derivatives))
+        return symbolic_gradient(expr, self.variables, self.index)
 
     def _build_hessian(self, gradient: list[tuple[int, object]]) -> None:
         """Second derivatives of the objective (term 0) and of each constraint (term k + 1), lower triangle."""

@@ -1,0 +1,265 @@
+"""Projected aggregative tracking (Carnevale, Camisa, Notarstefano; ECODREAM final report; ALGORITHMS.md section 7):
+fully distributed gradient method for aggregative problems (:class:`~ecodec.problem.AggregativeProblem`).
+
+    min_x  sum_i f_i(x_i, sigma(x))   s.t.  x_i in X_i (a box),     sigma(x) = (1/N) sum_i phi_i(x_i)
+
+The gradient of the total cost in x_i is  grad_1 f_i(x_i, sigma) + grad phi_i(x_i)' (1/N) sum_j grad_2 f_j(x_j, sigma):
+agent i needs sigma and the mean aggregate gradient, which it does not know; it tracks them with s_i and y_i
+(dynamic average consensus).  Per iteration k, agent i, with the consensus weights a_ij(k) (Metropolis-Hastings
+over the graph active at k, self included; doubly stochastic):
+
+    xt_i     = P_Xi[ x_i^k - gamma ( grad_1 f_i(x_i^k, s_i^k) + grad phi_i(x_i^k)' y_i^k ) ]
+    x_i^k+1  = x_i^k + delta (xt_i - x_i^k)
+    s_i^k+1  = sum_j a_ij(k) s_j^k + phi_i(x_i^k+1) - phi_i(x_i^k)                         (one message: s, y)
+    y_i^k+1  = sum_j a_ij(k) y_j^k + grad_2 f_i(x_i^k+1, s_i^k+1) - grad_2 f_i(x_i^k, s_i^k)
+
+Because the weights are doubly stochastic, (1/N) sum_i s_i^k = sigma(x^k) and (1/N) sum_i y_i^k =
+(1/N) sum_i grad_2 f_i(x_i^k, s_i^k) at every k (the tracking invariants, checked by the tests); at a fixed point
+every s_i equals sigma, every y_i the mean gradient, and x is a stationary point of the problem.
+
+Initialisation: x_i^0 the agent's own start (the model's initial values: the middle of a buyer's bid range, half a
+seller's excess), s_i^0 = phi_i(x_i^0), y_i^0 = grad_2 f_i(x_i^0, s_i^0) as in the reference, **after**
+``consensus_rounds`` rounds of pure averaging of s over every edge of the network (s_i <- sum_j a_ij s_j, which
+keeps the mean, so the invariants hold).  Why: a seller's share of the total bid is zero, so with s_i^0 = phi_i
+its estimate of the total bid is 0 and the sharing rule, which divides by it, is undefined at the start.  After
+as many rounds as the graph's diameter every estimate mixes every agent's share; the default, N - 1 rounds, is
+enough on any connected graph.  An estimate where a cost is undefined later on (too large a step) stops the run
+with a message naming the agent and the iteration.
+
+Stopping: the iteration is a fixed-point method whose answer is a stationary point, not a cost level, so it stops
+on its own rule (:meth:`certified`) rather than on the cost gap of the shared loop: when the relative change of
+the decisions  ||x^k+1 - x^k|| / ||x^k||  and the relative tracking error of the aggregates
+max_i ||s_i - sigma|| / ||sigma||  are both at or below ``step_tol``.  (With a linear rate rho the distance to the
+fixed point is about step / (1 - rho); the default 1e-10 leaves room for rho up to 0.999 at 1e-7.)
+
+=========  ======================  ==================================================================================
+symbol     option                  meaning
+=========  ======================  ==================================================================================
+gamma      ``step_size``           step of the projected gradient (> 0), in the units of x per unit of gradient
+delta      ``damping``             share of the step taken, in (0, 1]
+           ``consensus_rounds``    averaging rounds on s before the first step (None: N - 1)
+           ``step_tol``            the stopping rule above
+a_ij(k)    ``graph`` and options   fixed, random or periodic graphs (:mod:`ecodec.network.time_varying`)
+=========  ======================  ==================================================================================
+
+The step that converges depends on the case: the sharing rule makes grad_2 f stiff in the total bid, and a step
+that is stable with exact aggregates can make the tracked estimates oscillate (docs/market.md gives the
+measurements on the shipped market cases and the step each of them uses).
+
+History per iteration: ``rel_step`` (the relative change above), ``tracking_error_sigma`` and
+``tracking_error_gradient`` (max_i ||y_i - mean y|| / max(||mean y||, 1e-12)), and, when the case is small enough
+(at most ``HISTORY_COLUMNS`` values), each decision ``x:<agent>:<t>`` and each aggregate ``sigma:<name>:<t>``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ecodec.decomposition.neighbour_driver import NeighbourDriver, consensus_mix
+from ecodec.decomposition.options import TimeVaryingGraphOptions, require
+from ecodec.errors import SolveError
+from ecodec.results import kpi
+from ecodec.results.run_result import AgentOutcome
+from ecodec.solvers.aggregative_functions import CompiledAggregativeAgent
+
+METHOD = "aggregative-tracking"
+#: Decisions and aggregates are recorded per iteration when there are at most this many of them
+HISTORY_COLUMNS = 200
+
+
+@dataclass(frozen=True)
+class AggregativeTrackingOptions(TimeVaryingGraphOptions):
+    """Projected aggregative tracking: ``step_size`` gamma (> 0), ``damping`` delta in (0, 1],
+    ``consensus_rounds`` (None: N - 1), ``step_tol`` (stopping), and the graph options."""
+
+    method = METHOD
+    step_size: float = 1e-3
+    damping: float = 1.0
+    consensus_rounds: int | None = None
+    step_tol: float = 1e-10
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(isinstance(self.step_size, (int, float)) and math.isfinite(self.step_size) and self.step_size > 0,
+                METHOD, "step_size", self.step_size, "a number > 0 (gamma)")
+        require(isinstance(self.damping, (int, float)) and 0 < self.damping <= 1, METHOD, "damping", self.damping,
+                "a number in (0, 1] (delta)")
+        require(self.consensus_rounds is None or (isinstance(self.consensus_rounds, int)
+                                                  and self.consensus_rounds >= 0), METHOD, "consensus_rounds",
+                self.consensus_rounds, "an integer >= 0, or none (N - 1)")
+        require(isinstance(self.step_tol, (int, float)) and 0 < self.step_tol < 1, METHOD, "step_tol", self.step_tol,
+                "a number in (0, 1)")
+
+
+class _TrackingAgent:
+    """Agent i: its compiled functions and its state x_i, s_i, y_i."""
+
+    def __init__(self, functions: CompiledAggregativeAgent):
+        self.f = functions
+        self.x = functions.x0.copy()
+        self.s = functions.shares(self.x)
+        self.y = np.zeros_like(self.s)
+        self.grad_2 = self.y
+
+    def start_gradient(self) -> None:
+        """y_i^0 = grad_2 f_i(x_i^0, s_i^0), once s has been averaged."""
+        self.grad_2 = self._checked(lambda: self.f.gradients(self.x, self.s)[1], 0)
+        self.y = self.grad_2.copy()
+
+    def message(self) -> np.ndarray:
+        return np.concatenate([self.s, self.y])
+
+    def step(self, weights: dict[str, float], own: str, inbox: dict[str, np.ndarray], gamma: float, delta: float,
+             k: int) -> np.ndarray:
+        """One iteration of the module docstring; returns the change of x."""
+        f, p = self.f, self.s.size
+        grad_1, _ = self._checked(lambda: f.gradients(self.x, self.s), k)
+        target = f.project(self.x - gamma * (grad_1 + f.shares_transpose_times(self.x, self.y)))
+        x = self.x + delta * (target - self.x)
+        mixed = consensus_mix(weights, own, self.message(), inbox)
+        s = mixed[:p] + f.shares(x) - f.shares(self.x)
+        grad_2 = self._checked(lambda: f.gradients(x, s)[1], k + 1)
+        self.y = mixed[p:] + grad_2 - self.grad_2
+        change = x - self.x
+        self.x, self.s, self.grad_2 = x, s, grad_2
+        return change
+
+    def _checked(self, evaluate, k: int):
+        try:
+            with np.errstate(all="raise"):
+                value = evaluate()
+        except (ZeroDivisionError, ValueError, OverflowError, FloatingPointError):
+            value = None
+        if value is None or not np.all(np.isfinite(np.concatenate([np.atleast_1d(v) for v in value])
+                                                   if isinstance(value, tuple) else value)):
+            raise SolveError(f"aggregative-tracking: agent '{self.f.agent_name}' ({self.f.kind}) cannot evaluate its "
+                             f"cost at its estimate of the aggregates at iteration {k} (s = "
+                             f"{np.array2string(self.s, precision=4)}); a smaller step_size keeps the estimates closer "
+                             f"to the aggregates")
+        return value
+
+
+class AggregativeTracking(NeighbourDriver):
+    """Projected aggregative tracking; the math is in the module docstring."""
+
+    method = METHOD
+    options_type = AggregativeTrackingOptions
+
+    def setup(self) -> None:
+        self.start_schedule()
+        self.local: dict[str, _TrackingAgent] = {}
+
+        def compile_one(name):
+            functions = CompiledAggregativeAgent(self.problem, name)
+            self.subproblems[name] = functions
+            self.local[name] = _TrackingAgent(functions)
+
+        self.runtime.each(compile_one)
+        n = len(self.problem.agents)
+        rounds = n - 1 if self.options.consensus_rounds is None else self.options.consensus_rounds
+        network = self.runtime.network
+        for _ in range(rounds):
+            inbox = self.runtime.exchange(self.runtime.each(lambda name: self.local[name].s))
+            mixed = self.runtime.each(lambda name: consensus_mix(network.weights_of(name), name, self.local[name].s,
+                                                                 inbox[name]))
+            for name, s in mixed.items():
+                self.local[name].s = s
+        self.runtime.each(lambda name: self.local[name].start_gradient())
+        self.decisions = {name: agent.x for name, agent in self.local.items()}
+        self.rounds = rounds
+        self.record_values = n * self.problem.grid.T + len(self.problem.keys()) <= HISTORY_COLUMNS
+        self.done: str | None = None
+
+    def make_evaluator(self, reference):
+        return _AggregativeEvaluator(self.problem, self.runtime, reference)
+
+    def may_stop(self) -> bool:
+        return False
+
+    def certified(self) -> str | None:
+        return self.done
+
+    def prices(self):
+        return None
+
+    def iterate(self, k: int) -> dict[str, float]:
+        graph = self.active_graph(k)
+        gamma, delta = self.options.step_size, self.options.damping
+        inbox = self.runtime.exchange(self.runtime.each(lambda name: self.local[name].message()), graph)
+        changes = self.runtime.each(lambda name: self.local[name].step(graph.weights_of(name), name, inbox[name],
+                                                                       gamma, delta, k))
+        self.decisions = {name: agent.x for name, agent in self.local.items()}
+        n, p = len(self.problem.agents), len(self.problem.keys())
+        totals = self.runtime.sum(self.runtime.each(lambda name: np.concatenate([
+            [np.sum(changes[name] ** 2), np.sum(self.local[name].x ** 2)], self.local[name].s, self.local[name].y])))
+        sigma, mean_y = totals[2: 2 + p] / n, totals[2 + p:] / n
+        errors = self.runtime.maximum(self.runtime.each(lambda name: np.array([
+            np.linalg.norm(self.local[name].s - sigma), np.linalg.norm(self.local[name].y - mean_y)])))
+        record = {"step_size": gamma, "active_edges": float(graph.n_edges),
+                  "rel_step": float(np.sqrt(totals[0] / max(totals[1], 1e-300))),
+                  "tracking_error_sigma": float(errors[0] / max(np.linalg.norm(sigma), 1e-12)),
+                  "tracking_error_gradient": float(errors[1] / max(np.linalg.norm(mean_y), 1e-12))}
+        if self.record_values:
+            decisions = self.runtime.gather(self.runtime.each(lambda name: self.local[name].x))
+            for name, x in decisions.items():
+                record.update({f"x:{name}:{j + 1}": float(v) for j, v in enumerate(x)})
+            record.update({f"sigma:{key}:{t + 1}": float(v) for (key, t), v in zip(self.problem.keys(), sigma)})
+        tol = self.options.step_tol
+        if record["rel_step"] <= tol and record["tracking_error_sigma"] <= tol:
+            self.done = (f"converged: relative change of the decisions {record['rel_step']:.1e} and tracking error "
+                         f"of the aggregates {record['tracking_error_sigma']:.1e} <= step_tol {tol:g}")
+        return record
+
+    def finish(self) -> dict[str, object]:
+        n = len(self.problem.agents)
+        self.sigma = self.runtime.sum(self.runtime.each(lambda name: self.subproblems[name].shares(
+            self.local[name].x))) / n
+        return {"consensus_rounds": self.rounds, "decision_quantities": sorted(
+            {q for f in self.subproblems.values() for q in f.decision_quantities}), **self.graph_facts()}
+
+    def outcome(self, name: str) -> AgentOutcome:
+        """Agent ``name``'s reported quantities and cost at the true aggregates sigma(x)."""
+        f, x = self.subproblems[name], self.local[name].x
+        return AgentOutcome(kind=f.kind, labels=f.labels, values=f.output_values(x, self.sigma),
+                            cost=f.cost(x, self.sigma), contribution=np.zeros((0, f.T)))
+
+
+class _AggregativeEvaluator:
+    """Total cost sum_i f_i(x_i, sigma(x)) at the true aggregates, and the relative distance of the decisions to
+    the reference's; there is no coupling row, so the violation is zero."""
+
+    def __init__(self, problem, runtime, reference):
+        self.problem, self.runtime, self.reference = problem, runtime, reference
+        self.reference_objective = reference.objective if reference is not None and reference.has_solution else None
+        self._reference: dict[str, np.ndarray] = {}
+
+    def _reference_decisions(self, f: CompiledAggregativeAgent) -> np.ndarray:
+        if f.agent_name not in self._reference:
+            self._reference[f.agent_name] = kpi.agent_output_matrix(self.reference.dispatch, f.agent_name,
+                                                                    f.decision_quantities, f.T)
+        return self._reference[f.agent_name]
+
+    def evaluate(self, subproblems: dict[str, CompiledAggregativeAgent], decisions: dict[str, np.ndarray]) -> dict:
+        n = len(self.problem.agents)
+        sigma = self.runtime.sum(self.runtime.each(lambda name: subproblems[name].shares(decisions[name]))) / n
+
+        def local(name):
+            f, x = subproblems[name], decisions[name]
+            dist = (0.0, 0.0)
+            if self.reference_objective is not None:
+                ref = self._reference_decisions(f)
+                dist = (float(np.sum((f.decision_values(x) - ref) ** 2)), float(np.sum(ref ** 2)))
+            return np.array([f.cost(x, sigma), *dist])
+
+        total = self.runtime.sum(self.runtime.each(local))
+        record = {"objective": float(total[0]), "max_violation": 0.0, "rel_violation": 0.0}
+        if self.reference_objective is not None:
+            record["cost_gap"] = kpi.relative_cost_gap(record["objective"], self.reference_objective)
+            record["distance"] = float(np.sqrt(total[1] / total[2])) if total[2] > 0 else float(np.sqrt(total[1]))
+        return record
+
+
+__all__ = ["AggregativeTracking", "AggregativeTrackingOptions"]

@@ -1,0 +1,106 @@
+"""AggregativeProblem: agents coupled through aggregates of everyone's decisions (the community market).
+
+    min_x  sum_i f_i(x_i, sigma(x))    s.t.  x_i in X_i,      sigma_{k,t}(x) = (1/N) sum_i phi_{i,k,t}(x_i)
+
+(:class:`~ecodec.models.base.AggregativeAgent`).  There is no coupling constraint: the agents interact only
+through sigma, a vector of K aggregates per step.  As :class:`~ecodec.problem.CoupledProblem` does for resource
+coupling, both views come from the same ``build`` code:
+
+* ``centralized_model()``: one ConcreteModel, one Block per agent (``m.agents[name]``), the aggregates as named
+  expressions ``m.sigma[k, t]`` (the mean of every agent's share) in each agent's cost, objective sum_i f_i;
+* ``local_model(agent)``: that agent alone on ``m.agent``, with the aggregates replaced by free variables
+  ``m.sigma[k, t]`` (the agent's estimate s_i of sigma in a distributed method) and f_i(x_i, s_i) as objective.
+
+The problem has no coupling rows (``resources`` is empty), so results of it have an empty coupling table and a
+coupling violation of zero.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyomo.environ as pyo
+
+from ecodec.errors import ProblemError
+from ecodec.models.base import AggregativeAgent, AggregativeTerms, TimeGrid
+from ecodec.problem.coupled import BuiltModel, check_unique_names
+
+
+class AggregativeProblem:
+    """Agents whose costs depend on their own decisions and on aggregates of all decisions."""
+
+    problem_class = "NLP"
+
+    def __init__(self, agents: list[AggregativeAgent], grid: TimeGrid, *, name: str = "case",
+                 currency: str = "EUR"):
+        self.agents = list(agents)
+        self.grid = grid
+        self.name = name
+        self.currency = currency
+        self.resources: list = []
+        if len(self.agents) < 2:
+            raise ProblemError("an aggregative problem needs at least two agents")
+        check_unique_names(self.agents)
+        kinds = {a.aggregates for a in self.agents}
+        if len(kinds) != 1:
+            raise ProblemError("the agents of an aggregative problem must share one list of aggregates; got "
+                               + "; ".join(f"{a.name}: {', '.join(a.aggregates)}" for a in self.agents))
+        self.aggregates: tuple[str, ...] = self.agents[0].aggregates
+
+    @property
+    def n_agents(self) -> int:
+        return len(self.agents)
+
+    def agent(self, name: str) -> AggregativeAgent:
+        for a in self.agents:
+            if a.name == name:
+                return a
+        raise KeyError(name)
+
+    def is_mixed_integer(self) -> bool:
+        return False
+
+    def keys(self) -> list[tuple[str, int]]:
+        """(aggregate, step) in the order of the vector sigma: aggregates outer, steps inner."""
+        return [(k, t) for k in self.aggregates for t in self.grid.steps]
+
+    # -- views -------------------------------------------------------------------------------------------
+    def centralized_model(self) -> BuiltModel:
+        """Every agent, the aggregates as the mean of their shares, objective: total cost."""
+        m = pyo.ConcreteModel(name=self.name)
+        m.agents = pyo.Block([a.name for a in self.agents])
+        m.sigma = pyo.Expression(self.keys(), initialize=0.0)
+        sigma = {k: [m.sigma[k, t] for t in self.grid.steps] for k in self.aggregates}
+        terms = {a.name: a.build(m.agents[a.name], self.grid, sigma) for a in self.agents}
+        self._check_shares(terms)
+        for k, t in self.keys():
+            m.sigma[k, t].set_value(sum(terms[a.name].shares[k][t] for a in self.agents
+                                        if k in terms[a.name].shares) / self.n_agents)
+        m.objective = pyo.Objective(expr=sum(terms[a.name].cost for a in self.agents), sense=pyo.minimize)
+        return BuiltModel(m, terms)
+
+    def local_model(self, agent: AggregativeAgent) -> BuiltModel:
+        """That agent alone, the aggregates as free variables ``m.sigma`` (its estimate), its cost as objective."""
+        m = pyo.ConcreteModel(name=f"{self.name}:{agent.name}")
+        m.agent = pyo.Block()
+        m.sigma = pyo.Var(self.keys(), initialize=1.0)
+        sigma = {k: [m.sigma[k, t] for t in self.grid.steps] for k in self.aggregates}
+        terms = agent.build(m.agent, self.grid, sigma)
+        self._check_shares({agent.name: terms})
+        m.objective = pyo.Objective(expr=terms.cost, sense=pyo.minimize)
+        return BuiltModel(m, {agent.name: terms})
+
+    def aggregate_values(self, built: BuiltModel) -> np.ndarray:
+        """sigma (aggregates, T) at the model's current values (the centralized model)."""
+        return np.array([[pyo.value(built.model.sigma[k, t]) for t in self.grid.steps] for k in self.aggregates])
+
+    def _check_shares(self, terms: dict[str, AggregativeTerms]) -> None:
+        problems = []
+        for name, agent_terms in terms.items():
+            for k, exprs in agent_terms.shares.items():
+                if k not in self.aggregates:
+                    problems.append(f"agent '{name}' has a share of '{k}', which is not one of the aggregates "
+                                    f"{', '.join(self.aggregates)}")
+                elif len(exprs) != self.grid.T:
+                    problems.append(f"agent '{name}' gives {len(exprs)} steps for '{k}', expected T = {self.grid.T}")
+        if problems:
+            raise ProblemError("; ".join(problems))
