@@ -283,10 +283,11 @@ def _method_options(case, method: str, given: list[str], methods: list[str]):
     return options_for(method, values)
 
 
-def _stopping(args):
+def _stopping(args, case):
+    """The stopping rules: the workbook's 'drivers' rows of driver 'stopping', then --max-iterations and --tol."""
     from ecodec.decomposition import StoppingRules
 
-    values = {}
+    values = dict(case.driver_options.get("stopping", {}))
     if args.max_iterations is not None:
         values["max_iterations"] = args.max_iterations
     if args.tol is not None:
@@ -314,7 +315,7 @@ def _solve_methods(args, methods: list[str]):
     problem = problem_from_case(case)
     network = network_from_case(case)
     options = {m: _method_options(case, m, args.option, methods) for m in methods}
-    stopping = _stopping(args)
+    stopping = _stopping(args, case)
     reference = None
     if CENTRALIZED in methods or not getattr(args, "no_reference", False):
         reference = run(problem, network, CENTRALIZED, options.get(CENTRALIZED) or _method_options(

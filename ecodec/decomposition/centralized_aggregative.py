@@ -80,8 +80,11 @@ def solve_aggregative(problem: AggregativeProblem, options, started: float, info
                           f"best is kept"))
     info["wall_time_s"] = time.perf_counter() - started
     outputs, costs = built.outputs_and_costs(problem)
+    info["decision_quantities"] = sorted({q for agent in problem.agents
+                                          for q in problem.decision_quantities(agent, built.block(agent.name))})
     return RunResult(method=METHOD, case_name=problem.name, status=best.status, objective=float(best.objective),
                      currency=problem.currency, step_h=problem.grid.step_h, dispatch=dispatch_table(outputs),
                      coupling=pd.DataFrame(columns=COUPLING_COLUMNS),
                      agent_costs=pd.DataFrame(costs, columns=COST_COLUMNS), info=info)
+
 

@@ -178,7 +178,8 @@ TIMESERIES = SheetSpec(
 RESOURCES = SheetSpec(
     "resources", "table",
     "Coupling constraints shared by the agents, one row per carrier: sum of agent contributions (injection "
-    "positive) compared with the right-hand side at every step.",
+    "positive) compared with the right-hand side at every step. Needed by every case except a market case "
+    "(buyers and sellers), whose agents are coupled through aggregates instead.",
     (
         Column("name", CHOICE, description="Carrier coupled by this row.", choices=tuple(CARRIER_UNITS)),
         Column("sense", CHOICE, description="'==' balance, '<=' limit, '>=' floor, 'band' rhs <= sum <= rhs_upper. "
@@ -213,6 +214,7 @@ RESOURCES = SheetSpec(
                 lambda r: r["scope"] != "horizon" or not isinstance(r["rhs_upper"], np.ndarray),
                 "a single number (the energy over the horizon) when scope is 'horizon', not a profile"),
     ),
+    required=False,
     examples=(
         {"name": "active_power", "sense": "==", "rhs": "load_kw", "unit": "kW", "description": "electric load"},
         {"name": "reactive_power", "sense": "==", "rhs": 10.0, "unit": "kvar", "description": "reactive load"},
@@ -430,6 +432,52 @@ EVS = SheetSpec(
                "eta_discharge": 1.0, "arrival_step": 1, "departure_step": 4, "price_per_kwh": 0.25},),
 )
 
+BUYERS = SheetSpec(
+    "buyers", "table",
+    "Market buyers (energy-community market, docs/market.md): each bids a unit price within the grid's export "
+    "and import prices and receives energy in proportion to its bid. A case holds either market agents or "
+    "agents coupled through resources. (The example row is inactive.)",
+    (
+        NAME, ACTIVE,
+        Column("demand_kwh", NUMBER, "kWh", "Energy the buyer needs per step (Ebar_i).", lower=0.0, profile=True),
+        Column("grid_export_price_per_kwh", NUMBER, "currency/kWh", "Lowest bid c_b: what the grid pays for "
+               "exported energy.", lower=0.0, lower_open=True, profile=True),
+        Column("grid_import_price_per_kwh", NUMBER, "currency/kWh", "Highest bid c_s: what the grid charges for "
+               "imported energy.", lower=0.0, lower_open=True, profile=True),
+        Column("weight_demand_per_kwh2", NUMBER, "currency/kWh2", "Weight eps_d of the squared shortfall or "
+               "surplus (E_i - Ebar_i)^2 (demand satisfaction).", required=False, default=1.0, lower=0.0),
+        Column("weight_price", NUMBER, "-", "Weight eps_b of E_i (c_i - c_s), the saving against buying from the "
+               "grid.", required=False, default=1.0, lower=0.0),
+    ),
+    required=False,
+    agent_kind="buyer",
+    rules=(_le("grid_export_price_per_kwh", "grid_import_price_per_kwh"),),
+    examples=({"name": "buyer1", "active": False, "demand_kwh": 8.0, "grid_export_price_per_kwh": 0.12,
+               "grid_import_price_per_kwh": 0.29, "weight_demand_per_kwh2": 0.01, "weight_price": 1.0},),
+)
+
+SELLERS = SheetSpec(
+    "sellers", "table",
+    "Market sellers: each sells a fraction of its excess energy to the community and keeps the rest; sellers are "
+    "paid in proportion to what they sell. (The example row is inactive.)",
+    (
+        NAME, ACTIVE,
+        Column("excess_kwh", NUMBER, "kWh", "Excess energy per step (Ehat_j), > 0 at every step.", lower=0.0,
+               lower_open=True, profile=True),
+        Column("weight_revenue", NUMBER, "-", "Weight gamma_r of the revenue R_j.", required=False, default=1.0,
+               lower=0.0),
+        Column("weight_storage", NUMBER, "currency", "Weight gamma_s of ln(1 + Ehat_j (1 - w_j)), the value of "
+               "keeping energy.", required=False, default=1.0, lower=0.0),
+        Column("revenue_in_cost", CHOICE, description="Sign of the revenue term in the seller's cost: 'minus' "
+               "(-gamma_r R_j: revenue is maximised, the default) or 'plus' (+gamma_r R_j, the formula as printed in "
+               "the ECODREAM report).", required=False, default="minus", choices=("minus", "plus")),
+    ),
+    required=False,
+    agent_kind="seller",
+    examples=({"name": "seller1", "active": False, "excess_kwh": 10.0, "weight_revenue": 0.5,
+               "weight_storage": 1.0, "revenue_in_cost": "minus"},),
+)
+
 NETWORK = SheetSpec(
     "network", "table",
     "Communication graph of the distributed algorithms: one undirected edge per row between two agent names. "
@@ -445,7 +493,8 @@ NETWORK = SheetSpec(
 
 DRIVERS = SheetSpec(
     "drivers", "table",
-    "Options of the solution methods, one per row (used by 'ecodec run' and 'ecodec compare').",
+    "Options of the solution methods, one per row (used by 'ecodec run' and 'ecodec compare'); driver "
+    "'stopping' sets the stopping rules of the distributed methods (max_iterations, violation_tol, ...).",
     (
         Column("driver", TEXT, description="Method name, e.g. centralized."),
         Column("option", TEXT, description="Option name, e.g. time_limit_s."),
@@ -455,7 +504,10 @@ DRIVERS = SheetSpec(
     examples=({"driver": "centralized", "option": "mip_rel_gap", "value": 0.0001},),
 )
 
-AGENT_SHEETS: tuple[SheetSpec, ...] = (MICROTURBINES, RENEWABLES, STORAGES, GRID, BOILERS, EVS)
+#: Agents coupled through resources, then the market's agents (coupled through aggregates)
+RESOURCE_AGENT_SHEETS: tuple[SheetSpec, ...] = (MICROTURBINES, RENEWABLES, STORAGES, GRID, BOILERS, EVS)
+MARKET_SHEETS: tuple[SheetSpec, ...] = (BUYERS, SELLERS)
+AGENT_SHEETS: tuple[SheetSpec, ...] = (*RESOURCE_AGENT_SHEETS, *MARKET_SHEETS)
 SHEETS: tuple[SheetSpec, ...] = (META, TIMESERIES, RESOURCES, *AGENT_SHEETS, NETWORK, DRIVERS)
 SHEETS_BY_NAME: dict[str, SheetSpec] = {s.name: s for s in SHEETS}
 README_SHEET = "README"

@@ -26,6 +26,7 @@ from ecodec.io.schema import (
     CHOICE,
     DRIVERS,
     INTEGER,
+    MARKET_SHEETS,
     MAX_COLUMNS_PER_SHEET,
     MAX_ROWS_PER_SHEET,
     META,
@@ -114,6 +115,7 @@ class _Reader:
         if not edges:
             self._check_random_topology(meta, active)
         drivers = self._read_drivers()
+        self._check_case_kind(agents, resources)
         if not agents and not any(i.sheet in {s.name for s in AGENT_SHEETS} for i in self.issues):
             self.issue(None, None, None, NO_VALUE, "at least one active agent on the sheets "
                        + ", ".join(repr(s.name) for s in AGENT_SHEETS))
@@ -349,9 +351,32 @@ class _Reader:
                 name=values["name"], sense=values["sense"], rhs=self._per_step(values["rhs"]),
                 rhs_upper=None if values["rhs_upper"] is None else self._per_step(values["rhs_upper"]),
                 unit=values["unit"], description=values["description"], row=row, scope=values["scope"]))
-        if RESOURCES.name in self.tables and not seen and not any(i.sheet == RESOURCES.name for i in self.issues):
-            self.issue(RESOURCES.name, 2, None, None, "at least one coupling resource row")
         return resources
+
+    def _check_case_kind(self, agents: list[AgentSpec], resources: list[ResourceSpec]) -> None:
+        """A case is either a market (buyers and sellers, no resources) or resource-coupled (resources needed)."""
+        market_kinds = {spec.agent_kind: spec.name for spec in MARKET_SHEETS}
+        market = [a for a in agents if a.kind in market_kinds]
+        others = [a for a in agents if a.kind not in market_kinds]
+        if market and others:
+            first = market[0]
+            self.issue(market_kinds[first.kind], first.row, "name", first.name,
+                       "no market agent in a case with agents coupled through resources (a case is either a market "
+                       f"of buyers and sellers or a microgrid; agent '{others[0].name}' is of kind {others[0].kind})")
+        elif market:
+            for kind, sheet in market_kinds.items():
+                if not any(a.kind == kind for a in market):
+                    self.issue(sheet, None, None, NO_VALUE, f"at least one active {kind}: a market needs buyers and "
+                               "sellers")
+            if resources:
+                self.issue(RESOURCES.name, resources[0].row, "name", resources[0].name,
+                           "no coupling resource rows in a market case (buyers and sellers are coupled through the "
+                           "market's aggregates); remove the 'resources' sheet")
+        elif others and RESOURCES.name not in self.tables:
+            self.issue(RESOURCES.name, None, None, NO_VALUE,
+                       f"a sheet named '{RESOURCES.name}': {RESOURCES.description}")
+        elif others and not resources and not any(i.sheet == RESOURCES.name for i in self.issues):
+            self.issue(RESOURCES.name, 2, None, None, "at least one coupling resource row")
 
     def _per_step(self, value) -> np.ndarray:
         if isinstance(value, np.ndarray):

@@ -89,6 +89,12 @@ class AggregativeProblem:
         m.objective = pyo.Objective(expr=terms.cost, sense=pyo.minimize)
         return BuiltModel(m, {agent.name: terms})
 
+    @staticmethod
+    def decision_quantities(agent: AggregativeAgent, block: pyo.Block) -> list[str]:
+        """The agent's reported quantities that are its decision variables (a buyer's bid, a seller's
+        fraction_sold), as opposed to quantities that follow from them and from sigma."""
+        return [o.quantity for o in agent.reported_outputs(block) if block.component(o.component).ctype is pyo.Var]
+
     def aggregate_values(self, built: BuiltModel) -> np.ndarray:
         """sigma (aggregates, T) at the model's current values (the centralized model)."""
         return np.array([[pyo.value(built.model.sigma[k, t]) for t in self.grid.steps] for k in self.aggregates])

@@ -51,12 +51,12 @@ class CaseSummary:
 
 
 def case_summary(problem, network) -> CaseSummary:
-    """The summary of ``problem`` (a CoupledProblem) and its CommunicationNetwork ``network``."""
+    """The summary of ``problem`` (a CoupledProblem, or an AggregativeProblem: no resources) and its
+    CommunicationNetwork ``network``."""
     agents = [{"name": agent.name, "kind": agent.kind, "mixed_integer": bool(agent.is_mixed_integer()),
                "parameters": _parameters(agent)} for agent in problem.agents]
-    lower = np.stack([r.lower() for r in problem.resources])
-    upper = np.stack([r.upper() for r in problem.resources])
-    scale = kpi.resource_scale(lower, upper)
+    scale = kpi.resource_scale(np.stack([r.lower() for r in problem.resources]),
+                               np.stack([r.upper() for r in problem.resources])) if problem.resources else []
     resources = [{"name": r.name, "unit": r.unit, "sense": r.sense, "peak": float(peak)}
                  for r, peak in zip(problem.resources, scale)]
     return CaseSummary(case=problem.name, T=int(problem.grid.T), step_h=float(problem.grid.step_h),

@@ -21,6 +21,7 @@ max_violation            max_{k,t} |r_{k,t}|, each row in its own unit    (kpi.m
 rms_violation            sqrt(mean_{k,t} r_{k,t}^2)                       (kpi.rms_coupling_violation)
 rel_violation            max_k max_t |r_{k,t}| / peak_t |rhs_{k,t}|       (kpi.relative_coupling_violation)
 distance                 ||D - D*|| / ||D*||                              (kpi.relative_decision_distance)
+                         (D: the decisions a run names in info['decision_quantities'], else all dispatch)
 iterations               info['iterations'] (1 for a single solve such as the centralized one)
 iterations_to_1pct       first iteration with cost_gap <= 1e-2 and rel_violation <= 1e-2 (kpi.iterations_to)
 iterations_to_0.1pct     the same with 1e-3
@@ -141,11 +142,18 @@ def _row(run: RunResult, reference: RunResult) -> dict[str, object]:
                       max_violation=kpi.max_coupling_violation(run.coupling),
                       rms_violation=kpi.rms_coupling_violation(run.coupling),
                       rel_violation=kpi.relative_coupling_violation(run.coupling),
-                      distance=kpi.relative_decision_distance(run.dispatch, reference.dispatch),
+                      distance=kpi.relative_decision_distance(run.dispatch, reference.dispatch, _decisions(
+                          run, reference)),
                       lower_bound=_lower_bound(run))
     for column, tol in TOLERANCES.items():
         values[column] = _iterations_to(run, reference.objective, tol, values)
     return values
+
+
+def _decisions(run: RunResult, reference: RunResult) -> list[str] | None:
+    """The quantities that are decisions when a run names them (a market: bid, fraction_sold), else None (all)."""
+    named = run.info.get("decision_quantities") or reference.info.get("decision_quantities")
+    return list(named) if named else None
 
 
 def _lower_bound(run: RunResult) -> float | None:

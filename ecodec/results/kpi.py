@@ -80,13 +80,19 @@ def agent_output_matrix(dispatch: pd.DataFrame, agent: str, quantities: list[str
 
 
 # -- comparison KPIs on the tidy tables of a RunResult --------------------------------------------------------
-def relative_decision_distance(dispatch: pd.DataFrame, reference_dispatch: pd.DataFrame) -> float:
+def relative_decision_distance(dispatch: pd.DataFrame, reference_dispatch: pd.DataFrame,
+                               quantities: list[str] | None = None) -> float:
     """||D - D*|| / ||D*||: the relative Euclidean distance of all reported decisions to the reference ones.
 
     D and D* hold every dispatch value aligned on (t, agent, quantity); a row present on one side only counts
     as 0 on the other.  When ||D*|| = 0 the absolute distance ||D - D*|| is returned (as the driver does).
+    ``quantities`` limits D to those quantities (a market's decisions, bid and fraction_sold, without the energies
+    and payments that follow from them).
     """
     keys = ["t", "agent", "quantity"]
+    if quantities is not None:
+        dispatch = dispatch[dispatch["quantity"].isin(quantities)]
+        reference_dispatch = reference_dispatch[reference_dispatch["quantity"].isin(quantities)]
     both = dispatch[keys + ["value"]].merge(reference_dispatch[keys + ["value"]], on=keys, how="outer",
                                             suffixes=("", "_ref"))
     values = both[["value", "value_ref"]].fillna(0.0).to_numpy(dtype=float)

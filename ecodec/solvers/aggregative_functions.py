@@ -67,9 +67,7 @@ class CompiledAggregativeAgent:
         reported = agent.reported_outputs(block)
         self.outputs = reported
         self.labels = [(o.quantity, o.unit_in(problem.currency)) for o in reported]
-        decision_ids = {id(v) for v in self.decision_vars}
-        self.decision_quantities = [o.quantity for o in reported
-                                    if all(id(c) in decision_ids for c in block.component(o.component).values())]
+        self.decision_quantities = problem.decision_quantities(agent, block)
         self._outputs = compile_vector([block.component(o.component)[t] for o in reported for t in problem.grid.steps],
                                        index, "outputs")
 
