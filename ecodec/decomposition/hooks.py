@@ -7,6 +7,7 @@ A hook sees the start of a run, every iteration record (a dict of the history ro
 from __future__ import annotations
 
 import logging
+import math
 import time
 from pathlib import Path
 from typing import TextIO
@@ -79,17 +80,21 @@ class LoggingHook(Hook):
 
 
 class CheckpointHook(Hook):
-    """Writes the history so far to ``path`` (CSV, atomically) every ``every`` iterations and at the end, so a
-    run that is killed keeps its history up to the last checkpoint."""
+    """Writes the history so far to ``path`` (CSV, atomically) every ``every`` iterations, but not sooner than
+    ``min_interval_s`` after the previous write, and at the end, so a run that is killed keeps its history up to
+    the last checkpoint.  The interval keeps long runs linear: each write rewrites the whole history, and writing
+    it every 25 of 14000 iterations was measured to make a 12 s run take 145 s."""
 
-    def __init__(self, path: Path, every: int = 25):
+    def __init__(self, path: Path, every: int = 25, min_interval_s: float = 2.0):
         self.path = Path(path)
         self.every = every
+        self.min_interval_s = min_interval_s
         self._rows: list[dict] = []
+        self._last_write = -math.inf
 
     def on_iteration(self, record: dict) -> None:
         self._rows.append(dict(record))
-        if len(self._rows) % self.every == 0:
+        if len(self._rows) % self.every == 0 and time.monotonic() - self._last_write >= self.min_interval_s:
             self._write()
 
     def on_finish(self, result) -> None:
@@ -97,6 +102,7 @@ class CheckpointHook(Hook):
             self._write()
 
     def _write(self) -> None:
+        self._last_write = time.monotonic()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         frame = pd.DataFrame(self._rows)
         atomic_write(self.path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.17g"))

@@ -42,6 +42,7 @@ Ebar_i                         demand_kwh                         kWh per step
 eps_d                          weight_demand_per_kwh2             currency/kWh^2
 eps_b                          weight_price                       -
 E_i      ``energy_received``                                      kWh per step
+         ``shortfall``         Ebar_i - E_i (< 0: a surplus)      kWh per step
 c_i E_i  ``payment``                                              currency
 =======  ====================  ================================  =================
 
@@ -88,7 +89,7 @@ class Buyer(AggregativeAgent):
     kind = "buyer"
     aggregates = MARKET_AGGREGATES
     outputs = (Output("bid", "bid", "currency/kWh"), Output("energy_received", "energy_received", "kWh"),
-               Output("payment", "payment", "currency"))
+               Output("shortfall", "shortfall", "kWh"), Output("payment", "payment", "currency"))
 
     def __post_init__(self):
         low, high = np.asarray(self.grid_export_price_per_kwh), np.asarray(self.grid_import_price_per_kwh)
@@ -103,6 +104,7 @@ class Buyer(AggregativeAgent):
         for t in T:
             b.bid[t].set_value(0.5 * (at(self.grid_export_price_per_kwh, t) + at(self.grid_import_price_per_kwh, t)))
         b.energy_received = pyo.Expression(T, rule=lambda b, t: sigma[ENERGY_SOLD][t] * b.bid[t] / sigma[TOTAL_BID][t])
+        b.shortfall = pyo.Expression(T, rule=lambda b, t: at(self.demand_kwh, t) - b.energy_received[t])
         b.payment = pyo.Expression(T, rule=lambda b, t: b.bid[t] * b.energy_received[t])
         b.cost = pyo.Expression(expr=sum(
             self.weight_demand_per_kwh2 * (b.energy_received[t] - at(self.demand_kwh, t)) ** 2

@@ -18,7 +18,8 @@ from ecodec.results.run_result import RunResult
 
 MAX_STACKED = 12  # more contributors than this are stacked by kind
 MAX_LINES = 6  # more storage agents than this are drawn as their total per kind
-ENERGY_UNIT = "kWh"  # dispatch quantities in this unit are stored-energy states (batteries, later EVs)
+ENERGY_UNIT = "kWh"
+STORED_ENERGY = "e_end"  # the dispatch quantity of a stored-energy state (batteries, EVs)
 RUN_LINE_STYLES = ("-", "--", ":", "-.")
 
 
@@ -102,10 +103,10 @@ def _rhs_lines(ax, hours: np.ndarray, coupling: pd.DataFrame) -> None:
 
 
 def energy_quantities(runs: list[RunResult]) -> list[tuple[str, str, str]]:
-    """(agent, kind, quantity) of the quantities reported in kWh, i.e. stored-energy states, in first-seen order."""
+    """(agent, kind, quantity) of the stored-energy states (quantity STORED_ENERGY), in first-seen order."""
     found: dict[tuple[str, str, str], None] = {}
     for run in runs:
-        rows = run.dispatch[run.dispatch["unit"] == ENERGY_UNIT]
+        rows = run.dispatch[run.dispatch["quantity"] == STORED_ENERGY]
         found.update(dict.fromkeys(zip(rows["agent"], rows["kind"], rows["quantity"])))
     return list(found)
 

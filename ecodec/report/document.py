@@ -10,8 +10,10 @@ title page                     case, horizon, agents, methods, dates, software v
 Contents                       the sections below with page numbers (also as PDF bookmarks)
 Results at a glance            KPI tables (the comparison's numbers, printed by the CLI's formatter) and a
                                plain-language note for every run that did not converge or stopped early
-The case                       agents by kind with their parameters, coupling resources, communication graph
+The case                       agents by kind with their parameters, coupling resources (if any), network
 Convergence                    cost gap, coupling violation, decision distance (log scales), bounds if any
+Market                         a market case: bids, fractions sold, energy shares, payments and revenues per
+                               agent and run, and the distributed decisions per iteration
 Dispatch                       per coupling resource, contributions stacked by agent, runs side by side
 Stored energy                  energy states (kWh) of storage agents per run
 Grid exchange                  import and export of the grid agents per run
@@ -37,7 +39,7 @@ from reportlab.platypus import PageBreak
 
 from ecodec.errors import EcodecError
 from ecodec.io.untrusted import atomic_write
-from ecodec.report import dispatch_figures, figures
+from ecodec.report import dispatch_figures, figures, market_figures
 from ecodec.report.pdf import (FRAME_WIDTH, ReportDocument, figure, heading, paragraph, spacer, table,
                                table_of_contents)
 from ecodec.report.run_notes import run_note, run_sentence
@@ -49,8 +51,8 @@ from ecodec.solvers.highs import OPTIMAL
 
 log = logging.getLogger(__name__)
 
-SECTION_TITLES = ("Results at a glance", "The case", "Convergence", "Dispatch", "Stored energy", "Grid exchange",
-                  "Coupling prices", "Costs per agent", "Run details")
+SECTION_TITLES = ("Results at a glance", "The case", "Convergence", "Market", "Dispatch", "Stored energy",
+                  "Grid exchange", "Coupling prices", "Costs per agent", "Run details")
 QUALITY_COLUMNS = ("method", "status", "objective", "cost_gap", "max_violation", "rms_violation", "rel_violation",
                    "distance")
 EFFORT_COLUMNS = ("method", "iterations", "iterations_to_1pct", "iterations_to_0.1pct", "wall_time_s", "messages")
@@ -102,8 +104,8 @@ class _Story:
 
     def build(self) -> list:
         story = self.title_page() + [PageBreak(), paragraph("Contents", "h1"), table_of_contents(), PageBreak()]
-        sections = [self.glance(), self.case(), self.convergence(), self.dispatch(), self.storage(), self.grid(),
-                    self.prices(), self.costs(), self.details()]
+        sections = [self.glance(), self.case(), self.convergence(), self.market(), self.dispatch(), self.storage(),
+                    self.grid(), self.prices(), self.costs(), self.details()]
         number = 0
         for title, body in zip(SECTION_TITLES, sections):
             if not body:
@@ -208,11 +210,12 @@ class _Story:
                     out.append(paragraph(f"{integer} of them with integer decisions (mixed-integer subproblems).",
                                          "small"))
                 out += _parameter_tables(agents)
-        out.append(heading("Coupling resources", 1))
-        out.append(table(self._resource_rows()))
-        out.append(paragraph("sense: how the sum of the agents' contributions must meet the right-hand side (== a "
+        if self._resource_rows()[1:]:
+            out.append(heading("Coupling resources", 1))
+            out.append(table(self._resource_rows()))
+            out.append(paragraph("sense: how the sum of the agents' contributions must meet the right-hand side (== a "
                              "balance, band: between a lower and an upper end); peak: the largest |right-hand side|, "
-                             "the scale of the relative violation.", "caption"))
+                                 "the scale of the relative violation.", "caption"))
         if self.summary is not None:
             out += [heading("Communication network", 1),
                     *figure(figures.network_figure(self.summary), f"Communication graph: "
@@ -240,6 +243,30 @@ class _Story:
                 *figure(fig, "Convergence per iteration: relative cost gap to the reference, relative coupling "
                        "violation and relative distance of the decisions. Dashed: the stopping tolerances; dotted "
                        "vertical: a change of the method's phase (e.g. the mixed-integer recovery).")]
+
+    def market(self) -> list:
+        fig = market_figures.market_figure(self.runs)
+        if fig is None:
+            return []
+        tables = [kpi.market_summary(run.dispatch).set_index("agent") for run in self.solved]
+        rows = [["agent", "quantity"] + [run.method for run in self.solved]]
+        for agent in tables[0].index:
+            for quantity in kpi.MARKET_QUANTITIES:
+                values = [t.at[agent, quantity] if agent in t.index else float("nan") for t in tables]
+                if values[0] == values[0]:
+                    rows.append([agent, quantity.replace("_", " ")] + [f"{v:,.4f}" for v in values])
+        out = [paragraph("What each agent of the market decided and received: buyers bid a unit price and receive "
+                         "energy in proportion to their bid; sellers sell a fraction of their excess and are paid in "
+                         "proportion to what they sell. Shortfall: demand minus energy received (negative: more "
+                         "than the demand)."),
+               *figure(fig, "Per agent and run: bid, fraction of the excess sold, energy, payment and revenue "
+                            "(bids and fractions averaged over the steps, the rest summed)."),
+               table(rows)]
+        trajectories = market_figures.decision_trajectory_figure(self.runs)
+        if trajectories is not None:
+            out += figure(trajectories, f"Decisions per iteration (log scale) of each distributed run, one colour "
+                                        f"per agent; dashed: the decisions of {self.solved[0].method}.")
+        return out
 
     def dispatch(self) -> list:
         out = []

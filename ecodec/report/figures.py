@@ -24,7 +24,8 @@ REFERENCE_COLOR = "#222222"
 _METHOD_CYCLE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
 _LOG_PANELS = (("cost_gap", "relative cost gap |f - f*| / |f*|", "cost_gap_tol"),
                ("rel_violation", "relative coupling violation", "violation_tol"),
-               ("distance", "relative distance of decisions ||x - x*|| / ||x*||", None))
+               ("distance", "relative distance of decisions ||x - x*|| / ||x*||", None),
+               ("tracking_error_sigma", "aggregate tracking error max ||s_i - sigma|| / ||sigma||", None))
 BOUND_COLUMNS = ("lower_bound", "upper_bound")
 #: a method whose decisions are an average of its iterates (proximal dual decomposition) also records the last
 #: iterate's numbers; they are drawn thin and dotted beside the decisions' own curve
@@ -69,7 +70,9 @@ def convergence_figure(runs: list[RunResult]) -> Figure | None:
     if not iterative:
         return None
     colors = method_colors(runs)
-    panels = [p for p in _LOG_PANELS if any(p[0] in run.history.columns for run in iterative)]
+    coupled = any(not run.coupling.empty for run in runs if run.has_solution)  # a market case has no coupling rows
+    panels = [p for p in _LOG_PANELS if any(p[0] in run.history.columns for run in iterative)
+              and (coupled or p[0] != "rel_violation")]
     fig = new_figure(2.5 * math.ceil((len(panels) + 1) / 2) + 0.4)
     axes = fig.subplots(math.ceil((len(panels) + 1) / 2), 2, squeeze=False).ravel()
     for ax in axes[len(panels) + 1:]:

@@ -123,3 +123,27 @@ def iterations_to(history: pd.DataFrame, tol: float) -> int | None:
         return None
     reached = history.loc[(history["cost_gap"] <= tol) & (history["rel_violation"] <= tol), "iteration"]
     return int(reached.iloc[0]) if len(reached) else None
+
+
+# -- market (aggregative) results ---------------------------------------------------------------------------
+#: market quantities that are prices or fractions: averaged over the steps; every other one is summed
+MARKET_AVERAGED = ("bid", "fraction_sold")
+MARKET_QUANTITIES = ("bid", "energy_received", "shortfall", "payment", "fraction_sold", "energy_sold", "revenue")
+
+
+def market_summary(dispatch: pd.DataFrame) -> pd.DataFrame:
+    """Per market agent (rows in dispatch order) its bid and fraction sold (mean over the steps) and its energy
+    received, shortfall, payment, energy sold and revenue (sums over the steps); NaN where a quantity is not the
+    agent's (a seller has no bid).  Empty when the dispatch has no market quantity."""
+    rows = dispatch[dispatch["quantity"].isin(MARKET_QUANTITIES)]
+    if rows.empty:
+        return pd.DataFrame(columns=["agent", "kind", *MARKET_QUANTITIES])
+    agents = list(dict.fromkeys(rows["agent"]))
+    kinds = rows.drop_duplicates("agent").set_index("agent")["kind"]
+    grouped = rows.groupby(["agent", "quantity"])["value"]
+    means, sums = grouped.mean(), grouped.sum()
+    table = {"agent": agents, "kind": [kinds[a] for a in agents]}
+    for quantity in MARKET_QUANTITIES:
+        source = means if quantity in MARKET_AVERAGED else sums
+        table[quantity] = [float(source.get((a, quantity), np.nan)) for a in agents]
+    return pd.DataFrame(table)
