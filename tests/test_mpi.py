@@ -37,7 +37,10 @@ CASES = {"lp": ("cases/microgrid_8.xlsx", ["--max-iterations", "100"]),
          "tracking-admm": ("{fleet}", ["--method", "tracking-admm", "--max-iterations", "12", "-O", "graph=random",
                                        "-O", "recovery_iteration=6"]),
          "proximal-dual": ("cases/microgrid_8.xlsx", ["--method", "proximal-dual", "--max-iterations", "40", "-O",
-                                                      "graph=random"])}
+                                                      "graph=random"]),
+         "aggregative-tracking": ("cases/community_market_demand.xlsx", ["--method", "aggregative-tracking",
+                                                                         "--max-iterations", "300", "-O",
+                                                                         "graph=random"])}
 
 
 def ecodec(*args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:

@@ -289,3 +289,23 @@ def test_bad_report_requests_fail_with_a_message_and_keep_an_older_report(microg
     assert main(["report", str(damaged), "-o", str(old)]) == 2
     assert "does not match summary.json" in capsys.readouterr().err
     assert old.read_bytes() == pdf.read_bytes()
+
+
+def test_a_market_report_shows_bids_energy_shares_and_revenues(tmp_path):
+    """A market case has no coupling rows: no resource, dispatch, storage or price sections, and a Market section
+    whose numbers are those of the runs' market tables (kpi.market_summary)."""
+    pdf = tmp_path / "market.pdf"
+    assert main(["compare", "cases/community_market_storage.xlsx", "--methods", "centralized,aggregative-tracking",
+                 "--max-iterations", "2000", "-q", "--output", str(tmp_path / "runs"), "--report", str(pdf)]) == 0
+    pages = pdf_pages(pdf)
+    expected = ["Results at a glance", "The case", "Convergence", "Market", "Costs per agent", "Run details"]
+    assert headings(pages) == [f"{k} {title}" for k, title in enumerate(expected, start=1)]
+    text = "\n".join(pages)
+    assert "coupling" not in text.lower().replace("coupling rows", "")  # the KPI legend names the (absent) rows
+    runs = load_runs(tmp_path / "runs")
+    for run_result in runs:
+        summary = kpi.market_summary(run_result.dispatch).set_index("agent")
+        for agent, quantity in (("buyer_2", "bid"), ("seller_5", "fraction_sold"), ("seller_7", "revenue"),
+                                ("buyer_3", "shortfall")):
+            assert f"{summary.at[agent, quantity]:,.4f}" in text, (run_result.method, agent, quantity)
+    assert "Decisions per iteration (log scale) of each distributed run" in " ".join(text.split())

@@ -217,8 +217,9 @@ class AggregativeTracking(NeighbourDriver):
         n = len(self.problem.agents)
         self.sigma = self.runtime.sum(self.runtime.each(lambda name: self.subproblems[name].shares(
             self.local[name].x))) / n
-        return {"consensus_rounds": self.rounds, "decision_quantities": sorted(
-            {q for f in self.subproblems.values() for q in f.decision_quantities}), **self.graph_facts()}
+        named = self.runtime.gather(self.runtime.each(lambda name: self.subproblems[name].decision_quantities))
+        decisions = sorted({q for quantities in named.values() for q in quantities})
+        return {"consensus_rounds": self.rounds, "decision_quantities": decisions, **self.graph_facts()}
 
     def outcome(self, name: str) -> AgentOutcome:
         """Agent ``name``'s reported quantities and cost at the true aggregates sigma(x)."""

@@ -97,6 +97,7 @@ class _Story:
     def __init__(self, runs: list[RunResult], comparison: Comparison, summary: CaseSummary | None):
         self.runs, self.comparison, self.summary = runs, comparison, summary
         self.solved = [run for run in runs if run.has_solution]
+        self.coupled = any(not run.coupling.empty for run in self.solved)  # a market case has no coupling rows
         self.currency = comparison.currency
         agents = list(dict.fromkeys(a for run in self.solved for a in run.agent_costs["agent"]))
         kinds = list(dict.fromkeys(k for run in self.solved for k in run.agent_costs["kind"]))
@@ -125,7 +126,8 @@ class _Story:
             counts = ", ".join(f"{len(s.agents_of(kind))} {kind}" for kind in s.kinds())
             facts += [["horizon", f"{s.T} steps of {s.step_h:g} h ({s.T * s.step_h:g} h)"],
                       ["agents", f"{len(s.agents)}: {counts}"],
-                      ["coupling resources", ", ".join(f"{r['name']} [{r['unit']}]" for r in s.resources)],
+                      *([["coupling resources", ", ".join(f"{r['name']} [{r['unit']}]" for r in s.resources)]]
+                        if s.resources else []),
                       ["communication network", s.network["description"]]]
         facts += [["report written", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")]]
         facts += [[f"{run.method} run started", str(run.info["started_at"]).replace("T", " ").replace("+00:00",
@@ -169,7 +171,7 @@ class _Story:
         what = "optimum" if reference["status"] == OPTIMAL else f"solution ({reference['status']})"
         out = [paragraph(f"Each method is compared with the {reference['method']} {what} of "
                          f"{format_cell(reference, 'objective')} {self.currency}.")]
-        out += [paragraph(run_sentence(row, self.currency), "body") for row in rows[1:]]
+        out += [paragraph(run_sentence(row, self.currency, self.coupled), "body") for row in rows[1:]]
         headers = column_headers(self.currency)
         tables = [("Cost and feasibility", QUALITY_COLUMNS), ("Effort", EFFORT_COLUMNS)]
         bounded = any(row["lower_bound"] is not None for row in rows[1:]) or (
@@ -240,9 +242,12 @@ class _Story:
             return []
         return [paragraph("How the distributed methods approached the reference, iteration by iteration. A gap in "
                           "a line is an exact zero, which a log scale cannot show."),
-                *figure(fig, "Convergence per iteration: relative cost gap to the reference, relative coupling "
-                       "violation and relative distance of the decisions. Dashed: the stopping tolerances; dotted "
-                       "vertical: a change of the method's phase (e.g. the mixed-integer recovery).")]
+                *figure(fig, "Convergence per iteration: relative cost gap to the reference, "
+                       + ("relative coupling violation " if self.coupled else "")
+                       + "and relative distance of the decisions"
+                       + ("" if self.coupled else ", and the agents' largest tracking error of the aggregates")
+                       + ". Dashed: the stopping tolerances; dotted vertical: a change of the method's phase (e.g. "
+                       "the mixed-integer recovery).")]
 
     def market(self) -> list:
         fig = market_figures.market_figure(self.runs)

@@ -19,17 +19,19 @@ from ecodec.solvers.highs import OPTIMAL, TIME_LIMIT
 
 
 
-def run_sentence(row: dict, currency: str) -> str:
-    """One sentence on a distributed run: how it ended, its cost against the reference, feasibility, effort."""
+def run_sentence(row: dict, currency: str, coupled: bool = True) -> str:
+    """One sentence on a distributed run: how it ended, its cost against the reference, feasibility (``coupled``:
+    the case has coupling rows; a market has none), effort."""
     method, status = row["method"], row["status"]
     ending = {CONVERGED: "converged", ITERATION_LIMIT: "stopped at its iteration limit",
               INTERRUPTED: "was interrupted"}.get(str(status), f"ended with status '{status}'")
     if row["objective"] is None:
         return f"{method} {ending} after {row['iterations']} iterations without a solution."
     return (f"{method} {ending} after {format_cell(row, 'iterations')} iterations with a cost of "
-            f"{format_cell(row, 'objective')} {currency} (cost gap {format_cell(row, 'cost_gap')}), a relative "
-            f"coupling violation of {format_cell(row, 'rel_violation')} and {format_cell(row, 'messages')} messages "
-            f"in {format_cell(row, 'wall_time_s')} s.")
+            f"{format_cell(row, 'objective')} {currency} (cost gap {format_cell(row, 'cost_gap')}), "
+            + (f"a relative coupling violation of {format_cell(row, 'rel_violation')} and " if coupled else
+               f"a relative distance of its decisions of {format_cell(row, 'distance')} and ")
+            + f"{format_cell(row, 'messages')} messages in {format_cell(row, 'wall_time_s')} s.")
 
 
 def run_note(run: RunResult, row: dict, currency: str) -> str | None:
@@ -41,6 +43,13 @@ def run_note(run: RunResult, row: dict, currency: str) -> str | None:
     if not run.has_solution:
         parts.append(f"<b>{method} has no solution</b> ({status}): {escape(str(info.get('message', '')))}. "
                      "Its KPIs are n/a.")
+    elif status == ITERATION_LIMIT and "rel_step" in run.history.columns:  # a fixed-point method's own rule
+        last = run.history.iloc[-1]
+        parts.append(f"<b>{method} stopped at its iteration limit</b> of {format_cell(row, 'iterations')} iterations "
+                     f"before meeting its stopping rule: relative change of the decisions {last['rel_step']:.2e} and "
+                     f"tracking error of the aggregates {last['tracking_error_sigma']:.2e} (step_tol "
+                     f"{info.get('options', {}).get('step_tol', float('nan')):g}).")
+        parts.append("Allow more iterations (--max-iterations) or tune the method's options to go further.")
     elif status == ITERATION_LIMIT:
         parts.append(f"<b>{method} stopped at its iteration limit</b> of {format_cell(row, 'iterations')} iterations "
                      f"before meeting its stopping tolerances: relative coupling violation "
