@@ -2,7 +2,7 @@
 community_market_demand.xlsx (buyer 2 prioritises demand satisfaction) and community_market_storage.xlsx (sellers 5
 and 6 prioritise storage).
 
-Run as ``python scripts/build_market_cases.py [OUT_DIR]`` (``make cases`` runs it).
+Run as ``python scripts/build_market_cases.py [OUT_DIR]`` (``make cases`` runs it after build_cases.py).
 
 The community: eight households of the SimBench low-voltage feeder 1-LV-semiurb4--0-sw (``data/
 simbench_1-LV-semiurb4_grid.xlsx``), on the SimBench typical summer Wednesday 2016-07-20 (``data/

@@ -238,6 +238,19 @@ def test_three_iterations_equal_the_reference_iteration_written_out():
     assert np.mean([driver.local[n].y for n in names], axis=0) == pytest.approx(mean_gradient, rel=1e-11)
 
 
+def test_a_step_too_large_is_not_mistaken_for_convergence():
+    """With step 0.01 the demand case's iterates park every seller at w = 0 at iteration 161: decisions and
+    aggregate estimates stand still while the gradient estimates y are still wrong (they move on later).  That
+    is not convergence."""
+    case = read_case(CASES["demand"])
+    problem, network = problem_from_case(case), network_from_case(case)
+    result = run(problem, network, "aggregative-tracking", options_for("aggregative-tracking", {"step_size": 0.01}),
+                 StoppingRules(max_iterations=400))
+    assert result.status == "iteration_limit"
+    still = result.history[result.history["rel_step"] <= 1e-10]
+    assert len(still) and (still["tracking_error_gradient"] > 1e-3).all()  # the parked iterates the rule refuses
+
+
 def test_options_and_methods_that_do_not_fit_are_refused():
     for values, words in (({"step_size": 0}, "step_size"), ({"damping": 1.5}, "damping"),
                           ({"consensus_rounds": -1}, "consensus_rounds"), ({"step_tol": 2}, "step_tol")):

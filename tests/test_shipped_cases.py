@@ -23,12 +23,13 @@ def lp_result():
 
 
 def test_script_rebuilds_the_shipped_workbooks_from_data(tmp_path):
-    """scripts/build_cases.py (with build_ev_cases.py) reproduces the committed cases exactly (same parameters,
-    profiles, graph)."""
+    """scripts/build_cases.py (with build_ev_cases.py and build_market_cases.py) reproduces the committed cases
+    exactly (same parameters, profiles, graph)."""
     subprocess.run([sys.executable, str(ROOT / "scripts" / "build_cases.py"), str(tmp_path)], check=True,
                    capture_output=True)
     for name in ("microgrid_8.xlsx", "microgrid_8_milp.xlsx", "pev_100.xlsx", "pev_100_budget.xlsx",
-                 "ev_dundee_100.xlsx"):
+                 "ev_dundee_100.xlsx", "community_market.xlsx", "community_market_demand.xlsx",
+                 "community_market_storage.xlsx"):
         shipped, rebuilt = read_case(CASES / name), read_case(tmp_path / name)
         assert [(r.name, r.sense, r.scope, r.unit) for r in shipped.resources] == [
             (r.name, r.sense, r.scope, r.unit) for r in rebuilt.resources]
