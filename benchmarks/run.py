@@ -10,7 +10,9 @@
     MILP on HiGHS (:mod:`pev_certified`), for 100, 1000 and 3000 vehicles;
 (e) Tracking-ADMM's local QP step re-solved on the compiled program against rebuilt per solve (:mod:`qp_resolve`),
     on the cost vectors of a real run;
-(f) Ipopt through ecodec's bridge: time in ecodec's callbacks against the whole solve (:mod:`nlp_overhead`).
+(f) Ipopt through ecodec's bridge: time in ecodec's callbacks against the whole solve (:mod:`nlp_overhead`);
+(g) projected aggregative tracking per iteration on the community market replicated 1, 10, 50 times, against the
+    centralized Ipopt solve of the same market (:mod:`market_scaling`).
 
 Writes ``latest.md`` (the tables) and ``latest.json`` (raw numbers, machine, date) to ``--output-dir``
 (default ``benchmarks/results/``, git-ignored) and prints the tables.  Exits with status 1 when some path did not
@@ -32,6 +34,7 @@ import sys
 import time
 from pathlib import Path
 
+import market_scaling
 import nlp_overhead
 import qp_resolve
 import subproblem_resolve as resolving
@@ -51,11 +54,13 @@ AGENTS = ("battery", "mt1", "grid")
 TARGET_COMPILED_OVER_BARE = 1.3
 FULL = {"resolve": resolving.ResolveSettings(), "copies": (1, 10, 100), "iterations": 20,
         "mpi": {"copies": 50, "iterations": 20, "ranks": (1, 2)}, "vehicles": (100, 1000, 3000),
-        "qp": {"warmup": 10, "solves": 100, "repeats": 3}, "nlp_sizes": (100, 1000, 10000)}
+        "qp": {"warmup": 10, "solves": 100, "repeats": 3}, "nlp_sizes": (100, 1000, 10000),
+        "market": {"copies": (1, 10, 50), "iterations": 50}}
 QUICK = {"resolve": resolving.ResolveSettings(solves=50, repeats=3, rebuild_solves=5, rebuild_repeats=1,
                                               persistent_solves=10, persistent_repeats=1),
          "copies": (1, 10), "iterations": 10, "mpi": {"copies": 5, "iterations": 5, "ranks": (1, 2)},
-         "vehicles": (20, 50), "qp": {"warmup": 5, "solves": 20, "repeats": 2}, "nlp_sizes": (100,)}
+         "vehicles": (20, 50), "qp": {"warmup": 5, "solves": 20, "repeats": 2}, "nlp_sizes": (100,),
+         "market": {"copies": (1, 5), "iterations": 10}}
 MPIEXEC = Path(sys.executable).with_name("mpiexec")
 
 
@@ -135,7 +140,7 @@ def ranks_table(results: list[dict]) -> str:
 
 def markdown(report: dict, resolve: list[resolving.ResolveResult], scaling: list[ScalingResult],
              ranks: list[dict] | None, certified: list[CertifiedResult], qp: list[qp_resolve.QpResult],
-             nlp: list[nlp_overhead.OverheadResult]) -> str:
+             nlp: list[nlp_overhead.OverheadResult], market: list[market_scaling.MarketScalingResult]) -> str:
     machine, settings = report["machine"], report["settings"]
     rs = settings["resolve"]
     unmet = [r.agent for r in resolve if r.compiled_over_bare > TARGET_COMPILED_OVER_BARE]
@@ -188,6 +193,11 @@ def markdown(report: dict, resolve: list[resolving.ResolveResult], scaling: list
         "",
         nlp_overhead.overhead_table(nlp),
         "",
+        (f"## (g) Aggregative tracking per iteration on the community market, against its centralized solve "
+         f"({settings['market']['iterations']} iterations, median; ring graph)"),
+        "",
+        market_scaling.market_table(market),
+        "",
     ])
 
 
@@ -205,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
               "case": args.case.name, "machine": machine_info(),
               "settings": {"resolve": dataclasses.asdict(plan["resolve"]), "copies": list(plan["copies"]),
                            "iterations": plan["iterations"], "mpi": plan["mpi"], "qp": plan["qp"],
-                           "nlp_sizes": list(plan["nlp_sizes"]),
+                           "nlp_sizes": list(plan["nlp_sizes"]), "market": plan["market"],
                            "target_compiled_over_bare": TARGET_COMPILED_OVER_BARE,
                            "objective_rtol": resolving.OBJECTIVE_RTOL}}
     case = read_case(args.case)
@@ -242,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
     print("(f) Ipopt bridge overhead ...", file=sys.stderr, flush=True)
     nlp = nlp_overhead.measure_all(tuple(plan["nlp_sizes"]), args.case)
 
+    print("(g) aggregative tracking on the market ...", file=sys.stderr, flush=True)
+    market = market_scaling.measure_all(ROOT / "cases" / "community_market.xlsx", tuple(plan["market"]["copies"]),
+                                        plan["market"]["iterations"])
+
     report["subproblem_resolve"] = [dict(dataclasses.asdict(r), objectives_agree=r.objectives_agree,
                                          ratios={"compiled/bare": r.compiled_over_bare,
                                                  "rebuild/compiled": r.ratio("rebuild", "compiled"),
@@ -257,10 +271,13 @@ def main(argv: list[str] | None = None) -> int:
                                  objectives_agree=r.objectives_agree) for r in qp]
     report["nlp_overhead"] = [dict(dataclasses.asdict(r), callback_share=r.callback_share, reached=r.reached)
                               for r in nlp]
+    report["market_scaling"] = [dict(dataclasses.asdict(r), reached=r.reached,
+                                     iteration_over_centralized=r.iteration_over_centralized,
+                                     ms_per_iteration_per_agent=r.ms_per_iteration_per_agent) for r in market]
     report["objectives_agree"] = (report["objectives_agree"] and all(r.objectives_agree for r in qp)
-                                  and all(r.reached for r in nlp))
+                                  and all(r.reached for r in nlp) and all(r.reached for r in market))
     report["total_time_s"] = time.perf_counter() - started
-    text = markdown(report, resolve, scaling, ranks, certified, qp, nlp)
+    text = markdown(report, resolve, scaling, ranks, certified, qp, nlp, market)
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "latest.md").write_text(text)
     (args.output_dir / "latest.json").write_text(json.dumps(report, indent=2) + "\n")

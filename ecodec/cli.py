@@ -116,14 +116,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--example", action="store_true", help="fill in the documented example values")
     p.set_defaults(handler=_template)
 
-    p = sub.add_parser("solve", help="solve a case centrally (HiGHS) and write its results workbook")
+    p = sub.add_parser("solve", help="solve a case centrally (HiGHS; Ipopt for a market) and write its results "
+                                     "workbook")
     p.add_argument("case", type=Path)
     p.add_argument("--output", "-o", type=Path, help="results workbook to write (.xlsx)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the text summary")
     p.add_argument("--time-limit", type=float, dest="time_limit_s", help="HiGHS time limit in seconds")
     p.add_argument("--mip-gap", type=float, dest="mip_rel_gap", help="relative MIP gap (default 1e-4)")
-    p.add_argument("--solver", choices=["highs", "ipopt"],
-                   help="highs (LP, MILP; the default) or ipopt (continuous problems, exact derivatives)")
+    p.add_argument("--solver", choices=["auto", "highs", "ipopt"],
+                   help="auto (the default: HiGHS, or Ipopt from several starts for a market case), highs (LP, "
+                        "MILP) or ipopt (continuous problems, exact derivatives)")
     p.set_defaults(handler=_solve)
 
     for name, text in (("run", "solve a case with one method (distributed or centralized) and show how it went"),
@@ -195,9 +197,10 @@ def _validate(args) -> int:
     for spec in case.agents:
         kinds[spec.kind] = kinds.get(spec.kind, 0) + 1
     resources = [r.name + (" (over the horizon)" if r.scope == "horizon" else "") for r in case.resources]
+    coupling = (f"resources: {', '.join(resources)}" if resources else
+                f"a market coupled through the aggregates {', '.join(getattr(problem, 'aggregates', ()))}")
     print(f"{args.case.name}: valid. Case '{case.name}', T = {case.T} steps of {case.step_h:g} h, "
-          f"{len(case.agents)} agents ({', '.join(f'{n} {k}' for k, n in kinds.items())}), "
-          f"resources: {', '.join(resources)}.")
+          f"{len(case.agents)} agents ({', '.join(f'{n} {k}' for k, n in kinds.items())}), {coupling}.")
     return EXIT_OK
 
 
@@ -250,6 +253,17 @@ def _text_summary(result, output: Path | None) -> str:
     lines.append("cost per agent:")
     for row in result.agent_costs.itertuples():
         lines.append(f"  {row.agent:<16} {row.kind:<13} {row.cost:>12,.2f} {result.currency}")
+    market = kpi.market_summary(result.dispatch)
+    if not market.empty:
+        lines.append(f"market (per agent: bid [{result.currency}/kWh], energy received, shortfall [kWh], payment "
+                     f"[{result.currency}] | fraction sold, energy sold [kWh], revenue [{result.currency}]):")
+        for row in market.itertuples():
+            shown = (f"{row.bid:.4f}  {row.energy_received:9.3f}  {row.shortfall:9.3f}  {row.payment:9.3f}"
+                     if row.kind == "buyer" else
+                     f"{row.fraction_sold:.4f}  {row.energy_sold:9.3f}  {row.revenue:9.3f}")
+            lines.append(f"  {row.agent:<16} {row.kind:<8} {shown}")
+    if result.coupling.empty:
+        return "\n".join(lines + ([f"results written to {output}"] if output is not None else []))
     lines.append("coupling resources (max |residual|, mean dual price):")
     prices = result.coupling.groupby("resource", sort=False)["price"].mean()
     units = result.coupling.groupby("resource", sort=False)["price_unit"].first()

@@ -107,6 +107,8 @@ def test_centralized_model_is_the_report_formula():
     for k, agent in enumerate(problem.agents):
         block = built.block(agent.name)
         (block.bid if agent.kind == "buyer" else block.fraction_sold)[0].set_value(float(c[k] if k < 4 else w[k - 4]))
+    problem.set_aggregates(built)  # sigma at the mean of the shares, as the rows m.aggregate require
+    assert max(abs(float(row.body())) for row in built.model.aggregate.values()) < 1e-15
     buyers, sellers, terms = report_costs(p, c, w)
     outputs, costs = built.outputs_and_costs(problem)
     assert [cost for *_, cost in costs] == pytest.approx(np.concatenate([buyers, sellers]), rel=1e-12)
