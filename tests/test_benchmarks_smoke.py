@@ -112,3 +112,14 @@ def test_the_nlp_benchmark_solved_every_problem_and_split_its_time(quick_run):
         assert r["reached"] is True, r
         assert 0 < r["callback_s"] < r["solve_s"] and 0 < r["callback_share"] < 1
     assert "## (f) Ipopt through ecodec's bridge" in table
+
+
+def test_the_market_benchmark_reached_the_replicated_optimum(quick_run):
+    """(g): k copies of the market have k times the base optimum (the same per-copy decisions)."""
+    table, report = quick_run
+    results = report["market_scaling"]
+    assert [r["agents"] for r in results] == [8, 40]
+    for r in results:
+        assert r["reached"] is True and r["objective"] == pytest.approx(r["expected_objective"], rel=1e-6)
+        assert _positive(r["ms_per_iteration"]) and _positive(r["centralized_s"])
+    assert "## (g) Aggregative tracking per iteration on the community market" in table

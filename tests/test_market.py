@@ -314,3 +314,29 @@ def test_a_market_agent_needs_a_positive_bid_range_and_excess():
         Buyer("b", demand_kwh=1.0, grid_export_price_per_kwh=0.0, grid_import_price_per_kwh=0.3)
     with pytest.raises(ProblemError, match="excess_kwh must be > 0"):
         Seller("s", excess_kwh=np.array([1.0, 0.0]))
+
+
+def test_a_market_of_two_steps_is_two_independent_markets():
+    """Each step is a market of its own: the optimum over two steps is the sum of the one-step optima, step by
+    step the same decisions, and aggregative tracking reaches it on vectors of two entries per agent."""
+    demand = np.array([[3.0, 1.0], [6.0, 2.5], [4.0, 4.0]])
+    excess = np.array([[8.0, 2.0], [5.0, 6.0], [3.0, 1.5]])
+
+    def market(steps):
+        agents = [Buyer(f"b{i}", demand_kwh=demand[i, steps], grid_export_price_per_kwh=0.12,
+                        grid_import_price_per_kwh=0.29, weight_demand_per_kwh2=0.02) for i in range(3)]
+        agents += [Seller(f"s{j}", excess_kwh=excess[j, steps], weight_revenue=0.5) for j in range(3)]
+        return AggregativeProblem(agents, TimeGrid(len(steps), 1.0), name="two")
+
+    network = CommunicationNetwork.named("ring", [f"b{i}" for i in range(3)] + [f"s{j}" for j in range(3)])
+    both = run(market([0, 1]), network, "centralized")
+    alone = [run(market([t]), network, "centralized") for t in (0, 1)]
+    assert both.objective == pytest.approx(alone[0].objective + alone[1].objective, rel=1e-9)
+    for t in (0, 1):
+        joint = both.dispatch[both.dispatch["t"] == t + 1].set_index(["agent", "quantity"])["value"]
+        single = alone[t].dispatch.set_index(["agent", "quantity"])["value"]
+        assert joint.loc[single.index].to_numpy() == pytest.approx(single.to_numpy(), rel=1e-6, abs=1e-9)
+    tracking = run(market([0, 1]), network, "aggregative-tracking", options_for("aggregative-tracking", {
+        "step_size": 1e-3}), StoppingRules(max_iterations=40000), reference=both)
+    assert tracking.status == "converged" and compare([tracking], both).rows[1]["distance"] < 1e-4
+    assert "x:b0:2" in tracking.history.columns and "sigma:energy_sold:2" in tracking.history.columns
