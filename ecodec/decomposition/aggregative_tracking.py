@@ -22,9 +22,9 @@ seller's excess), s_i^0 = phi_i(x_i^0), y_i^0 = grad_2 f_i(x_i^0, s_i^0) as in t
 ``consensus_rounds`` rounds of pure averaging of s over every edge of the network (s_i <- sum_j a_ij s_j, which
 keeps the mean, so the invariants hold).  Why: a seller's share of the total bid is zero, so with s_i^0 = phi_i
 its estimate of the total bid is 0 and the sharing rule, which divides by it, is undefined at the start.  After
-as many rounds as the graph's diameter every estimate mixes every agent's share; the default, N - 1 rounds, is
-enough on any connected graph.  An estimate where a cost is undefined later on (too large a step) stops the run
-with a message naming the agent and the iteration.
+as many rounds as the graph's diameter (the default) every estimate mixes every agent's share with a positive
+weight (the weights keep a positive self weight).  An estimate where a cost is undefined later on (too large a
+step) stops the run with a message naming the agent and the iteration.
 
 Stopping: the iteration is a fixed-point method whose answer is a stationary point, not a cost level, so it stops
 on its own rule (:meth:`certified`) rather than on the cost gap of the shared loop: when the relative change of
@@ -39,7 +39,7 @@ symbol     option                  meaning
 =========  ======================  ==================================================================================
 gamma      ``step_size``           step of the projected gradient (> 0), in the units of x per unit of gradient
 delta      ``damping``             share of the step taken, in (0, 1]
-           ``consensus_rounds``    averaging rounds on s before the first step (None: N - 1)
+           ``consensus_rounds``    averaging rounds on s before the first step (None: the graph's diameter)
            ``step_tol``            the stopping rule above
 a_ij(k)    ``graph`` and options   fixed, random or periodic graphs (:mod:`ecodec.network.time_varying`)
 =========  ======================  ==================================================================================
@@ -75,7 +75,7 @@ HISTORY_COLUMNS = 200
 @dataclass(frozen=True)
 class AggregativeTrackingOptions(TimeVaryingGraphOptions):
     """Projected aggregative tracking: ``step_size`` gamma (> 0), ``damping`` delta in (0, 1],
-    ``consensus_rounds`` (None: N - 1), ``step_tol`` (stopping), and the graph options."""
+    ``consensus_rounds`` (None: the graph's diameter), ``step_tol`` (stopping), and the graph options."""
 
     method = METHOD
     step_size: float = 1e-3
@@ -91,7 +91,7 @@ class AggregativeTrackingOptions(TimeVaryingGraphOptions):
                 "a number in (0, 1] (delta)")
         require(self.consensus_rounds is None or (isinstance(self.consensus_rounds, int)
                                                   and self.consensus_rounds >= 0), METHOD, "consensus_rounds",
-                self.consensus_rounds, "an integer >= 0, or none (N - 1)")
+                self.consensus_rounds, "an integer >= 0, or none (the graph's diameter)")
         require(isinstance(self.step_tol, (int, float)) and 0 < self.step_tol < 1, METHOD, "step_tol", self.step_tol,
                 "a number in (0, 1)")
 
@@ -161,12 +161,13 @@ class AggregativeTracking(NeighbourDriver):
 
         self.runtime.each(compile_one)
         n = len(self.problem.agents)
-        rounds = n - 1 if self.options.consensus_rounds is None else self.options.consensus_rounds
         network = self.runtime.network
+        rounds = network.diameter if self.options.consensus_rounds is None else self.options.consensus_rounds
+        every_edge = self.schedule.base
         for _ in range(rounds):
-            inbox = self.runtime.exchange(self.runtime.each(lambda name: self.local[name].s))
-            mixed = self.runtime.each(lambda name: consensus_mix(network.weights_of(name), name, self.local[name].s,
-                                                                 inbox[name]))
+            inbox = self.runtime.exchange(self.runtime.each(lambda name: self.local[name].s), every_edge)
+            mixed = self.runtime.each(lambda name: consensus_mix(every_edge.weights_of(name), name,
+                                                                 self.local[name].s, inbox[name]))
             for name, s in mixed.items():
                 self.local[name].s = s
         self.runtime.each(lambda name: self.local[name].start_gradient())

@@ -228,10 +228,15 @@ class CommunicationNetwork:
         row = self.metropolis_weights()[self.index(name)]
         return {agent: float(w) for agent, w in zip(self.agents, row) if w != 0.0}
 
+    @property
+    def diameter(self) -> int:
+        """The longest shortest path between two agents, in hops (0 for a single agent)."""
+        return int(nx.diameter(self.graph))
+
     def describe(self) -> str:
         """One line: topology, number of agents and edges, diameter (longest shortest path, in hops)."""
         return (f"{self.topology} network: {_count(self.n_agents, 'agent')}, {_count(self.n_edges, 'edge')}, "
-                f"diameter {nx.diameter(self.graph)}")
+                f"diameter {self.diameter}")
 
 
 def network_from_case(case: Case) -> CommunicationNetwork:

@@ -169,6 +169,11 @@ class GraphSchedule:
         """True when every iteration's active graph is the base network (mode ``fixed``, or ``random`` with p = 1)."""
         return self.mode == "fixed" or (self.mode == "random" and self.edge_probability == 1.0)
 
+    @property
+    def base(self) -> ActiveGraph:
+        """The graph of every edge of the network (what ``fixed`` uses at every iteration)."""
+        return self._base
+
     def at(self, k: int) -> ActiveGraph:
         """The active graph of iteration ``k`` (>= 0); the last one is cached."""
         if self.is_fixed:
