@@ -311,7 +311,7 @@ def _stopping(args, case):
 
 def _solve_methods(args, methods: list[str]):
     """Read the case, solve the reference and every method; returns (runs, comparison or None)."""
-    from ecodec.decomposition import CENTRALIZED, METHODS, CheckpointHook, ProgressHook, run
+    from ecodec.decomposition import CENTRALIZED, METHODS, CheckpointHook, ProgressHook, check_method_fits, run
     from ecodec.io.workbook import read_case
     from ecodec.network import network_from_case
     from ecodec.problem import problem_from_case
@@ -328,6 +328,8 @@ def _solve_methods(args, methods: list[str]):
     case = read_case(args.case)
     problem = problem_from_case(case)
     network = network_from_case(case)
+    for method in methods:
+        check_method_fits(method, problem)  # before any solve
     options = {m: _method_options(case, m, args.option, methods) for m in methods}
     stopping = _stopping(args, case)
     reference = None

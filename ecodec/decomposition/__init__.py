@@ -95,7 +95,7 @@ def placement_weights(problem: CoupledProblem) -> dict[str, float]:
 
 
 __all__ = ["CENTRALIZED", "DRIVERS", "METHODS", "VARIANTS", "AggregativeTracking", "AggregativeTrackingOptions",
-           "CheckpointHook", "DualBiOptions", "Hook", "LoggingHook",
+           "check_method_fits", "CheckpointHook", "DualBiOptions", "Hook", "LoggingHook",
            "MethodOptions",
            "OptionError", "PrimalDecompositionOptions", "ProgressHook", "ProximalDualOptions", "StoppingRules",
            "TighteningOptions", "TrackingAdmmOptions",
