@@ -133,13 +133,15 @@ def _parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text)
         p.add_argument("case", type=Path)
         if name == "run":
-            p.add_argument("--method", "-m", default="primal-decomposition",
-                           help="method to run (default primal-decomposition); see 'ecodec methods'")
+            p.add_argument("--method", "-m",
+                           help="method to run (default: primal-decomposition, or aggregative-tracking for a market "
+                                "case); see 'ecodec methods'")
             p.add_argument("--no-reference", action="store_true",
                            help="skip the centralized reference solve (no cost gap in the progress and history)")
         else:
-            p.add_argument("--methods", default="centralized,primal-decomposition",
-                           help="comma-separated methods (default centralized,primal-decomposition)")
+            p.add_argument("--methods",
+                           help="comma-separated methods (default: centralized and primal-decomposition, or "
+                                "aggregative-tracking for a market case)")
         p.add_argument("--option", "-O", action="append", default=[], metavar="[METHOD.]KEY=VALUE",
                        help="a method option, e.g. step_size=500 or primal-decomposition.penalty=2 (repeatable); "
                             "overrides the workbook's 'drivers' sheet")
@@ -311,7 +313,8 @@ def _stopping(args, case):
 
 def _solve_methods(args, methods: list[str]):
     """Read the case, solve the reference and every method; returns (runs, comparison or None)."""
-    from ecodec.decomposition import CENTRALIZED, METHODS, CheckpointHook, ProgressHook, check_method_fits, run
+    from ecodec.decomposition import (CENTRALIZED, METHODS, CheckpointHook, ProgressHook, check_method_fits,
+                                      default_method, run)
     from ecodec.io.workbook import read_case
     from ecodec.network import network_from_case
     from ecodec.problem import problem_from_case
@@ -322,12 +325,13 @@ def _solve_methods(args, methods: list[str]):
         raise EcodecError(f"{args.report}: a report is a PDF file; give a name ending in .pdf")
     if args.report is not None and getattr(args, "no_reference", False):
         raise EcodecError("--report compares against the centralized reference; drop --no-reference")
-    unknown = [m for m in methods if m not in METHODS]
+    unknown = [m for m in methods if m is not None and m not in METHODS]
     if unknown:
         raise EcodecError(f"unknown method(s) {', '.join(unknown)}; ecodec knows: {', '.join(METHODS)}")
     case = read_case(args.case)
     problem = problem_from_case(case)
     network = network_from_case(case)
+    methods = [default_method(problem) if m is None else m for m in methods]  # None: the case's usual method
     for method in methods:
         check_method_fits(method, problem)  # before any solve
     options = {m: _method_options(case, m, args.option, methods) for m in methods}
@@ -396,7 +400,7 @@ def _run(args) -> int:
 
 
 def _compare(args) -> int:
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else [None]
     if "centralized" not in methods:
         methods.insert(0, "centralized")
     runs, comparison = _solve_methods(args, methods)

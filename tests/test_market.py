@@ -8,6 +8,8 @@ iteration of the reference written out in numpy.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from scipy.optimize import minimize
@@ -339,3 +341,10 @@ def test_a_market_of_two_steps_is_two_independent_markets():
         "step_size": 1e-3}), StoppingRules(max_iterations=40000), reference=both)
     assert tracking.status == "converged" and compare([tracking], both).rows[1]["distance"] < 1e-4
     assert "x:b0:2" in tracking.history.columns and "sigma:energy_sold:2" in tracking.history.columns
+
+
+def test_run_without_a_method_picks_aggregative_tracking_for_a_market(capsys):
+    assert main(["run", CASES["base"], "--max-iterations", "50", "-q", "--json"]) == 0
+    runs = json.loads(capsys.readouterr().out)
+    assert list(runs) == ["centralized", "aggregative-tracking"]
+    assert runs["aggregative-tracking"]["iterations"] == 50 and runs["aggregative-tracking"]["rel_violation"] == 0.0

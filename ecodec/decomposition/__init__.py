@@ -73,6 +73,12 @@ def run(problem: CoupledProblem, network: CommunicationNetwork, method: str, opt
     return run_driver(driver, stopping or StoppingRules(), hooks, reference)
 
 
+def default_method(problem) -> str:
+    """The distributed method ``ecodec run`` and ``compare`` use when none is named: aggregative-tracking for a
+    market (aggregative) case, primal-decomposition otherwise."""
+    return AggregativeTracking.method if isinstance(problem, AggregativeProblem) else PrimalDecomposition.method
+
+
 def check_method_fits(method: str, problem) -> None:
     """OptionError when ``method`` cannot solve ``problem``: aggregative-tracking solves market (aggregative)
     cases, the other distributed methods cases coupled through resources."""
@@ -95,7 +101,7 @@ def placement_weights(problem: CoupledProblem) -> dict[str, float]:
 
 
 __all__ = ["CENTRALIZED", "DRIVERS", "METHODS", "VARIANTS", "AggregativeTracking", "AggregativeTrackingOptions",
-           "check_method_fits", "CheckpointHook", "DualBiOptions", "Hook", "LoggingHook",
+           "check_method_fits", "default_method", "CheckpointHook", "DualBiOptions", "Hook", "LoggingHook",
            "MethodOptions",
            "OptionError", "PrimalDecompositionOptions", "ProgressHook", "ProximalDualOptions", "StoppingRules",
            "TighteningOptions", "TrackingAdmmOptions",

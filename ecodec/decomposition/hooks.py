@@ -33,16 +33,22 @@ class Hook:
 
 
 def _describe(record: dict) -> str:
-    parts = [f"iteration {record['iteration']:>5}", f"cost {record['objective']:.6g}",
-             f"violation {record['rel_violation']:.2e}"]
+    """The progress line: iteration, cost, relative violation (or, for a method on a market, which has no coupling
+    rows, its tracking error), and with a reference the cost gap and the distance of the decisions."""
+    parts = [f"iteration {record['iteration']:>5}", f"cost {record['objective']:.6g}"]
+    if "tracking_error_sigma" in record:
+        parts.append(f"tracking error {record['tracking_error_sigma']:.2e}")
+    else:
+        parts.append(f"violation {record['rel_violation']:.2e}")
     if "cost_gap" in record:
         parts.append(f"gap {record['cost_gap']:.2e}")
+    if "tracking_error_sigma" in record and "distance" in record:
+        parts.append(f"distance {record['distance']:.2e}")
     return ", ".join(parts)
 
 
 class ProgressHook(Hook):
-    """One line per ``every_s`` seconds (and the first and last iteration) on ``stream``: iteration, cost,
-    relative violation and, with a reference, the cost gap."""
+    """One line per ``every_s`` seconds (and the first and last iteration) on ``stream``: see :func:`_describe`."""
 
     def __init__(self, stream: TextIO, every_s: float = 1.0):
         self.stream = stream
