@@ -97,18 +97,19 @@ class AggregativeTrackingOptions(TimeVaryingGraphOptions):
 
 
 class _TrackingAgent:
-    """Agent i: its compiled functions and its state x_i, s_i, y_i."""
+    """Agent i: its compiled functions and its state x_i, s_i, y_i, with its share phi_i(x_i) and both gradients of
+    f_i at (x_i, s_i) kept from the iteration that computed them (each is evaluated once per iteration)."""
 
     def __init__(self, functions: CompiledAggregativeAgent):
         self.f = functions
         self.x = functions.x0.copy()
-        self.s = functions.shares(self.x)
+        self.phi = functions.shares(self.x)
+        self.s = self.phi.copy()
         self.y = np.zeros_like(self.s)
-        self.grad_2 = self.y
 
     def start_gradient(self) -> None:
         """y_i^0 = grad_2 f_i(x_i^0, s_i^0), once s has been averaged."""
-        self.grad_2 = self._checked(lambda: self.f.gradients(self.x, self.s)[1], 0)
+        self.grad_1, self.grad_2 = self._checked(lambda: self.f.gradients(self.x, self.s), 0)
         self.y = self.grad_2.copy()
 
     def message(self) -> np.ndarray:
@@ -118,15 +119,15 @@ class _TrackingAgent:
              k: int) -> np.ndarray:
         """One iteration of the module docstring; returns the change of x."""
         f, p = self.f, self.s.size
-        grad_1, _ = self._checked(lambda: f.gradients(self.x, self.s), k)
-        target = f.project(self.x - gamma * (grad_1 + f.shares_transpose_times(self.x, self.y)))
+        target = f.project(self.x - gamma * (self.grad_1 + f.shares_transpose_times(self.x, self.y)))
         x = self.x + delta * (target - self.x)
         mixed = consensus_mix(weights, own, self.message(), inbox)
-        s = mixed[:p] + f.shares(x) - f.shares(self.x)
-        grad_2 = self._checked(lambda: f.gradients(x, s)[1], k + 1)
+        phi = f.shares(x)
+        s = mixed[:p] + phi - self.phi
+        grad_1, grad_2 = self._checked(lambda: f.gradients(x, s), k + 1)
         self.y = mixed[p:] + grad_2 - self.grad_2
         change = x - self.x
-        self.x, self.s, self.grad_2 = x, s, grad_2
+        self.x, self.s, self.phi, self.grad_1, self.grad_2 = x, s, phi, grad_1, grad_2
         return change
 
     def _checked(self, evaluate, k: int):
