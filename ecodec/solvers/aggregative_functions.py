@@ -37,7 +37,6 @@ class CompiledAggregativeAgent:
         built = problem.local_model(agent)
         m, block, terms = built.model, built.model.agent, built.terms[agent_name]
         self.agent_name, self.kind, self.T = agent_name, agent.kind, problem.grid.T
-        self.currency = problem.currency
         self.decision_vars = [v for v in block.component_data_objects(pyo.Var, descend_into=True) if not v.fixed]
         self.sigma_vars = [m.sigma[k, t] for k, t in problem.keys()]
         self.n, self.p = len(self.decision_vars), len(self.sigma_vars)
@@ -68,6 +67,7 @@ class CompiledAggregativeAgent:
         self.outputs = reported
         self.labels = [(o.quantity, o.unit_in(problem.currency)) for o in reported]
         self.decision_quantities = problem.decision_quantities(agent, block)
+        self._decision_rows = [k for k, o in enumerate(reported) if o.quantity in self.decision_quantities]
         self._outputs = compile_vector([block.component(o.component)[t] for o in reported for t in problem.grid.steps],
                                        index, "outputs")
 
@@ -103,5 +103,4 @@ class CompiledAggregativeAgent:
 
     def decision_values(self, x: np.ndarray) -> np.ndarray:
         """The outputs that are decisions (``decision_quantities``), (quantities, T); they do not depend on s."""
-        rows = [k for k, o in enumerate(self.outputs) if o.quantity in self.decision_quantities]
-        return self.output_values(x, np.ones(self.p))[rows]
+        return self.output_values(x, np.ones(self.p))[self._decision_rows]
