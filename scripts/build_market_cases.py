@@ -22,8 +22,8 @@ agent.
 * Weights (the report gives none): eps_d = 0.01 EUR/kWh^2 (a shortfall of 10 kWh costs 1 EUR), eps_b = 1,
   gamma_r = 0.5, gamma_s = 1 EUR, revenue maximised (revenue_in_cost = 'minus').  gamma_r differs from eps_b on
   purpose: with gamma_r = eps_b the payments cancel in the total cost, which then depends on the bids only through
-  their ratios, and scaling every bid leaves it unchanged (a continuum of optima; measured: five Ipopt starts end
-  10 % apart in decisions at equal cost).  With gamma_r < eps_b the common scale is fixed by the lowest bid.
+  their ratios; scaling every bid leaves it unchanged, and the optimum is unique only where the bid range happens
+  to pin the scale (docs/market.md).  With gamma_r < eps_b the economics fix it: the lowest bid sits at c_b.
 * Scenarios: eps_d of buyer 2 ten times the other buyers' (0.1 EUR/kWh^2); gamma_s of sellers 5 and 6 ten times
   the others' (10 EUR).  The report asks for weights "far above" the others: ten times gives a large effect, and
   projected aggregative tracking converges on both variants with a step of 1e-3 (docs/market.md).
