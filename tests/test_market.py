@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pyomo.environ as pyo
 import pytest
 from scipy.optimize import minimize
 
@@ -126,8 +127,6 @@ def test_the_sign_of_the_revenue_term_is_explicit():
     sigma = {"total_bid": [0.3], "bid_squares": [0.05], "energy_sold": [2.0]}
     costs = {}
     for sign in ("minus", "plus"):
-        import pyomo.environ as pyo
-
         block = pyo.ConcreteModel()
         terms = Seller("s", excess_kwh=4.0, weight_revenue=0.5, weight_storage=1.0, revenue_in_cost=sign).build(
             block, TimeGrid(1, 1.0), sigma)
