@@ -46,8 +46,7 @@ from ecodec.decomposition.coupling_rows import CouplingRows
 from ecodec.io.workbook import read_case
 from ecodec.network import network_from_case
 from ecodec.problem.from_case import problem_from_case
-from ecodec.results.run_result import software_versions
-from ecodec.solvers.highs import highs_version
+from ecodec.versions import highs_version, software_versions
 
 ROOT = Path(__file__).resolve().parents[1]
 AGENTS = ("battery", "mt1", "grid")

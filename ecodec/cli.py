@@ -218,7 +218,7 @@ def _template(args) -> int:
 
 def _solve(args) -> int:
     from ecodec.decomposition.centralized import CentralizedOptions, solve_centralized
-    from ecodec.io.results_workbook import write_results_workbook
+    from ecodec.results.workbook import write_results_workbook
     from ecodec.io.workbook import read_case
     from ecodec.problem import problem_from_case
 

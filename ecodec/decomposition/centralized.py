@@ -26,13 +26,15 @@ from ecodec.decomposition.options import MethodOptions, OptionError, require
 from ecodec.problem.aggregative import AggregativeProblem
 from ecodec.problem.coupled import BuiltModel, CoupledProblem
 from ecodec.results.run_result import (COST_COLUMNS, RunResult, contribution_table, coupling_table, dispatch_table,
-                                       software_versions, utc_timestamp)
-from ecodec.solvers.highs import INFEASIBLE, INFEASIBLE_OR_UNBOUNDED, UNBOUNDED, solve_with_highs
+                                       utc_timestamp)
+from ecodec.solvers.highs import solve_with_highs
 from ecodec.solvers.ipopt import solve_with_ipopt
+from ecodec.versions import software_versions
+from ecodec.vocabulary import CENTRALIZED, INFEASIBLE, INFEASIBLE_OR_UNBOUNDED, UNBOUNDED
 
 log = logging.getLogger(__name__)
 
-METHOD = "centralized"
+METHOD = CENTRALIZED
 SOLVERS = ("auto", "highs", "ipopt")
 _SLACK_TOL = 1e-6
 

@@ -23,8 +23,10 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from ecodec.problem.aggregative import AggregativeProblem
-from ecodec.results.run_result import COST_COLUMNS, COUPLING_COLUMNS, RunResult, dispatch_table, software_versions
+from ecodec.results.run_result import COST_COLUMNS, COUPLING_COLUMNS, RunResult, dispatch_table
 from ecodec.solvers.ipopt import PyomoNLP, solve_with_ipopt
+from ecodec.versions import software_versions
+from ecodec.vocabulary import CENTRALIZED
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +38,6 @@ IPOPT_OPTIONS = {"tol": 1e-10, "acceptable_tol": 1e-8, "max_iter": 3000}
 
 def solve_aggregative(problem: AggregativeProblem, options, started: float, info: dict) -> RunResult:
     """Solve ``problem`` with Ipopt from ``options.starts`` starting points (``options.seed`` draws them)."""
-    from ecodec.decomposition.centralized import METHOD
-
     built_started = time.perf_counter()
     built = problem.centralized_model()
     m = built.model
@@ -75,7 +75,7 @@ def solve_aggregative(problem: AggregativeProblem, options, started: float, info
         info["message"] = (f"Ipopt found no local optimum from {len(starts)} starts (first: {outcomes[0].status}, "
                            f"{outcomes[0].message})")
         info["wall_time_s"] = time.perf_counter() - started
-        return RunResult.empty(METHOD, problem, outcomes[0].status, info)
+        return RunResult.empty(CENTRALIZED, problem, outcomes[0].status, info)
     best = min(solved, key=lambda o: o.objective)
     scale = max(float(np.linalg.norm(best.x[decision])), 1e-12)
     distances = [float(np.linalg.norm(o.x[decision] - best.x[decision])) / scale for o in solved]
@@ -94,7 +94,7 @@ def solve_aggregative(problem: AggregativeProblem, options, started: float, info
     outputs, costs = built.outputs_and_costs(problem)
     info["decision_quantities"] = sorted({q for agent in problem.agents
                                           for q in problem.decision_quantities(agent, built.block(agent.name))})
-    return RunResult(method=METHOD, case_name=problem.name, status=best.status, objective=objective,
+    return RunResult(method=CENTRALIZED, case_name=problem.name, status=best.status, objective=objective,
                      currency=problem.currency, step_h=problem.grid.step_h, dispatch=dispatch_table(outputs),
                      coupling=pd.DataFrame(columns=COUPLING_COLUMNS),
                      agent_costs=pd.DataFrame(costs, columns=COST_COLUMNS), info=info)

@@ -37,12 +37,12 @@ from ecodec.decomposition.hooks import Hook
 from ecodec.decomposition.options import MethodOptions, require
 from ecodec.problem.coupled import CoupledProblem
 from ecodec.results import kpi
-from ecodec.results.run_result import AgentOutcome, RunResult, software_versions, utc_timestamp
+from ecodec.results.run_result import AgentOutcome, RunResult, utc_timestamp
 from ecodec.solvers.compiled import CompiledSubproblem
+from ecodec.versions import software_versions
+from ecodec.vocabulary import CONVERGED, INFEASIBLE, INTERRUPTED, ITERATION_LIMIT
 
 log = logging.getLogger(__name__)
-
-CONVERGED, ITERATION_LIMIT, INTERRUPTED, INFEASIBLE = "converged", "iteration_limit", "interrupted", "infeasible"
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import TextIO
 
 import pandas as pd
 
-from ecodec.io.untrusted import atomic_write
+from ecodec.files import atomic_write
 
 log = logging.getLogger(__name__)
 

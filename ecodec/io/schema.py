@@ -11,81 +11,15 @@ in the case currency (``meta`` key ``currency``) per unit named in the column.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ecodec.carriers import CARRIER_UNITS
+from ecodec.declarations import BOOL, CHOICE, INTEGER, NUMBER, TEXT, at_most
+from ecodec.declarations import Declared as Column
+from ecodec.declarations import Rule as RowRule
 from ecodec.network.graph import TOPOLOGIES
-
-NUMBER, INTEGER, TEXT, BOOL, CHOICE = "number", "integer", "text", "bool", "choice"
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column (or ``meta`` key): its type, unit, bounds, default and documentation."""
-
-    name: str
-    dtype: str
-    unit: str = "-"
-    description: str = ""
-    required: bool = True
-    default: object = None
-    lower: float | None = None
-    upper: float | None = None
-    lower_open: bool = False
-    profile: bool = False
-    choices: tuple[str, ...] = ()
-    aliases: tuple[tuple[str, str], ...] = ()
-
-    def expected(self) -> str:
-        """What a valid cell looks like, in words used by error messages and the README sheet."""
-        if self.dtype == CHOICE:
-            also = f" (or {', '.join(repr(a) for a, _ in self.aliases)})" if self.aliases else ""
-            return "one of " + ", ".join(repr(c) for c in self.choices) + also
-        if self.dtype == BOOL:
-            return "TRUE or FALSE (also yes/no, 1/0)"
-        if self.dtype == TEXT:
-            return "a non-empty text"
-        kind = "a whole number" if self.dtype == INTEGER else "a number"
-        rng = self.range_text()
-        text = f"{kind}{' ' + rng if rng else ''}"
-        if self.profile:
-            text += " or the name of a 'timeseries' column whose values are all " + (rng or "numbers")
-        return text
-
-    def range_text(self) -> str:
-        lo, hi = self.lower, self.upper
-        if lo is not None and hi is not None:
-            return f"in {'(' if self.lower_open else '['}{lo:g}, {hi:g}]"
-        if lo is not None:
-            return f"{'>' if self.lower_open else '>='} {lo:g}"
-        if hi is not None:
-            return f"<= {hi:g}"
-        return ""
-
-    def in_range(self, value: float | np.ndarray) -> bool:
-        arr = np.asarray(value, dtype=float)
-        ok = np.isfinite(arr)
-        if self.lower is not None:
-            ok &= arr > self.lower if self.lower_open else arr >= self.lower
-        if self.upper is not None:
-            ok &= arr <= self.upper
-        return bool(np.all(ok))
-
-
-@dataclass(frozen=True)
-class RowRule:
-    """A check across columns of one row, on resolved values (profiles are arrays of length T).
-
-    ``columns`` are the columns the rule reads; the first one is where a violation is reported.
-    """
-
-    columns: tuple[str, ...]
-    check: Callable[[dict], bool]
-    expected: str
-
 
 @dataclass(frozen=True)
 class SheetSpec:
@@ -109,10 +43,6 @@ class SheetSpec:
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
-
-
-def _le(a: str, b: str) -> RowRule:
-    return RowRule((a, b), lambda r: bool(np.all(np.asarray(r[a]) <= np.asarray(r[b]))), f"{a} <= {b} at every step")
 
 
 def _first(value) -> float:
@@ -256,7 +186,7 @@ MICROTURBINES = SheetSpec(
     required=False,
     agent_kind="microturbine",
     rules=(
-        _le("p_min_kw", "p_max_kw"),
+        at_most("p_min_kw", "p_max_kw"),
         RowRule(("beta_sm3_per_kwh", "ff", "eta_el", "lhv_kwh_per_sm3"),
                 lambda r: (1 - r["ff"]) * r["beta_sm3_per_kwh"] * r["eta_el"] * r["lhv_kwh_per_sm3"] <= 1 + 1e-12,
                 "(1 - ff) * beta_sm3_per_kwh <= 1 / (eta_el * lhv_kwh_per_sm3): untaxed fuel cannot exceed the "
@@ -286,7 +216,7 @@ RENEWABLES = SheetSpec(
     required=False,
     agent_kind="renewable",
     rules=(
-        _le("q_min_kvar", "q_max_kvar"),
+        at_most("q_min_kvar", "q_max_kvar"),
         RowRule(("q_min_kvar", "carrier", "q_max_kvar"),
                 lambda r: r["carrier"] == "electric"
                 or bool(np.all(np.asarray(r["q_min_kvar"]) == 0) and np.all(np.asarray(r["q_max_kvar"]) == 0)),
@@ -318,7 +248,7 @@ STORAGES = SheetSpec(
     required=False,
     agent_kind="storage",
     rules=(
-        _le("p_min_kw", "p_max_kw"), _le("q_min_kvar", "q_max_kvar"), _le("e_min_kwh", "e_max_kwh"),
+        at_most("p_min_kw", "p_max_kw"), at_most("q_min_kvar", "q_max_kvar"), at_most("e_min_kwh", "e_max_kwh"),
         RowRule(("e_init_kwh", "e_min_kwh", "e_max_kwh"),
                 lambda r: _first(r["e_min_kwh"]) <= r["e_init_kwh"] <= _first(r["e_max_kwh"]),
                 "e_init_kwh within [e_min_kwh, e_max_kwh] of the first step"),
@@ -344,7 +274,7 @@ GRID = SheetSpec(
     ),
     required=False,
     agent_kind="grid",
-    rules=(_le("p_min_kw", "p_max_kw"), _le("q_min_kvar", "q_max_kvar")),
+    rules=(at_most("p_min_kw", "p_max_kw"), at_most("q_min_kvar", "q_max_kvar")),
     examples=({"name": "grid", "active": True, "p_min_kw": -100.0, "p_max_kw": 200.0, "q_min_kvar": -100.0,
                "q_max_kvar": 100.0, "buy_price_per_kwh": 0.20, "sell_price_per_kwh": 0.05},),
 )
@@ -411,21 +341,22 @@ EVS = SheetSpec(
     required=False,
     agent_kind="ev",
     rules=(
-        _le("e_min_kwh", "e_max_kwh"),
+        at_most("e_min_kwh", "e_max_kwh"),
         RowRule(("e_init_kwh", "e_min_kwh", "e_max_kwh"), lambda r: r["e_min_kwh"] <= r["e_init_kwh"] <= r["e_max_kwh"],
                 "e_init_kwh within [e_min_kwh, e_max_kwh]"),
         RowRule(("e_target_kwh", "e_max_kwh"), lambda r: r["e_target_kwh"] <= r["e_max_kwh"],
                 "e_target_kwh <= e_max_kwh"),
         RowRule(("departure_step", "arrival_step"),
                 lambda r: r["departure_step"] is None or r["arrival_step"] <= r["departure_step"] <= r["T"],
-                "a step from arrival_step to T (the number of steps)"),
-        RowRule(("arrival_step",), lambda r: r["arrival_step"] <= r["T"], "a step from 1 to T (the number of steps)"),
+                "a step from arrival_step to T (the number of steps)", needs_horizon=True),
+        RowRule(("arrival_step",), lambda r: r["arrival_step"] <= r["T"], "a step from 1 to T (the number of steps)",
+                needs_horizon=True),
         RowRule(("p_discharge_kw", "mode"), lambda r: r["mode"] != "v2g" or r["p_discharge_kw"] > 0,
                 "a power > 0 with mode 'v2g'"),
         RowRule(("e_target_kwh", "e_init_kwh", "p_charge_kw", "eta_charge", "arrival_step", "departure_step",
                  "e_max_kwh"), _ev_target_reachable,
                 "a target the vehicle can reach: e_init_kwh + eta_charge x p_charge_kw x (hours plugged in), "
-                "within e_max_kwh"),
+                "within e_max_kwh", needs_horizon=True),
     ),
     examples=({"name": "ev1", "active": False, "mode": "continuous", "p_charge_kw": 7.4, "p_discharge_kw": 0.0,
                "e_min_kwh": 0.0, "e_max_kwh": 40.0, "e_init_kwh": 10.0, "e_target_kwh": 15.0, "eta_charge": 0.92,
@@ -451,7 +382,7 @@ BUYERS = SheetSpec(
     ),
     required=False,
     agent_kind="buyer",
-    rules=(_le("grid_export_price_per_kwh", "grid_import_price_per_kwh"),),
+    rules=(at_most("grid_export_price_per_kwh", "grid_import_price_per_kwh"),),
     examples=({"name": "buyer1", "active": False, "demand_kwh": 8.0, "grid_export_price_per_kwh": 0.12,
                "grid_import_price_per_kwh": 0.29, "weight_demand_per_kwh2": 0.01, "weight_price": 1.0},),
 )

@@ -16,7 +16,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from ecodec.io.schema import README_SHEET, SHEETS, Column, SheetSpec
-from ecodec.io.untrusted import atomic_write
+from ecodec.files import atomic_write
 
 README_HEADER = ("sheet", "column", "type", "unit", "required", "default", "allowed", "description", "example")
 EXAMPLES_TITLE = "Example rows of sheet"

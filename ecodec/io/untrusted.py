@@ -1,4 +1,4 @@
-"""Opening workbooks that come from outside: checks before any XML is parsed, and atomic writes.
+"""Opening workbooks that come from outside: checks before any XML is parsed.
 
 Case workbooks are untrusted input.  Before openpyxl sees a file ecodec checks that it is an .xlsx (a zip
 package with a workbook part and no macros), that its size and its unpacked size are sane (no zip bombs), and
@@ -7,11 +7,7 @@ that openpyxl parses XML through defusedxml (no entity expansion, no external en
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 
 import openpyxl
@@ -75,26 +71,3 @@ def unreadable(path: Path, exc: BaseException) -> WorkbookRejected:
         root = root.__cause__ or root.__context__
     cause = f"{type(root).__name__}: {root}".splitlines()[0]
     return WorkbookRejected(f"{Path(path).name}: cannot be read as an Excel workbook ({cause})")
-
-
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then move it into place in one step.
-
-    A failure or an interruption leaves any earlier file at ``path`` untouched and no partial file behind.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    umask = os.umask(0o022)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; results are meant to be shared like any other file
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    return path
-

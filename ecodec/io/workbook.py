@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ecodec.case import AgentSpec, Case, ResourceSpec
+from ecodec.declarations import format_number, parse_number
 from ecodec.errors import NO_VALUE, CaseError, InputIssue, NetworkError
 from ecodec.io.schema import (
     AGENT_SHEETS,
@@ -217,14 +218,14 @@ class _Reader:
         if col.dtype == TEXT:
             if isinstance(raw, bool):
                 return _MISSING
-            return _format_number(raw) if isinstance(raw, (int, float)) else str(raw)
+            return format_number(raw) if isinstance(raw, (int, float)) else str(raw)
         if col.dtype == CHOICE:
-            text = _format_number(raw) if isinstance(raw, (int, float)) and not isinstance(raw, bool) else str(raw)
+            text = format_number(raw) if isinstance(raw, (int, float)) and not isinstance(raw, bool) else str(raw)
             text = dict(col.aliases).get(text.lower(), text)
             return text if text in col.choices else _MISSING
         if isinstance(raw, bool):
             return _MISSING
-        number = raw if isinstance(raw, (int, float)) else _parse_number(raw)
+        number = raw if isinstance(raw, (int, float)) else parse_number(raw)
         if number is None:
             if col.profile and isinstance(raw, str) and raw in self.profiles:
                 return self.profiles[raw].copy()
@@ -234,7 +235,7 @@ class _Reader:
         return float(number)
 
     def _profile_hint(self, col: Column, raw) -> str:
-        if col.profile and isinstance(raw, str) and _parse_number(raw) is None:
+        if col.profile and isinstance(raw, str) and parse_number(raw) is None:
             names = sorted(self.profiles)
             close = difflib.get_close_matches(raw, names, n=1)
             known = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "") if names else "none defined"
@@ -314,7 +315,7 @@ class _Reader:
                     self.issue(TIMESERIES.name, 1, _column_letter(c), None, "a profile name above the values")
                 continue
             name = str(name)
-            if name in seen or _parse_number(name) is not None:
+            if name in seen or parse_number(name) is not None:
                 self.issue(TIMESERIES.name, 1, name, name, "a unique profile name that is not a number")
                 continue
             seen.add(name)
@@ -393,7 +394,7 @@ class _Reader:
             for row, record in self._records(spec):
                 name_raw = record.get("name")
                 values = self._row_values(spec, row, record)
-                name = _format_number(name_raw) if isinstance(name_raw, (int, float)) else name_raw
+                name = format_number(name_raw) if isinstance(name_raw, (int, float)) else name_raw
                 if name is not None and name is not _MISSING:
                     if name in first_seen:
                         sheet, at = first_seen[name]
@@ -480,20 +481,6 @@ def _is_error_text(raw) -> bool:
     """NaN written as text, or an Excel error value such as #N/A, #DIV/0!, #VALUE!."""
     return isinstance(raw, str) and (raw.lower() == "nan" or (raw.startswith("#") and (raw.endswith(("!", "?"))
                                                                                           or raw == "#N/A")))
-
-
-def _parse_number(text) -> float | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        number = float(text)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _format_number(value) -> str:
-    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def _column_letter(index: int) -> str:

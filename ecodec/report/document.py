@@ -38,7 +38,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import PageBreak
 
 from ecodec.errors import EcodecError
-from ecodec.io.untrusted import atomic_write
+from ecodec.files import atomic_write
 from ecodec.report import dispatch_figures, figures, market_figures
 from ecodec.report.pdf import (FRAME_WIDTH, ReportDocument, figure, heading, paragraph, spacer, table,
                                table_of_contents)
@@ -47,7 +47,7 @@ from ecodec.results import kpi
 from ecodec.results.case_summary import CaseSummary
 from ecodec.results.comparison import Comparison, column_headers, format_cell
 from ecodec.results.run_result import RunResult
-from ecodec.solvers.highs import OPTIMAL
+from ecodec.vocabulary import OPTIMAL
 
 log = logging.getLogger(__name__)
 
@@ -298,10 +298,8 @@ class _Story:
                             f"({styles}).")]
 
     def grid(self) -> list:
-        from ecodec.models.grid import Grid
-
-        grid_agents = list(dict.fromkeys(a for run in self.solved for a, k in zip(
-            run.agent_costs["agent"], run.agent_costs["kind"]) if k == Grid.kind))
+        grid_agents = list(dict.fromkeys(  # the agents that import and export (the grid connections)
+            a for run in self.solved for a in run.dispatch.loc[run.dispatch["quantity"] == "p_import", "agent"]))
         fig = dispatch_figures.grid_exchange_figure(self.runs, grid_agents, "p_import", "p_export")
         if fig is None:
             return []

@@ -12,10 +12,9 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
-from ecodec.decomposition.driver import CONVERGED, INTERRUPTED, ITERATION_LIMIT
 from ecodec.results.comparison import format_cell
 from ecodec.results.run_result import RunResult
-from ecodec.solvers.highs import OPTIMAL, TIME_LIMIT
+from ecodec.vocabulary import CONVERGED, INTERRUPTED, ITERATION_LIMIT, OPTIMAL, TIME_LIMIT
 
 
 

@@ -21,13 +21,11 @@ Tables (pandas DataFrames, steps numbered 1..T as in the workbook):
 
 from __future__ import annotations
 
-import platform
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from ecodec import __version__
 from ecodec.results import kpi
 
 DISPATCH_COLUMNS = ["t", "agent", "kind", "quantity", "value", "unit"]
@@ -120,17 +118,6 @@ def utc_timestamp() -> str:
     from datetime import datetime, timezone
 
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def software_versions() -> dict[str, str]:
-    """Versions recorded with every result, so a number can be traced to the code that made it."""
-    import numpy
-    import pyomo
-
-    from ecodec.solvers.highs import highs_version
-
-    return {"ecodec": __version__, "python": platform.python_version(), "pyomo": pyomo.__version__,
-            "highs": highs_version(), "numpy": numpy.__version__, "pandas": pd.__version__}
 
 
 def dispatch_table(outputs: dict[str, tuple[str, list[tuple[str, str]], np.ndarray]]) -> pd.DataFrame:

@@ -4,7 +4,7 @@ A run directory (:func:`save_run`, :func:`load_run`) holds
 
 * ``dispatch.csv``, ``coupling.csv``, ``agent_costs.csv``, ``history.csv``, ``contributions.csv``: the tables of the
   :class:`~ecodec.results.RunResult`, floats written with 17 significant digits so they read back bit for bit;
-* ``results.xlsx``: the same result for people (:func:`ecodec.io.results_workbook.write_results_workbook`);
+* ``results.xlsx``: the same result for people (:func:`ecodec.results.workbook.write_results_workbook`);
 * ``summary.json``: method, case, status, objective, currency, step_h, info, and per table its file, number of
   rows, column dtypes and SHA-256.  Strict JSON, indented: numpy scalars become numbers, arrays and tuples
   lists, dictionary keys and other objects (paths) their text; a non-finite float becomes
@@ -14,7 +14,7 @@ Reading back restores each column's recorded dtype (a float column of whole numb
 verbatim (an agent named ``NA`` stays ``NA``); only numeric columns have missing values (empty cells).  So the
 loaded tables equal the saved ones exactly, and so does ``info`` up to the JSON conversions above.
 
-Every file is written through :func:`~ecodec.io.untrusted.atomic_write`: it appears whole or not at all.
+Every file is written through :func:`~ecodec.files.atomic_write`: it appears whole or not at all.
 ``summary.json`` comes last and records the SHA-256 of each table it describes, so a directory whose re-save was
 interrupted (new tables beside the old summary) is reported on load instead of being read as a mix of two runs.
 
@@ -39,11 +39,12 @@ import numpy as np
 import pandas as pd
 
 from ecodec.errors import EcodecError
-from ecodec.io.results_workbook import write_results_workbook
-from ecodec.io.untrusted import atomic_write
+from ecodec.files import atomic_write
 from ecodec.results.case_summary import CaseSummary
 from ecodec.results.comparison import Comparison
 from ecodec.results.run_result import RunResult
+from ecodec.results.workbook import write_results_workbook
+from ecodec.vocabulary import CENTRALIZED
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +145,6 @@ def save_runs(results: list[RunResult], directory: str | Path, comparison: Compa
 
 def load_runs(directory: str | Path) -> list[RunResult]:
     """The runs saved by :func:`save_runs`: the centralized one first, then the others in their saved order."""
-    from ecodec.decomposition.centralized import METHOD as CENTRALIZED  # the solver stack only when needed
-
     directory = Path(directory)
     path = directory / MANIFEST
     manifest = _read_json(path)

@@ -8,22 +8,19 @@ more unit of load costs that much more).
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from dataclasses import dataclass, field
 
-import highspy
 import pyomo.environ as pyo
 from pyomo.contrib.solver.common.results import TerminationCondition
 from pyomo.contrib.solver.solvers.highs import Highs
 
 from ecodec.errors import SolveError
+from ecodec.versions import highs_version
+from ecodec.vocabulary import ERROR, INFEASIBLE, INFEASIBLE_OR_UNBOUNDED, OPTIMAL, TIME_LIMIT, UNBOUNDED
 
 log = logging.getLogger(__name__)
-
-OPTIMAL, TIME_LIMIT, INFEASIBLE, UNBOUNDED, INFEASIBLE_OR_UNBOUNDED, ERROR = (
-    "optimal", "time_limit", "infeasible", "unbounded", "infeasible_or_unbounded", "error")
 
 _STATUS = {
     TerminationCondition.convergenceCriteriaSatisfied: OPTIMAL,
@@ -46,12 +43,6 @@ class SolverOutcome:
     solve_time_s: float
     solver: str
     duals: dict = field(default_factory=dict)
-
-
-@functools.cache
-def highs_version() -> str:
-    h = highspy.Highs()
-    return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
 
 
 def solve_with_highs(model: pyo.ConcreteModel, *, time_limit_s: float | None = None,

@@ -43,7 +43,8 @@ from pyomo.core.expr.visitor import identify_variables
 
 from ecodec.errors import ProblemError, SolveError
 from ecodec.solvers.expression_code import compile_vector, symbolic_gradient
-from ecodec.solvers.highs import ERROR, INFEASIBLE, OPTIMAL, TIME_LIMIT, UNBOUNDED, SolverOutcome
+from ecodec.solvers.highs import SolverOutcome
+from ecodec.vocabulary import ERROR, INFEASIBLE, OPTIMAL, TIME_LIMIT, UNBOUNDED
 
 log = logging.getLogger(__name__)
 

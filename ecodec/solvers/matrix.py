@@ -31,8 +31,8 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
-from ecodec.solvers.highs import (ERROR, INFEASIBLE, INFEASIBLE_OR_UNBOUNDED, OPTIMAL, TIME_LIMIT, UNBOUNDED,
-                                  highs_version)
+from ecodec.versions import highs_version
+from ecodec.vocabulary import ERROR, INFEASIBLE, INFEASIBLE_OR_UNBOUNDED, OPTIMAL, TIME_LIMIT, UNBOUNDED
 
 log = logging.getLogger(__name__)
 _INF = highspy.kHighsInf

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ecodec.io.untrusted import atomic_write
+from ecodec.files import atomic_write
 from ecodec.results.run_result import RunResult
 
 _UNITS = {"objective": "currency", "wall_time_s": "s", "build_time_s": "s", "solve_time_s": "s",
