@@ -29,6 +29,7 @@ from ecodec.problem.coupled import BuiltModel, check_unique_names
 class AggregativeProblem:
     """Agents whose costs depend on their own decisions and on aggregates of all decisions."""
 
+    kind = "aggregative"
     problem_class = "NLP"
 
     def __init__(self, agents: list[AggregativeAgent], grid: TimeGrid, *, name: str = "case",

@@ -64,6 +64,8 @@ def check_unique_names(agents) -> None:
 class CoupledProblem:
     """Agents coupled through shared resources over a time grid."""
 
+    kind = "coupled"
+
     def __init__(self, agents: list[Agent], resources: list[CouplingResource], grid: TimeGrid, *,
                  name: str = "case", currency: str = "EUR"):
         self.agents = list(agents)
