@@ -189,20 +189,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _validate(args) -> int:
-    from ecodec.io.workbook import read_case
-    from ecodec.problem import problem_from_case
+    from ecodec.study import validate_case
 
-    case = read_case(args.case)
-    problem = problem_from_case(case)
-    problem.centralized_model()  # checks that contributions and resources match
-    kinds = {}
-    for spec in case.agents:
-        kinds[spec.kind] = kinds.get(spec.kind, 0) + 1
-    resources = [r.name + (" (over the horizon)" if r.scope == "horizon" else "") for r in case.resources]
-    coupling = (f"resources: {', '.join(resources)}" if resources else
-                f"a market coupled through the aggregates {', '.join(getattr(problem, 'aggregates', ()))}")
-    print(f"{args.case.name}: valid. Case '{case.name}', T = {case.T} steps of {case.step_h:g} h, "
-          f"{len(case.agents)} agents ({', '.join(f'{n} {k}' for k, n in kinds.items())}), {coupling}.")
+    facts = validate_case(args.case)
+    kinds = ", ".join(f"{n} {k}" for k, n in facts["agents_per_kind"].items())
+    print(f"{facts['file']}: valid. Case '{facts['case']}', T = {facts['T']} steps of {facts['step_h']:g} h, "
+          f"{facts['n_agents']} agents ({kinds}), {facts['coupling']}.")
     return EXIT_OK
 
 
@@ -217,171 +209,61 @@ def _template(args) -> int:
 
 
 def _solve(args) -> int:
-    from ecodec.decomposition.centralized import CentralizedOptions, solve_centralized
-    from ecodec.results.workbook import write_results_workbook
-    from ecodec.io.workbook import read_case
-    from ecodec.problem import problem_from_case
+    from ecodec.results.text import text_summary
+    from ecodec.study import solve_case
 
-    if args.output is not None and args.output.suffix.lower() != ".xlsx":
-        raise EcodecError(f"{args.output}: results are written as an .xlsx workbook; give a name ending in .xlsx")
-    case = read_case(args.case)
-    values = dict(case.driver_options.get("centralized", {}))
-    values.update({k: v for k in ("time_limit_s", "mip_rel_gap", "solver") if (v := getattr(args, k)) is not None})
-    result = solve_centralized(problem_from_case(case), CentralizedOptions.from_mapping(values))
-    if result.has_solution and args.output is not None:
-        write_results_workbook(result, args.output)
+    given = {k: v for k in ("time_limit_s", "mip_rel_gap", "solver") if (v := getattr(args, k)) is not None}
+    result = solve_case(args.case, options=given, output=args.output)
     if args.json:
         summary = result.summary()
         if args.output is not None and result.has_solution:
             summary["results_workbook"] = str(args.output)
         print(json.dumps(summary, indent=2, default=str))
     else:
-        print(_text_summary(result, args.output))
+        print(text_summary(result))
+        if args.output is not None and result.has_solution:
+            print(f"results written to {args.output}")
     return EXIT_OK if result.has_solution else EXIT_NO_SOLUTION
 
 
-def _text_summary(result, output: Path | None) -> str:
-    from ecodec.results import kpi
+def _given_options(given: list[str]) -> dict[str, dict[str, str]]:
+    """``--option`` values by method: METHOD.KEY=VALUE for that method, KEY=VALUE for every distributed method run
+    (or the centralized solve when it runs alone)."""
+    from ecodec.study import EVERY_METHOD
 
-    info = result.info
-    lines = [f"case {result.case_name}: {info['n_agents']} agents, {info['problem_class']} with "
-             f"{info['n_variables']} variables ({info['n_integer_variables']} integer) and "
-             f"{info['n_constraints']} constraints; {info['solver']}"]
-    if not result.has_solution:
-        lines.append(f"status: {result.status}: {info['message']}")
-        return "\n".join(lines)
-    lines.append(f"status: {result.status} ({info['message']}), solved in {info['wall_time_s']:.2f} s")
-    lines.append(f"total cost: {result.objective:,.2f} {result.currency}")
-    lines.append("cost per agent:")
-    for row in result.agent_costs.itertuples():
-        lines.append(f"  {row.agent:<16} {row.kind:<13} {row.cost:>12,.2f} {result.currency}")
-    market = kpi.market_summary(result.dispatch)
-    if not market.empty:
-        lines.append(f"market (per agent: bid [{result.currency}/kWh], energy received, shortfall [kWh], payment "
-                     f"[{result.currency}] | fraction sold, energy sold [kWh], revenue [{result.currency}]):")
-        for row in market.itertuples():
-            shown = (f"{row.bid:.4f}  {row.energy_received:9.3f}  {row.shortfall:9.3f}  {row.payment:9.3f}"
-                     if row.kind == "buyer" else
-                     f"{row.fraction_sold:.4f}  {row.energy_sold:9.3f}  {row.revenue:9.3f}")
-            lines.append(f"  {row.agent:<16} {row.kind:<8} {shown}")
-    if result.coupling.empty:
-        return "\n".join(lines + ([f"results written to {output}"] if output is not None else []))
-    lines.append("coupling resources (max |residual|, mean dual price):")
-    prices = result.coupling.groupby("resource", sort=False)["price"].mean()
-    units = result.coupling.groupby("resource", sort=False)["price_unit"].first()
-    for name, worst in kpi.max_violation_by_resource(result.coupling).items():
-        price = prices[name]
-        shown = f"{price:.4f} {units[name]}" if price == price else "n/a (MILP)"
-        lines.append(f"  {name:<16} {worst:.2e}   {shown}")
-    if output is not None:
-        lines.append(f"results written to {output}")
-    return "\n".join(lines)
-
-
-def _method_options(case, method: str, given: list[str], methods: list[str]):
-    """Options of ``method``: the workbook's 'drivers' rows, then ``--option`` values.
-
-    METHOD.KEY=VALUE applies to that method; KEY=VALUE to every distributed method run (or to the centralized
-    solve when it is the only method)."""
-    from ecodec.decomposition import options_for
-
-    values = dict(case.driver_options.get(method, {}))
+    options: dict[str, dict[str, str]] = {}
     for text in given:
         key, sep, value = text.partition("=")
         if not sep or not key.strip():
             raise EcodecError(f"--option {text!r}: expected KEY=VALUE or METHOD.KEY=VALUE")
-        target, dot, name = key.strip().rpartition(".")
-        if dot and target not in methods:
-            raise EcodecError(f"--option {text!r}: '{target}' is not one of the methods run ({', '.join(methods)})")
-        applies = target == method if dot else (method != "centralized" or methods == ["centralized"])
-        if applies:
-            values[name] = value.strip()
-    return options_for(method, values)
+        target, _, name = key.strip().rpartition(".")
+        options.setdefault(target or EVERY_METHOD, {})[name] = value.strip()
+    return options
 
 
-def _stopping(args, case):
-    """The stopping rules: the workbook's 'drivers' rows of driver 'stopping', then --max-iterations and --tol."""
-    from ecodec.decomposition import StoppingRules
-
-    values = dict(case.driver_options.get("stopping", {}))
+def _stopping(args) -> dict[str, object]:
+    values: dict[str, object] = {}
     if args.max_iterations is not None:
         values["max_iterations"] = args.max_iterations
     if args.tol is not None:
         values.update(violation_tol=args.tol, cost_gap_tol=args.tol)
-    return StoppingRules.from_mapping(values)
+    return values
 
 
-def _solve_methods(args, methods: list[str]):
-    """Read the case, solve the reference and every method; returns (runs, comparison or None)."""
-    from ecodec.decomposition import (CENTRALIZED, METHODS, CheckpointHook, ProgressHook, check_method_fits,
-                                      default_method, run)
-    from ecodec.io.workbook import read_case
-    from ecodec.network import network_from_case
-    from ecodec.problem import problem_from_case
-    from ecodec.results import compare
-    from ecodec.runtime import is_root_process
-
-    if args.report is not None and args.report.suffix.lower() != ".pdf":
-        raise EcodecError(f"{args.report}: a report is a PDF file; give a name ending in .pdf")
-    if args.report is not None and getattr(args, "no_reference", False):
-        raise EcodecError("--report compares against the centralized reference; drop --no-reference")
-    unknown = [m for m in methods if m is not None and m not in METHODS]
-    if unknown:
-        raise EcodecError(f"unknown method(s) {', '.join(unknown)}; ecodec knows: {', '.join(METHODS)}")
-    case = read_case(args.case)
-    problem = problem_from_case(case)
-    network = network_from_case(case)
-    methods = [default_method(problem) if m is None else m for m in methods]  # None: the case's usual method
-    for method in methods:
-        check_method_fits(method, problem)  # before any solve
-    options = {m: _method_options(case, m, args.option, methods) for m in methods}
-    stopping = _stopping(args, case)
-    reference = None
-    if CENTRALIZED in methods or not getattr(args, "no_reference", False):
-        reference = run(problem, network, CENTRALIZED, options.get(CENTRALIZED) or _method_options(
-            case, CENTRALIZED, [], [CENTRALIZED]))
-        if not reference.has_solution:
-            print(f"centralized reference: {reference.info['message']}", file=sys.stderr)
-            reference = None if CENTRALIZED not in methods else reference
-    runs = [reference] if CENTRALIZED in methods and reference is not None else []
-    root = is_root_process()  # under MPI every rank runs the methods; rank 0 reports and writes
-    for method in methods:
-        if method == CENTRALIZED:
-            continue
-        hooks = [] if args.quiet or not root else [ProgressHook(sys.stderr)]
-        if args.output is not None and root:
-            hooks.append(CheckpointHook(args.output / "checkpoints" / f"{method}_history.csv"))
-        runs.append(run(problem, network, method, options[method], stopping, hooks,
-                        reference if reference is not None and reference.has_solution else None))
-    if not root:
-        return None, None
-    comparison = compare(runs, reference) if reference is not None and reference.has_solution else None
-    from ecodec.results import case_summary
-
-    summary = case_summary(problem, network)
-    if args.output is not None:
-        from ecodec.results import save_runs
-
-        save_runs(runs, args.output, comparison, summary=summary)
-    if args.report is not None:
-        if comparison is None:
-            raise EcodecError(f"{args.report}: no report written: the centralized reference has no solution, so "
-                              "there is nothing to compare against")
-        from ecodec.report import write_report
-
-        write_report(args.report, runs, comparison, summary)
-    return runs, comparison
+def _study_arguments(args) -> dict[str, object]:
+    return {"options": _given_options(args.option), "stopping": _stopping(args), "output": args.output,
+            "report": args.report, "progress": None if args.quiet else sys.stderr}
 
 
 def _run(args) -> int:
-    from ecodec.decomposition import CENTRALIZED
+    from ecodec.study import run_case
 
-    methods = [args.method] if args.method == CENTRALIZED else (
-        [args.method] if args.no_reference else [CENTRALIZED, args.method])
-    runs, comparison = _solve_methods(args, methods)
-    if runs is None:  # an MPI rank other than 0
+    if args.report is not None and args.no_reference:
+        raise EcodecError("--report compares against the centralized reference; drop --no-reference")
+    study = run_case(args.case, args.method, reference=not args.no_reference, **_study_arguments(args))
+    if study is None:  # an MPI rank other than 0
         return EXIT_OK
-    result = runs[-1]
+    result, comparison = study.runs[-1], study.comparison
     if args.json:
         print(json.dumps(comparison.to_json_dict() if comparison is not None else {result.method: result.summary()},
                          indent=2, default=str))
@@ -392,48 +274,36 @@ def _run(args) -> int:
             print(f"{result.method}: {result.status}: {result.info.get('message', '')}; total cost "
                   f"{result.objective:,.2f} {result.currency}" if result.has_solution else
                   f"{result.method}: {result.status}: {result.info.get('message', '')}")
-        if args.output is not None:
-            print(f"results written to {args.output}")
-        if args.report is not None:
-            print(f"report written to {args.report}")
+        _print_written(study)
     return EXIT_OK if result.has_solution else EXIT_NO_SOLUTION
 
 
 def _compare(args) -> int:
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else [None]
-    if "centralized" not in methods:
-        methods.insert(0, "centralized")
-    runs, comparison = _solve_methods(args, methods)
-    if runs is None:  # an MPI rank other than 0
+    from ecodec.study import compare_case
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
+    study = compare_case(args.case, methods, **_study_arguments(args))
+    if study is None:  # an MPI rank other than 0
         return EXIT_OK
-    if comparison is None:
-        raise EcodecError("the centralized reference has no solution, so there is nothing to compare against")
     if args.json:
-        print(json.dumps(comparison.to_json_dict(), indent=2, default=str))
+        print(json.dumps(study.comparison.to_json_dict(), indent=2, default=str))
     else:
-        print(comparison.format_table())
-        if args.output is not None:
-            print(f"results written to {args.output}")
-        if args.report is not None:
-            print(f"report written to {args.report}")
-    return EXIT_OK if all(r.has_solution for r in runs) else EXIT_NO_SOLUTION
+        print(study.comparison.format_table())
+        _print_written(study)
+    return EXIT_OK if all(r.has_solution for r in study.runs) else EXIT_NO_SOLUTION
+
+
+def _print_written(study) -> None:
+    if "runs" in study.written:
+        print(f"results written to {study.written['runs']}")
+    if "report" in study.written:
+        print(f"report written to {study.written['report']}")
 
 
 def _report(args) -> int:
-    from ecodec.decomposition import CENTRALIZED
-    from ecodec.report import write_report
-    from ecodec.results import compare, load_case_summary, load_runs
+    from ecodec.study import report_saved_runs
 
-    if not args.runs.is_dir():
-        raise EcodecError(f"{args.runs}: not a directory; give the directory written by 'ecodec compare --output'")
-    runs = load_runs(args.runs)
-    if runs[0].method != CENTRALIZED:
-        raise EcodecError(f"{args.runs}: holds no centralized run, the reference a report compares against; save "
-                          "the runs with 'ecodec compare --output'")
-    comparison = compare(runs, runs[0])
-    output = args.output or Path("reports") / f"{comparison.case_name}.pdf"
-    write_report(output, runs, comparison, load_case_summary(args.runs))
-    print(f"wrote {output}")
+    print(f"wrote {report_saved_runs(args.runs, args.output)}")
     return EXIT_OK
 
 

@@ -61,6 +61,10 @@ class AggregativeProblem:
     def is_mixed_integer(self) -> bool:
         return False
 
+    def coupling_description(self) -> str:
+        """What couples the agents, in words: the aggregates."""
+        return f"a market coupled through the aggregates {', '.join(self.aggregates)}"
+
     def keys(self) -> list[tuple[str, int]]:
         """(aggregate, step) in the order of the vector sigma: aggregates outer, steps inner."""
         return [(k, t) for k in self.aggregates for t in self.grid.steps]

@@ -99,6 +99,11 @@ class CoupledProblem:
     def is_mixed_integer(self) -> bool:
         return any(a.is_mixed_integer() for a in self.agents)
 
+    def coupling_description(self) -> str:
+        """What couples the agents, in words: the resources (a horizon row says so)."""
+        return "resources: " + ", ".join(f"{r.carrier} (over the horizon)" if r.scope == "horizon" else r.name
+                                         for r in self.resources)
+
     @property
     def problem_class(self) -> str:
         """'MILP' when an agent has integer decisions, else 'LP' (the class HiGHS solves centrally)."""

@@ -24,6 +24,8 @@ bound).  They exist for LPs only.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import time
 from dataclasses import dataclass
 
@@ -71,6 +73,31 @@ def _finite(values) -> np.ndarray:
     return np.clip(np.asarray(values, dtype=float), -_INF, _INF)
 
 
+def silent_highs() -> highspy.Highs:
+    """A new HiGHS instance that prints nothing.  The first one a process makes prints HiGHS's banner on the
+    standard output before any option can be set; that would corrupt ``--json`` output, so its file descriptor 1
+    is pointed at the null device while it is made (later instances print no banner)."""
+    global _BANNER_SHOWN
+    if _BANNER_SHOWN:
+        h = highspy.Highs()
+    else:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 1)
+                h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        _BANNER_SHOWN = True
+    h.setOptionValue("output_flag", False)
+    return h
+
+
+_BANNER_SHOWN = False
+
+
 class MatrixProblem:
     """A persistent HiGHS model built from matrices; see the module docstring."""
 
@@ -82,8 +109,7 @@ class MatrixProblem:
         n = cost.size
         self._integer = np.zeros(n, dtype=bool) if integer is None else np.asarray(integer, dtype=bool).copy()
         self._relaxed = False
-        self._h = highspy.Highs()
-        self._h.setOptionValue("output_flag", False)
+        self._h = silent_highs()
         self._h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
         if time_limit_s is not None:
             self._h.setOptionValue("time_limit", float(time_limit_s))

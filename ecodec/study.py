@@ -1,0 +1,257 @@
+"""The pipeline as library calls: read a case, solve it, compare, save, report.
+
+Each call does in order what a user would otherwise chain by hand, and the ``ecodec`` command calls exactly one of
+them per command:
+
+* :func:`solve_case`: the centralized reference solve of a case (``ecodec solve``);
+* :func:`run_case`: one method, with the centralized reference for its cost gap unless told otherwise
+  (``ecodec run``);
+* :func:`compare_case`: the centralized solve and several methods, their comparison, the runs saved and the PDF
+  report (``ecodec compare``).
+
+A case is a workbook path, a :class:`~ecodec.case.Case` or an already built problem (a
+:class:`~ecodec.problem.CoupledProblem` or :class:`~ecodec.problem.AggregativeProblem`, with a
+:class:`~ecodec.network.CommunicationNetwork`; without one, the complete graph over its agents).  Method options
+come, in order of precedence, from ``options`` (``{method: {option: value}}``), then the workbook's ``drivers``
+sheet; stopping rules from ``stopping`` then the sheet's ``stopping`` rows.
+
+>>> from ecodec.study import compare_case
+>>> study = compare_case("cases/microgrid_8.xlsx", ["centralized", "proximal-dual"],
+...                      stopping={"max_iterations": 5})
+>>> [run.method for run in study.runs]
+['centralized', 'proximal-dual']
+>>> study.comparison.table().loc["proximal-dual", "iterations"]
+5
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from ecodec.case import Case
+from ecodec.decomposition import (METHODS, CheckpointHook, Hook, ProgressHook, StoppingRules, check_method_fits,
+                                  default_method, options_for, run)
+from ecodec.errors import EcodecError
+from ecodec.io.workbook import read_case
+from ecodec.network import CommunicationNetwork, network_from_case
+from ecodec.problem import problem_from_case
+from ecodec.results import CaseSummary, Comparison, RunResult, case_summary, compare, save_runs
+from ecodec.results.workbook import write_results_workbook
+from ecodec.runtime import is_root_process
+from ecodec.vocabulary import CENTRALIZED
+
+log = logging.getLogger(__name__)
+
+#: ``options`` of the study calls: per method name, option name -> value (text or typed); the key
+#: :data:`EVERY_METHOD` holds values for every distributed method run (for the centralized solve when it runs alone)
+MethodValues = Mapping[str, Mapping[str, object]]
+EVERY_METHOD = "*"
+
+
+@dataclass
+class Study:
+    """What a study call produced: the problem it solved, the runs (the centralized one first when it ran), their
+    comparison against the centralized reference (None without a usable reference) and the files written."""
+
+    case_name: str
+    problem: object
+    network: CommunicationNetwork
+    runs: list[RunResult]
+    reference: RunResult | None
+    comparison: Comparison | None
+    summary: CaseSummary
+    written: dict[str, Path] = field(default_factory=dict)
+
+    def run(self, method: str) -> RunResult:
+        """The run of ``method``."""
+        for result in self.runs:
+            if result.method == method:
+                return result
+        raise KeyError(f"no run of method '{method}' in this study; runs: {', '.join(r.method for r in self.runs)}")
+
+
+@dataclass
+class _Prepared:
+    case: Case | None
+    problem: object
+    network: CommunicationNetwork
+
+
+def load(case: str | Path | Case | object, network: CommunicationNetwork | None = None) -> _Prepared:
+    """The problem and network of a workbook path, a Case, or a built problem (with ``network``, or the complete
+    graph over its agents)."""
+    if isinstance(case, (str, Path)):
+        case = read_case(case)
+    if isinstance(case, Case):
+        return _Prepared(case, problem_from_case(case), network or network_from_case(case))
+    if not hasattr(case, "centralized_model"):
+        raise EcodecError(f"expected a workbook path, a Case or a problem, got {type(case).__name__}")
+    if network is None:
+        network = CommunicationNetwork([agent.name for agent in case.agents], [], topology="complete")
+    return _Prepared(None, case, network)
+
+
+def method_options(prepared: _Prepared, method: str, options: MethodValues | None = None, every_alone: bool = False):
+    """Typed options of ``method``: the workbook's ``drivers`` rows for it, then ``options[EVERY_METHOD]`` (for a
+    distributed method, or for the centralized one when ``every_alone``: it runs alone), then ``options[method]``."""
+    values = dict(prepared.case.driver_options.get(method, {})) if prepared.case is not None else {}
+    if method != CENTRALIZED or every_alone:
+        values.update((options or {}).get(EVERY_METHOD, {}))
+    values.update((options or {}).get(method, {}))
+    return options_for(method, values)
+
+
+def stopping_rules(prepared: _Prepared, stopping: StoppingRules | Mapping[str, object] | None = None) -> StoppingRules:
+    """The stopping rules: the workbook's ``drivers`` rows of driver 'stopping', then ``stopping``."""
+    if isinstance(stopping, StoppingRules):
+        return stopping
+    values = dict(prepared.case.driver_options.get("stopping", {})) if prepared.case is not None else {}
+    values.update(stopping or {})
+    return StoppingRules.from_mapping(values)
+
+
+def solve_case(case: str | Path | Case | object, *, options: Mapping[str, object] | None = None,
+               output: str | Path | None = None) -> RunResult:
+    """The centralized solve of ``case`` (HiGHS for LP/MILP, Ipopt for a market); ``options`` are the centralized
+    method's options (``time_limit_s``, ``mip_rel_gap``, ``solver``, ...); ``output``: a results workbook (.xlsx)
+    written when there is a solution.
+
+    >>> result = solve_case("cases/microgrid_8.xlsx")
+    >>> result.status, round(result.objective, 2)
+    ('optimal', 365.55)
+    """
+    if output is not None and Path(output).suffix.lower() != ".xlsx":
+        raise EcodecError(f"{output}: results are written as an .xlsx workbook; give a name ending in .xlsx")
+    prepared = load(case)
+    result = run(prepared.problem, prepared.network, CENTRALIZED,
+                 method_options(prepared, CENTRALIZED, {CENTRALIZED: options or {}}))
+    if result.has_solution and output is not None:
+        write_results_workbook(result, output)
+    return result
+
+
+def run_case(case: str | Path | Case | object, method: str | None = None, *, reference: bool = True,
+             options: MethodValues | None = None, stopping: StoppingRules | Mapping[str, object] | None = None,
+             network: CommunicationNetwork | None = None, hooks: Sequence[Hook] = (),
+             progress: TextIO | None = None, output: str | Path | None = None,
+             report: str | Path | None = None) -> Study | None:
+    """Solve ``case`` with one method (None: the default method of the case's problem kind); with ``reference``
+    the centralized solve runs first and the method's history gets the cost gap and distance to it.  Under MPI
+    every rank calls this; rank 0 gets the Study, the others None."""
+    if report is not None and not reference:
+        raise EcodecError("a report compares against the centralized reference; run with the reference")
+    prepared = load(case, network)
+    method = method or default_method(prepared.problem)
+    methods = [method] if method == CENTRALIZED or not reference else [CENTRALIZED, method]
+    return _study(prepared, methods, options, stopping, hooks, progress, output, report)
+
+
+def compare_case(case: str | Path | Case | object, methods: Sequence[str | None] | None = None, *,
+                 options: MethodValues | None = None, stopping: StoppingRules | Mapping[str, object] | None = None,
+                 network: CommunicationNetwork | None = None, hooks: Sequence[Hook] = (),
+                 progress: TextIO | None = None, output: str | Path | None = None,
+                 report: str | Path | None = None) -> Study | None:
+    """Solve ``case`` centrally and with each of ``methods`` (None in the list, or no list: the default method of
+    the case's problem kind), compare them, save them under ``output`` (one folder per method) and write the PDF
+    ``report``.  Raises when the centralized reference has no solution (there is nothing to compare against)."""
+    prepared = load(case, network)
+    chosen = [default_method(prepared.problem) if m is None else m for m in (methods or [None])]
+    if CENTRALIZED not in chosen:
+        chosen.insert(0, CENTRALIZED)
+    study = _study(prepared, list(dict.fromkeys(chosen)), options, stopping, hooks, progress, output, report)
+    if study is not None and study.comparison is None:
+        raise EcodecError("the centralized reference has no solution, so there is nothing to compare against")
+    return study
+
+
+def _study(prepared: _Prepared, methods: list[str], options: MethodValues | None, stopping, hooks: Sequence[Hook],
+           progress: TextIO | None, output: str | Path | None, report: str | Path | None) -> Study | None:
+    if report is not None and Path(report).suffix.lower() != ".pdf":
+        raise EcodecError(f"{report}: a report is a PDF file; give a name ending in .pdf")
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise EcodecError(f"unknown method(s) {', '.join(unknown)}; ecodec knows: {', '.join(METHODS)}")
+    unused = sorted(set(options or {}) - set(methods) - {EVERY_METHOD})
+    if unused:
+        raise EcodecError(f"options given for {', '.join(unused)}, which is not one of the methods run "
+                          f"({', '.join(methods)})")
+    problem, network = prepared.problem, prepared.network
+    for method in methods:
+        check_method_fits(method, problem)  # before any solve
+    typed = {m: method_options(prepared, m, options, every_alone=methods == [CENTRALIZED]) for m in methods}
+    rules = stopping_rules(prepared, stopping)
+    output = Path(output) if output is not None else None
+    reference = None
+    if CENTRALIZED in methods:
+        reference = run(problem, network, CENTRALIZED, typed[CENTRALIZED])
+        if not reference.has_solution:
+            log.warning("centralized reference: %s", reference.info["message"])
+    root = is_root_process()  # under MPI every rank runs the methods; rank 0 reports and writes
+    runs = [reference] if reference is not None else []
+    usable = reference if reference is not None and reference.has_solution else None
+    for method in methods:
+        if method == CENTRALIZED:
+            continue
+        method_hooks = list(hooks)
+        if progress is not None and root:
+            method_hooks.append(ProgressHook(progress))
+        if output is not None and root:
+            method_hooks.append(CheckpointHook(output / "checkpoints" / f"{method}_history.csv"))
+        runs.append(run(problem, network, method, typed[method], rules, method_hooks, usable))
+    if not root:
+        return None
+    comparison = compare(runs, usable) if usable is not None else None
+    study = Study(problem.name, problem, network, runs, reference, comparison, case_summary(problem, network))
+    if output is not None:
+        save_runs(runs, output, comparison, summary=study.summary)
+        study.written["runs"] = output
+    if report is not None:
+        if comparison is None:
+            raise EcodecError(f"{report}: no report written: the centralized reference has no solution, so there is "
+                              "nothing to compare against")
+        from ecodec.report import write_report
+
+        write_report(report, runs, comparison, study.summary)
+        study.written["report"] = Path(report)
+    return study
+
+
+def validate_case(path: str | Path) -> dict[str, object]:
+    """Read and check the workbook ``path`` as a solve would (every sheet, and the problem built from it); the
+    facts ``ecodec validate`` prints: case name, horizon, agents per kind, and what couples them."""
+    prepared = load(path)
+    case, problem = prepared.case, prepared.problem
+    problem.centralized_model()  # checks that contributions and what couples them match
+    kinds: dict[str, int] = {}
+    for spec in case.agents:
+        kinds[spec.kind] = kinds.get(spec.kind, 0) + 1
+    return {"file": Path(path).name, "case": case.name, "T": case.T, "step_h": case.step_h,
+            "n_agents": len(case.agents), "agents_per_kind": kinds, "problem_kind": problem.kind,
+            "coupling": problem.coupling_description()}
+
+
+def report_saved_runs(directory: str | Path, output: str | Path | None = None) -> Path:
+    """Write the PDF report of the runs saved under ``directory`` (by :func:`compare_case` or ``ecodec compare
+    --output``) without solving again; ``output`` defaults to reports/<case>.pdf.  Returns the path written."""
+    from ecodec.report import write_report
+    from ecodec.results import load_case_summary, load_runs
+
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise EcodecError(f"{directory}: not a directory; give the directory written by 'ecodec compare --output'")
+    runs = load_runs(directory)
+    if runs[0].method != CENTRALIZED:
+        raise EcodecError(f"{directory}: holds no centralized run, the reference a report compares against; save "
+                          "the runs with 'ecodec compare --output'")
+    comparison = compare(runs, runs[0])
+    output = Path(output) if output is not None else Path("reports") / f"{comparison.case_name}.pdf"
+    write_report(output, runs, comparison, load_case_summary(directory))
+    return output
+
+
+__all__ = ["EVERY_METHOD", "Study", "compare_case", "load", "method_options", "report_saved_runs", "run_case",
+           "solve_case", "stopping_rules", "validate_case"]
