@@ -20,7 +20,7 @@ sheet; stopping rules from ``stopping`` then the sheet's ``stopping`` rows.
 ...                      stopping={"max_iterations": 5})
 >>> [run.method for run in study.runs]
 ['centralized', 'proximal-dual']
->>> study.comparison.table().loc["proximal-dual", "iterations"]
+>>> study.comparison.to_json_dict()["proximal-dual"]["iterations"]
 5
 """
 
@@ -91,7 +91,7 @@ def load(case: str | Path | Case | object, network: CommunicationNetwork | None 
     if not hasattr(case, "centralized_model"):
         raise EcodecError(f"expected a workbook path, a Case or a problem, got {type(case).__name__}")
     if network is None:
-        network = CommunicationNetwork([agent.name for agent in case.agents], [], topology="complete")
+        network = CommunicationNetwork.named("complete", [agent.name for agent in case.agents])
     return _Prepared(None, case, network)
 
 

@@ -26,6 +26,10 @@ INTERRUPTED = "interrupted"
 SOLVE_STATUSES = (OPTIMAL, TIME_LIMIT, INFEASIBLE, UNBOUNDED, INFEASIBLE_OR_UNBOUNDED, ERROR)
 RUN_STATUSES = (CONVERGED, ITERATION_LIMIT, INTERRUPTED, INFEASIBLE)
 
+#: The sections a report can hold, in the order it prints them; a problem kind declares which of them apply
+REPORT_SECTIONS = ("glance", "case", "convergence", "market", "dispatch", "storage", "grid", "prices", "costs",
+                   "details")
+
 #: The name of the centralized solve, the reference every distributed run is compared with
 CENTRALIZED = "centralized"
 

@@ -1,9 +1,11 @@
-"""Coupled problems: agents + coupling resources -> centralized model or local subproblems."""
+"""Problems: agents and what couples them -> centralized model or local subproblems, one contract for every kind
+(:mod:`ecodec.problem.contract`)."""
 
 from ecodec.problem.aggregative import AggregativeProblem
+from ecodec.problem.contract import PROBLEM_KINDS, Problem, problem_kind
 from ecodec.problem.coupled import BuiltModel, CoupledProblem
 from ecodec.problem.from_case import problem_from_case
 from ecodec.problem.resource import SENSES, CouplingResource
 
-__all__ = ["SENSES", "AggregativeProblem", "BuiltModel", "CoupledProblem", "CouplingResource",
-           "problem_from_case"]
+__all__ = ["PROBLEM_KINDS", "SENSES", "AggregativeProblem", "BuiltModel", "CoupledProblem", "CouplingResource",
+           "Problem", "problem_from_case", "problem_kind"]

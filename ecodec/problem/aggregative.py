@@ -30,6 +30,8 @@ class AggregativeProblem:
     """Agents whose costs depend on their own decisions and on aggregates of all decisions."""
 
     kind = "aggregative"
+    #: The report sections that apply: no coupling rows, so no dispatch of resources, storage, grid or prices
+    report_sections = ("glance", "case", "convergence", "market", "costs", "details")
     problem_class = "NLP"
 
     def __init__(self, agents: list[AggregativeAgent], grid: TimeGrid, *, name: str = "case",

@@ -65,6 +65,8 @@ class CoupledProblem:
     """Agents coupled through shared resources over a time grid."""
 
     kind = "coupled"
+    #: The report sections that apply (:data:`ecodec.vocabulary.REPORT_SECTIONS`): no market section
+    report_sections = ("glance", "case", "convergence", "dispatch", "storage", "grid", "prices", "costs", "details")
 
     def __init__(self, agents: list[Agent], resources: list[CouplingResource], grid: TimeGrid, *,
                  name: str = "case", currency: str = "EUR"):

@@ -43,11 +43,12 @@ from ecodec.report import dispatch_figures, figures, market_figures
 from ecodec.report.pdf import (FRAME_WIDTH, ReportDocument, figure, heading, paragraph, spacer, table,
                                table_of_contents)
 from ecodec.report.run_notes import run_note, run_sentence
+from ecodec.report.tables import parameter_tables, value_text
 from ecodec.results import kpi
 from ecodec.results.case_summary import CaseSummary
 from ecodec.results.comparison import Comparison, column_headers, format_cell
 from ecodec.results.run_result import RunResult
-from ecodec.vocabulary import OPTIMAL
+from ecodec.vocabulary import OPTIMAL, REPORT_SECTIONS
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,6 @@ QUALITY_COLUMNS = ("method", "status", "objective", "cost_gap", "max_violation",
                    "distance")
 EFFORT_COLUMNS = ("method", "iterations", "iterations_to_1pct", "iterations_to_0.1pct", "wall_time_s", "messages")
 BOUND_COLUMNS = ("method", "objective", "lower_bound", "gap_to_bound")
-MAX_AGENT_COLUMNS = 6  # agents side by side in one parameter table
-MAX_LISTED_AGENTS = 12  # more agents of one kind are summarised by min / mean / max over the agents
 
 
 def write_report(path: str | Path, runs: list[RunResult], comparison: Comparison,
@@ -97,7 +96,8 @@ class _Story:
     def __init__(self, runs: list[RunResult], comparison: Comparison, summary: CaseSummary | None):
         self.runs, self.comparison, self.summary = runs, comparison, summary
         self.solved = [run for run in runs if run.has_solution]
-        self.coupled = any(not run.coupling.empty for run in self.solved)  # a market case has no coupling rows
+        self.coupled = bool(summary.resources) if summary is not None else any(
+            not run.coupling.empty for run in self.solved)  # whether the problem has coupling rows
         self.currency = comparison.currency
         agents = list(dict.fromkeys(a for run in self.solved for a in run.agent_costs["agent"]))
         kinds = list(dict.fromkeys(k for run in self.solved for k in run.agent_costs["kind"]))
@@ -105,10 +105,12 @@ class _Story:
 
     def build(self) -> list:
         story = self.title_page() + [PageBreak(), paragraph("Contents", "h1"), table_of_contents(), PageBreak()]
-        sections = [self.glance(), self.case(), self.convergence(), self.market(), self.dispatch(), self.storage(),
-                    self.grid(), self.prices(), self.costs(), self.details()]
+        declared = self.summary.report_sections if self.summary is not None else ()
         number = 0
-        for title, body in zip(SECTION_TITLES, sections):
+        for key, title in zip(REPORT_SECTIONS, SECTION_TITLES):
+            if declared and key not in declared:  # the problem kind says the section does not apply
+                continue
+            body = getattr(self, key)()
             if not body:
                 log.debug("report: no '%s' section (nothing to show)", title)
                 continue
@@ -157,11 +159,11 @@ class _Story:
     def _option_rows(self) -> list[list[str]]:
         rows = [["method", "options"]]
         for run in self.runs:
-            options = ", ".join(f"{k} = {_value(v)}" for k, v in run.info.get("options", {}).items()) or "defaults"
+            options = ", ".join(f"{k} = {value_text(v)}" for k, v in run.info.get("options", {}).items()) or "defaults"
             rows.append([run.method, options])
             stopping = run.info.get("stopping")
             if stopping:
-                rows.append([f"{run.method}, stopping", ", ".join(f"{k} = {_value(v)}" for k, v in stopping.items())])
+                rows.append([f"{run.method}, stopping", ", ".join(f"{k} = {value_text(v)}" for k, v in stopping.items())])
         return rows
 
     # -- sections --------------------------------------------------------------------------------------------
@@ -211,7 +213,7 @@ class _Story:
                 if integer:
                     out.append(paragraph(f"{integer} of them with integer decisions (mixed-integer subproblems).",
                                          "small"))
-                out += _parameter_tables(agents)
+                out += parameter_tables(agents)
         if self._resource_rows()[1:]:
             out.append(heading("Coupling resources", 1))
             out.append(table(self._resource_rows()))
@@ -349,57 +351,8 @@ class _Story:
                                ("wall_time_s", "wall time [s]"), ("objective_bound", f"bound [{self.currency}]"),
                                ("mip_gap", "MIP gap")):
                 if info.get(key) is not None:
-                    rows.append([label, _value(info[key])])
+                    rows.append([label, value_text(info[key])])
             for warning in info.get("warnings", []):
                 rows.append(["warning", str(warning)])
             out += [heading(run.method, 1), table(rows, [45 * mm, FRAME_WIDTH - 45 * mm], wrap=True, header=False)]
         return out
-
-
-
-
-def _value(value) -> str:
-    """A parameter or info value as text: 0.1, 1e-06, 'yes'/'no', a series as 'min .. max (mean m)'."""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if value is None:
-        return "-"
-    if isinstance(value, dict) and set(value) == {"min", "max", "mean"}:
-        return f"{value['min']:.4g} .. {value['max']:.4g} (mean {value['mean']:.4g})"
-    return str(value)
-
-
-def _parameter_tables(agents: list[dict]) -> list:
-    """Parameters (rows) of the agents of one kind (columns, several tables when many); more than
-    MAX_LISTED_AGENTS agents are summarised per parameter by min, mean and max over the agents."""
-    names = list(dict.fromkeys(p for agent in agents for p in agent["parameters"]))
-    if len(agents) > MAX_LISTED_AGENTS:
-        rows = [["parameter", "min", "mean", "max"]]
-        for name in names:
-            values = [_scalar(agent["parameters"].get(name)) for agent in agents]
-            numbers = [v for v in values if isinstance(v, float)]
-            if numbers:
-                rows.append([name, f"{min(numbers):.4g}", f"{sum(numbers) / len(numbers):.4g}", f"{max(numbers):.4g}"])
-            else:
-                rows.append([name, "", ", ".join(sorted({_value(v) for v in values})), ""])
-        return [table(rows), paragraph(f"{len(agents)} agents: each parameter's smallest, mean and largest value "
-                                       "over them (time series by their mean).", "caption")]
-    out = []
-    for start in range(0, len(agents), MAX_AGENT_COLUMNS):
-        chunk = agents[start:start + MAX_AGENT_COLUMNS]
-        rows = [["parameter"] + [agent["name"] for agent in chunk]]
-        rows += [[name] + [_value(agent["parameters"].get(name)) for agent in chunk] for name in names]
-        first = 42 * mm
-        out += [table(rows, [first] + [(FRAME_WIDTH - first) / len(chunk)] * len(chunk), wrap=True), spacer(3)]
-    return out
-
-
-def _scalar(value):
-    """A parameter as a float when it is a number (a series by its mean), else unchanged."""
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, dict):
-        return float(value["mean"])
-    return float(value)

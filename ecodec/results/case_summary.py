@@ -6,7 +6,10 @@ A plain JSON-able description built once from the coupled problem and its commun
   number (or text, or a flag), a time series becomes ``{"min": .., "max": .., "mean": ..}``;
 * ``resources``: per coupling resource its name, unit, sense (``==``, ``<=``, ``>=``, ``band``) and peak
   |right-hand side| (the scale relative violations use, :func:`ecodec.results.kpi.resource_scale`);
-* ``network``: topology, agents in order, edges, and the one-line description.
+* ``network``: topology, agents in order, edges, and the one-line description;
+* ``problem_kind`` and ``report_sections``: the problem's kind and the report sections its kind declares
+  (:data:`ecodec.vocabulary.REPORT_SECTIONS`); empty in summaries saved before they were recorded (a report then
+  shows every section it has something for).
 
 Reports read it; nothing here solves or reads Excel.
 """
@@ -31,6 +34,8 @@ class CaseSummary:
     agents: list[dict]
     resources: list[dict]
     network: dict
+    problem_kind: str = ""
+    report_sections: tuple[str, ...] = ()
 
     def kinds(self) -> list[str]:
         """Agent kinds in the order they first appear."""
@@ -44,10 +49,14 @@ class CaseSummary:
 
     @classmethod
     def from_json_dict(cls, value: object, where: str = "case summary") -> CaseSummary:
-        names = [f.name for f in dataclasses.fields(cls)]
+        fields = dataclasses.fields(cls)
+        names = [f.name for f in fields if f.default is dataclasses.MISSING]
         if not isinstance(value, dict) or any(name not in value for name in names):
             raise EcodecError(f"{where}: expected a JSON object with {', '.join(names)}")
-        return cls(**{name: value[name] for name in names})
+        known = {f.name: value[f.name] for f in fields if f.name in value}
+        if "report_sections" in known:
+            known["report_sections"] = tuple(known["report_sections"])
+        return cls(**known)
 
 
 def case_summary(problem, network) -> CaseSummary:
@@ -62,7 +71,8 @@ def case_summary(problem, network) -> CaseSummary:
     return CaseSummary(case=problem.name, T=int(problem.grid.T), step_h=float(problem.grid.step_h),
                        currency=problem.currency, agents=agents, resources=resources,
                        network={"topology": network.topology, "agents": list(network.agents),
-                                "edges": [list(edge) for edge in network.edges], "description": network.describe()})
+                                "edges": [list(edge) for edge in network.edges], "description": network.describe()},
+                       problem_kind=problem.kind, report_sections=tuple(problem.report_sections))
 
 
 def _parameters(agent) -> dict[str, object]:

@@ -3,7 +3,7 @@ market table of a market case, and each coupling resource's largest residual and
 
 >>> from ecodec.study import solve_case
 >>> print(text_summary(solve_case("cases/microgrid_8.xlsx")).splitlines()[2])
-total cost: 103.29 EUR
+total cost: 365.55 EUR
 """
 
 from __future__ import annotations
