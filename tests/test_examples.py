@@ -1,0 +1,50 @@
+"""The scripts in examples/ run as a user runs them (a fresh process each) and say what they should."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def _run(script: str, *args: str) -> str:
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / script), *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=1800)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    return done.stdout
+
+
+def test_heat_pump_community_with_a_user_written_agent(tmp_path):
+    out = _run("heat_pump_community.py", "--output-dir", str(tmp_path))
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.split()[:1] in (
+        ["centralized"], ["tracking-admm"], ["proximal-dual"])}
+    assert rows["centralized"][1] == "optimal"
+    assert rows["tracking-admm"][1] == "converged"  # within 0.1 % of the optimum and of the coupling rows
+    heat = float(re.search(r"the heat pump delivers ([\d.]+) kWh", out).group(1))
+    assert heat > 0  # electricity at the day's prices, times a COP above 2, beats gas at 0.09 EUR/kWh / 0.92
+    pdf = tmp_path / "heat_pump_community.pdf"
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    assert (tmp_path / "heat_pump_community" / "runs.json").is_file()
+
+
+def test_changing_a_parameter_and_solving_again():
+    out = _run("change_a_parameter.py")
+    saving = float(re.search(r"doubling the battery saves (-?[\d.]+) EUR", out).group(1))
+    assert saving > 0  # a larger battery widens the feasible set: the optimum cannot rise, and here it falls
+    assert "tracking-admm" in out and "(converged" in out
+    assert re.search(r"is refused: .*e_init_kwh", out)
+
+
+def test_a_custom_hook_sees_every_iteration(tmp_path):
+    out = _run("custom_hook.py", "--output-dir", str(tmp_path))
+    within = {float(m.group(1)): int(m.group(2)) for m in re.finditer(r"within ([\d.]+)% at iteration (\d+)", out)}
+    assert set(within) == {1.0, 0.1} and within[1.0] <= within[0.1]
+    assert "ended converged" in out
+    assert (tmp_path / "custom_hook_convergence.png").read_bytes()[:4] == b"\x89PNG"
