@@ -21,22 +21,22 @@ Per step t (0-based; window W = {arrival_step - 1, ..., departure_step - 1})::
 
 Contribution: active power -p_t (a charging vehicle draws power from the shared connection).
 
-===========  ==========  ===============================  ==============
-symbol       Pyomo       workbook column                  unit
-===========  ==========  ===============================  ==============
-u            ``u``       mode                             -
-v            ``v``       mode ('v2g')                     -
-P_ch         ``p_ch``    p_charge_kw                      kW
-P_dis        ``p_dis``   p_discharge_kw                   kW
-e            ``e``       e_min_kwh, e_max_kwh, e_init_kwh kWh
-e_target                 e_target_kwh                     kWh
-eta_ch                   eta_charge                       -
-eta_dis                  eta_discharge                    -
-W                        arrival_step, departure_step     step (1-based)
-c                        price_per_kwh                    currency/kWh
-s                        discharge_price_per_kwh          currency/kWh
-w                        departure_value_per_kwh          currency/kWh
-===========  ==========  ===============================  ==============
+===========  ==========  ================================  ==============
+symbol       Pyomo       workbook column                   unit
+===========  ==========  ================================  ==============
+u            ``u``       mode                              -
+v            ``v``       mode ('v2g')                      -
+P_ch         ``p_ch``    p_charge_kw                       kW
+P_dis        ``p_dis``   p_discharge_kw                    kW
+e            ``e``       e_min_kwh, e_max_kwh, e_init_kwh  kWh
+e_target                 e_target_kwh                      kWh
+eta_ch                   eta_charge                        -
+eta_dis                  eta_discharge                     -
+W                        arrival_step, departure_step      step (1-based)
+c                        price_per_kwh                     currency/kWh
+s                        discharge_price_per_kwh           currency/kWh
+w                        departure_value_per_kwh           currency/kWh
+===========  ==========  ================================  ==============
 """
 
 from __future__ import annotations

@@ -14,17 +14,17 @@ Cases with S_t <= B_t at every step stay LPs.
 
 Contributions: active power +p_t (import positive), reactive power +q_t.
 
-======  ==========  ===================  ============
-symbol  Pyomo       workbook column      unit
-======  ==========  ===================  ============
-p_in    ``p_in``    p_max_kw             kW
-p_out   ``p_out``   p_min_kw             kW
-p       ``p``                            kW
+======  ==========  ======================  ============
+symbol  Pyomo       workbook column         unit
+======  ==========  ======================  ============
+p_in    ``p_in``    p_max_kw                kW
+p_out   ``p_out``   p_min_kw                kW
+p       ``p``                               kW
 q       ``q``       q_min_kvar, q_max_kvar  kvar
-z       ``buying``  (S_t > B_t only)     0/1
-B                   buy_price_per_kwh    currency/kWh
-S                   sell_price_per_kwh   currency/kWh
-======  ==========  ===================  ============
+z       ``buying``  (S_t > B_t only)        0/1
+B                   buy_price_per_kwh       currency/kWh
+S                   sell_price_per_kwh      currency/kWh
+======  ==========  ======================  ============
 """
 
 from __future__ import annotations

@@ -12,13 +12,13 @@ Per step t::
 
 Contributions: electric: active power +p_t, reactive power +q_t; thermal: heat +p_t.
 
-======  ========  ===========================  ============
-symbol  Pyomo     workbook column              unit
-======  ========  ===========================  ============
-p       ``p``     capacity_kw, availability_pu  kW
-q       ``q``     q_min_kvar, q_max_kvar       kvar
-c                 cost_per_kwh                 currency/kWh
-======  ========  ===========================  ============
+======  ========  =======================================  ============
+symbol  Pyomo     workbook column                          unit
+======  ========  =======================================  ============
+p       ``p``     capacity_kw, availability_pu, carrier    kW
+q       ``q``     q_min_kvar, q_max_kvar                   kvar
+c                 cost_per_kwh                             currency/kWh
+======  ========  =======================================  ============
 """
 
 from __future__ import annotations

@@ -15,18 +15,18 @@ Per step t (p positive = charging; the storage enters the active balance with a 
 
 Contributions: active power -p_t, reactive power -q_t.
 
-=======  ==========  ==============================  =====
-symbol   Pyomo       workbook column                 unit
-=======  ==========  ==============================  =====
-p_ch     ``p_ch``    p_max_kw                        kW
-p_dis    ``p_dis``   p_min_kw                        kW
-p        ``p``                                       kW
-q        ``q``       q_min_kvar, q_max_kvar          kvar
-e        ``e``       e_min_kwh, e_max_kwh, e_init_kwh  kWh
-a                    decay_per_step                  -
-eta_ch               eta_charge                      -
-eta_dis              eta_discharge                   -
-=======  ==========  ==============================  =====
+=======  ==========  ===================================================  =====
+symbol   Pyomo       workbook column                                      unit
+=======  ==========  ===================================================  =====
+p_ch     ``p_ch``    p_max_kw                                             kW
+p_dis    ``p_dis``   p_min_kw                                             kW
+p        ``p``                                                            kW
+q        ``q``       q_min_kvar, q_max_kvar                               kvar
+e        ``e``       e_min_kwh, e_max_kwh, e_init_kwh, e_final_min_kwh    kWh
+a                    decay_per_step                                       -
+eta_ch               eta_charge                                           -
+eta_dis              eta_discharge                                        -
+=======  ==========  ===================================================  =====
 """
 
 from __future__ import annotations
