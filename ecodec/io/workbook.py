@@ -5,7 +5,8 @@ them at once: missing sheets and columns, wrong types, empty or NaN cells, value
 names, profiles of the wrong length, cross-column rules (p_min <= p_max, initial energy within its bounds, ...),
 duplicate agent names, network edges naming unknown agents and disconnected networks (the sheet's edges, or
 the Erdos-Renyi graph named in meta when the sheet has none, drawn by :mod:`ecodec.network` exactly as a run
-will draw it).  Rows are reported with their Excel row number (the header is row 1).
+will draw it).  Rows are reported with their Excel row number (the header is row 1).  Cells and rows are parsed
+and checked by :class:`~ecodec.io.sheet_reader.SheetReader`; this module reads each sheet.
 """
 
 from __future__ import annotations
