@@ -3,10 +3,10 @@
 A :class:`Declared` says once what a value is: its type, unit, bounds or choices, default, description and
 whether it may be a profile (one value per step).  Everything that needs to know that reads the declaration:
 
-* the workbook reader parses and checks cells with it (:mod:`ecodec.io.workbook`), and reports a bad cell with
+* the workbook reader parses and checks cells with it (:mod:`ecodec.io.sheet_reader`), and reports a bad cell with
   :meth:`Declared.expected`;
 * an agent built in Python checks its parameters with :func:`check_values` (the same words, without the cell;
-  :class:`ecodec.models.base.DeclaredAgent`);
+  :class:`ecodec.models.parameters.DeclaredAgent`);
 * a method's options are parsed from text (``-O key=value``, the workbook's ``drivers`` sheet) with
   :meth:`Declared.parse` and checked with :meth:`Declared.problem`;
 * the blank template, the docs tables and ``ecodec methods`` print :meth:`Declared.expected` and the description.

@@ -2,11 +2,11 @@
 
 An agent holds validated parameters, each declared once on its class (:mod:`ecodec.models.parameters`): the
 workbook sheet, the template, the docs table and the checks of an agent built in Python all read that
-declaration.  Given its own Pyomo Block and the time grid it declares its local
-variables and constraints and returns :class:`AgentTerms`: its cost expression and its *contributions*, a
-mapping from a carrier name (:mod:`ecodec.carriers`) to one expression per step, injection positive.  It never
-writes a coupling constraint: :class:`ecodec.problem.CoupledProblem` does, from the same ``build`` for the
-centralized model and for each local subproblem, so the two views cannot drift.
+declaration.  Given its own Pyomo Block and the time grid it declares its local variables and constraints and
+returns :class:`AgentTerms`: its cost expression and its *contributions*, a mapping from a carrier name
+(:mod:`ecodec.carriers`) to one expression per step, injection positive.  It never writes a coupling constraint:
+:class:`ecodec.problem.CoupledProblem` does, from the same ``build`` for the centralized model and for each local
+subproblem, so the two views cannot drift.
 
 Time-varying parameters are numpy arrays of length T, constants are floats; :func:`at` reads either at a step.
 """

@@ -54,7 +54,8 @@ class Grid(Agent):
 
     kind = "grid"
     sheet = "grid"
-    sheet_description = "Connection to the main grid: buy at the buy price, sell at the sell price, within power limits."
+    sheet_description = ("Connection to the main grid: buy at the buy price, sell at the sell price, within power "
+                         "limits.")
     rules = (at_most("p_min_kw", "p_max_kw"), at_most("q_min_kvar", "q_max_kvar"))
     example = {"name": "grid", "active": True, "p_min_kw": -100.0, "p_max_kw": 200.0, "q_min_kvar": -100.0,
                "q_max_kvar": 100.0, "buy_price_per_kwh": 0.20, "sell_price_per_kwh": 0.05}
