@@ -3,9 +3,10 @@
 A :class:`Declared` says once what a value is: its type, unit, bounds or choices, default, description and
 whether it may be a profile (one value per step).  Everything that needs to know that reads the declaration:
 
-* the workbook reader parses and checks cells with it (:mod:`ecodec.io.workbook`), and reports a bad cell with
+* the workbook reader parses and checks cells with it (:mod:`ecodec.io.sheet_reader`), and reports a bad cell with
   :meth:`Declared.expected`;
-* an agent built in Python checks its parameters with :func:`check_values` (the same words, without the cell);
+* an agent built in Python checks its parameters with :func:`check_values` (the same words, without the cell;
+  :class:`ecodec.models.parameters.DeclaredAgent`);
 * a method's options are parsed from text (``-O key=value``, the workbook's ``drivers`` sheet) with
   :meth:`Declared.parse` and checked with :meth:`Declared.problem`;
 * the blank template, the docs tables and ``ecodec methods`` print :meth:`Declared.expected` and the description.
@@ -201,13 +202,20 @@ def check_values(declared: Iterable[Declared], rules: Iterable[Rule], values: Ma
     """Every problem of ``values`` against the declarations and rules, as (name, value, expected), in declaration
     order; a rule is checked only when its values are valid (and the horizon known, if it needs one)."""
     steps = int(horizon["T"]) if horizon else None
-    problems, bad = [], set()
+    problems = []
     for item in declared:
         value = values.get(item.name)
         expected = item.problem(value, steps)
         if expected is not None:
             problems.append((item.name, value, expected))
-            bad.add(item.name)
+    return problems + check_rules(rules, values, horizon, invalid={name for name, _, _ in problems})
+
+
+def check_rules(rules: Iterable[Rule], values: Mapping[str, object], horizon: Mapping[str, object] | None = None,
+                invalid: Iterable[str] = ()) -> list[tuple[str, object, str]]:
+    """The rules ``values`` break, as (name, value, expected), in rule order.  A rule reading a name in ``invalid``
+    (or one an earlier rule reported) is skipped, and so is a rule that needs the horizon when it is None."""
+    problems, bad = [], set(invalid)
     for rule in rules:
         if bad.intersection(rule.names) or (rule.needs_horizon and horizon is None):
             continue
@@ -236,9 +244,3 @@ def format_number(value: float | int) -> str:
     """A number as text without a spurious '.0' (3.0 -> '3')."""
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
-
-def shown(value: object) -> str:
-    """A value as an error message shows it: arrays by their range."""
-    if isinstance(value, np.ndarray) and value.size:
-        return f"a profile with values from {np.min(value):g} to {np.max(value):g}"
-    return repr(value)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 
 class EcodecError(Exception):
     """Base class of every error ecodec reports to its users as a plain message."""
@@ -47,6 +49,8 @@ def _show(value: object) -> str | None:
         return None
     if value is None:
         return "an empty cell"
+    if isinstance(value, np.ndarray) and value.ndim == 1 and value.size and np.issubdtype(value.dtype, np.number):
+        return f"a profile with values from {np.min(value):g} to {np.max(value):g}"
     if isinstance(value, str):
         text = value if len(value) <= 60 else value[:57] + "..."
         return repr(text)
@@ -75,6 +79,23 @@ class CaseError(EcodecError):
 
     def messages(self) -> list[str]:
         return [issue.message(self.source) for issue in self.issues]
+
+
+class AgentError(EcodecError):
+    """An agent's parameters are invalid: every problem, each worded as the workbook words it without the cell
+    (``agent 'b' (storage): column 'p_min_kw': got 5; expected p_min_kw <= p_max_kw at every step``)."""
+
+    def __init__(self, agent: str, kind: str, issues: list[InputIssue]):
+        self.agent = agent
+        self.kind = kind
+        self.issues = list(issues)
+        super().__init__("\n".join(self.messages()))
+
+    def messages(self) -> list[str]:
+        return [f"agent '{self.agent}' ({self.kind}): {issue.message()}" for issue in self.issues]
+
+    def __reduce__(self):
+        return type(self), (self.agent, self.kind, self.issues)
 
 
 class WorkbookRejected(EcodecError):

@@ -19,7 +19,7 @@ from ecodec.cli import main
 from ecodec.decomposition import OptionError, StoppingRules, options_for, run
 from ecodec.decomposition.aggregative_tracking import AggregativeTracking
 from ecodec.decomposition.driver import run_driver
-from ecodec.errors import CaseError, ProblemError
+from ecodec.errors import AgentError, CaseError
 from ecodec.io.template import write_case_workbook
 from ecodec.io.workbook import read_case
 from ecodec.models import Buyer, Seller
@@ -134,8 +134,10 @@ def test_the_sign_of_the_revenue_term_is_explicit():
         costs[sign] = pyo.value(terms.cost)
     revenue = 0.05 / 0.3 * 4.0 * 0.25  # R_j = sigma_2 Ehat_j w_j / sigma_1
     assert costs["plus"] - costs["minus"] == pytest.approx(2 * 0.5 * revenue, rel=1e-12)
-    with pytest.raises(ProblemError, match="revenue_in_cost must be 'minus'"):
+    with pytest.raises(AgentError) as refused:
         Seller("s", excess_kwh=4.0, revenue_in_cost="maybe")
+    assert str(refused.value) == ("agent 's' (seller): column 'revenue_in_cost': got 'maybe'; expected one of "
+                                  "'minus', 'plus'")
 
 
 def test_compiled_local_functions_equal_the_hand_derivatives():
@@ -310,10 +312,19 @@ def test_bad_market_workbooks_name_sheet_row_column_and_what_was_expected(tmp_pa
 
 
 def test_a_market_agent_needs_a_positive_bid_range_and_excess():
-    with pytest.raises(ProblemError, match="0 < grid_export_price_per_kwh"):
+    with pytest.raises(AgentError) as refused:
         Buyer("b", demand_kwh=1.0, grid_export_price_per_kwh=0.0, grid_import_price_per_kwh=0.3)
-    with pytest.raises(ProblemError, match="excess_kwh must be > 0"):
+    assert str(refused.value) == ("agent 'b' (buyer): column 'grid_export_price_per_kwh': got 0; expected a number "
+                                  "> 0 or the name of a 'timeseries' column whose values are all > 0")
+    with pytest.raises(AgentError) as refused:
+        Buyer("b", demand_kwh=1.0, grid_export_price_per_kwh=0.4, grid_import_price_per_kwh=0.3)
+    assert str(refused.value) == ("agent 'b' (buyer): column 'grid_export_price_per_kwh': got 0.4; expected "
+                                  "grid_export_price_per_kwh <= grid_import_price_per_kwh at every step")
+    with pytest.raises(AgentError) as refused:
         Seller("s", excess_kwh=np.array([1.0, 0.0]))
+    assert str(refused.value) == ("agent 's' (seller): column 'excess_kwh': got a profile with values from 0 to 1; "
+                                  "expected a number > 0 or the name of a 'timeseries' column whose values are all "
+                                  "> 0")
 
 
 def test_a_market_of_two_steps_is_two_independent_markets():

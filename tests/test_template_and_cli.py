@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 
 from ecodec.cli import main
-from ecodec.io.schema import SHEETS
+from ecodec.io.schema import sheets
 from ecodec.io.template import EXAMPLES_TITLE, README_HEADER, schema_markdown, write_case_workbook
 from ecodec.io.workbook import read_case
 
@@ -47,16 +47,16 @@ def test_blank_template_filled_with_documented_examples_validates(tmp_path, caps
     assert "key 'T'" in err and "at least one active agent" in err
 
     wb = openpyxl.load_workbook(blank, read_only=True)
-    assert wb.sheetnames == ["README"] + [s.name for s in SHEETS]
+    assert wb.sheetnames == ["README"] + [s.name for s in sheets()]
     readme = list(wb["README"].iter_rows(values_only=True))
     assert tuple(readme[3][:len(README_HEADER)]) == README_HEADER
     documented = {(r[0], r[1]) for r in readme[4:] if r and r[1]}
-    for spec in SHEETS:  # every column of every sheet is documented with its unit and description
+    for spec in sheets():  # every column of every sheet is documented with its unit and description
         for col in spec.columns:
             assert (spec.name, col.name) in documented
 
     examples = _readme_examples(blank)
-    assert set(examples) == {s.name for s in SHEETS}
+    assert set(examples) == {s.name for s in sheets()}
     filled = write_case_workbook(tmp_path / "filled.xlsx", examples)
     assert main(["validate", str(filled)]) == 0
     assert "valid" in capsys.readouterr().out

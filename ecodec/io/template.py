@@ -3,7 +3,7 @@
 :func:`write_case_workbook` is the one writer of case workbooks: ``ecodec template`` calls it with no rows
 (or with the schema's example rows), and ``scripts/build_cases.py`` with the shipped cases' rows.  Every
 workbook gets a README sheet documenting each sheet and column (type, unit, required, default, allowed
-values, description, example) generated from :mod:`ecodec.io.schema`; :func:`schema_markdown` renders the
+values, description, example) generated from :func:`ecodec.io.schema.sheets`; :func:`schema_markdown` renders the
 same declaration as the docs page ``docs/workbook.md``.
 """
 
@@ -15,7 +15,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from ecodec.io.schema import README_SHEET, SHEETS, Column, SheetSpec
+from ecodec.io.schema import README_SHEET, Column, SheetSpec, sheets
 from ecodec.files import atomic_write
 
 README_HEADER = ("sheet", "column", "type", "unit", "required", "default", "allowed", "description", "example")
@@ -30,7 +30,8 @@ def write_case_workbook(path: str | Path, tables: dict[str, list[dict]] | None =
     The file appears whole or not at all.
     """
     tables = tables or {}
-    unknown = set(tables) - {s.name for s in SHEETS}
+    specs = sheets()
+    unknown = set(tables) - {s.name for s in specs}
     if unknown:
         raise ValueError(f"unknown sheets {sorted(unknown)}")
 
@@ -39,7 +40,7 @@ def write_case_workbook(path: str | Path, tables: dict[str, list[dict]] | None =
         readme = wb.active
         readme.title = README_SHEET
         _write_readme(readme)
-        for spec in SHEETS:
+        for spec in specs:
             _write_sheet(wb.create_sheet(spec.name), spec, tables.get(spec.name, []))
         wb.save(tmp)
 
@@ -48,7 +49,7 @@ def write_case_workbook(path: str | Path, tables: dict[str, list[dict]] | None =
 
 def example_tables() -> dict[str, list[dict]]:
     """The schema's documented example rows, sheet by sheet (a small valid case)."""
-    return {spec.name: [dict(row) for row in spec.examples] for spec in SHEETS}
+    return {spec.name: [dict(row) for row in spec.examples] for spec in sheets()}
 
 
 def _write_sheet(ws, spec: SheetSpec, rows: list[dict]) -> None:
@@ -84,11 +85,12 @@ def _write_readme(ws) -> None:
     _append(ws, list(README_HEADER))
     for cell in ws[ws.max_row]:
         cell.font = bold
-    for spec in SHEETS:
+    specs = sheets()
+    for spec in specs:
         _append(ws, [spec.name, "", "sheet", "", "yes" if spec.required else "no", "", "", spec.description, ""])
         for col in spec.columns:
             _append(ws, [spec.name, *_readme_cells(col, spec)])
-    for spec in SHEETS:
+    for spec in specs:
         if not spec.examples:
             continue
         _append(ws, [])
@@ -134,12 +136,13 @@ def _cell(value):
 def schema_markdown() -> str:
     """The docs page describing every sheet and column (``docs/workbook.md``)."""
     lines = ["# The case workbook", "",
-             "Generated from `ecodec/io/schema.py` by `ecodec schema-docs`; do not edit by hand.", "",
+             "Generated from `ecodec/io/schema.py` and the agent classes in `ecodec/models/` by `ecodec schema-docs`; "
+             "do not edit by hand.", "",
              "A case is one `.xlsx` workbook. `ecodec template OUT.xlsx` writes a blank one with a README sheet "
              "holding this page; `ecodec template OUT.xlsx --example` writes a small valid case; "
              "`ecodec validate CASE.xlsx` lists every problem with its sheet, row, column and value.", "",
              "Cells marked *profile* hold a number or the name of a column of the `timeseries` sheet.", ""]
-    for spec in SHEETS:
+    for spec in sheets():
         lines += [f"## `{spec.name}`{'' if spec.required else ' (optional)'}", "", spec.description, "",
                   "| column | type | unit | required | default | allowed | description |",
                   "|---|---|---|---|---|---|---|"]

@@ -5,7 +5,8 @@ them at once: missing sheets and columns, wrong types, empty or NaN cells, value
 names, profiles of the wrong length, cross-column rules (p_min <= p_max, initial energy within its bounds, ...),
 duplicate agent names, network edges naming unknown agents and disconnected networks (the sheet's edges, or
 the Erdos-Renyi graph named in meta when the sheet has none, drawn by :mod:`ecodec.network` exactly as a run
-will draw it).  Rows are reported with their Excel row number (the header is row 1).
+will draw it).  Rows are reported with their Excel row number (the header is row 1).  Cells and rows are parsed
+and checked by :class:`~ecodec.io.sheet_reader.SheetReader`; this module reads each sheet.
 """
 
 from __future__ import annotations
@@ -13,42 +14,31 @@ from __future__ import annotations
 import difflib
 import logging
 import math
-from datetime import date, datetime, time
 from pathlib import Path
 
 import numpy as np
 
 from ecodec.case import AgentSpec, Case, ResourceSpec
-from ecodec.declarations import format_number, parse_number
+from ecodec.declarations import check_rules, format_number, parse_number
 from ecodec.errors import NO_VALUE, CaseError, InputIssue, NetworkError
 from ecodec.io.schema import (
-    AGENT_SHEETS,
-    BOOL,
-    CHOICE,
     DRIVERS,
-    INTEGER,
-    MARKET_SHEETS,
     MAX_COLUMNS_PER_SHEET,
     MAX_ROWS_PER_SHEET,
     META,
     NETWORK,
-    NUMBER,
     README_SHEET,
     RESOURCES,
-    SHEETS_BY_NAME,
-    TEXT,
     TIMESERIES,
-    Column,
-    SheetSpec,
+    agent_sheets,
+    sheets_by_name,
 )
+from ecodec.io.sheet_reader import MISSING, SheetReader
 from ecodec.io.untrusted import open_untrusted_xlsx, unreadable
+from ecodec.models.registry import AGGREGATIVE_CLASSES
 from ecodec.network.graph import CommunicationNetwork, connected_groups, format_groups
 
 log = logging.getLogger(__name__)
-
-_TRUE = {"true", "yes", "y", "1", "on"}
-_FALSE = {"false", "no", "n", "0", "off"}
-_MISSING = object()
 
 
 def read_case(path: str | Path) -> Case:
@@ -88,20 +78,13 @@ def _clean(value):
     return value
 
 
-class _Reader:
+class _Reader(SheetReader):
     """One pass over a workbook's raw rows, collecting issues."""
 
     def __init__(self, path: Path, tables: dict[str, list[tuple]]):
+        super().__init__(tables)
         self.path = path
-        self.tables = tables
-        self.issues: list[InputIssue] = []
-        self.T: int | None = None
-        self.step_h: float | None = None
-        self.profiles: dict[str, np.ndarray] = {}
         self.meta_rows: dict[str, int] = {}
-
-    def issue(self, sheet, row, column, value, expected) -> None:
-        self.issues.append(InputIssue(sheet, row, column, value, expected))
 
     def read(self) -> Case:
         self._check_sheet_names()
@@ -117,9 +100,10 @@ class _Reader:
             self._check_random_topology(meta, active)
         drivers = self._read_drivers()
         self._check_case_kind(agents, resources)
-        if not agents and not any(i.sheet in {s.name for s in AGENT_SHEETS} for i in self.issues):
+        agent_sheet_names = [s.name for s in agent_sheets()]
+        if not agents and not any(i.sheet in agent_sheet_names for i in self.issues):
             self.issue(None, None, None, NO_VALUE, "at least one active agent on the sheets "
-                       + ", ".join(repr(s.name) for s in AGENT_SHEETS))
+                       + ", ".join(repr(name) for name in agent_sheet_names))
         if self.issues:
             raise CaseError(self.path, self.issues)
         return Case(
@@ -131,129 +115,17 @@ class _Reader:
 
     # -- sheets ------------------------------------------------------------------------------------------
     def _check_sheet_names(self) -> None:
-        known = set(SHEETS_BY_NAME) | {README_SHEET}
+        specs = sheets_by_name()
+        known = set(specs) | {README_SHEET}
         for name in self.tables:
             if name not in known:
                 close = difflib.get_close_matches(name, known, n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 self.issue(name, None, None, NO_VALUE,
                            "only the sheets " + ", ".join(sorted(known)) + f"; this sheet is unknown{hint}")
-        for spec in SHEETS_BY_NAME.values():
+        for spec in specs.values():
             if spec.required and spec.name not in self.tables:
                 self.issue(spec.name, None, None, NO_VALUE, f"a sheet named '{spec.name}': {spec.description}")
-
-    def _header(self, spec: SheetSpec) -> dict[str, int] | None:
-        """Map column name -> index for a table sheet, reporting missing and unknown columns."""
-        rows = self.tables.get(spec.name)
-        if rows is None:
-            return None
-        header = rows[0] if rows else ()
-        index: dict[str, int] = {}
-        for i, name in enumerate(header):
-            if name is None:
-                continue
-            name = str(name)
-            if name in index:
-                self.issue(spec.name, 1, name, name, "each column header once")
-            elif name not in spec.column_names:
-                close = difflib.get_close_matches(name, spec.column_names, n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
-                self.issue(spec.name, 1, name, name, "one of the columns " + ", ".join(spec.column_names) + hint)
-            else:
-                index[name] = i
-        for col in spec.columns:
-            if col.required and col.default is None and col.name not in index:
-                self.issue(spec.name, 1, col.name, NO_VALUE, f"a column '{col.name}' ({col.description})")
-        return index
-
-    def _records(self, spec: SheetSpec):
-        """Yield (excel_row, {column: raw value or _MISSING}) for the non-empty data rows of a table sheet."""
-        index = self._header(spec)
-        if index is None:
-            return
-        for offset, row in enumerate(self.tables[spec.name][1:], start=2):
-            if all(v is None for v in row):
-                continue
-            record = {}
-            for col in spec.columns:
-                i = index.get(col.name)
-                record[col.name] = _MISSING if i is None else (row[i] if i < len(row) else None)
-            yield offset, record
-
-    # -- cells -------------------------------------------------------------------------------------------
-    def cell(self, sheet: str, row: int, col: Column, raw, label: str | None = None):
-        """Parse one cell; report it (under ``label``, default the column name) and return _MISSING if invalid."""
-        label = label or col.name
-        if raw is _MISSING:
-            return _MISSING if (col.required and col.default is None) else col.default
-        if (isinstance(raw, float) and math.isnan(raw)) or _is_error_text(raw):
-            self.issue(sheet, row, label, "NaN" if isinstance(raw, float) else raw, col.expected())
-            return _MISSING
-        if raw is None:
-            if col.required and col.default is None:
-                self.issue(sheet, row, label, None, col.expected())
-                return _MISSING
-            return col.default
-        value = self._convert(col, raw)
-        if value is _MISSING:
-            self.issue(sheet, row, label, raw, col.expected() + self._profile_hint(col, raw))
-            return _MISSING
-        if col.dtype in (NUMBER, INTEGER) and not col.in_range(value):
-            shown = raw if not isinstance(value, np.ndarray) else f"{raw} (values from {np.min(value):g} " \
-                                                                  f"to {np.max(value):g})"
-            self.issue(sheet, row, label, shown, col.expected())
-            return _MISSING
-        return value
-
-    def _convert(self, col: Column, raw):
-        if isinstance(raw, (datetime, date, time)):
-            return _MISSING
-        if col.dtype == BOOL:
-            if isinstance(raw, bool):
-                return raw
-            if isinstance(raw, (int, float)) and raw in (0, 1):
-                return bool(raw)
-            text = str(raw).lower()
-            return True if text in _TRUE else False if text in _FALSE else _MISSING
-        if col.dtype == TEXT:
-            if isinstance(raw, bool):
-                return _MISSING
-            return format_number(raw) if isinstance(raw, (int, float)) else str(raw)
-        if col.dtype == CHOICE:
-            text = format_number(raw) if isinstance(raw, (int, float)) and not isinstance(raw, bool) else str(raw)
-            text = dict(col.aliases).get(text.lower(), text)
-            return text if text in col.choices else _MISSING
-        if isinstance(raw, bool):
-            return _MISSING
-        number = raw if isinstance(raw, (int, float)) else parse_number(raw)
-        if number is None:
-            if col.profile and isinstance(raw, str) and raw in self.profiles:
-                return self.profiles[raw].copy()
-            return _MISSING
-        if col.dtype == INTEGER:
-            return int(number) if float(number).is_integer() else _MISSING
-        return float(number)
-
-    def _profile_hint(self, col: Column, raw) -> str:
-        if col.profile and isinstance(raw, str) and parse_number(raw) is None:
-            names = sorted(self.profiles)
-            close = difflib.get_close_matches(raw, names, n=1)
-            known = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "") if names else "none defined"
-            return (f" (no 'timeseries' column is named '{raw}'"
-                    + (f"; did you mean '{close[0]}'?" if close else f"; known profiles: {known}") + ")")
-        return ""
-
-    def _row_values(self, spec: SheetSpec, row: int, record: dict) -> dict | None:
-        values = {c.name: self.cell(spec.name, row, c, record[c.name]) for c in spec.columns}
-        horizon = {"T": self.T or 1, "step_h": self.step_h or 1.0}  # rules may read the case's horizon
-        for rule in spec.rules:
-            if any(values[c] is _MISSING for c in rule.columns):
-                continue
-            if not rule.check({**values, **horizon}):
-                column = rule.columns[0]
-                self.issue(spec.name, row, column, _shown(values[column], record[column]), rule.expected)
-                values[column] = _MISSING
-        return None if any(v is _MISSING for v in values.values()) else values
 
     # -- meta --------------------------------------------------------------------------------------------
     def _read_meta(self) -> dict:
@@ -282,14 +154,11 @@ class _Reader:
         for col in META.columns:
             if col.name not in seen and col.required and col.default is None:
                 self.issue(META.name, None, "key", NO_VALUE, f"a row with key '{col.name}' ({col.description})")
-                values[col.name] = _MISSING
-        for rule in META.rules:
-            if any(values[c] is _MISSING for c in rule.columns) or rule.check(values):
-                continue
-            key = rule.columns[0]
-            self.issue(META.name, seen.get(key), f"value (key '{key}')", values[key] if key in seen else NO_VALUE,
-                       rule.expected)
-            values[key] = _MISSING
+                values[col.name] = MISSING
+        invalid = {key for key, value in values.items() if value is MISSING}
+        for key, value, expected in check_rules(META.rules, values, invalid=invalid):
+            self.issue(META.name, seen.get(key), f"value (key '{key}')", value if key in seen else NO_VALUE, expected)
+            values[key] = MISSING
         return values
 
     # -- timeseries --------------------------------------------------------------------------------------
@@ -337,8 +206,8 @@ class _Reader:
     def _read_resources(self) -> list[ResourceSpec]:
         resources: list[ResourceSpec] = []
         seen: dict[str, int] = {}
-        for row, record in self._records(RESOURCES):
-            values = self._row_values(RESOURCES, row, record)
+        for row, record in self.records(RESOURCES):
+            values = self.row_values(RESOURCES, row, record)
             if values is None:
                 continue
             key = (values["name"], values["scope"])
@@ -349,14 +218,14 @@ class _Reader:
                 continue
             seen[key] = row
             resources.append(ResourceSpec(
-                name=values["name"], sense=values["sense"], rhs=self._per_step(values["rhs"]),
-                rhs_upper=None if values["rhs_upper"] is None else self._per_step(values["rhs_upper"]),
+                name=values["name"], sense=values["sense"], rhs=self.per_step(values["rhs"]),
+                rhs_upper=None if values["rhs_upper"] is None else self.per_step(values["rhs_upper"]),
                 unit=values["unit"], description=values["description"], row=row, scope=values["scope"]))
         return resources
 
     def _check_case_kind(self, agents: list[AgentSpec], resources: list[ResourceSpec]) -> None:
         """A case is either a market (buyers and sellers, no resources) or resource-coupled (resources needed)."""
-        market_kinds = {spec.agent_kind: spec.name for spec in MARKET_SHEETS}
+        market_kinds = {cls.kind: cls.sheet for cls in AGGREGATIVE_CLASSES.values()}
         market = [a for a in agents if a.kind in market_kinds]
         others = [a for a in agents if a.kind not in market_kinds]
         if market and others:
@@ -379,23 +248,18 @@ class _Reader:
         elif others and not resources and not any(i.sheet == RESOURCES.name for i in self.issues):
             self.issue(RESOURCES.name, 2, None, None, "at least one coupling resource row")
 
-    def _per_step(self, value) -> np.ndarray:
-        if isinstance(value, np.ndarray):
-            return value
-        return np.full(self.T or 1, float(value))
-
     # -- agents ------------------------------------------------------------------------------------------
     def _read_agents(self) -> tuple[list[AgentSpec], dict[str, None], set[str]]:
         """Valid active agents, every agent name in workbook order, and the names of inactive agents."""
         agents: list[AgentSpec] = []
         inactive: set[str] = set()
         first_seen: dict[str, tuple[str, int]] = {}
-        for spec in AGENT_SHEETS:
-            for row, record in self._records(spec):
+        for spec in agent_sheets():
+            for row, record in self.records(spec):
                 name_raw = record.get("name")
-                values = self._row_values(spec, row, record)
+                values = self.row_values(spec, row, record)
                 name = format_number(name_raw) if isinstance(name_raw, (int, float)) else name_raw
-                if name is not None and name is not _MISSING:
+                if name is not None and name is not MISSING:
                     if name in first_seen:
                         sheet, at = first_seen[name]
                         self.issue(spec.name, row, "name", name,
@@ -413,8 +277,8 @@ class _Reader:
     # -- network -----------------------------------------------------------------------------------------
     def _read_network(self, all_names: dict[str, None], active: list[str]) -> list[tuple[str, str]]:
         edges: list[tuple[str, str]] = []
-        for row, record in self._records(NETWORK):
-            values = self._row_values(NETWORK, row, record)
+        for row, record in self.records(NETWORK):
+            values = self.row_values(NETWORK, row, record)
             if values is None:
                 continue
             ok = True
@@ -443,7 +307,7 @@ class _Reader:
 
     def _check_random_topology(self, meta: dict, active: list[str]) -> None:
         """Without network edges, an 'erdos_renyi' topology is drawn now: a disconnected draw is a meta issue."""
-        drawable = active and all(meta[key] is not _MISSING for key in ("edge_probability", "seed"))
+        drawable = active and all(meta[key] is not MISSING for key in ("edge_probability", "seed"))
         if meta["topology"] != "erdos_renyi" or not drawable or any(i.sheet == NETWORK.name for i in self.issues):
             return
         try:
@@ -457,13 +321,13 @@ class _Reader:
     def _read_drivers(self) -> dict[str, dict[str, object]]:
         """Options per method; values stay as typed in the cell and are validated by each method's options."""
         options: dict[str, dict[str, object]] = {}
-        for row, record in self._records(DRIVERS):
+        for row, record in self.records(DRIVERS):
             if any(record[c] is None for c in ("driver", "option", "value")):
                 for column in ("driver", "option", "value"):
                     if record[column] is None:
                         self.issue(DRIVERS.name, row, column, None, DRIVERS.column(column).expected())
                 continue
-            if _MISSING in record.values():
+            if MISSING in record.values():
                 continue
             bucket = options.setdefault(str(record["driver"]), {})
             option = str(record["option"])
@@ -471,16 +335,6 @@ class _Reader:
                 self.issue(DRIVERS.name, row, "option", option, f"each option of '{record['driver']}' once")
             bucket[option] = record["value"]
         return options
-
-
-def _shown(value, raw):
-    return raw if isinstance(value, np.ndarray) else value
-
-
-def _is_error_text(raw) -> bool:
-    """NaN written as text, or an Excel error value such as #N/A, #DIV/0!, #VALUE!."""
-    return isinstance(raw, str) and (raw.lower() == "nan" or (raw.startswith("#") and (raw.endswith(("!", "?"))
-                                                                                          or raw == "#N/A")))
 
 
 def _column_letter(index: int) -> str:

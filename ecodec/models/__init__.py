@@ -1,20 +1,21 @@
-"""Agent models, one module per kind; ``AGENT_CLASSES`` maps a kind name to its class."""
+"""Agent models, one module per kind, each registering its class (:mod:`ecodec.models.registry`).
+
+``AGENT_CLASSES`` maps a kind to its class for agents coupled through resources, ``AGGREGATIVE_CLASSES`` for
+agents coupled through aggregates; importing this package registers every shipped kind, in sheet order.
+"""
 
 from ecodec.models.base import AggregativeAgent, AggregativeTerms, Agent, AgentTerms, Output, TimeGrid, at
-from ecodec.models.boiler import Boiler
-from ecodec.models.ev import ElectricVehicle
-from ecodec.models.grid import Grid
-from ecodec.models.market import Buyer, Seller
 from ecodec.models.microturbine import Microturbine
 from ecodec.models.renewable import Renewable
 from ecodec.models.storage import Storage
-
-AGENT_CLASSES: dict[str, type[Agent]] = {
-    cls.kind: cls for cls in (Microturbine, Renewable, Storage, Grid, Boiler, ElectricVehicle)
-}
-#: Agents coupled through aggregates (a case holds either these or resource-coupled agents)
-AGGREGATIVE_CLASSES: dict[str, type[AggregativeAgent]] = {cls.kind: cls for cls in (Buyer, Seller)}
+from ecodec.models.grid import Grid
+from ecodec.models.boiler import Boiler
+from ecodec.models.ev import ElectricVehicle
+from ecodec.models.market import Buyer, Seller
+from ecodec.models.parameters import DeclaredAgent, parameter
+from ecodec.models.registry import (AGENT_CLASSES, AGGREGATIVE_CLASSES, agent_class, agent_classes,
+                                    register_agent_kind)
 
 __all__ = ["AGENT_CLASSES", "AGGREGATIVE_CLASSES", "Agent", "AgentTerms", "AggregativeAgent", "AggregativeTerms",
-           "Boiler", "Buyer", "Seller", "ElectricVehicle", "Grid", "Microturbine", "Output",
-           "Renewable", "Storage", "TimeGrid", "at"]
+           "Boiler", "Buyer", "DeclaredAgent", "ElectricVehicle", "Grid", "Microturbine", "Output", "Renewable",
+           "Seller", "Storage", "TimeGrid", "agent_class", "agent_classes", "at", "parameter", "register_agent_kind"]

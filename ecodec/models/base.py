@@ -1,10 +1,12 @@
 """The agent contract shared by every model.
 
-An agent holds validated parameters.  Given its own Pyomo Block and the time grid it declares its local
-variables and constraints and returns :class:`AgentTerms`: its cost expression and its *contributions*, a
-mapping from a carrier name (:mod:`ecodec.carriers`) to one expression per step, injection positive.  It never
-writes a coupling constraint: :class:`ecodec.problem.CoupledProblem` does, from the same ``build`` for the
-centralized model and for each local subproblem, so the two views cannot drift.
+An agent holds validated parameters, each declared once on its class (:mod:`ecodec.models.parameters`): the
+workbook sheet, the template, the docs table and the checks of an agent built in Python all read that
+declaration.  Given its own Pyomo Block and the time grid it declares its local variables and constraints and
+returns :class:`AgentTerms`: its cost expression and its *contributions*, a mapping from a carrier name
+(:mod:`ecodec.carriers`) to one expression per step, injection positive.  It never writes a coupling constraint:
+:class:`ecodec.problem.CoupledProblem` does, from the same ``build`` for the centralized model and for each local
+subproblem, so the two views cannot drift.
 
 Time-varying parameters are numpy arrays of length T, constants are floats; :func:`at` reads either at a step.
 """
@@ -17,6 +19,8 @@ from typing import ClassVar
 
 import numpy as np
 import pyomo.environ as pyo
+
+from ecodec.models.parameters import DeclaredAgent
 
 Param = float | np.ndarray
 
@@ -59,12 +63,11 @@ class AgentTerms:
     contributions: dict[str, list]
 
 
-class Agent(ABC):
-    """Base class of all agent models; subclasses are dataclasses whose fields are the workbook columns."""
+class Agent(DeclaredAgent, ABC):
+    """Base class of the agents coupled through resources; subclasses are dataclasses whose fields are the
+    declared parameters (:class:`~ecodec.models.parameters.DeclaredAgent`)."""
 
-    kind: ClassVar[str]
     outputs: ClassVar[tuple[Output, ...]]
-    name: str
 
     @abstractmethod
     def build(self, block: pyo.Block, grid: TimeGrid) -> AgentTerms:
@@ -88,7 +91,7 @@ class AggregativeTerms:
     shares: dict[str, list]
 
 
-class AggregativeAgent(ABC):
+class AggregativeAgent(DeclaredAgent, ABC):
     """Base class of agents coupled through aggregates instead of shared resources (the market's buyers and
     sellers): agent i's cost f_i(x_i, sigma) depends on its own decisions x_i and on the aggregates
 
@@ -98,10 +101,8 @@ class AggregativeAgent(ABC):
     passes: the aggregates of every agent in the centralized model, the agent's own estimate of them (fixed
     values) in a distributed method.  As for :class:`Agent`, the agent never sees the other agents."""
 
-    kind: ClassVar[str]
     outputs: ClassVar[tuple[Output, ...]]
     aggregates: ClassVar[tuple[str, ...]]
-    name: str
 
     @abstractmethod
     def build(self, block: pyo.Block, grid: TimeGrid, sigma: dict[str, list]) -> AggregativeTerms:

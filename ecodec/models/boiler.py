@@ -28,18 +28,27 @@ from dataclasses import dataclass
 import pyomo.environ as pyo
 
 from ecodec.carriers import HEAT
+from ecodec.declarations import NUMBER
 from ecodec.models.base import Agent, AgentTerms, Output, Param, TimeGrid, at
+from ecodec.models.parameters import efficiency, parameter
+from ecodec.models.registry import register_agent_kind
 
 
-@dataclass(eq=False)
+@register_agent_kind
+@dataclass(eq=False, kw_only=True)
 class Boiler(Agent):
-    name: str
-    p_th_max_kw: Param
-    eta: float
-    fuel_cost_per_kwh_pe: Param
-    om_cost_per_kwh_th: Param = 0.0
+    p_th_max_kw: Param = parameter(NUMBER, "kW", "Largest heat output.", lower=0.0, profile=True)
+    eta: float = efficiency("Thermal efficiency p_th / p_pe.")
+    fuel_cost_per_kwh_pe: Param = parameter(NUMBER, "currency/kWh", "Fuel and emission cost per kWh of primary "
+                                            "energy (C).", lower=0.0, profile=True)
+    om_cost_per_kwh_th: Param = parameter(NUMBER, "currency/kWh", "Operating cost per kWh of heat (E).", default=0.0,
+                                          lower=0.0, profile=True)
 
     kind = "boiler"
+    sheet = "boilers"
+    sheet_description = "Fuel boilers: heat = efficiency x primary energy."
+    example = {"name": "boiler1", "active": True, "p_th_max_kw": 80.0, "eta": 0.9, "fuel_cost_per_kwh_pe": 0.045,
+               "om_cost_per_kwh_th": 0.002}
     outputs = (Output("p_th", "p_th", "kW"), Output("p_pe", "p_pe", "kW"))
 
     def build(self, b: pyo.Block, grid: TimeGrid) -> AgentTerms:

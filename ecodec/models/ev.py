@@ -21,22 +21,22 @@ Per step t (0-based; window W = {arrival_step - 1, ..., departure_step - 1})::
 
 Contribution: active power -p_t (a charging vehicle draws power from the shared connection).
 
-===========  ==========  ===============================  ==============
-symbol       Pyomo       workbook column                  unit
-===========  ==========  ===============================  ==============
-u            ``u``       mode                             -
-v            ``v``       mode ('v2g')                     -
-P_ch         ``p_ch``    p_charge_kw                      kW
-P_dis        ``p_dis``   p_discharge_kw                   kW
-e            ``e``       e_min_kwh, e_max_kwh, e_init_kwh kWh
-e_target                 e_target_kwh                     kWh
-eta_ch                   eta_charge                       -
-eta_dis                  eta_discharge                    -
-W                        arrival_step, departure_step     step (1-based)
-c                        price_per_kwh                    currency/kWh
-s                        discharge_price_per_kwh          currency/kWh
-w                        departure_value_per_kwh          currency/kWh
-===========  ==========  ===============================  ==============
+===========  ==========  ================================  ==============
+symbol       Pyomo       workbook column                   unit
+===========  ==========  ================================  ==============
+u            ``u``       mode                              -
+v            ``v``       mode ('v2g')                      -
+P_ch         ``p_ch``    p_charge_kw                       kW
+P_dis        ``p_dis``   p_discharge_kw                    kW
+e            ``e``       e_min_kwh, e_max_kwh, e_init_kwh  kWh
+e_target                 e_target_kwh                      kWh
+eta_ch                   eta_charge                        -
+eta_dis                  eta_discharge                     -
+W                        arrival_step, departure_step      step (1-based)
+c                        price_per_kwh                     currency/kWh
+s                        discharge_price_per_kwh           currency/kWh
+w                        departure_value_per_kwh           currency/kWh
+===========  ==========  ================================  ==============
 """
 
 from __future__ import annotations
@@ -46,37 +46,80 @@ from dataclasses import dataclass
 import pyomo.environ as pyo
 
 from ecodec.carriers import ACTIVE_POWER
+from ecodec.declarations import CHOICE, INTEGER, NUMBER, Rule, at_most
 from ecodec.models.base import Agent, AgentTerms, Output, Param, TimeGrid, at
+from ecodec.models.parameters import efficiency, parameter
+from ecodec.models.registry import register_agent_kind
 
 CONTINUOUS, BINARY, V2G = "continuous", "binary", "v2g"
 MODES = (CONTINUOUS, BINARY, V2G)
 
 
-@dataclass(eq=False)
+def _target_reachable(r: dict) -> bool:
+    """The target can be met charging at full power over the whole window (ignoring the shared limit)."""
+    departure = r["departure_step"] if r["departure_step"] is not None else r["T"]
+    steps = max(0, departure - r["arrival_step"] + 1)
+    reachable = min(r["e_max_kwh"], r["e_init_kwh"] + r["eta_charge"] * r["p_charge_kw"] * steps * r["step_h"])
+    return reachable >= r["e_target_kwh"] - 1e-9
+
+
+@register_agent_kind
+@dataclass(eq=False, kw_only=True)
 class ElectricVehicle(Agent):
-    name: str
-    p_charge_kw: float
-    e_max_kwh: float
-    e_init_kwh: float
-    e_target_kwh: float
-    price_per_kwh: Param
-    mode: str = CONTINUOUS
-    p_discharge_kw: float = 0.0
-    e_min_kwh: float = 0.0
-    eta_charge: float = 1.0
-    eta_discharge: float = 1.0
-    arrival_step: int = 1
-    departure_step: int | None = None
-    discharge_price_per_kwh: Param | None = None
-    departure_value_per_kwh: float = 0.0
+    mode: str = parameter(CHOICE, "-", "'continuous' charging power in [0, p_charge_kw] (LP), 'binary' on/off at "
+                          "p_charge_kw (MILP), 'v2g' binary charge or discharge, never both (MILP).",
+                          default=CONTINUOUS, choices=MODES)
+    p_charge_kw: float = parameter(NUMBER, "kW", "Charging power (the most, or the only one with 'binary').",
+                                   lower=0.0, lower_open=True)
+    p_discharge_kw: float = parameter(NUMBER, "kW", "Discharging power with 'v2g' (0 otherwise).", default=0.0,
+                                      lower=0.0)
+    e_min_kwh: float = parameter(NUMBER, "kWh", "Lowest energy in the battery at the end of each step.",
+                                 default=0.0, lower=0.0)
+    e_max_kwh: float = parameter(NUMBER, "kWh", "Battery capacity.", lower=0.0, lower_open=True)
+    e_init_kwh: float = parameter(NUMBER, "kWh", "Energy at arrival.", lower=0.0)
+    e_target_kwh: float = parameter(NUMBER, "kWh", "Energy required at departure.", lower=0.0)
+    eta_charge: float = efficiency("Charging efficiency.", default=1.0)
+    eta_discharge: float = efficiency("Discharging efficiency ('v2g').", default=1.0)
+    arrival_step: int = parameter(INTEGER, "step", "First step plugged in (1-based).", default=1, lower=1)
+    departure_step: int | None = parameter(INTEGER, "step", "Last step plugged in (empty = the last step of the "
+                                           "horizon).", default=None, lower=1)
+    price_per_kwh: Param = parameter(NUMBER, "currency/kWh", "Price of the energy charged.", profile=True)
+    discharge_price_per_kwh: Param | None = parameter(NUMBER, "currency/kWh", "Price received per kWh discharged "
+                                                      "('v2g'; empty = price_per_kwh).", default=None, profile=True)
+    departure_value_per_kwh: float = parameter(
+        NUMBER, "currency/kWh", "What each kWh in the battery at departure beyond e_target_kwh is worth to the "
+        "driver (e.g. the price of charging elsewhere): with a value above some slot's price / eta_charge the "
+        "vehicle charges beyond its target there.", default=0.0, lower=0.0)
 
     kind = "ev"
+    sheet = "evs"
+    sheet_description = (
+        "Electric vehicles charging at the shared connection: plugged in from arrival_step to departure_step "
+        "(both included), they must hold e_target_kwh at the end of the departure step. (The example row is "
+        "inactive: set active to TRUE and connect it on sheet 'network' to add it.)")
+    rules = (
+        at_most("e_min_kwh", "e_max_kwh"),
+        Rule(("e_init_kwh", "e_min_kwh", "e_max_kwh"), lambda r: r["e_min_kwh"] <= r["e_init_kwh"] <= r["e_max_kwh"],
+             "e_init_kwh within [e_min_kwh, e_max_kwh]"),
+        Rule(("e_target_kwh", "e_max_kwh"), lambda r: r["e_target_kwh"] <= r["e_max_kwh"],
+             "e_target_kwh <= e_max_kwh"),
+        Rule(("departure_step", "arrival_step"),
+             lambda r: r["departure_step"] is None or r["arrival_step"] <= r["departure_step"] <= r["T"],
+             "a step from arrival_step to T (the number of steps)", needs_horizon=True),
+        Rule(("arrival_step",), lambda r: r["arrival_step"] <= r["T"], "a step from 1 to T (the number of steps)",
+             needs_horizon=True),
+        Rule(("p_discharge_kw", "mode"), lambda r: r["mode"] != V2G or r["p_discharge_kw"] > 0,
+             "a power > 0 with mode 'v2g'"),
+        Rule(("e_target_kwh", "e_init_kwh", "p_charge_kw", "eta_charge", "arrival_step", "departure_step",
+              "e_max_kwh"), _target_reachable,
+             "a target the vehicle can reach: e_init_kwh + eta_charge x p_charge_kw x (hours plugged in), "
+             "within e_max_kwh", needs_horizon=True),
+    )
+    example = {"name": "ev1", "active": False, "mode": "continuous", "p_charge_kw": 7.4, "p_discharge_kw": 0.0,
+               "e_min_kwh": 0.0, "e_max_kwh": 40.0, "e_init_kwh": 10.0, "e_target_kwh": 15.0, "eta_charge": 0.92,
+               "eta_discharge": 1.0, "arrival_step": 1, "departure_step": 4, "price_per_kwh": 0.25}
     outputs = (Output("p", "p", "kW"), Output("p_charge", "p_ch", "kW"), Output("p_discharge", "p_dis", "kW"),
                Output("e_end", "e_end", "kWh"), Output("u", "u", "-"), Output("v", "v", "-"))
-
-    def __post_init__(self):
-        if self.mode not in MODES:
-            raise ValueError(f"EV '{self.name}': mode {self.mode!r} is not one of {', '.join(MODES)}")
 
     def is_mixed_integer(self) -> bool:
         return self.mode in (BINARY, V2G)

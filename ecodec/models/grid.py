@@ -14,17 +14,17 @@ Cases with S_t <= B_t at every step stay LPs.
 
 Contributions: active power +p_t (import positive), reactive power +q_t.
 
-======  ==========  ===================  ============
-symbol  Pyomo       workbook column      unit
-======  ==========  ===================  ============
-p_in    ``p_in``    p_max_kw             kW
-p_out   ``p_out``   p_min_kw             kW
-p       ``p``                            kW
+======  ==========  ======================  ============
+symbol  Pyomo       workbook column         unit
+======  ==========  ======================  ============
+p_in    ``p_in``    p_max_kw                kW
+p_out   ``p_out``   p_min_kw                kW
+p       ``p``                               kW
 q       ``q``       q_min_kvar, q_max_kvar  kvar
-z       ``buying``  (S_t > B_t only)     0/1
-B                   buy_price_per_kwh    currency/kWh
-S                   sell_price_per_kwh   currency/kWh
-======  ==========  ===================  ============
+z       ``buying``  (S_t > B_t only)        0/1
+B                   buy_price_per_kwh       currency/kWh
+S                   sell_price_per_kwh      currency/kWh
+======  ==========  ======================  ============
 """
 
 from __future__ import annotations
@@ -35,20 +35,30 @@ import numpy as np
 import pyomo.environ as pyo
 
 from ecodec.carriers import ACTIVE_POWER, REACTIVE_POWER
+from ecodec.declarations import NUMBER, at_most
 from ecodec.models.base import Agent, AgentTerms, Output, Param, TimeGrid, at
+from ecodec.models.parameters import parameter, q_max_kvar, q_min_kvar
+from ecodec.models.registry import register_agent_kind
 
 
-@dataclass(eq=False)
+@register_agent_kind
+@dataclass(eq=False, kw_only=True)
 class Grid(Agent):
-    name: str
-    p_min_kw: Param
-    p_max_kw: Param
-    buy_price_per_kwh: Param
-    sell_price_per_kwh: Param
-    q_min_kvar: Param = 0.0
-    q_max_kvar: Param = 0.0
+    p_min_kw: Param = parameter(NUMBER, "kW", "Lowest net import (negative = largest export).", profile=True)
+    p_max_kw: Param = parameter(NUMBER, "kW", "Largest net import.", profile=True)
+    q_min_kvar: Param = q_min_kvar()
+    q_max_kvar: Param = q_max_kvar()
+    buy_price_per_kwh: Param = parameter(NUMBER, "currency/kWh", "Price paid per kWh imported (B).", profile=True)
+    sell_price_per_kwh: Param = parameter(NUMBER, "currency/kWh", "Price received per kWh exported (S).",
+                                          profile=True)
 
     kind = "grid"
+    sheet = "grid"
+    sheet_description = ("Connection to the main grid: buy at the buy price, sell at the sell price, within power "
+                         "limits.")
+    rules = (at_most("p_min_kw", "p_max_kw"), at_most("q_min_kvar", "q_max_kvar"))
+    example = {"name": "grid", "active": True, "p_min_kw": -100.0, "p_max_kw": 200.0, "q_min_kvar": -100.0,
+               "q_max_kvar": 100.0, "buy_price_per_kwh": 0.20, "sell_price_per_kwh": 0.05}
     outputs = (Output("p", "p", "kW"), Output("p_import", "p_in", "kW"), Output("p_export", "p_out", "kW"),
                Output("q", "q", "kvar"))
 

@@ -65,11 +65,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pyomo.environ as pyo
 
-from ecodec.errors import ProblemError
+from ecodec.declarations import CHOICE, NUMBER, at_most
 from ecodec.models.base import AggregativeAgent, AggregativeTerms, Output, Param, TimeGrid, at
+from ecodec.models.parameters import parameter
+from ecodec.models.registry import register_agent_kind
 
 TOTAL_BID, BID_SQUARES, ENERGY_SOLD = "total_bid", "bid_squares", "energy_sold"
 #: The market's aggregates in the order of sigma, with their units (before the division by N)
@@ -77,25 +78,33 @@ MARKET_AGGREGATES: tuple[str, ...] = (TOTAL_BID, BID_SQUARES, ENERGY_SOLD)
 REVENUE_SIGNS = {"minus": -1.0, "plus": 1.0}
 
 
-@dataclass(eq=False)
+@register_agent_kind
+@dataclass(eq=False, kw_only=True)
 class Buyer(AggregativeAgent):
-    name: str
-    demand_kwh: Param
-    grid_export_price_per_kwh: Param
-    grid_import_price_per_kwh: Param
-    weight_demand_per_kwh2: float = 1.0
-    weight_price: float = 1.0
+    demand_kwh: Param = parameter(NUMBER, "kWh", "Energy the buyer needs per step (Ebar_i).", lower=0.0,
+                                  profile=True)
+    grid_export_price_per_kwh: Param = parameter(NUMBER, "currency/kWh", "Lowest bid c_b: what the grid pays for "
+                                                 "exported energy.", lower=0.0, lower_open=True, profile=True)
+    grid_import_price_per_kwh: Param = parameter(NUMBER, "currency/kWh", "Highest bid c_s: what the grid charges for "
+                                                 "imported energy.", lower=0.0, lower_open=True, profile=True)
+    weight_demand_per_kwh2: float = parameter(NUMBER, "currency/kWh2", "Weight eps_d of the squared shortfall or "
+                                              "surplus (E_i - Ebar_i)^2 (demand satisfaction).", default=1.0,
+                                              lower=0.0)
+    weight_price: float = parameter(NUMBER, "-", "Weight eps_b of E_i (c_i - c_s), the saving against buying from "
+                                    "the grid.", default=1.0, lower=0.0)
 
     kind = "buyer"
+    sheet = "buyers"
+    sheet_description = (
+        "Market buyers (energy-community market, docs/market.md): each bids a unit price within the grid's export "
+        "and import prices and receives energy in proportion to its bid. A case holds either market agents or "
+        "agents coupled through resources. (The example row is inactive.)")
+    rules = (at_most("grid_export_price_per_kwh", "grid_import_price_per_kwh"),)
+    example = {"name": "buyer1", "active": False, "demand_kwh": 8.0, "grid_export_price_per_kwh": 0.12,
+               "grid_import_price_per_kwh": 0.29, "weight_demand_per_kwh2": 0.01, "weight_price": 1.0}
     aggregates = MARKET_AGGREGATES
     outputs = (Output("bid", "bid", "currency/kWh"), Output("energy_received", "energy_received", "kWh"),
                Output("shortfall", "shortfall", "kWh"), Output("payment", "payment", "currency"))
-
-    def __post_init__(self):
-        low, high = np.asarray(self.grid_export_price_per_kwh), np.asarray(self.grid_import_price_per_kwh)
-        if np.any(low <= 0) or np.any(low > high):
-            raise ProblemError(f"buyer '{self.name}': the bid range needs 0 < grid_export_price_per_kwh <= "
-                               f"grid_import_price_per_kwh (the sharing rule divides by the total bid)")
 
     def build(self, b: pyo.Block, grid: TimeGrid, sigma: dict[str, list]) -> AggregativeTerms:
         T = grid.steps
@@ -114,26 +123,29 @@ class Buyer(AggregativeAgent):
                                                      BID_SQUARES: [b.bid[t] ** 2 for t in T]})
 
 
-@dataclass(eq=False)
+@register_agent_kind
+@dataclass(eq=False, kw_only=True)
 class Seller(AggregativeAgent):
-    name: str
-    excess_kwh: Param
-    weight_revenue: float = 1.0
-    weight_storage: float = 1.0
-    revenue_in_cost: str = "minus"
+    excess_kwh: Param = parameter(NUMBER, "kWh", "Excess energy per step (Ehat_j), > 0 at every step.", lower=0.0,
+                                  lower_open=True, profile=True)
+    weight_revenue: float = parameter(NUMBER, "-", "Weight gamma_r of the revenue R_j.", default=1.0, lower=0.0)
+    weight_storage: float = parameter(NUMBER, "currency", "Weight gamma_s of ln(1 + Ehat_j (1 - w_j)), the value "
+                                      "of keeping energy.", default=1.0, lower=0.0)
+    revenue_in_cost: str = parameter(CHOICE, "-", "Sign of the revenue term in the seller's cost: 'minus' "
+                                     "(-gamma_r R_j: revenue is maximised, the default) or 'plus' (+gamma_r R_j, the "
+                                     "formula as printed in the ECODREAM report).", default="minus",
+                                     choices=tuple(REVENUE_SIGNS))
 
     kind = "seller"
+    sheet = "sellers"
+    sheet_description = (
+        "Market sellers: each sells a fraction of its excess energy to the community and keeps the rest; sellers "
+        "are paid in proportion to what they sell. (The example row is inactive.)")
+    example = {"name": "seller1", "active": False, "excess_kwh": 10.0, "weight_revenue": 0.5,
+               "weight_storage": 1.0, "revenue_in_cost": "minus"}
     aggregates = MARKET_AGGREGATES
     outputs = (Output("fraction_sold", "fraction_sold", "-"), Output("energy_sold", "energy_sold", "kWh"),
                Output("revenue", "revenue", "currency"))
-
-    def __post_init__(self):
-        if self.revenue_in_cost not in REVENUE_SIGNS:
-            raise ProblemError(f"seller '{self.name}': revenue_in_cost must be 'minus' (maximise revenue) or 'plus' "
-                               f"(the report's printed sign), got {self.revenue_in_cost!r}")
-        if np.any(np.asarray(self.excess_kwh) <= 0):
-            raise ProblemError(f"seller '{self.name}': excess_kwh must be > 0 at every step (a seller without "
-                               f"excess has nothing to decide)")
 
     def build(self, b: pyo.Block, grid: TimeGrid, sigma: dict[str, list]) -> AggregativeTerms:
         T = grid.steps

@@ -44,27 +44,55 @@ from dataclasses import dataclass
 import pyomo.environ as pyo
 
 from ecodec.carriers import ACTIVE_POWER, HEAT
+from ecodec.declarations import BOOL, NUMBER, Rule, at_most
 from ecodec.models.base import Agent, AgentTerms, Output, Param, TimeGrid, at
+from ecodec.models.parameters import efficiency, parameter
+from ecodec.models.registry import register_agent_kind
 
 
-@dataclass(eq=False)
+@register_agent_kind
+@dataclass(eq=False, kw_only=True)
 class Microturbine(Agent):
-    name: str
-    p_min_kw: Param
-    p_max_kw: Param
-    eta_el: float
-    heat_to_power_ratio: float
-    lhv_kwh_per_sm3: float
-    beta_sm3_per_kwh: float
-    ff: float
-    fuel_price_untaxed_per_sm3: Param
-    fuel_price_taxed_per_sm3: Param
-    emission_cost_per_kwh_pe: Param = 0.0
-    commitment: bool = False
-    startup_cost: float = 0.0
-    initially_on: bool = False
+    p_min_kw: Param = parameter(NUMBER, "kW", "Lowest electrical output (when on, with commitment).", lower=0.0,
+                                profile=True)
+    p_max_kw: Param = parameter(NUMBER, "kW", "Highest electrical output (capacity).", lower=0.0, profile=True)
+    eta_el: float = efficiency("Electrical efficiency p_el / p_pe.")
+    heat_to_power_ratio: float = parameter(NUMBER, "kW_th/kW_el", "Recovered heat per unit of electricity (mu).",
+                                           lower=0.0)
+    lhv_kwh_per_sm3: float = parameter(NUMBER, "kWh/Sm3", "Lower heating value of the fuel.", lower=0.0,
+                                       lower_open=True)
+    beta_sm3_per_kwh: float = parameter(NUMBER, "Sm3/kWh", "Fuel per kWh of electricity eligible for the untaxed "
+                                        "rate.", lower=0.0)
+    ff: float = parameter(NUMBER, "-", "Share of the eligible fuel that is taxed anyway (fuel-tax split).",
+                          lower=0.0, upper=1.0)
+    fuel_price_untaxed_per_sm3: Param = parameter(NUMBER, "currency/Sm3", "Price of untaxed fuel (K_utx).",
+                                                  lower=0.0, profile=True)
+    fuel_price_taxed_per_sm3: Param = parameter(NUMBER, "currency/Sm3", "Price of taxed fuel (K_tx).", lower=0.0,
+                                                profile=True)
+    emission_cost_per_kwh_pe: Param = parameter(NUMBER, "currency/kWh", "Emission cost per kWh of primary energy "
+                                                "(C).", default=0.0, lower=0.0, profile=True)
+    commitment: bool = parameter(BOOL, "-", "TRUE adds an on/off binary per step: output is 0 or within "
+                                 "[p_min_kw, p_max_kw] (makes the case a MILP).", default=False)
+    startup_cost: float = parameter(NUMBER, "currency", "Cost of each start (with commitment).", default=0.0,
+                                    lower=0.0)
+    initially_on: bool = parameter(BOOL, "-", "Whether the turbine is on before step 1 (with commitment; a start "
+                                   "at step 1 is charged only if it was off).", default=False)
 
     kind = "microturbine"
+    sheet = "microturbines"
+    sheet_description = "Gas microturbines (CHP): electricity from fuel, heat recovered in proportion to electricity."
+    rules = (
+        at_most("p_min_kw", "p_max_kw"),
+        Rule(("beta_sm3_per_kwh", "ff", "eta_el", "lhv_kwh_per_sm3"),
+             lambda r: (1 - r["ff"]) * r["beta_sm3_per_kwh"] * r["eta_el"] * r["lhv_kwh_per_sm3"] <= 1 + 1e-12,
+             "(1 - ff) * beta_sm3_per_kwh <= 1 / (eta_el * lhv_kwh_per_sm3): untaxed fuel cannot exceed the "
+             "fuel burnt"),
+    )
+    example = {"name": "mt1", "active": True, "p_min_kw": 0.0, "p_max_kw": 65.0, "eta_el": 0.28,
+               "heat_to_power_ratio": 1.7, "lhv_kwh_per_sm3": 9.59, "beta_sm3_per_kwh": 0.22, "ff": 0.0,
+               "fuel_price_untaxed_per_sm3": 0.30, "fuel_price_taxed_per_sm3": 0.40,
+               "emission_cost_per_kwh_pe": 0.005, "commitment": False, "startup_cost": 0.0,
+               "initially_on": False}
     outputs = (
         Output("p_el", "p_el", "kW"), Output("p_th", "p_th", "kW"), Output("p_pe", "p_pe", "kW"),
         Output("fuel_untaxed", "fuel_utx", "Sm3/h"), Output("fuel_taxed", "fuel_tx", "Sm3/h"),

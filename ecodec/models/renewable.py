@@ -12,40 +12,54 @@ Per step t::
 
 Contributions: electric: active power +p_t, reactive power +q_t; thermal: heat +p_t.
 
-======  ========  ===========================  ============
-symbol  Pyomo     workbook column              unit
-======  ========  ===========================  ============
-p       ``p``     capacity_kw, availability_pu  kW
-q       ``q``     q_min_kvar, q_max_kvar       kvar
-c                 cost_per_kwh                 currency/kWh
-======  ========  ===========================  ============
+======  ========  =======================================  ============
+symbol  Pyomo     workbook column                          unit
+======  ========  =======================================  ============
+p       ``p``     capacity_kw, availability_pu, carrier    kW
+q       ``q``     q_min_kvar, q_max_kvar                   kvar
+c                 cost_per_kwh                             currency/kWh
+======  ========  =======================================  ============
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pyomo.environ as pyo
 
 from ecodec.carriers import ACTIVE_POWER, HEAT, REACTIVE_POWER
+from ecodec.declarations import CHOICE, NUMBER, Rule, at_most
 from ecodec.models.base import Agent, AgentTerms, Output, Param, TimeGrid, at
+from ecodec.models.parameters import parameter, q_max_kvar, q_min_kvar
+from ecodec.models.registry import register_agent_kind
 
 
-@dataclass(eq=False)
+@register_agent_kind
+@dataclass(eq=False, kw_only=True)
 class Renewable(Agent):
-    name: str
-    carrier: str
-    capacity_kw: float
-    availability_pu: Param
-    q_min_kvar: Param = 0.0
-    q_max_kvar: Param = 0.0
-    cost_per_kwh: Param = 0.0
-
-    def __post_init__(self):
-        if self.carrier not in ("electric", "thermal"):
-            raise ValueError(f"renewable '{self.name}': carrier must be 'electric' or 'thermal', got {self.carrier!r}")
+    carrier: str = parameter(CHOICE, "-", "'electric' (PV, wind) feeds active/reactive power; 'thermal' (solar "
+                             "thermal) feeds heat.", choices=("electric", "thermal"))
+    capacity_kw: float = parameter(NUMBER, "kW", "Rated power.", lower=0.0)
+    availability_pu: Param = parameter(NUMBER, "pu", "Available share of capacity per step.", lower=0.0, upper=1.0,
+                                       profile=True)
+    q_min_kvar: Param = q_min_kvar()
+    q_max_kvar: Param = q_max_kvar()
+    cost_per_kwh: Param = parameter(NUMBER, "currency/kWh", "Cost per kWh used (0 = free).", default=0.0,
+                                    profile=True)
 
     kind = "renewable"
+    sheet = "renewables"
+    sheet_description = "Renewable sources: available power = capacity x availability profile; curtailment is allowed."
+    rules = (
+        at_most("q_min_kvar", "q_max_kvar"),
+        Rule(("q_min_kvar", "carrier", "q_max_kvar"),
+             lambda r: r["carrier"] == "electric"
+             or bool(np.all(np.asarray(r["q_min_kvar"]) == 0) and np.all(np.asarray(r["q_max_kvar"]) == 0)),
+             "0 for a thermal renewable (it has no reactive power)"),
+    )
+    example = {"name": "pv1", "active": True, "carrier": "electric", "capacity_kw": 50.0, "availability_pu": 0.6,
+               "q_min_kvar": -15.0, "q_max_kvar": 15.0, "cost_per_kwh": 0.0}
     outputs = (Output("p", "p", "kW"), Output("p_available", "p_available", "kW"), Output("q", "q", "kvar"))
 
     def build(self, b: pyo.Block, grid: TimeGrid) -> AgentTerms:

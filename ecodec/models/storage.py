@@ -15,46 +15,77 @@ Per step t (p positive = charging; the storage enters the active balance with a 
 
 Contributions: active power -p_t, reactive power -q_t.
 
-=======  ==========  ==============================  =====
-symbol   Pyomo       workbook column                 unit
-=======  ==========  ==============================  =====
-p_ch     ``p_ch``    p_max_kw                        kW
-p_dis    ``p_dis``   p_min_kw                        kW
-p        ``p``                                       kW
-q        ``q``       q_min_kvar, q_max_kvar          kvar
-e        ``e``       e_min_kwh, e_max_kwh, e_init_kwh  kWh
-a                    decay_per_step                  -
-eta_ch               eta_charge                      -
-eta_dis              eta_discharge                   -
-=======  ==========  ==============================  =====
+=======  ==========  ===================================================  =====
+symbol   Pyomo       workbook column                                      unit
+=======  ==========  ===================================================  =====
+p_ch     ``p_ch``    p_max_kw                                             kW
+p_dis    ``p_dis``   p_min_kw                                             kW
+p        ``p``                                                            kW
+q        ``q``       q_min_kvar, q_max_kvar                               kvar
+e        ``e``       e_min_kwh, e_max_kwh, e_init_kwh, e_final_min_kwh    kWh
+a                    decay_per_step                                       -
+eta_ch               eta_charge                                           -
+eta_dis              eta_discharge                                        -
+=======  ==========  ===================================================  =====
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pyomo.environ as pyo
 
 from ecodec.carriers import ACTIVE_POWER, REACTIVE_POWER
+from ecodec.declarations import NUMBER, Rule, at_most
 from ecodec.models.base import Agent, AgentTerms, Output, Param, TimeGrid, at
+from ecodec.models.parameters import efficiency, parameter, q_max_kvar, q_min_kvar
+from ecodec.models.registry import register_agent_kind
 
 
-@dataclass(eq=False)
+def _first(value) -> float:
+    return float(np.atleast_1d(value)[0])
+
+
+def _last(value) -> float:
+    return float(np.atleast_1d(value)[-1])
+
+
+@register_agent_kind
+@dataclass(eq=False, kw_only=True)
 class Storage(Agent):
-    name: str
-    p_min_kw: Param
-    p_max_kw: Param
-    e_min_kwh: Param
-    e_max_kwh: Param
-    e_init_kwh: float
-    q_min_kvar: Param = 0.0
-    q_max_kvar: Param = 0.0
-    e_final_min_kwh: float | None = None
-    decay_per_step: float = 1.0
-    eta_charge: float = 1.0
-    eta_discharge: float = 1.0
+    p_min_kw: Param = parameter(NUMBER, "kW", "Lowest power (negative = largest discharge).", profile=True)
+    p_max_kw: Param = parameter(NUMBER, "kW", "Highest power (largest charge).", profile=True)
+    q_min_kvar: Param = q_min_kvar()
+    q_max_kvar: Param = q_max_kvar()
+    e_min_kwh: Param = parameter(NUMBER, "kWh", "Lowest stored energy at the end of each step.", lower=0.0,
+                                 profile=True)
+    e_max_kwh: Param = parameter(NUMBER, "kWh", "Highest stored energy (capacity) at the end of each step.",
+                                 lower=0.0, profile=True)
+    e_init_kwh: float = parameter(NUMBER, "kWh", "Stored energy at the start of step 1.", lower=0.0)
+    e_final_min_kwh: float | None = parameter(NUMBER, "kWh", "Floor on the energy at the end of the horizon "
+                                              "(empty = none).", default=None, lower=0.0)
+    decay_per_step: float = parameter(NUMBER, "-", "Share of stored energy kept from one step to the next (a).",
+                                      default=1.0, lower=0.0, upper=1.0)
+    eta_charge: float = efficiency("Charging efficiency.", default=1.0)
+    eta_discharge: float = efficiency("Discharging efficiency.", default=1.0)
 
     kind = "storage"
+    sheet = "storages"
+    sheet_description = ("Electric storage: positive power charges, negative discharges; energy follows the decay "
+                         "and efficiencies.")
+    rules = (
+        at_most("p_min_kw", "p_max_kw"), at_most("q_min_kvar", "q_max_kvar"), at_most("e_min_kwh", "e_max_kwh"),
+        Rule(("e_init_kwh", "e_min_kwh", "e_max_kwh"),
+             lambda r: _first(r["e_min_kwh"]) <= r["e_init_kwh"] <= _first(r["e_max_kwh"]),
+             "e_init_kwh within [e_min_kwh, e_max_kwh] of the first step"),
+        Rule(("e_final_min_kwh", "e_max_kwh"),
+             lambda r: r["e_final_min_kwh"] is None or r["e_final_min_kwh"] <= _last(r["e_max_kwh"]),
+             "e_final_min_kwh <= e_max_kwh of the last step"),
+    )
+    example = {"name": "bat1", "active": True, "p_min_kw": -20.0, "p_max_kw": 20.0, "q_min_kvar": -10.0,
+               "q_max_kvar": 10.0, "e_min_kwh": 5.0, "e_max_kwh": 50.0, "e_init_kwh": 25.0,
+               "e_final_min_kwh": 25.0, "decay_per_step": 1.0, "eta_charge": 0.95, "eta_discharge": 0.95}
     outputs = (Output("p", "p", "kW"), Output("p_charge", "p_ch", "kW"), Output("p_discharge", "p_dis", "kW"),
                Output("q", "q", "kvar"), Output("e_end", "e_end", "kWh"))
 

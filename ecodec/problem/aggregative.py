@@ -44,6 +44,8 @@ class AggregativeProblem:
         if len(self.agents) < 2:
             raise ProblemError("an aggregative problem needs at least two agents")
         check_unique_names(self.agents)
+        for agent in self.agents:
+            agent.validate(grid)
         kinds = {a.aggregates for a in self.agents}
         if len(kinds) != 1:
             raise ProblemError("the agents of an aggregative problem must share one list of aggregates; got "

@@ -76,6 +76,8 @@ class CoupledProblem:
         self.name = name
         self.currency = currency
         check_unique_names(self.agents)
+        for agent in self.agents:
+            agent.validate(grid)
         resource_names = [r.name for r in self.resources]
         if len(set(resource_names)) != len(resource_names):
             raise ProblemError(f"resource names must be unique; got {', '.join(resource_names)}")
