@@ -38,6 +38,7 @@ _PUBLIC = {
     "Microturbine": "ecodec.models", "Renewable": "ecodec.models", "Storage": "ecodec.models",
     "Grid": "ecodec.models", "Boiler": "ecodec.models", "ElectricVehicle": "ecodec.models",
     "Buyer": "ecodec.models", "Seller": "ecodec.models", "AGENT_CLASSES": "ecodec.models",
+    "parameter": "ecodec.models", "register_agent_kind": "ecodec.models",
     # problems and networks
     "CoupledProblem": "ecodec.problem", "AggregativeProblem": "ecodec.problem", "CouplingResource": "ecodec.problem",
     "Problem": "ecodec.problem", "PROBLEM_KINDS": "ecodec.problem", "CommunicationNetwork": "ecodec.network",
@@ -54,6 +55,7 @@ _PUBLIC = {
     "compare_case": "ecodec.study", "validate_case": "ecodec.study", "report_saved_runs": "ecodec.study",
     # errors
     "EcodecError": "ecodec.errors", "CaseError": "ecodec.errors", "ProblemError": "ecodec.errors",
+    "AgentError": "ecodec.errors",
 }
 __all__ = sorted([*_PUBLIC, "build_problem", "__version__"])
 

@@ -28,18 +28,20 @@ import pandas as pd
 import pyomo.environ as pyo
 
 import ecodec
+from ecodec.declarations import NUMBER
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY = "2019-01-16"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, kw_only=True)
 class HeatPump(ecodec.Agent):
-    """Air-source heat pump; equations in the module docstring."""
+    """Air-source heat pump; equations in the module docstring.  Each parameter is declared once (type, unit,
+    bounds, description): constructing a heat pump checks them with the words a workbook cell would get."""
 
-    name: str
-    p_el_max_kw: float
-    cop: np.ndarray  # one value per step
+    p_el_max_kw: float = ecodec.parameter(NUMBER, "kW", "Largest electrical input.", lower=0.0)
+    cop: np.ndarray = ecodec.parameter(NUMBER, "kW_th/kW_el", "Coefficient of performance per step.", lower=1.0,
+                                       upper=10.0, profile=True)
 
     kind = "heat_pump"
     outputs = (ecodec.Output("p_el", "p_el", "kW"), ecodec.Output("p_th", "p_th", "kW"))
@@ -102,6 +104,10 @@ def main() -> None:
     heat = reference.dispatch.query("agent == 'heat_pump' and quantity == 'p_th'")["value"].sum()
     print(f"\nthe heat pump delivers {heat:.1f} kWh of the day's heat at the optimum; report written to "
           f"{study.written['report']}")
+    try:
+        HeatPump(name="too_good", p_el_max_kw=12.0, cop=np.full(24, 12.0))
+    except ecodec.EcodecError as error:
+        print(f"refused: {error}")
 
 
 if __name__ == "__main__":

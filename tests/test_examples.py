@@ -32,6 +32,7 @@ def test_heat_pump_community_with_a_user_written_agent(tmp_path):
     pdf = tmp_path / "heat_pump_community.pdf"
     assert pdf.read_bytes()[:5] == b"%PDF-"
     assert (tmp_path / "heat_pump_community" / "runs.json").is_file()
+    assert "refused: agent 'too_good' (heat_pump): column 'cop'" in out  # its declared bounds are checked
 
 
 def test_changing_a_parameter_and_solving_again():
