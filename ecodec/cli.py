@@ -343,16 +343,9 @@ def _generate(args) -> int:
 
 
 def _methods(args) -> int:
-    import dataclasses
+    from ecodec.decomposition import methods_help
 
-    from ecodec.decomposition import METHODS, StoppingRules, options_for
-
-    for method in (*METHODS, "stopping"):
-        options = StoppingRules() if method == "stopping" else options_for(method)
-        doc = (type(options).__doc__ or "").strip().splitlines()[0]
-        print(f"{method}: {doc}")
-        for field in dataclasses.fields(options):
-            print(f"  {field.name} = {getattr(options, field.name)!r}")
+    print(methods_help())
     return EXIT_OK
 
 

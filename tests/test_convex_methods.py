@@ -174,9 +174,9 @@ def test_the_qp_term_is_set_once_and_only_costs_change_per_iteration(monkeypatch
     ("tracking-admm", "penalty", -1, "a number > 0"),
     ("proximal-dual", "step_size", 0, "a number > 0"),
     ("proximal-dual", "step_decay", 0.5, "(0.5, 1]"),
-    ("tracking-admm", "graph", "sometimes", "one of fixed, random, periodic"),
+    ("tracking-admm", "graph", "sometimes", "one of 'fixed', 'random', 'periodic'"),
     ("proximal-dual", "edge_probability", 0, "(0, 1]"),
-    ("proximal-dual", "graph_period", 1, "an integer >= 2"),
+    ("proximal-dual", "graph_period", 1, "a whole number >= 2"),
 ])
 def test_bad_options_are_refused_with_the_option_value_and_what_was_expected(method, key, value, expected):
     with pytest.raises(OptionError) as error:

@@ -176,10 +176,10 @@ def test_mixed_integer_version_returns_a_coupling_feasible_mixed_integer_dispatc
     ({"penalty": 0}, "penalty must be a number > 0"),
     ({"penalty": "-1"}, "penalty must be a number > 0"),
     ({"step_decay": 0.4}, "step_decay must be a number in (0.5, 1]"),
-    ({"step_size": "fast"}, "step_size must be float, got 'fast'"),
+    ({"step_size": "fast"}, "step_size must be a number > 0, got 'fast'"),
     ({"stepsize": 1}, "unknown primal-decomposition option(s) stepsize"),
-    ({"relaxation": "l2"}, "relaxation must be 'per-row'"),
-    ({"repair_patience": 0}, "repair_patience must be an integer >= 1"),
+    ({"relaxation": "l2"}, "relaxation must be one of 'per-row', 'scalar'"),
+    ({"repair_patience": 0}, "repair_patience must be a whole number >= 1"),
 ])
 def test_options_are_validated(values, fragment):
     with pytest.raises(OptionError) as error:
@@ -188,7 +188,7 @@ def test_options_are_validated(values, fragment):
 
 
 def test_stopping_rules_are_validated():
-    with pytest.raises(OptionError, match="max_iterations must be an integer >= 1"):
+    with pytest.raises(OptionError, match="max_iterations must be a whole number >= 1"):
         StoppingRules(max_iterations=0)
     with pytest.raises(OptionError, match="violation_tol must be a number > 0"):
         StoppingRules(violation_tol=-1e-3)
@@ -252,5 +252,5 @@ def test_on_random_edges_allocations_move_only_along_active_edges_and_keep_their
 
 
 def test_primal_decomposition_refuses_a_periodic_graph_sequence():
-    with pytest.raises(OptionError, match="not a periodic sequence"):
+    with pytest.raises(OptionError, match="graph must be one of 'fixed', 'random', got 'periodic'"):
         options_for("primal-decomposition", {"graph": "periodic"})

@@ -38,6 +38,7 @@ CASES = {"lp": ("cases/microgrid_8.xlsx", ["--max-iterations", "100"]),
                                        "-O", "recovery_iteration=6"]),
          "proximal-dual": ("cases/microgrid_8.xlsx", ["--method", "proximal-dual", "--max-iterations", "40", "-O",
                                                       "graph=random"]),
+         "dual-subgradient": ("cases/microgrid_8.xlsx", ["--method", "dual-subgradient", "--max-iterations", "40"]),
          "aggregative-tracking": ("cases/community_market_demand.xlsx", ["--method", "aggregative-tracking",
                                                                          "--max-iterations", "300", "-O",
                                                                          "graph=random"])}

@@ -69,7 +69,7 @@ def test_balance_rows_are_refused_with_a_reason():
         run(problem, network, "tightening")
 
 
-@pytest.mark.parametrize(("values", "fragment"), [({"tightening": "sometimes"}, "'constant' or 'adaptive'"),
+@pytest.mark.parametrize(("values", "fragment"), [({"tightening": "sometimes"}, "one of 'constant', 'adaptive'"),
                                                   ({"step_size": 0}, "a number > 0"),
                                                   ({"perturbation": 0.5}, r"in \[0, 0.1\)")])
 def test_options_are_validated(values, fragment):

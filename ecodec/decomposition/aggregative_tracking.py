@@ -26,10 +26,11 @@ as many rounds as the graph's diameter (the default) every estimate mixes every 
 weight (the weights keep a positive self weight).  An estimate where a cost is undefined later on (too large a
 step) stops the run with a message naming the agent and the iteration.
 
-Stopping: the iteration is a fixed-point method whose answer is a stationary point, not a cost level, so it stops
-on its own rule (:meth:`certified`) rather than on the cost gap of the shared loop: when the relative change of
-the decisions  ||x^k+1 - x^k|| / ||x^k||, the relative tracking error of the aggregates  max_i ||s_i - sigma|| /
-||sigma||  and that of their gradient  max_i ||y_i - mean y|| / ||mean y||  are all at or below ``step_tol``.
+Stopping: the iteration is a fixed-point method whose answer is a stationary point, not a cost level, so it declares
+its own rule (:class:`~ecodec.decomposition.stopping.Tracking`) instead of the cost gap of the shared loop: it
+stops when the relative change of the decisions  ||x^k+1 - x^k|| / ||x^k||, the relative tracking error of the
+aggregates  max_i ||s_i - sigma|| / ||sigma||  and that of their gradient  max_i ||y_i - mean y|| / ||mean y||  are
+all at or below ``step_tol``.
 (With a linear rate rho the distance to the fixed point is about step / (1 - rho); the default 1e-10 leaves room
 for rho up to 0.999 at 1e-7.)  All three are needed: a too large step was measured to park every seller at w = 0
 with the estimates s agreeing, the decisions still, and only y, the gradient estimate, still wrong.
@@ -55,13 +56,15 @@ History per iteration: ``rel_step`` (the relative change above), ``tracking_erro
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from ecodec.decomposition.neighbour_driver import NeighbourDriver, consensus_mix
-from ecodec.decomposition.options import TimeVaryingGraphOptions, require
+from ecodec.decomposition.options import TimeVaryingGraphOptions, option
+from ecodec.decomposition.registry import Column, MethodSpec, register
+from ecodec.decomposition.stopping import Tracking
+from ecodec.declarations import INTEGER
 from ecodec.errors import SolveError
 from ecodec.results import kpi
 from ecodec.results.run_result import AgentOutcome
@@ -78,22 +81,13 @@ class AggregativeTrackingOptions(TimeVaryingGraphOptions):
     ``consensus_rounds`` (None: the graph's diameter), ``step_tol`` (stopping), and the graph options."""
 
     method = METHOD
-    step_size: float = 1e-3
-    damping: float = 1.0
-    consensus_rounds: int | None = None
-    step_tol: float = 1e-10
-
-    def __post_init__(self):
-        super().__post_init__()
-        require(isinstance(self.step_size, (int, float)) and math.isfinite(self.step_size) and self.step_size > 0,
-                METHOD, "step_size", self.step_size, "a number > 0 (gamma)")
-        require(isinstance(self.damping, (int, float)) and 0 < self.damping <= 1, METHOD, "damping", self.damping,
-                "a number in (0, 1] (delta)")
-        require(self.consensus_rounds is None or (isinstance(self.consensus_rounds, int)
-                                                  and self.consensus_rounds >= 0), METHOD, "consensus_rounds",
-                self.consensus_rounds, "an integer >= 0, or none (the graph's diameter)")
-        require(isinstance(self.step_tol, (int, float)) and 0 < self.step_tol < 1, METHOD, "step_tol", self.step_tol,
-                "a number in (0, 1)")
+    step_size: float = option(1e-3, "x per unit of gradient", "gamma, the step of the projected gradient",
+                              lower=0.0, lower_open=True)
+    damping: float = option(1.0, "-", "delta, the share of the step taken", lower=0.0, upper=1.0, lower_open=True)
+    consensus_rounds: int | None = option(None, "rounds", "averaging rounds on s before the first step (none: the "
+                                          "graph's diameter)", lower=0, optional=True, dtype=INTEGER)
+    step_tol: float = option(1e-10, "-", "stop when the relative step and both tracking errors are at most this",
+                             lower=0.0, upper=1.0, lower_open=True, upper_open=True)
 
 
 class _TrackingAgent:
@@ -145,11 +139,19 @@ class _TrackingAgent:
         return value
 
 
+@register(MethodSpec(
+    METHOD, "projected aggregative tracking: a fully distributed gradient method for markets, each agent tracking "
+    "the aggregates and their gradient by consensus", kinds=("aggregative",), default_for=("aggregative",),
+    options=AggregativeTrackingOptions, stopping=(Tracking(),), columns=(
+        Column("step_size", "gamma, the step of the projected gradient"),
+        Column("active_edges", "edges of the graph active at this iteration"),
+        Column("rel_step", "relative change of the decisions ||x^k+1 - x^k|| / ||x^k||"),
+        Column("tracking_error_sigma", "max_i ||s_i - sigma|| / ||sigma||"),
+        Column("tracking_error_gradient", "max_i ||y_i - mean y|| / ||mean y||"),
+        Column("x:<agent>:<t>", "each decision", when=f"at most {HISTORY_COLUMNS} values"),
+        Column("sigma:<aggregate>:<t>", "each aggregate", when=f"at most {HISTORY_COLUMNS} values"))))
 class AggregativeTracking(NeighbourDriver):
     """Projected aggregative tracking; the math is in the module docstring."""
-
-    method = METHOD
-    options_type = AggregativeTrackingOptions
 
     def setup(self) -> None:
         self.start_schedule()
@@ -175,16 +177,9 @@ class AggregativeTracking(NeighbourDriver):
         self.decisions = {name: agent.x for name, agent in self.local.items()}
         self.rounds = rounds
         self.record_values = n * self.problem.grid.T + len(self.problem.keys()) <= HISTORY_COLUMNS
-        self.done: str | None = None
 
     def make_evaluator(self, reference):
         return _AggregativeEvaluator(self.problem, self.runtime, reference)
-
-    def may_stop(self) -> bool:
-        return False
-
-    def certified(self) -> str | None:
-        return self.done
 
     def prices(self):
         return None
@@ -211,11 +206,6 @@ class AggregativeTracking(NeighbourDriver):
             for name, x in decisions.items():
                 record.update({f"x:{name}:{j + 1}": float(v) for j, v in enumerate(x)})
             record.update({f"sigma:{key}:{t + 1}": float(v) for (key, t), v in zip(self.problem.keys(), sigma)})
-        tol = self.options.step_tol
-        if max(record["rel_step"], record["tracking_error_sigma"], record["tracking_error_gradient"]) <= tol:
-            self.done = (f"converged: relative change of the decisions {record['rel_step']:.1e}, tracking errors of "
-                         f"the aggregates {record['tracking_error_sigma']:.1e} and of their gradient "
-                         f"{record['tracking_error_gradient']:.1e} <= step_tol {tol:g}")
         return record
 
     def finish(self) -> dict[str, object]:

@@ -13,7 +13,6 @@ violation of the coupling rows, and names the resources and steps that cannot be
 from __future__ import annotations
 
 import logging
-import math
 import time
 from dataclasses import dataclass
 
@@ -22,7 +21,9 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from ecodec.decomposition.centralized_aggregative import AGREE_TOL, solve_aggregative
-from ecodec.decomposition.options import MethodOptions, OptionError, require
+from ecodec.decomposition.options import MethodOptions, OptionError, mip_gap_option, option
+from ecodec.decomposition.registry import MethodSpec, register
+from ecodec.declarations import NUMBER
 from ecodec.problem.aggregative import AggregativeProblem
 from ecodec.problem.coupled import BuiltModel, CoupledProblem
 from ecodec.results.run_result import (COST_COLUMNS, RunResult, contribution_table, coupling_table, dispatch_table,
@@ -52,25 +53,15 @@ class CentralizedOptions(MethodOptions):
     """
 
     method = METHOD
-    time_limit_s: float | None = None
-    mip_rel_gap: float = 1e-4
-    solver: str = "auto"
-    starts: int = 5
-    seed: int = 0
-    agree_tol: float = AGREE_TOL
-
-    def __post_init__(self):
-        require(self.time_limit_s is None or (isinstance(self.time_limit_s, (int, float))
-                                              and math.isfinite(self.time_limit_s) and self.time_limit_s > 0),
-                METHOD, "time_limit_s", self.time_limit_s, "a positive number of seconds")
-        require(isinstance(self.mip_rel_gap, (int, float)) and 0 <= self.mip_rel_gap < 1, METHOD, "mip_rel_gap",
-                self.mip_rel_gap, "a number in [0, 1)")
-        require(self.solver in SOLVERS, METHOD, "solver", self.solver, "one of " + ", ".join(SOLVERS))
-        require(isinstance(self.starts, int) and 1 <= self.starts <= 1000, METHOD, "starts", self.starts,
-                "an integer from 1 to 1000")
-        require(isinstance(self.seed, int) and self.seed >= 0, METHOD, "seed", self.seed, "an integer >= 0")
-        require(isinstance(self.agree_tol, (int, float)) and 0 < self.agree_tol < 1, METHOD, "agree_tol",
-                self.agree_tol, "a number in (0, 1)")
+    time_limit_s: float | None = option(None, "s", "stop the solver after this time (none: no limit)", lower=0.0,
+                                        lower_open=True, optional=True, dtype=NUMBER)
+    mip_rel_gap: float = mip_gap_option(1e-4)
+    solver: str = option("auto", "-", "highs (LP, MILP), ipopt (continuous problems; a local optimum of an NLP) or "
+                         "auto: HiGHS for coupled cases, Ipopt for aggregative (market) cases", choices=SOLVERS)
+    starts: int = option(5, "-", "aggregative cases: number of starting points of Ipopt", lower=1, upper=1000)
+    seed: int = option(0, "-", "aggregative cases: seed of the drawn starting points", lower=0)
+    agree_tol: float = option(AGREE_TOL, "-", "aggregative cases: relative tolerance within which two local optima "
+                              "count as the same", lower=0.0, upper=1.0, lower_open=True, upper_open=True)
 
 
 def solve_centralized(problem: CoupledProblem | AggregativeProblem,
@@ -191,3 +182,8 @@ def _ranges(steps: np.ndarray) -> str:
             start = prev = s
     out.append(f"{start}-{prev}" if prev > start else f"{start}")
     return ", ".join(out)
+
+
+register(MethodSpec(METHOD, "the whole problem as one model on one solver (HiGHS, or Ipopt for a market): the "
+                    "reference every distributed run is compared with", kinds=("coupled", "aggregative"),
+                    options=CentralizedOptions, solve=solve_centralized))

@@ -13,7 +13,10 @@ and delivers their messages.  The loop in :func:`run_driver` is the same for eve
    the fixed agent order), the coupling violation (absolute, and relative to each resource's peak
    |right-hand side|), and, when a reference run is given, the relative cost gap and the relative distance of
    the decisions; hooks see each record (progress display, logging, checkpoint);
-3. the stopping rules decide: converged, iteration limit, or interrupted (Ctrl-C keeps what was computed);
+3. it stops at ``max_iterations`` (:class:`~ecodec.decomposition.stopping.StoppingRules`), when interrupted
+   (Ctrl-C keeps what was computed), when the method abandons (``driver.abandoned``: no feasible point), or when
+   one of the stopping rules the method declares (``driver.spec.stopping``, :mod:`ecodec.decomposition.stopping`)
+   says it has converged; the loop has no other knowledge of the methods;
 4. ``driver.finish()`` lets a method post-process (the mixed-integer recovery of primal decomposition);
    the final decisions become a :class:`~ecodec.results.RunResult` with the whole history.
 
@@ -27,14 +30,14 @@ from __future__ import annotations
 import logging
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from ecodec.decomposition.hooks import Hook
-from ecodec.decomposition.options import MethodOptions, require
+from ecodec.decomposition.options import MethodOptions
+from ecodec.decomposition.stopping import LoopState, StoppingRules
 from ecodec.problem.coupled import CoupledProblem
 from ecodec.results import kpi
 from ecodec.results.run_result import AgentOutcome, RunResult, utc_timestamp
@@ -42,42 +45,18 @@ from ecodec.solvers.compiled import CompiledSubproblem
 from ecodec.versions import software_versions
 from ecodec.vocabulary import CONVERGED, INFEASIBLE, INTERRUPTED, ITERATION_LIMIT
 
+if TYPE_CHECKING:
+    from ecodec.decomposition.registry import MethodSpec
+
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class StoppingRules(MethodOptions):
-    """When the loop stops (whichever comes first).
-
-    ``max_iterations``: hard limit; ``violation_tol``: relative coupling violation (largest |residual| of a
-    resource over its peak |right-hand side|) at or below which the decisions count as feasible; ``cost_gap_tol``:
-    relative cost gap |f - f*| / |f*| to the reference, used only when a reference run is given; without one,
-    ``stall_tol`` stops a feasible run whose cost moved by less than this fraction over ``stall_window``
-    iterations.
-    """
-
-    method = "stopping"
-    max_iterations: int = 10000
-    violation_tol: float = 1e-3
-    cost_gap_tol: float = 1e-3
-    stall_tol: float = 1e-5
-    stall_window: int = 50
-
-    def __post_init__(self):
-        require(isinstance(self.max_iterations, int) and self.max_iterations >= 1, self.method, "max_iterations",
-                self.max_iterations, "an integer >= 1")
-        for key in ("violation_tol", "cost_gap_tol", "stall_tol"):
-            value = getattr(self, key)
-            require(isinstance(value, (int, float)) and value > 0, self.method, key, value, "a number > 0")
-        require(isinstance(self.stall_window, int) and self.stall_window >= 1, self.method, "stall_window",
-                self.stall_window, "an integer >= 1")
-
-
 class Driver(ABC):
-    """One distributed method; see the module docstring.  Subclasses set ``method`` and ``options_type``."""
+    """One distributed method; see the module docstring.  A subclass is registered with
+    :func:`~ecodec.decomposition.registry.register`, which sets ``spec``: its name, options type, history columns
+    and stopping rules."""
 
-    method: ClassVar[str]
-    options_type: ClassVar[type[MethodOptions]]
+    spec: ClassVar[MethodSpec]
 
     def __init__(self, problem: CoupledProblem, runtime, options: MethodOptions):
         self.problem = problem
@@ -87,7 +66,7 @@ class Driver(ABC):
         self.decisions: dict[str, np.ndarray] = {}
         self.warnings: list[str] = []
         self.abandoned: str | None = None  # set by setup() when the method cannot run on this problem: why
-        self.label = self.method  # the name of its runs (a preset variant such as 'tightening-constant')
+        self.label = self.spec.name  # the name of its runs (a preset variant such as 'tightening-constant')
 
     @abstractmethod
     def setup(self) -> None:
@@ -97,23 +76,9 @@ class Driver(ABC):
     def iterate(self, k: int) -> dict[str, float]:
         """Advance every local agent by one iteration; set ``self.decisions``; return per-iteration numbers."""
 
-    def may_stop(self) -> bool:
-        """False while the method must keep iterating whatever the tolerances say (a phase is still to come)."""
-        return True
-
-    def seeks_reference_cost(self) -> bool:
-        """False for heuristic phases (a mixed-integer repair) whose cost need not reach the reference: the loop
-        then stops as soon as the coupling holds within ``violation_tol``."""
-        return True
-
     def finish(self) -> dict[str, object]:
         """Post-process after the last iteration (may change ``self.decisions``); returns facts for ``info``."""
         return {}
-
-    def certified(self) -> str | None:
-        """A message when the method has proved its current answer good enough by its own certificate (a gap
-        between its lower and upper bounds), else None; checked after every iteration."""
-        return None
 
     def prices(self) -> np.ndarray | None:
         """Coupling prices (currency per unit and hour), shape (resources, T), when the method estimates them."""
@@ -183,6 +148,8 @@ def run_driver(driver: Driver, stopping: StoppingRules, hooks: list[Hook] | None
     for hook in hooks:
         hook.on_start(driver.label, problem, stopping)
     history: list[dict] = []
+    rules = driver.spec.stopping
+    state = LoopState(driver, history, stopping, evaluator.reference_objective is not None)
     status, message = ITERATION_LIMIT, f"stopped at the iteration limit ({stopping.max_iterations})"
     if driver.abandoned is not None:  # e.g. a tightened problem without a feasible point: nothing to iterate
         result = _result(driver, history, INFEASIBLE, driver.abandoned, setup_time, time.perf_counter() - started,
@@ -208,17 +175,7 @@ def run_driver(driver: Driver, stopping: StoppingRules, hooks: list[Hook] | None
             if driver.abandoned is not None:  # the method found mid-run that it cannot go on (no feasible point)
                 status, message = INFEASIBLE, driver.abandoned
                 break
-            certificate = driver.certified()
-            if certificate:
-                status, message = CONVERGED, certificate
-                break
-            if not driver.may_stop():
-                continue
-            if not driver.seeks_reference_cost():
-                done = (f"feasible: relative violation {record['rel_violation']:.2e} <= {stopping.violation_tol:g}"
-                        if record["rel_violation"] <= stopping.violation_tol else None)
-            else:
-                done = _converged(history, stopping, evaluator.reference_objective is not None)
+            done = next((said for said in (rule.reached(state) for rule in rules) if said), None)
             if done:
                 status, message = CONVERGED, done
                 break
@@ -233,24 +190,6 @@ def run_driver(driver: Driver, stopping: StoppingRules, hooks: list[Hook] | None
         for hook in hooks:
             hook.on_finish(result)
     return result
-
-
-def _converged(history: list[dict], stopping: StoppingRules, has_reference: bool) -> str | None:
-    last = history[-1]
-    if last["rel_violation"] > stopping.violation_tol:
-        return None
-    if has_reference:
-        if last["cost_gap"] <= stopping.cost_gap_tol:
-            return (f"converged: relative violation {last['rel_violation']:.2e} <= {stopping.violation_tol:g} and "
-                    f"cost gap {last['cost_gap']:.2e} <= {stopping.cost_gap_tol:g}")
-        return None
-    if len(history) > stopping.stall_window:
-        before = history[-1 - stopping.stall_window]["objective"]
-        change = abs(last["objective"] - before) / max(abs(last["objective"]), 1e-12)
-        if change <= stopping.stall_tol:
-            return (f"converged: relative violation {last['rel_violation']:.2e} <= {stopping.violation_tol:g} and "
-                    f"cost changed by {change:.1e} over {stopping.stall_window} iterations")
-    return None
 
 
 def _result(driver: Driver, history: list[dict], status: str, message: str, setup_time: float, wall: float,

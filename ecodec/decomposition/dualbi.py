@@ -47,8 +47,12 @@ import numpy as np
 
 from ecodec.decomposition.coupling_rows import CouplingRows
 from ecodec.decomposition.driver import Driver
-from ecodec.decomposition.options import require
-from ecodec.decomposition.priced_agent import Certificate, PricedAgent, PricedOptions
+from ecodec.decomposition.options import option
+from ecodec.decomposition.priced_agent import (COORDINATOR_COLUMNS, Certificate, PricedAgent, PricedOptions,
+                                               perturbation_option)
+from ecodec.decomposition.registry import Column, MethodSpec, register
+from ecodec.decomposition.stopping import CertifiedGap, LoopState, StoppingRule, Tolerance
+from ecodec.declarations import NUMBER
 from ecodec.errors import ProblemError
 from ecodec.solvers.compiled import CompiledSubproblem
 
@@ -69,17 +73,40 @@ class DualBiOptions(PricedOptions):
     """
 
     method = METHOD
-    gap_tol: float = 1e-3
-    perturbation: float = 1e-4
-    price_start: float | None = None
-    max_expansions: int = 60
+    gap_tol: float = option(1e-3, "-", "stop when the certified gap (UB - LB) / |UB| is at most this", lower=0.0,
+                            lower_open=True)
+    perturbation: float = perturbation_option(1e-4)
+    price_start: float | None = option(None, "currency per row unit", "first trial upper end of the price bracket "
+                                       "(none: Lambda)", lower=0.0, lower_open=True, optional=True, dtype=NUMBER)
+    max_expansions: int = option(60, "-", "doublings of the price allowed in search of a feasible upper end", lower=1)
 
-    def __post_init__(self):
-        super().__post_init__()
-        require(self.price_start is None or (isinstance(self.price_start, (int, float)) and self.price_start > 0),
-                self.method, "price_start", self.price_start, "a price > 0 (or empty for automatic)")
-        require(isinstance(self.max_expansions, int) and self.max_expansions >= 1, self.method, "max_expansions",
-                self.max_expansions, "an integer >= 1")
+
+class _UnpricedOptimal(StoppingRule):
+    """x(0) meets the row: the unpriced decisions are optimal (up to the perturbation)."""
+
+    name = "unpriced optimal"
+    description = "the decisions at price 0 meet the coupling row: optimal up to the tie-breaking perturbation"
+
+    def check(self, state: LoopState) -> str | None:
+        driver, cert = state.driver, state.driver.certificate
+        if driver.closed and driver.hi == 0.0:
+            return (f"the unpriced decisions meet the coupling row: optimal (cost {cert.upper:.6g}, lower bound "
+                    f"{cert.lower:.6g}, apart by the tie-breaking perturbation only)")
+        return None
+
+
+class _BracketClosed(StoppingRule):
+    """No price is left between one that violates the row and one that meets it."""
+
+    name = "bracket closed"
+    description = "hi - lo <= 1e-12 hi with a feasible incumbent: no price left to try"
+
+    def check(self, state: LoopState) -> str | None:
+        driver, cert = state.driver, state.driver.certificate
+        if driver.closed and cert.has_incumbent:
+            return (f"the price bracket has closed at {driver.hi:.6g}: best feasible cost {cert.upper:.6g}, "
+                    f"lower bound {cert.lower:.6g} (certified gap {cert.gap():.2e})")
+        return None
 
 
 class _Agent(PricedAgent):
@@ -97,11 +124,17 @@ class _Agent(PricedAgent):
         return np.array([self.row_values(self.x)[0], self.sub.cost(self.x), bound - self.perturbation_shift])
 
 
+@register(MethodSpec(
+    METHOD, "bisection on the price of one scalar coupling row (a budget), with a feasible, improving incumbent and "
+    "a certified gap", kinds=("coupled",), options=DualBiOptions,
+    stopping=(_UnpricedOptimal(), CertifiedGap(), _BracketClosed(), Tolerance()), columns=(
+        Column("price", "the price lambda_k broadcast at this iteration"),
+        Column("price_low", "lower end of the bracket (a price at which the row is violated)"),
+        Column("price_high", "upper end of the bracket (NaN until a price meets the row)"),
+        Column("row_value", "the coupling row's value g(x(lambda_k))"), *COORDINATOR_COLUMNS,
+        Column("phase", "0 while expanding the bracket, 1 while bisecting"))))
 class DualBi(Driver):
     """See the module docstring."""
-
-    method = METHOD
-    options_type = DualBiOptions
 
     def setup(self) -> None:
         self.rows = CouplingRows.from_problem(self.problem)
@@ -175,17 +208,6 @@ class DualBi(Driver):
         self.phase = BISECT
         self.closed = self.hi - self.lo <= 1e-12 * self.hi
         self.price = 0.5 * (self.lo + self.hi)
-
-    def certified(self) -> str | None:
-        cert = self.certificate
-        if self.closed and self.hi == 0.0:
-            return (f"the unpriced decisions meet the coupling row: optimal (cost {cert.upper:.6g}, lower bound "
-                    f"{cert.lower:.6g}, apart by the tie-breaking perturbation only)")
-        reached = cert.reached(self.options.gap_tol)
-        if reached is None and self.closed and cert.has_incumbent:
-            return (f"the price bracket has closed at {self.hi:.6g}: best feasible cost {cert.upper:.6g}, "
-                    f"lower bound {cert.lower:.6g} (certified gap {cert.gap():.2e})")
-        return reached
 
     def finish(self) -> dict[str, object]:
         facts: dict[str, object] = {**self.certificate.facts(),

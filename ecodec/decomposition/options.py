@@ -1,86 +1,127 @@
-"""Typed, validated options shared by every method, and the parser that reads them from text.
+"""Typed options declared once: each option's type, unit, description, default and range, and the checks and the
+parser that read that declaration.
 
-Each method declares its options as a frozen dataclass deriving from :class:`MethodOptions`; the fields carry
-their type and default, ``__post_init__`` validates them (a non-positive step or penalty is an error, never
-silently fixed), and :meth:`MethodOptions.from_mapping` parses values given as text (a workbook's ``drivers``
-sheet, ``--option key=value`` on the command line) with messages naming the method, the option, the value and
-what was expected.
+A method's options are a frozen dataclass deriving from :class:`MethodOptions` whose fields are made by
+:func:`option`: the field's metadata carries a :class:`~ecodec.declarations.Declared` (the same declaration the
+workbook columns and agent parameters use).  From it, and nothing else,
+
+* ``__post_init__`` checks every value (type, range, choices; a boolean is never taken for a number; None only
+  where the option is ``optional``): a non-positive step or penalty is an error, never silently fixed;
+* :meth:`MethodOptions.from_mapping` parses values given as text (the workbook's ``drivers`` sheet,
+  ``--option key=value`` on the command line) with :meth:`Declared.parse`;
+* ``ecodec methods`` prints each option's name, what it expects, unit, default and description
+  (:func:`~ecodec.decomposition.registry.methods_help`).
+
+Every refusal reads ``<method> option <key> must be <expected>, got <value>``.  A check that reads several
+options together is a :class:`~ecodec.declarations.Rule` in the class's ``rules`` (its first name is the option
+the message names).
+
+>>> from dataclasses import dataclass
+>>> @dataclass(frozen=True)
+... class StepOptions(MethodOptions):
+...     method = "example"
+...     step_size: float = option(0.1, "-", "Step of the update.", lower=0.0, lower_open=True)
+>>> StepOptions.from_mapping({"step_size": "0.5"}).step_size
+0.5
+>>> StepOptions(step_size=True)
+Traceback (most recent call last):
+...
+ecodec.decomposition.options.OptionError: example option step_size must be a number > 0, got True
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-import types
 import typing
 from dataclasses import dataclass
+from typing import ClassVar
 
+import numpy as np
+
+from ecodec.declarations import BOOL, CHOICE, INTEGER, NUMBER, TEXT, Declared, Rule
 from ecodec.errors import EcodecError
 from ecodec.network import CommunicationNetwork, GraphSchedule
+
+DECLARED = "declared"  # the key of a field's metadata that holds its declaration
 
 
 class OptionError(EcodecError):
     """An option of a method is unknown, of the wrong type or out of range."""
 
 
+def option(default: object, unit: str = "-", description: str = "", *, lower: float | None = None,
+           upper: float | None = None, lower_open: bool = False, upper_open: bool = False,
+           choices: tuple[str, ...] = (), optional: bool = False, dtype: str | None = None):
+    """A dataclass field declared once: its ``default``, ``unit``, one-line ``description``, bounds (``lower_open``
+    / ``upper_open`` exclude the bound), ``choices`` and whether None is a value (``optional``).  The type is the
+    default's (bool, int, float, or a choice when ``choices`` are given) unless ``dtype`` names it (an optional
+    option whose default is None)."""
+    if dtype is None:
+        dtype = (CHOICE if choices else BOOL if isinstance(default, bool) else INTEGER if isinstance(default, int)
+                 else NUMBER if isinstance(default, float) else TEXT)
+    declared = Declared("", dtype, unit, description, required=False, default=default, lower=lower, upper=upper,
+                        lower_open=lower_open, upper_open=upper_open, choices=tuple(choices), optional=optional)
+    return dataclasses.field(default=default, metadata={DECLARED: declared})
+
+
 @dataclass(frozen=True)
 class MethodOptions:
-    """Base of every method's options; subclasses are frozen dataclasses with typed fields."""
+    """Base of every method's options; subclasses are frozen dataclasses whose fields are made by :func:`option`.
 
-    method = "method"
+    ``method``: the name the messages give; ``rules``: checks across options (see the module docstring)."""
+
+    method: ClassVar[str] = "method"
+    rules: ClassVar[tuple[Rule, ...]] = ()
+
+    def __post_init__(self):
+        for name, declared in self.declarations().items():
+            value = getattr(self, name)
+            if declared.dtype == INTEGER and isinstance(value, float) and value.is_integer():
+                object.__setattr__(self, name, int(value))  # 3.0 for a whole number: kept as the int 3
+            if declared.problem(value) is not None:
+                self.refuse(name, value, declared.expected())
+        values = self.as_dict()
+        for rule in self.rules:
+            if not rule.check(values):
+                self.refuse(rule.names[0], values[rule.names[0]], rule.expected)
+
+    @classmethod
+    def refuse(cls, key: str, value: object, expected: str) -> typing.NoReturn:
+        raise OptionError(f"{cls.method} option {key} must be {expected}, got {value!r}")
+
+    @classmethod
+    def declarations(cls) -> dict[str, Declared]:
+        """Every option's declaration, in field order, named."""
+        return {f.name: dataclasses.replace(f.metadata[DECLARED], name=f.name) for f in dataclasses.fields(cls)}
 
     @classmethod
     def from_mapping(cls, values: typing.Mapping[str, object]) -> MethodOptions:
-        """Options from text or numbers; unknown names and unparsable values raise :class:`OptionError`."""
-        hints = typing.get_type_hints(cls)
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
+        """Options from text or numbers; unknown names and unreadable values raise :class:`OptionError`."""
+        declared = cls.declarations()
+        unknown = sorted(set(values) - set(declared))
         if unknown:
-            raise OptionError(f"unknown {cls.method} option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        parsed = {key: _parse(cls.method, key, value, hints[key]) for key, value in values.items()}
+            raise OptionError(f"unknown {cls.method} option(s) {', '.join(unknown)}; known: "
+                              f"{', '.join(sorted(declared))}")
+        parsed = {}
+        for key, value in values.items():
+            try:
+                parsed[key] = declared[key].parse(value.item() if isinstance(value, np.generic) else value)
+            except ValueError:
+                cls.refuse(key, value, declared[key].expected())
         return cls(**parsed)
 
     def as_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)
 
 
-def _parse(method: str, key: str, value: object, hint) -> object:
-    allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union \
-        else (hint,)
-    text = value.strip() if isinstance(value, str) else value
-    if type(None) in allowed and (text is None or (isinstance(text, str) and text.lower() in {"", "none"})):
-        return None
-    for kind in allowed:
-        if kind is bool:
-            if isinstance(text, bool):
-                return text
-            if isinstance(text, str) and text.lower() in {"true", "yes", "1", "false", "no", "0"}:
-                return text.lower() in {"true", "yes", "1"}
-        elif kind is int:
-            try:
-                number = float(text)
-            except (TypeError, ValueError):
-                continue
-            if math.isfinite(number) and number == int(number):
-                return int(number)
-        elif kind is float:
-            try:
-                return float(text)
-            except (TypeError, ValueError):
-                continue
-        elif kind is str and isinstance(text, str):
-            return text
-    names = " or ".join("nothing" if k is type(None) else k.__name__ for k in allowed)
-    raise OptionError(f"{method} option {key} must be {names}, got {value!r}")
-
-
-def require(condition: bool, method: str, key: str, value: object, expected: str) -> None:
-    """Raise :class:`OptionError` naming the option, its value and what was expected unless ``condition``."""
-    if not condition:
-        raise OptionError(f"{method} option {key} must be {expected}, got {value!r}")
-
-
 GRAPH_MODES = ("fixed", "random", "periodic")
+
+
+def graph_option(choices: tuple[str, ...] = GRAPH_MODES, why: str = ""):
+    """The ``graph`` option of a method on a fixed or time-varying graph (``why``: why some modes are left out)."""
+    return option("fixed", "-", "communication graph per iteration: fixed (every edge of the case), random (each "
+                  "edge active with edge_probability) or periodic (edges dealt over graph_period graphs)" + why,
+                  choices=choices)
 
 
 @dataclass(frozen=True)
@@ -93,25 +134,39 @@ class TimeVaryingGraphOptions(MethodOptions):
     every B consecutive iterations must be connected (None: the period, or 20 for random edges).
     """
 
-    graph: str = "fixed"
-    edge_probability: float = 0.5
-    graph_seed: int = 0
-    graph_period: int = 2
-    connectivity_window: int | None = None
-
-    def __post_init__(self):
-        require(self.graph in GRAPH_MODES, self.method, "graph", self.graph, "one of " + ", ".join(GRAPH_MODES))
-        require(isinstance(self.edge_probability, (int, float)) and 0 < self.edge_probability <= 1, self.method,
-                "edge_probability", self.edge_probability, "a number in (0, 1]")
-        require(isinstance(self.graph_seed, int) and self.graph_seed >= 0, self.method, "graph_seed", self.graph_seed,
-                "an integer >= 0")
-        require(isinstance(self.graph_period, int) and self.graph_period >= 2, self.method, "graph_period",
-                self.graph_period, "an integer >= 2")
-        require(self.connectivity_window is None or (isinstance(self.connectivity_window, int)
-                                                     and self.connectivity_window >= 1), self.method,
-                "connectivity_window", self.connectivity_window, "an integer >= 1, or none")
+    graph: str = graph_option()
+    edge_probability: float = option(0.5, "-", "probability that an edge is active at an iteration (graph random)",
+                                     lower=0.0, upper=1.0, lower_open=True)
+    graph_seed: int = option(0, "-", "seed of the random edges", lower=0)
+    graph_period: int = option(2, "iterations", "number of graphs the edges are dealt over (graph periodic)",
+                               lower=2)
+    connectivity_window: int | None = option(
+        None, "iterations", "B: the union of the graphs over every B iterations must be connected (none: the period, "
+        "or 20 for random edges)", lower=1, optional=True, dtype=INTEGER)
 
     def schedule(self, network: CommunicationNetwork) -> GraphSchedule:
         """The :class:`~ecodec.network.GraphSchedule` these options describe over ``network``."""
         return GraphSchedule(network, self.graph, edge_probability=self.edge_probability, seed=self.graph_seed,
                              period=self.graph_period, window=self.connectivity_window)
+
+
+def decay_option(default: float = 0.6):
+    """The ``step_decay`` of a diminishing step alpha_0 / (k + 1)^step_decay."""
+    return option(default, "-", "exponent of the step's decay 1 / (k + 1)^step_decay (in (0.5, 1]: the steps sum to "
+                  "infinity, their squares do not)", lower=0.5, upper=1.0, lower_open=True)
+
+
+def mixed_integer_option():
+    """The ``mixed_integer`` option of a method with a mixed-integer recovery."""
+    return option("auto", "-", "auto: the mixed-integer version when an agent has integers (relaxation, recovery "
+                  "at recovery_iteration, repair); relaxed: the LP relaxation only", choices=("auto", "relaxed"))
+
+
+def mip_gap_option(default: float = 1e-6):
+    """The ``mip_rel_gap`` option: the relative MIP gap at which a mixed-integer solve stops."""
+    return option(default, "-", "relative MIP gap at which each mixed-integer solve stops (ignored for LPs)",
+                  lower=0.0, upper=1.0, upper_open=True)
+
+
+__all__ = ["GRAPH_MODES", "MethodOptions", "OptionError", "TimeVaryingGraphOptions", "decay_option", "graph_option",
+           "mip_gap_option", "mixed_integer_option", "option"]

@@ -30,10 +30,26 @@ import numpy as np
 import scipy.sparse as sp
 
 from ecodec.decomposition.coupling_rows import CouplingRows
-from ecodec.decomposition.options import MethodOptions, require
+from ecodec.decomposition.options import MethodOptions, mip_gap_option, option
+from ecodec.decomposition.registry import Column
 from ecodec.errors import ProblemError
 from ecodec.results import kpi
 from ecodec.solvers.compiled import CompiledSubproblem
+
+
+#: The history columns of a coordinator method with a certificate (:meth:`Certificate.record`) and feasibility
+COORDINATOR_COLUMNS = (
+    Column("lower_bound", "LB: the best dual function value so far, a lower bound on the optimal cost"),
+    Column("upper_bound", "UB: the cost of the best coupling-feasible iterate so far (NaN before one)"),
+    Column("certified_gap", "(UB - LB)^+ / |UB| (NaN before both bounds exist)"),
+    Column("feasible", "1 when this iterate meets the coupling rows, else 0"),
+)
+
+
+def perturbation_option(default: float):
+    """The ``perturbation`` option: the largest relative perturbation of an integer column's cost."""
+    return option(default, "-", "largest relative cost perturbation of integer columns (deterministic tie-breaking)",
+                  lower=0.0, upper=0.1, upper_open=True)
 
 
 @dataclass(frozen=True)
@@ -41,19 +57,11 @@ class PricedOptions(MethodOptions):
     """Options every coordinator method has: ``gap_tol`` (stop when the certified gap reaches it), ``perturbation``
     and ``seed`` (the tie-breaking perturbation), ``mip_rel_gap`` (of each agent's MILP)."""
 
-    gap_tol: float = 1e-2
-    perturbation: float = 1e-2
-    seed: int = 0
-    mip_rel_gap: float = 1e-6
-
-    def __post_init__(self):
-        require(isinstance(self.gap_tol, (int, float)) and self.gap_tol > 0, self.method, "gap_tol", self.gap_tol,
-                "a number > 0")
-        require(isinstance(self.perturbation, (int, float)) and 0 <= self.perturbation < 0.1, self.method,
-                "perturbation", self.perturbation, "a number in [0, 0.1)")
-        require(isinstance(self.seed, int) and self.seed >= 0, self.method, "seed", self.seed, "an integer >= 0")
-        require(isinstance(self.mip_rel_gap, (int, float)) and 0 <= self.mip_rel_gap < 1, self.method,
-                "mip_rel_gap", self.mip_rel_gap, "a number in [0, 1)")
+    gap_tol: float = option(1e-2, "-", "stop when the certified gap (UB - LB) / |UB| is at most this", lower=0.0,
+                            lower_open=True)
+    perturbation: float = perturbation_option(1e-2)
+    seed: int = option(0, "-", "seed of the tie-breaking perturbation", lower=0)
+    mip_rel_gap: float = mip_gap_option()
 
 
 class Certificate:
@@ -93,14 +101,6 @@ class Certificate:
         gap = self.gap()
         return {"lower_bound": self.lower, "upper_bound": self.upper if self.has_incumbent else None,
                 "certified_gap": gap if gap == gap else None}
-
-    def reached(self, gap_tol: float) -> str | None:
-        """The stopping message once the gap is at most ``gap_tol``."""
-        gap = self.gap()
-        if gap == gap and gap <= gap_tol:
-            return (f"certified: best feasible cost {self.upper:.6g} is within {gap:.2e} of the lower bound "
-                    f"{self.lower:.6g} (gap_tol {gap_tol:g})")
-        return None
 
 
 def price_scale(cost: np.ndarray, g: sp.sparray) -> float:

@@ -85,22 +85,22 @@ Notarnicola, Notarstefano, "Distributed primal decomposition for large-scale MIL
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
 from ecodec.decomposition.coupling_rows import CouplingRows
 from ecodec.decomposition.neighbour_driver import NeighbourDriver
-from ecodec.decomposition.options import TimeVaryingGraphOptions, require
-from ecodec.errors import SolveError
+from ecodec.decomposition.primal_agent import LocalAgent
+from ecodec.decomposition.options import (TimeVaryingGraphOptions, decay_option, graph_option, mip_gap_option,
+                                          mixed_integer_option, option)
+from ecodec.decomposition.registry import PHASE_COLUMN, Column, MethodSpec, register
+from ecodec.decomposition.stopping import CONVEX, PHASED, RELAXED, REPAIR
 from ecodec.solvers.compiled import CompiledSubproblem
 
 log = logging.getLogger(__name__)
 
 METHOD = "primal-decomposition"
-_POINT_TOL = 1e-9  # a row range narrower than this (relative) is one point: a relay row
 
 
 @dataclass(frozen=True)
@@ -108,180 +108,38 @@ class PrimalDecompositionOptions(TimeVaryingGraphOptions):
     """Options of primal decomposition (see the module docstring for the symbols)."""
 
     method = METHOD
-    step_size: float = 0.1
-    step_decay: float = 0.6
-    penalty: float = 0.1
-    relaxation: str = "per-row"
-    mixed_integer: str = "auto"
-    recovery_iteration: int = 1000
-    mip_rel_gap: float = 1e-6
-    repair_patience: int = 50
-
-    def __post_init__(self):
-        super().__post_init__()
-        require(self.graph in ("fixed", "random"), METHOD, "graph", self.graph,
-                "'fixed' or 'random' (the theory covers edges active at random, Camisa, Farina, Notarnicola and "
-                "Notarstefano 2021, not a periodic sequence of graphs)")
-        require(isinstance(self.step_size, (int, float)) and math.isfinite(self.step_size) and self.step_size > 0,
-                METHOD, "step_size", self.step_size, "a number > 0")
-        require(isinstance(self.step_decay, (int, float)) and 0.5 < self.step_decay <= 1, METHOD, "step_decay",
-                self.step_decay, "a number in (0.5, 1] (so that the steps sum to infinity but their squares do not)")
-        require(isinstance(self.penalty, (int, float)) and math.isfinite(self.penalty) and self.penalty > 0,
-                METHOD, "penalty", self.penalty, "a number > 0 (M, the price of rho)")
-        require(self.mixed_integer in ("auto", "relaxed"), METHOD, "mixed_integer", self.mixed_integer,
-                "'auto' (mixed-integer version when an agent has integers) or 'relaxed' (LP relaxation only)")
-        require(self.relaxation in ("per-row", "scalar"), METHOD, "relaxation", self.relaxation,
-                "'per-row' (one rho per coupling row) or 'scalar' (one rho per agent, as in the reference study)")
-        require(isinstance(self.recovery_iteration, int) and self.recovery_iteration >= 1, METHOD,
-                "recovery_iteration", self.recovery_iteration, "an integer >= 1")
-        require(isinstance(self.repair_patience, int) and self.repair_patience >= 1, METHOD, "repair_patience",
-                self.repair_patience, "an integer >= 1")
-        require(isinstance(self.mip_rel_gap, (int, float)) and 0 <= self.mip_rel_gap < 1, METHOD, "mip_rel_gap",
-                self.mip_rel_gap, "a number in [0, 1)")
+    graph: str = graph_option(("fixed", "random"), "; not periodic: the theory covers edges active at random "
+                              "(Camisa, Farina, Notarnicola and Notarstefano 2021), not a periodic sequence of graphs")
+    step_size: float = option(0.1, "-", "first move alpha_0 M as a fraction of the peak |right-hand side|",
+                              lower=0.0, lower_open=True)
+    step_decay: float = decay_option()
+    penalty: float = option(0.1, "currency per row unit", "M, the price of the relaxation rho", lower=0.0,
+                            lower_open=True)
+    relaxation: str = option("per-row", "-", "per-row: one rho per coupling row; scalar: one rho per agent (the "
+                             "reference study)", choices=("per-row", "scalar"))
+    mixed_integer: str = mixed_integer_option()
+    recovery_iteration: int = option(1000, "iterations", "iteration of the mixed-integer recovery (mixed_integer "
+                                     "auto)", lower=1)
+    mip_rel_gap: float = mip_gap_option()
+    repair_patience: int = option(50, "iterations", "repair: iterations without a new least violation before the "
+                                  "step is halved", lower=1)
 
 
-def _is_point(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Per row: is the range [lo, hi] a single point (narrower than _POINT_TOL, relative)?"""
-    return (hi - lo) <= _POINT_TOL * (1.0 + np.abs(lo))
-
-
-class _LocalAgent:
-    """Agent i's relaxed local problem: its compiled subproblem plus the column rho and the allocation rows."""
-
-    def __init__(self, sub: CompiledSubproblem, rows: CouplingRows, penalty: float, per_row: bool, degree: int):
-        self.sub = sub
-        program = sub.program
-        n = sub.n_model_columns
-        g, self.g0 = rows.local_rows(sub)
-        self.g = g
-        k = rows.size if per_row else 1
-        self.rho_cols = program.add_columns(np.full(k, penalty), np.zeros(k), np.full(k, np.inf))
-        one = sp.eye_array(rows.size, format="csr") if per_row else sp.csr_array(np.ones((rows.size, 1)))
-        upper_rows = sp.hstack([g, -one], format="csr")
-        self.upper_rows = program.add_rows(upper_rows, np.full(rows.size, -np.inf), np.full(rows.size, np.inf))
-        eq = np.flatnonzero(rows.equality)
-        lower_rows = sp.hstack([g[eq], one[eq]], format="csr")
-        self.lower_rows = program.add_rows(lower_rows, np.full(eq.size, -np.inf), np.full(eq.size, np.inf))
-        self.eq = eq
-        self.n = n
-        self._bounded_rows = np.concatenate([self.upper_rows, self.lower_rows])
-        self._free = np.full(rows.size + eq.size, -np.inf), np.full(rows.size + eq.size, np.inf)
-        self.y = np.zeros(rows.size)
-        self.mu = np.zeros(rows.size)
-        self.rho = 0.0
-        self.degree = max(degree, 1)
-        self.relay = np.zeros(rows.size, dtype=bool)
-        self.fixed_value = np.zeros(rows.size)
-        self.harmonic = np.zeros(rows.size)
-        self._nu = np.zeros(rows.size)
-        self.equality = rows.equality
-        self.gap = np.zeros(rows.size)
-        self.streak = np.zeros(rows.size, dtype=int)  # iterations in a row outside the allocation, same side
-        self._side = np.zeros(rows.size)
-
-    def set_relays(self, lo: np.ndarray, hi: np.ndarray) -> None:
-        """Rows whose range [lo, hi] is one point c become relay rows (see the module docstring)."""
-        self.relay = _is_point(lo, hi)
-        self.fixed_value = np.where(self.relay, lo, 0.0)
-
-    def refresh_relays(self, rows: CouplingRows) -> None:
-        """After the integers are fixed: rows whose LP range became one point turn into relay rows."""
-        g, g0 = rows.local_rows(self.sub)
-        free = np.full(self._bounded_rows.size, np.inf)
-        self.sub.program.set_row_bounds(self._bounded_rows, -free, free)
-        lo, hi = rows.local_range(self.sub)
-        for k in np.flatnonzero(~self.relay & (np.diff(g.indptr) > 0) & ~_is_point(lo, hi)):
-            lo[k], hi[k] = self.sub.linear_range(g[[k]], g0[k])
-        before = int(self.relay.sum())
-        self.set_relays(np.where(self.relay, self.fixed_value, lo), np.where(self.relay, self.fixed_value, hi))
-        self.set_allocation(self.y)
-        log.debug("agent %s: %d relay rows after its integers were fixed (%d before)", self.sub.agent_name,
-                  int(self.relay.sum()), before)
-
-    def message(self, alpha: float) -> np.ndarray:
-        """(nu_i, p_i): the potential of the allocation update and the harmonic estimate relayed on."""
-        relay = self.relay
-        nu = self.mu.copy()
-        nu[relay] = self.harmonic[relay] - (self.y[relay] - self.fixed_value[relay]) / (alpha * self.degree)
-        potential = self.mu.copy()
-        potential[relay] = self.harmonic[relay]
-        self._nu = nu
-        return np.concatenate([nu, potential])
-
-    def update(self, alpha: float, received: dict[str, np.ndarray]) -> None:
-        """y_i += alpha sum_j (nu_i - nu_j); relay rows average the neighbours' harmonic estimates."""
-        if not received:
-            return
-        size = self.y.size
-        messages = list(received.values())
-        move = len(messages) * self._nu - sum(m[:size] for m in messages)
-        self.harmonic = sum(m[size:] for m in messages) / len(messages)
-        self.set_allocation(self.y + alpha * move)
-
-    def set_allocation(self, y: np.ndarray) -> None:
-        self.y = y
-        rhs = y - self.g0
-        lower, upper = self._free
-        upper[: rhs.size] = rhs
-        lower[rhs.size:] = rhs[self.eq]
-        self.sub.program.set_row_bounds(self._bounded_rows, lower, upper)
-
-    def solve(self, iteration: int) -> np.ndarray:
-        solution = self.sub.program.solve()
-        if not solution.has_solution:
-            raise SolveError(f"primal decomposition: the local problem of agent '{self.sub.agent_name}' "
-                             f"({self.sub.kind}) has no solution at iteration {iteration + 1} ({solution.status}); "
-                             f"check that the agent can operate within its own limits")
-        self.rho = float(np.sum(solution.x[self.rho_cols]))
-        self.gap = self.g @ solution.x[: self.n] + self.g0 - self.y
-        side = np.sign(np.where(self.equality | (self.gap > 0), self.gap, 0.0))
-        side[np.abs(self.gap) <= 1e-6 * (1.0 + np.abs(self.y))] = 0.0
-        side[self.relay] = 0.0
-        self.streak = np.where((side != 0) & (side == self._side), self.streak + 1, (side != 0).astype(int))
-        self._side = side
-        if solution.row_dual is not None:
-            mu = -solution.row_dual[self.upper_rows]
-            mu[self.eq] -= solution.row_dual[self.lower_rows]
-            self.mu = mu
-        return solution.x[: self.n]
-
-    def recover(self, penalty: float) -> np.ndarray:
-        """Mixed-integer recovery (step 2 of the module docstring), then fix the integers."""
-        sub, program = self.sub, self.sub.program
-        program.relax_integrality(False)
-        sub.set_model_cost(np.zeros(self.n), 0.0)
-        program.set_costs(self.rho_cols, np.ones(self.rho_cols.size))
-        least = self._solve_mip("least relaxation")
-        rho_tilde = least[self.rho_cols]
-        sub.set_model_cost()
-        program.set_costs(self.rho_cols, np.zeros(self.rho_cols.size))
-        program.set_column_bounds(self.rho_cols, 0.0, rho_tilde + 1e-9 * (1.0 + rho_tilde))
-        x = self._solve_mip("cheapest decision")[: self.n]
-        sub.fix_integers(x)
-        program.set_costs(self.rho_cols, np.full(self.rho_cols.size, penalty))
-        program.set_column_bounds(self.rho_cols, 0.0, np.inf)
-        return x
-
-    def _solve_mip(self, what: str) -> np.ndarray:
-        solution = self.sub.program.solve()
-        if not solution.has_solution:
-            raise SolveError(f"primal decomposition: the mixed-integer recovery ({what}) of agent "
-                             f"'{self.sub.agent_name}' ({self.sub.kind}) found no solution ({solution.status})")
-        return solution.x
-
-
+@register(MethodSpec(
+    METHOD, "distributed primal decomposition: agents exchange multipliers with their neighbours and move their "
+    "allocations of the coupling; convex and mixed-integer", kinds=("coupled",), default_for=("coupled",),
+    options=PrimalDecompositionOptions, stopping=PHASED, columns=(
+        Column("step_size", "alpha^k, the allocation step"), Column("sum_rho", "sum of the agents' relaxations rho_i"),
+        PHASE_COLUMN)))
 class PrimalDecomposition(NeighbourDriver):
     """Distributed primal decomposition; the math is in the module docstring."""
-
-    method = METHOD
-    options_type = PrimalDecompositionOptions
 
     def setup(self) -> None:
         opts = self.options
         self.rows = CouplingRows.from_problem(self.problem)
         self.start_schedule()
         self._alpha0 = opts.step_size * (float(np.max(np.abs(self.rows.total))) or 1.0) / opts.penalty
-        self.local: dict[str, _LocalAgent] = {}
+        self.local: dict[str, LocalAgent] = {}
 
         def compile_one(name):
             sub = CompiledSubproblem(self.problem, name, mip_rel_gap=opts.mip_rel_gap)
@@ -289,7 +147,7 @@ class PrimalDecomposition(NeighbourDriver):
                 sub.program.relax_integrality(True)
             self.subproblems[name] = sub
             span = self.rows.local_range(sub)
-            agent = _LocalAgent(sub, self.rows, opts.penalty, opts.relaxation == "per-row",
+            agent = LocalAgent(sub, self.rows, opts.penalty, opts.relaxation == "per-row",
                                 self.runtime.network.degree(name))
             agent.set_relays(*span)
             self.local[name] = agent
@@ -334,12 +192,6 @@ class PrimalDecomposition(NeighbourDriver):
                                  f"than the largest mixed-integer range; the repair phase restores feasibility there")
         return total
 
-    def may_stop(self) -> bool:
-        return not self.mixed or self.fixed
-
-    def seeks_reference_cost(self) -> bool:
-        return not self.mixed
-
     def _recover(self) -> None:
         def recover(name):
             agent = self.local[name]
@@ -380,7 +232,8 @@ class PrimalDecomposition(NeighbourDriver):
         self.runtime.each(lambda name: self.local[name].update(alpha, inbox[name]))
         total_rho = float(self.runtime.sum(self.runtime.each(lambda name: self.local[name].rho)))
         self._iterations = k + 1
-        return {"step_size": alpha, "sum_rho": total_rho, "phase": 2.0 if self.fixed else (1.0 if self.mixed else 0.0)}
+        phase = REPAIR if self.fixed else (RELAXED if self.mixed else CONVEX)
+        return {"step_size": alpha, "sum_rho": total_rho, "phase": phase}
 
     def finish(self) -> dict[str, object]:
         last_rho = float(self.runtime.sum(self.runtime.each(lambda name: self.local[name].rho)))

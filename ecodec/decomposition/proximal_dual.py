@@ -59,15 +59,17 @@ a_ij(k)    ``graph`` and its options   fixed, random or periodic graphs (:mod:`e
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from ecodec.decomposition.coupling_rows import CouplingRows
 from ecodec.decomposition.neighbour_driver import NeighbourDriver, consensus_mix
-from ecodec.decomposition.options import TimeVaryingGraphOptions, require
-from ecodec.decomposition.priced_agent import PricedAgent
+from ecodec.decomposition.options import TimeVaryingGraphOptions, decay_option, mip_gap_option, option
+from ecodec.decomposition.priced_agent import PricedAgent, perturbation_option
+from ecodec.decomposition.registry import Column, MethodSpec, register
+from ecodec.decomposition.stopping import Tolerance
+from ecodec.declarations import Rule
 from ecodec.solvers.compiled import CompiledSubproblem
 
 METHOD = "proximal-dual"
@@ -80,31 +82,18 @@ class ProximalDualOptions(TimeVaryingGraphOptions):
     ``seed`` of integer columns, ``mip_rel_gap`` of each agent's MILP, and the graph options."""
 
     method = METHOD
-    step_size: float = 3.0
-    step_decay: float = 0.6
-    perturbation: float = 1e-2
-    seed: int = 0
-    mip_rel_gap: float = 1e-6
-    average: str = "doubling"
-    average_from: int = 250
+    step_size: float = option(3.0, "-", "c(k) at k = 0, relative to Lambda / S", lower=0.0, lower_open=True)
+    step_decay: float = decay_option()
+    perturbation: float = perturbation_option(1e-2)
+    seed: int = option(0, "-", "seed of the tie-breaking perturbation", lower=0)
+    mip_rel_gap: float = mip_gap_option()
+    average: str = option("doubling", "-", "primal recovery: doubling (windows restarting at K0, 2 K0, 4 K0, ...) or "
+                          "running (one average from K0)", choices=("doubling", "running"))
+    average_from: int = option(250, "iterations", "K0, the iteration where the average starts (its first window)",
+                               lower=0)
 
-    def __post_init__(self):
-        super().__post_init__()
-        require(self.average in ("doubling", "running"), METHOD, "average", self.average,
-                "'doubling' (windows restarting at K0, 2 K0, 4 K0, ...) or 'running' (one average from K0)")
-        require(isinstance(self.average_from, int) and self.average_from >= (1 if self.average == "doubling" else 0),
-                METHOD, "average_from", self.average_from,
-                "an integer >= 1 (the first window of the doubling average)" if self.average == "doubling"
-                else "an integer >= 0")
-        require(isinstance(self.step_size, (int, float)) and math.isfinite(self.step_size) and self.step_size > 0,
-                METHOD, "step_size", self.step_size, "a number > 0")
-        require(isinstance(self.step_decay, (int, float)) and 0.5 < self.step_decay <= 1, METHOD, "step_decay",
-                self.step_decay, "a number in (0.5, 1] (so that the steps sum to infinity but their squares do not)")
-        require(isinstance(self.perturbation, (int, float)) and 0 <= self.perturbation < 0.1, METHOD,
-                "perturbation", self.perturbation, "a number in [0, 0.1)")
-        require(isinstance(self.seed, int) and self.seed >= 0, METHOD, "seed", self.seed, "an integer >= 0")
-        require(isinstance(self.mip_rel_gap, (int, float)) and 0 <= self.mip_rel_gap < 1, METHOD, "mip_rel_gap",
-                self.mip_rel_gap, "a number in [0, 1)")
+    rules = (Rule(("average_from", "average"), lambda v: v["average"] != "doubling" or v["average_from"] >= 1,
+                  "a whole number >= 1 (the first window of the doubling average) when average is 'doubling'"),)
 
 
 class _DualAgent:
@@ -154,11 +143,17 @@ def _is_doubling_start(k: int, start: int) -> bool:
     return rest == 0 and windows >= 1 and windows & (windows - 1) == 0
 
 
+@register(MethodSpec(
+    METHOD, "proximal dual decomposition: agents agree on the prices by consensus, primal recovery by a running "
+    "average (no coordinator)", kinds=("coupled",), options=ProximalDualOptions, stopping=(Tolerance(),), columns=(
+        Column("step_size", "c(k), the proximal dual step"),
+        Column("active_edges", "edges of the graph active at this iteration"),
+        Column("last_objective", "cost of the last iterate"),
+        Column("last_rel_violation", "relative coupling violation of the last iterate"),
+        Column("average_objective", "cost of the averaged decisions"),
+        Column("average_rel_violation", "relative coupling violation of the averaged decisions"))))
 class ProximalDual(NeighbourDriver):
     """Proximal dual decomposition; the math is in the module docstring."""
-
-    method = METHOD
-    options_type = ProximalDualOptions
 
     def setup(self) -> None:
         n_agents = len(self.problem.agents)

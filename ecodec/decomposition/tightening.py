@@ -44,8 +44,10 @@ import numpy as np
 
 from ecodec.decomposition.coupling_rows import CouplingRows
 from ecodec.decomposition.driver import Driver
-from ecodec.decomposition.options import require
-from ecodec.decomposition.priced_agent import Certificate, PricedAgent, PricedOptions
+from ecodec.decomposition.options import option
+from ecodec.decomposition.priced_agent import COORDINATOR_COLUMNS, Certificate, PricedAgent, PricedOptions
+from ecodec.decomposition.registry import Column, MethodSpec, register
+from ecodec.decomposition.stopping import CertifiedGap, Tolerance
 from ecodec.errors import ProblemError
 from ecodec.solvers.compiled import CompiledSubproblem
 
@@ -67,21 +69,12 @@ class TighteningOptions(PricedOptions):
     """
 
     method = METHOD
-    tightening: str = ADAPTIVE
-    step_size: float = 0.05
-    step_decay: float = 0.5
-    bound_every: int = 10
-
-    def __post_init__(self):
-        super().__post_init__()
-        require(self.tightening in (CONSTANT, ADAPTIVE), self.method, "tightening", self.tightening,
-                f"'{CONSTANT}' or '{ADAPTIVE}'")
-        require(isinstance(self.step_size, (int, float)) and self.step_size > 0, self.method, "step_size",
-                self.step_size, "a number > 0")
-        require(isinstance(self.step_decay, (int, float)) and 0 <= self.step_decay <= 1, self.method, "step_decay",
-                self.step_decay, "a number in [0, 1]")
-        require(isinstance(self.bound_every, int) and self.bound_every >= 1, self.method, "bound_every",
-                self.bound_every, "an integer >= 1")
+    tightening: str = option(ADAPTIVE, "-", "constant: rho = p max_i range_i (Vujanic); adaptive: from the ranges "
+                             "of the iterates so far (Falsone et al.)", choices=(CONSTANT, ADAPTIVE))
+    step_size: float = option(0.05, "-", "price step a_k relative to Lambda / S", lower=0.0, lower_open=True)
+    step_decay: float = option(0.5, "-", "exponent of the step's decay 1 / (k + 1)^step_decay", lower=0.0, upper=1.0)
+    bound_every: int = option(10, "iterations", "iterations between two evaluations of the lower bound (an extra "
+                              "unperturbed solve per agent)", lower=1)
 
 
 class _Agent(PricedAgent):
@@ -104,11 +97,14 @@ class _Agent(PricedAgent):
         return np.concatenate([value, [self.sub.cost(self.x), bound]])
 
 
+@register(MethodSpec(
+    METHOD, "dual decomposition with constant or adaptive constraint tightening: a coordinator prices the "
+    "inequality coupling, agents solve their MILPs; certified gap from its bounds", kinds=("coupled",),
+    options=TighteningOptions, stopping=(CertifiedGap(), Tolerance()), columns=(
+        Column("step_size", "price step a_k"), *COORDINATOR_COLUMNS,
+        Column("rho_max", "largest tightening rho_k of a row"))))
 class Tightening(Driver):
     """See the module docstring."""
-
-    method = METHOD
-    options_type = TighteningOptions
 
     def setup(self) -> None:
         self.rows = CouplingRows.from_problem(self.problem)
@@ -170,9 +166,6 @@ class Tightening(Driver):
         return {"step_size": step, **self.certificate.record(), "feasible": float(feasible),
                 "rho_max": float(np.max(self.rho))}
 
-    def certified(self) -> str | None:
-        return self.certificate.reached(self.options.gap_tol)
-
     def finish(self) -> dict[str, object]:
         facts: dict[str, object] = {"tightening": self.options.tightening, **self.certificate.facts()}
         if self.certificate.has_incumbent:
@@ -185,5 +178,10 @@ class Tightening(Driver):
     def prices(self) -> np.ndarray:
         return self.rows.prices(self.price, self.problem.grid.step_h)
 
+
+register(Tightening.spec.variant("tightening-constant", "tightening with tightening = constant (Vujanic et al.)",
+                                 tightening=CONSTANT))
+register(Tightening.spec.variant("tightening-adaptive", "tightening with tightening = adaptive (Falsone et al.)",
+                                 tightening=ADAPTIVE))
 
 __all__ = ["Tightening", "TighteningOptions"]

@@ -54,7 +54,6 @@ continuous problems until the coupling holds.  The run reports the gap and the v
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,7 +61,9 @@ import scipy.sparse as sp
 
 from ecodec.decomposition.coupling_rows import CouplingRows
 from ecodec.decomposition.neighbour_driver import NeighbourDriver, consensus_mix
-from ecodec.decomposition.options import TimeVaryingGraphOptions, require
+from ecodec.decomposition.options import TimeVaryingGraphOptions, mip_gap_option, mixed_integer_option, option
+from ecodec.decomposition.registry import PHASE_COLUMN, Column, MethodSpec, register
+from ecodec.decomposition.stopping import CONVEX, PHASED, RELAXED, REPAIR
 from ecodec.decomposition.priced_agent import price_scale
 from ecodec.errors import SolveError
 from ecodec.solvers.compiled import CompiledSubproblem
@@ -77,21 +78,11 @@ class TrackingAdmmOptions(TimeVaryingGraphOptions):
     and the graph options."""
 
     method = METHOD
-    penalty: float = 1.0
-    mixed_integer: str = "auto"
-    recovery_iteration: int = 200
-    mip_rel_gap: float = 1e-6
-
-    def __post_init__(self):
-        super().__post_init__()
-        require(isinstance(self.penalty, (int, float)) and math.isfinite(self.penalty) and self.penalty > 0,
-                METHOD, "penalty", self.penalty, "a number > 0 (c, relative to Lambda / S)")
-        require(self.mixed_integer in ("auto", "relaxed"), METHOD, "mixed_integer", self.mixed_integer,
-                "'auto' (recovery of the integers at recovery_iteration) or 'relaxed' (LP relaxation only)")
-        require(isinstance(self.recovery_iteration, int) and self.recovery_iteration >= 1, METHOD,
-                "recovery_iteration", self.recovery_iteration, "an integer >= 1")
-        require(isinstance(self.mip_rel_gap, (int, float)) and 0 <= self.mip_rel_gap < 1, METHOD, "mip_rel_gap",
-                self.mip_rel_gap, "a number in [0, 1)")
+    penalty: float = option(1.0, "-", "c relative to Lambda / S (dimensionless)", lower=0.0, lower_open=True)
+    mixed_integer: str = mixed_integer_option()
+    recovery_iteration: int = option(200, "iterations", "iteration of the mixed-integer recovery (mixed_integer "
+                                     "auto)", lower=1)
+    mip_rel_gap: float = mip_gap_option()
 
 
 class _TrackingAgent:
@@ -188,11 +179,13 @@ class _TrackingAgent:
         self.set_penalty(self.c)
 
 
+@register(MethodSpec(
+    METHOD, "Tracking-ADMM: fully distributed ADMM in which each agent tracks the coupling violation by consensus "
+    "(no coordinator)", kinds=("coupled",), options=TrackingAdmmOptions, stopping=PHASED, columns=(
+        Column("penalty", "c, the ADMM penalty in the case's units"),
+        Column("active_edges", "edges of the graph active at this iteration"), PHASE_COLUMN)))
 class TrackingAdmm(NeighbourDriver):
     """Tracking-ADMM; the math is in the module docstring."""
-
-    method = METHOD
-    options_type = TrackingAdmmOptions
 
     def setup(self) -> None:
         n_agents = len(self.problem.agents)
@@ -201,12 +194,6 @@ class TrackingAdmm(NeighbourDriver):
         self.decisions = {name: agent.z[: agent.sub.n_model_columns] for name, agent in self.local.items()}
         self.mixed = self.options.mixed_integer == "auto" and self.problem.is_mixed_integer()
         self.fixed = False
-
-    def may_stop(self) -> bool:
-        return not self.mixed or self.fixed
-
-    def seeks_reference_cost(self) -> bool:
-        return not self.mixed
 
     def _recover(self) -> None:
         weight = self.c * self.scale
@@ -223,7 +210,7 @@ class TrackingAdmm(NeighbourDriver):
         self.decisions = self.runtime.each(lambda name: self.local[name].step(
             graph.weights_of(name), name, inbox[name], k)[: self.subproblems[name].n_model_columns])
         return {"penalty": self.c, "active_edges": float(graph.n_edges),
-                "phase": 2.0 if self.fixed else (1.0 if self.mixed else 0.0)}
+                "phase": REPAIR if self.fixed else (RELAXED if self.mixed else CONVEX)}
 
     def finish(self) -> dict[str, object]:
         facts: dict[str, object] = {"penalty_c": self.c, **self.graph_facts()}

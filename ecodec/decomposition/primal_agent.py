@@ -1,0 +1,155 @@
+"""Agent i's side of primal decomposition (:mod:`ecodec.decomposition.primal_decomposition`, where the math is):
+its relaxed local problem, its allocation y_i, its multipliers mu_i, its relay rows and its mixed-integer recovery.
+
+The local problem is agent i's compiled subproblem with the columns rho (one per coupling row, or one in all) and
+the allocation rows  g_i(x) - y_i <= rho  (and, on equality rows,  -(g_i(x) - y_i) <= rho), whose right-hand
+sides are the only thing that changes between two solves.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import scipy.sparse as sp
+
+from ecodec.decomposition.coupling_rows import CouplingRows
+from ecodec.errors import SolveError
+from ecodec.solvers.compiled import CompiledSubproblem
+
+log = logging.getLogger(__name__)
+
+_POINT_TOL = 1e-9  # a row range narrower than this (relative) is one point: a relay row
+
+
+def _is_point(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Per row: is the range [lo, hi] a single point (narrower than _POINT_TOL, relative)?"""
+    return (hi - lo) <= _POINT_TOL * (1.0 + np.abs(lo))
+
+
+class LocalAgent:
+    """Agent i's relaxed local problem: its compiled subproblem plus the column rho and the allocation rows."""
+
+    def __init__(self, sub: CompiledSubproblem, rows: CouplingRows, penalty: float, per_row: bool, degree: int):
+        self.sub = sub
+        program = sub.program
+        n = sub.n_model_columns
+        g, self.g0 = rows.local_rows(sub)
+        self.g = g
+        k = rows.size if per_row else 1
+        self.rho_cols = program.add_columns(np.full(k, penalty), np.zeros(k), np.full(k, np.inf))
+        one = sp.eye_array(rows.size, format="csr") if per_row else sp.csr_array(np.ones((rows.size, 1)))
+        upper_rows = sp.hstack([g, -one], format="csr")
+        self.upper_rows = program.add_rows(upper_rows, np.full(rows.size, -np.inf), np.full(rows.size, np.inf))
+        eq = np.flatnonzero(rows.equality)
+        lower_rows = sp.hstack([g[eq], one[eq]], format="csr")
+        self.lower_rows = program.add_rows(lower_rows, np.full(eq.size, -np.inf), np.full(eq.size, np.inf))
+        self.eq = eq
+        self.n = n
+        self._bounded_rows = np.concatenate([self.upper_rows, self.lower_rows])
+        self._free = np.full(rows.size + eq.size, -np.inf), np.full(rows.size + eq.size, np.inf)
+        self.y = np.zeros(rows.size)
+        self.mu = np.zeros(rows.size)
+        self.rho = 0.0
+        self.degree = max(degree, 1)
+        self.relay = np.zeros(rows.size, dtype=bool)
+        self.fixed_value = np.zeros(rows.size)
+        self.harmonic = np.zeros(rows.size)
+        self._nu = np.zeros(rows.size)
+        self.equality = rows.equality
+        self.gap = np.zeros(rows.size)
+        self.streak = np.zeros(rows.size, dtype=int)  # iterations in a row outside the allocation, same side
+        self._side = np.zeros(rows.size)
+
+    def set_relays(self, lo: np.ndarray, hi: np.ndarray) -> None:
+        """Rows whose range [lo, hi] is one point c become relay rows (see the module docstring)."""
+        self.relay = _is_point(lo, hi)
+        self.fixed_value = np.where(self.relay, lo, 0.0)
+
+    def refresh_relays(self, rows: CouplingRows) -> None:
+        """After the integers are fixed: rows whose LP range became one point turn into relay rows."""
+        g, g0 = rows.local_rows(self.sub)
+        free = np.full(self._bounded_rows.size, np.inf)
+        self.sub.program.set_row_bounds(self._bounded_rows, -free, free)
+        lo, hi = rows.local_range(self.sub)
+        for k in np.flatnonzero(~self.relay & (np.diff(g.indptr) > 0) & ~_is_point(lo, hi)):
+            lo[k], hi[k] = self.sub.linear_range(g[[k]], g0[k])
+        before = int(self.relay.sum())
+        self.set_relays(np.where(self.relay, self.fixed_value, lo), np.where(self.relay, self.fixed_value, hi))
+        self.set_allocation(self.y)
+        log.debug("agent %s: %d relay rows after its integers were fixed (%d before)", self.sub.agent_name,
+                  int(self.relay.sum()), before)
+
+    def message(self, alpha: float) -> np.ndarray:
+        """(nu_i, p_i): the potential of the allocation update and the harmonic estimate relayed on."""
+        relay = self.relay
+        nu = self.mu.copy()
+        nu[relay] = self.harmonic[relay] - (self.y[relay] - self.fixed_value[relay]) / (alpha * self.degree)
+        potential = self.mu.copy()
+        potential[relay] = self.harmonic[relay]
+        self._nu = nu
+        return np.concatenate([nu, potential])
+
+    def update(self, alpha: float, received: dict[str, np.ndarray]) -> None:
+        """y_i += alpha sum_j (nu_i - nu_j); relay rows average the neighbours' harmonic estimates."""
+        if not received:
+            return
+        size = self.y.size
+        messages = list(received.values())
+        move = len(messages) * self._nu - sum(m[:size] for m in messages)
+        self.harmonic = sum(m[size:] for m in messages) / len(messages)
+        self.set_allocation(self.y + alpha * move)
+
+    def set_allocation(self, y: np.ndarray) -> None:
+        self.y = y
+        rhs = y - self.g0
+        lower, upper = self._free
+        upper[: rhs.size] = rhs
+        lower[rhs.size:] = rhs[self.eq]
+        self.sub.program.set_row_bounds(self._bounded_rows, lower, upper)
+
+    def solve(self, iteration: int) -> np.ndarray:
+        solution = self.sub.program.solve()
+        if not solution.has_solution:
+            raise SolveError(f"primal decomposition: the local problem of agent '{self.sub.agent_name}' "
+                             f"({self.sub.kind}) has no solution at iteration {iteration + 1} ({solution.status}); "
+                             f"check that the agent can operate within its own limits")
+        self.rho = float(np.sum(solution.x[self.rho_cols]))
+        self.gap = self.g @ solution.x[: self.n] + self.g0 - self.y
+        side = np.sign(np.where(self.equality | (self.gap > 0), self.gap, 0.0))
+        side[np.abs(self.gap) <= 1e-6 * (1.0 + np.abs(self.y))] = 0.0
+        side[self.relay] = 0.0
+        self.streak = np.where((side != 0) & (side == self._side), self.streak + 1, (side != 0).astype(int))
+        self._side = side
+        if solution.row_dual is not None:
+            mu = -solution.row_dual[self.upper_rows]
+            mu[self.eq] -= solution.row_dual[self.lower_rows]
+            self.mu = mu
+        return solution.x[: self.n]
+
+    def recover(self, penalty: float) -> np.ndarray:
+        """Mixed-integer recovery (step 2 of the module docstring), then fix the integers."""
+        sub, program = self.sub, self.sub.program
+        program.relax_integrality(False)
+        sub.set_model_cost(np.zeros(self.n), 0.0)
+        program.set_costs(self.rho_cols, np.ones(self.rho_cols.size))
+        least = self._solve_mip("least relaxation")
+        rho_tilde = least[self.rho_cols]
+        sub.set_model_cost()
+        program.set_costs(self.rho_cols, np.zeros(self.rho_cols.size))
+        program.set_column_bounds(self.rho_cols, 0.0, rho_tilde + 1e-9 * (1.0 + rho_tilde))
+        x = self._solve_mip("cheapest decision")[: self.n]
+        sub.fix_integers(x)
+        program.set_costs(self.rho_cols, np.full(self.rho_cols.size, penalty))
+        program.set_column_bounds(self.rho_cols, 0.0, np.inf)
+        return x
+
+    def _solve_mip(self, what: str) -> np.ndarray:
+        solution = self.sub.program.solve()
+        if not solution.has_solution:
+            raise SolveError(f"primal decomposition: the mixed-integer recovery ({what}) of agent "
+                             f"'{self.sub.agent_name}' ({self.sub.kind}) found no solution ({solution.status})")
+        return solution.x
+
+
+__all__ = ["LocalAgent"]
