@@ -10,6 +10,8 @@ any of them importing another.
 (True, True, False)
 """
 
+from dataclasses import dataclass
+
 #: How a solve of one model ended (HiGHS, Ipopt, a compiled subproblem)
 OPTIMAL = "optimal"
 TIME_LIMIT = "time_limit"
@@ -32,6 +34,15 @@ REPORT_SECTIONS = ("glance", "case", "convergence", "market", "dispatch", "stora
 
 #: The name of the centralized solve, the reference every distributed run is compared with
 CENTRALIZED = "centralized"
+
+
+@dataclass(frozen=True)
+class KindWords:
+    """A problem kind in words, for messages: the ``cases`` a method of the kind solves ('cases coupled through
+    shared resources'), and what one ``case`` of it is ('its agents are coupled through shared resources')."""
+
+    cases: str
+    case: str
 
 
 def is_finished_well(status: str) -> bool:

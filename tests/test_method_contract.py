@@ -240,3 +240,14 @@ def test_a_method_module_registers_what_it_declares():
     with pytest.raises(OptionError, match="method 'tightening-constant' fixes tightening = constant; use method "
                                           "'tightening'"):
         options_for("tightening-constant", {"tightening": "adaptive"})
+
+
+@pytest.mark.parametrize("method", [m for m in METHODS if REGISTRY[m].is_distributed])
+def test_the_progress_line_shows_declared_columns_only(method):
+    spec = REGISTRY[method]
+    declared = {column.name for column in spec.history_columns()}
+    assert spec.progress and set(spec.progress) <= declared
+    from ecodec.decomposition.hooks import progress_labels
+
+    labels = progress_labels(method)
+    assert list(labels) == list(spec.progress) and all(labels.values())

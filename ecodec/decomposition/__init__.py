@@ -32,7 +32,8 @@ from ecodec.decomposition.registry import REGISTRY, MethodSpec, methods_help
 from ecodec.decomposition.stopping import StoppingRules
 from ecodec.network import CommunicationNetwork
 from ecodec.results.run_result import RunResult
-from ecodec.vocabulary import CENTRALIZED
+from ecodec.problem.contract import PROBLEM_KINDS
+from ecodec.vocabulary import CENTRALIZED, KindWords
 
 #: The registered methods' names: the centralized solve, the distributed methods, their preset variants
 METHODS: tuple[str, ...] = tuple(REGISTRY)
@@ -84,17 +85,17 @@ def check_method_fits(method: str, problem) -> None:
     spec = spec_of(method)
     if problem.kind in spec.kinds:
         return
-    solves = " and ".join(f"{KIND_WORDS.get(kind, (kind,))[0]} (kind {kind})" for kind in spec.kinds)
+    solves = " and ".join(f"{_words(kind).cases} (kind {kind})" for kind in spec.kinds)
+    words = _words(problem.kind)
     raise OptionError(f"method '{method}' solves {solves}; case '{problem.name}' is of kind {problem.kind}"
-                      f"{': ' + KIND_WORDS[problem.kind][1] if problem.kind in KIND_WORDS else ''}; use "
+                      f"{': ' + words.case if words.case else ''}; use "
                       + ", ".join(f"'{name}'" for name in _solving(problem.kind)))
 
 
-#: The problem kinds in words, for messages: what a method of the kind solves, and what a case of the kind is
-KIND_WORDS = {"coupled": ("cases coupled through shared resources",
-                          "its agents are coupled through shared resources"),
-              "aggregative": ("market cases (buyers and sellers)",
-                              "a market whose agents are coupled through aggregates")}
+def _words(kind: str):
+    """The words a problem kind declares for itself (:class:`~ecodec.problem.contract.KindWords`)."""
+    cls = PROBLEM_KINDS.get(kind)
+    return cls.words if cls is not None else KindWords(f"{kind} cases", "")
 
 
 def _solving(kind: str) -> list[str]:

@@ -142,11 +142,12 @@ class _TrackingAgent:
 @register(MethodSpec(
     METHOD, "projected aggregative tracking: a fully distributed gradient method for markets, each agent tracking "
     "the aggregates and their gradient by consensus", kinds=("aggregative",), default_for=("aggregative",),
-    options=AggregativeTrackingOptions, stopping=(Tracking(),), columns=(
+    options=AggregativeTrackingOptions, stopping=(Tracking(),), progress=("tracking_error_sigma", "cost_gap", "distance"),
+    columns=(
         Column("step_size", "gamma, the step of the projected gradient"),
         Column("active_edges", "edges of the graph active at this iteration"),
         Column("rel_step", "relative change of the decisions ||x^k+1 - x^k|| / ||x^k||"),
-        Column("tracking_error_sigma", "max_i ||s_i - sigma|| / ||sigma||"),
+        Column("tracking_error_sigma", "max_i ||s_i - sigma|| / ||sigma||", label="tracking error"),
         Column("tracking_error_gradient", "max_i ||y_i - mean y|| / ||mean y||"),
         Column("x:<agent>:<t>", "each decision", when=f"at most {HISTORY_COLUMNS} values"),
         Column("sigma:<aggregate>:<t>", "each aggregate", when=f"at most {HISTORY_COLUMNS} values"))))

@@ -14,6 +14,7 @@ from typing import TextIO
 
 import pandas as pd
 
+from ecodec.decomposition.registry import REGISTRY
 from ecodec.files import atomic_write
 
 log = logging.getLogger(__name__)
@@ -32,18 +33,22 @@ class Hook:
         pass
 
 
-def _describe(record: dict) -> str:
-    """The progress line: iteration, cost, relative violation (or, for a method on a market, which has no coupling
-    rows, its tracking error), and with a reference the cost gap and the distance of the decisions."""
+#: What a progress line shows of a method that declares nothing (a driver of one's own, not registered)
+DEFAULT_PROGRESS = {"rel_violation": "violation", "cost_gap": "gap"}
+
+
+def progress_labels(method: str) -> dict[str, str]:
+    """The history columns the progress line of ``method`` shows, with their labels, as the method declares them
+    (:attr:`~ecodec.decomposition.registry.MethodSpec.progress`)."""
+    spec = REGISTRY.get(method)
+    return spec.progress_labels() if spec is not None else dict(DEFAULT_PROGRESS)
+
+
+def _describe(record: dict, labels: dict[str, str]) -> str:
+    """The progress line: iteration, cost, and the declared columns the record holds (a cost gap only with a
+    reference)."""
     parts = [f"iteration {record['iteration']:>5}", f"cost {record['objective']:.6g}"]
-    if "tracking_error_sigma" in record:
-        parts.append(f"tracking error {record['tracking_error_sigma']:.2e}")
-    else:
-        parts.append(f"violation {record['rel_violation']:.2e}")
-    if "cost_gap" in record:
-        parts.append(f"gap {record['cost_gap']:.2e}")
-    if "tracking_error_sigma" in record and "distance" in record:
-        parts.append(f"distance {record['distance']:.2e}")
+    parts += [f"{label} {record[name]:.2e}" for name, label in labels.items() if name in record]
     return ", ".join(parts)
 
 
@@ -55,10 +60,12 @@ class ProgressHook(Hook):
         self.every_s = every_s
         self._last = 0.0
         self._method = ""
+        self._labels = dict(DEFAULT_PROGRESS)
         self._record: dict | None = None
 
     def on_start(self, method: str, problem, stopping) -> None:
         self._method = method
+        self._labels = progress_labels(method)
         self.stream.write(f"{method}: {len(problem.agents)} agents, at most {stopping.max_iterations} iterations "
                           f"(Ctrl-C stops and keeps the result so far)\n")
         self.stream.flush()
@@ -68,12 +75,12 @@ class ProgressHook(Hook):
         now = time.monotonic()
         if record["iteration"] == 1 or now - self._last >= self.every_s:
             self._last = now
-            self.stream.write(f"  {self._method}: {_describe(record)}\n")
+            self.stream.write(f"  {self._method}: {_describe(record, self._labels)}\n")
             self.stream.flush()
 
     def on_finish(self, result) -> None:
         if self._record is not None:
-            self.stream.write(f"  {self._method}: {_describe(self._record)}\n")
+            self.stream.write(f"  {self._method}: {_describe(self._record, self._labels)}\n")
         self.stream.write(f"{self._method}: {result.info.get('message', result.status)}\n")
         self.stream.flush()
 
@@ -81,8 +88,14 @@ class ProgressHook(Hook):
 class LoggingHook(Hook):
     """Every iteration record at DEBUG level on the ``ecodec.decomposition.hooks`` logger."""
 
+    def __init__(self):
+        self._labels = dict(DEFAULT_PROGRESS)
+
+    def on_start(self, method: str, problem, stopping) -> None:
+        self._labels = progress_labels(method)
+
     def on_iteration(self, record: dict) -> None:
-        log.debug(_describe(record))
+        log.debug(_describe(record, self._labels))
 
 
 class CheckpointHook(Hook):

@@ -37,6 +37,7 @@ class Column:
     name: str
     meaning: str
     when: str = ""
+    label: str = ""  # its short name on the progress line, for a column the progress line may show
 
 
 #: The columns the shared loop records for every distributed method (:func:`~ecodec.decomposition.driver.run_driver`)
@@ -45,9 +46,10 @@ LOOP_COLUMNS = (
     Column("iteration_time_s", "wall time of the method's iteration (s)"),
     Column("objective", "total cost sum_i f_i(x_i) of the current decisions"),
     Column("max_violation", "largest |residual| of a coupling row (the resource's unit)"),
-    Column("rel_violation", "largest |residual| of a resource over its peak |right-hand side|"),
-    Column("cost_gap", "relative cost gap |f - f*| / |f*| to the reference", when="with a reference"),
-    Column("distance", "relative distance of the decisions to the reference's", when="with a reference"),
+    Column("rel_violation", "largest |residual| of a resource over its peak |right-hand side|", label="violation"),
+    Column("cost_gap", "relative cost gap |f - f*| / |f*| to the reference", when="with a reference", label="gap"),
+    Column("distance", "relative distance of the decisions to the reference's", when="with a reference",
+           label="distance"),
     Column("messages", "messages sent so far"),
     Column("elapsed_s", "wall time since the start of the run (s)"),
 )
@@ -71,6 +73,7 @@ class MethodSpec:
     solve: Callable | None = None
     preset: Mapping[str, object] = field(default_factory=dict)
     default_for: tuple[str, ...] = ()
+    progress: tuple[str, ...] = ("rel_violation", "cost_gap")  # the history columns its progress line shows
 
     @property
     def is_distributed(self) -> bool:
@@ -90,6 +93,11 @@ class MethodSpec:
     def history_columns(self) -> tuple[Column, ...]:
         """Every column of this method's history: the loop's, then the method's (none for a single solve)."""
         return (*LOOP_COLUMNS, *self.columns) if self.is_distributed else self.columns
+
+    def progress_labels(self) -> dict[str, str]:
+        """The columns its progress line shows (after iteration and cost), by name, with their labels."""
+        labels = {c.name: c.label or c.name for c in self.history_columns()}
+        return {name: labels.get(name, name) for name in self.progress}
 
     def make_options(self, values: Mapping[str, object]) -> MethodOptions:
         """Typed options from text or numbers, the preset applied (a preset option given otherwise is refused)."""

@@ -22,6 +22,7 @@ import pyomo.environ as pyo
 from pyomo.contrib.fbbt.fbbt import compute_bounds_on_expr
 
 from ecodec.errors import ProblemError
+from ecodec.vocabulary import KindWords
 from ecodec.models.base import AggregativeAgent, AggregativeTerms, TimeGrid
 from ecodec.problem.coupled import BuiltModel, check_unique_names
 
@@ -32,6 +33,8 @@ class AggregativeProblem:
     kind = "aggregative"
     #: The report sections that apply: no coupling rows, so no dispatch of resources, storage, grid or prices
     report_sections = ("glance", "case", "convergence", "market", "costs", "details")
+    words = KindWords("market cases (buyers and sellers)",
+                      "a market whose agents are coupled through aggregates")
     problem_class = "NLP"
 
     def __init__(self, agents: list[AggregativeAgent], grid: TimeGrid, *, name: str = "case",

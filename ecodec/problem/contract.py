@@ -17,6 +17,7 @@ member                      what it declares
 ``local_model(agent)``      that agent alone, from the same agent code, with what couples it exposed
 ``coupling_description()``  what couples the agents, in words (``ecodec validate`` prints it)
 ``report_sections``         which report sections apply (:data:`ecodec.vocabulary.REPORT_SECTIONS`)
+``words``                   the kind in words for messages (:class:`~ecodec.vocabulary.KindWords`)
 ==========================  =========================================================================================
 
 How a solution of a kind is evaluated (its KPIs) is the evaluator its methods use: the coupling rows of a coupled
@@ -37,6 +38,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 from ecodec.models.base import TimeGrid
 from ecodec.problem.aggregative import AggregativeProblem
 from ecodec.problem.coupled import BuiltModel, CoupledProblem
+from ecodec.vocabulary import KindWords
 
 
 @runtime_checkable
@@ -45,6 +47,7 @@ class Problem(Protocol):
 
     kind: ClassVar[str]
     report_sections: ClassVar[tuple[str, ...]]
+    words: ClassVar[KindWords]
     agents: list
     grid: TimeGrid
     name: str

@@ -23,6 +23,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from ecodec.errors import ProblemError
+from ecodec.vocabulary import KindWords
 from ecodec.models.base import Agent, AgentTerms, TimeGrid
 from ecodec.problem.resource import CouplingResource
 
@@ -67,6 +68,8 @@ class CoupledProblem:
     kind = "coupled"
     #: The report sections that apply (:data:`ecodec.vocabulary.REPORT_SECTIONS`): no market section
     report_sections = ("glance", "case", "convergence", "dispatch", "storage", "grid", "prices", "costs", "details")
+    words = KindWords("cases coupled through shared resources",
+                      "its agents are coupled through shared resources")
 
     def __init__(self, agents: list[Agent], resources: list[CouplingResource], grid: TimeGrid, *,
                  name: str = "case", currency: str = "EUR"):
