@@ -156,6 +156,7 @@ def test_compiled_local_functions_equal_the_hand_derivatives():
         assert functions.shares_transpose_times(x, y) == pytest.approx([phi_t(x[0], y)], rel=1e-12)
 
 
+@pytest.mark.slow
 def test_centralized_optimum_agrees_with_scipy_on_the_report_formula(solved):
     for name, (problem, reference, _, _) in solved.items():
         p = market_of(problem)
@@ -176,6 +177,7 @@ def test_centralized_optimum_agrees_with_scipy_on_the_report_formula(solved):
         assert np.linalg.norm(ecodec_x - best.x) / np.linalg.norm(best.x) < 1e-5, name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(CASES))
 def test_aggregative_tracking_reaches_the_centralized_decisions(solved, name):
     problem, reference, tracking, comparison = solved[name]
@@ -193,6 +195,7 @@ def test_aggregative_tracking_reaches_the_centralized_decisions(solved, name):
         pytest.approx(market["energy_sold"].sum(), rel=1e-12)
 
 
+@pytest.mark.slow
 def test_scenarios_have_the_intended_effect(solved):
     for method in (1, 2):  # the centralized optimum and the aggregative-tracking result
         summary = {name: kpi.market_summary(runs[method].dispatch).set_index("agent") for name, runs in solved.items()}
