@@ -319,6 +319,7 @@ def test_a_market_agent_needs_a_positive_bid_range_and_excess():
         Seller("s", excess_kwh=np.array([1.0, 0.0]))
 
 
+@pytest.mark.slow
 def test_a_market_of_two_steps_is_two_independent_markets():
     """Each step is a market of its own: the optimum over two steps is the sum of the one-step optima, step by
     step the same decisions, and aggregative tracking reaches it on vectors of two entries per agent."""

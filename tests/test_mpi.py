@@ -119,7 +119,6 @@ def test_mpi_run_has_the_iterates_of_the_in_process_run(in_process, fleet, tmp_p
 
 
 @pytest.mark.mpi
-@pytest.mark.slow
 def test_a_run_started_by_mpiexec_itself_equals_the_in_process_run(in_process, fleet, tmp_path):
     """`mpiexec -n 2 ecodec run ...`, as on a cluster, without the launcher."""
     case, options = case_of("lp", fleet)
@@ -147,7 +146,6 @@ def _wait_for_iteration(board: Path, rank: int, iteration: int, process: subproc
 
 
 @pytest.mark.mpi
-@pytest.mark.slow
 def test_a_killed_rank_stops_the_run_with_one_message(tmp_path):
     board = tmp_path / "board"
     process = subprocess.Popen([sys.executable, "-m", "ecodec", "run", "cases/microgrid_8.xlsx", "-q",
@@ -206,7 +204,6 @@ def test_an_error_on_one_rank_stops_every_rank_naming_rank_agent_and_iteration(t
 
 
 @pytest.mark.mpi
-@pytest.mark.slow
 def test_ctrl_c_stops_every_rank_after_the_same_iteration_and_keeps_the_history(tmp_path):
     board = tmp_path / "board"
     process = subprocess.Popen([sys.executable, "-m", "ecodec", "run", "cases/microgrid_8.xlsx", "-q",
