@@ -21,13 +21,14 @@ define check_python
 	  echo "error: ecodec needs Python >= 3.10, but '$(PYTHON)' is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'). Run e.g. 'make PYTHON=python3.11 ...' (see docs/install.md)." >&2; exit 1; }
 endef
 
-.PHONY: help setup system demo test bench cases clean
+.PHONY: help setup system demo test check bench cases clean
 
 help:
 	@echo "ecodec make targets:"
 	@echo "  make demo    set up, then compare centralized and primal decomposition on cases/microgrid_8.xlsx:"
 	@echo "               results in results/microgrid_8/, the PDF report in reports/microgrid_8.pdf"
 	@echo "  make test    set up, then run the tests (extra pytest options: PYTEST_ARGS='-k foo -x')"
+	@echo "  make check   set up, then run the quick tests only: not those marked slow or mpi (make test runs all)"
 	@echo "  make bench   set up, then run benchmarks/run.py (if it exists)"
 	@echo "  make cases   set up, then rebuild cases/*.xlsx from data/"
 	@echo "  make setup   system packages (Debian/Ubuntu) + virtualenv $(VENV) + pip install -e '.[dev,mpi]'"
@@ -66,6 +67,9 @@ demo: setup
 
 test: setup
 	$(VENV_PY) -m pytest $(PYTEST_ARGS)
+
+check: setup
+	$(VENV_PY) -m pytest -m "not slow and not mpi" $(PYTEST_ARGS)
 
 bench: $(if $(wildcard benchmarks/run.py),setup)
 	@if [[ -f benchmarks/run.py ]]; then \

@@ -17,6 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 AGENTS = ("battery", "mt1", "grid")
+pytestmark = [pytest.mark.slow, pytest.mark.mpi]  # one run of the whole quick benchmark, whose (c) starts mpiexec
 
 
 @pytest.fixture(scope="module")

@@ -197,11 +197,24 @@ ACCEPTANCE = [("tracking-admm", {}, 1e-3), ("proximal-dual", {}, 1e-2),
               ("proximal-dual", {"graph": "random", "edge_probability": 0.5}, 1e-2)]
 
 
+@pytest.fixture(scope="module")
+def acceptance_case(fleet_lp):
+    """Each acceptance case read and solved centrally once, for the four runs on it: (problem, network, reference)."""
+    solved = {}
+
+    def get(which: str):
+        if which not in solved:
+            problem, network = _case("cases/microgrid_8.xlsx" if which == "microgrid_8" else str(fleet_lp))
+            solved[which] = problem, network, run(problem, network, "centralized")
+        return solved[which]
+    return get
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(("method", "options", "tol"), ACCEPTANCE)
 @pytest.mark.parametrize("which", ["microgrid_8", "pev_100_lp"])
-def test_acceptance_cost_gap_and_violation_within_the_tolerance(which, method, options, tol, fleet_lp):
-    problem, network = _case("cases/microgrid_8.xlsx" if which == "microgrid_8" else str(fleet_lp))
-    reference = run(problem, network, "centralized")
+def test_acceptance_cost_gap_and_violation_within_the_tolerance(which, method, options, tol, acceptance_case):
+    problem, network, reference = acceptance_case(which)
     result = run(problem, network, method, options_for(method, options),
                  StoppingRules(max_iterations=20000, violation_tol=tol, cost_gap_tol=tol), reference=reference)
     assert result.status == "converged", result.info["message"]
@@ -213,6 +226,7 @@ def test_acceptance_cost_gap_and_violation_within_the_tolerance(which, method, o
         assert 0.4 < active.mean() < 0.6 and active.min() < 1.0  # about half the edges at each iteration
 
 
+@pytest.mark.slow
 def test_on_mixed_integer_cases_both_run_as_heuristics_and_report_gap_and_violation_honestly():
     problem, network = _case("cases/microgrid_8_milp.xlsx")
     reference = run(problem, network, "centralized")

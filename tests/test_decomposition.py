@@ -194,6 +194,7 @@ def test_stopping_rules_are_validated():
         StoppingRules(violation_tol=-1e-3)
 
 
+@pytest.mark.slow
 def test_mixed_integer_version_on_the_shipped_milp_microgrid_meets_the_coupling_with_default_options():
     case = read_case("cases/microgrid_8_milp.xlsx")
     problem, network = problem_from_case(case), network_from_case(case)

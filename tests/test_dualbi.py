@@ -130,6 +130,7 @@ def test_dualbi_stops_as_infeasible_when_no_upper_end_is_found():
     assert "no price up to" in result.info["message"] and "max_expansions" in result.info["message"]
 
 
+@pytest.mark.slow
 def test_generated_budget_fleet_binds_and_dualbi_certifies_one_percent_within_30_iterations(tmp_path):
     """The acceptance fleet: 100 on/off vehicles (seed 0) under a total-energy budget."""
     tables = pev_tables(100, 0, "milp", coupling="budget")

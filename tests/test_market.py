@@ -158,6 +158,7 @@ def test_compiled_local_functions_equal_the_hand_derivatives():
         assert functions.shares_transpose_times(x, y) == pytest.approx([phi_t(x[0], y)], rel=1e-12)
 
 
+@pytest.mark.slow
 def test_centralized_optimum_agrees_with_scipy_on_the_report_formula(solved):
     for name, (problem, reference, _, _) in solved.items():
         p = market_of(problem)
@@ -178,6 +179,7 @@ def test_centralized_optimum_agrees_with_scipy_on_the_report_formula(solved):
         assert np.linalg.norm(ecodec_x - best.x) / np.linalg.norm(best.x) < 1e-5, name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(CASES))
 def test_aggregative_tracking_reaches_the_centralized_decisions(solved, name):
     problem, reference, tracking, comparison = solved[name]
@@ -195,6 +197,7 @@ def test_aggregative_tracking_reaches_the_centralized_decisions(solved, name):
         pytest.approx(market["energy_sold"].sum(), rel=1e-12)
 
 
+@pytest.mark.slow
 def test_scenarios_have_the_intended_effect(solved):
     for method in (1, 2):  # the centralized optimum and the aggregative-tracking result
         summary = {name: kpi.market_summary(runs[method].dispatch).set_index("agent") for name, runs in solved.items()}
@@ -327,6 +330,7 @@ def test_a_market_agent_needs_a_positive_bid_range_and_excess():
                                   "> 0")
 
 
+@pytest.mark.slow
 def test_a_market_of_two_steps_is_two_independent_markets():
     """Each step is a market of its own: the optimum over two steps is the sum of the one-step optima, step by
     step the same decisions, and aggregative tracking reaches it on vectors of two entries per agent."""

@@ -22,6 +22,7 @@ def lp_result():
     return solve_centralized(problem_from_case(read_case(CASES / "microgrid_8.xlsx")))
 
 
+@pytest.mark.slow
 def test_script_rebuilds_the_shipped_workbooks_from_data(tmp_path):
     """scripts/build_cases.py (with build_ev_cases.py and build_market_cases.py) reproduces the committed cases
     exactly (same parameters, profiles, graph)."""
