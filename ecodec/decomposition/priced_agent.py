@@ -118,6 +118,7 @@ class PricedAgent:
     def __init__(self, sub: CompiledSubproblem, rows: CouplingRows, perturbation: float, seed: int):
         self.sub = sub
         self.g, self.g0 = rows.local_rows(sub)
+        self.g_transposed = self.g.T  # made once: every solve prices the columns with it
         cost = sub.cost_map.matrix.toarray()[0]
         rng = np.random.default_rng([seed, zlib.crc32(sub.agent_name.encode())])
         factor = np.ones_like(cost)
@@ -138,7 +139,7 @@ class PricedAgent:
     def solve(self, price: np.ndarray, perturbed: bool = True):
         """The solution of  min_{X_i} f~_i + price' g_i  (f_i itself with ``perturbed=False``); keeps x."""
         offset = float(self.sub.cost_map.offset[0]) + price @ self.g0
-        self.sub.set_model_cost((self.cost if perturbed else self.true_cost) + self.g.T @ price, offset)
+        self.sub.set_model_cost((self.cost if perturbed else self.true_cost) + self.g_transposed @ price, offset)
         solution = self.sub.program.solve()
         if not solution.has_solution:
             raise ProblemError(f"agent '{self.sub.agent_name}': its priced subproblem ended '{solution.status}'")
