@@ -7,6 +7,8 @@ SHELL := /bin/bash
 PYTHON      ?= python3
 VENV        ?= .venv
 PYTEST_ARGS ?=
+# test processes (pytest-xdist): one per core by default; TEST_WORKERS=0 runs everything in this process
+TEST_WORKERS ?= auto
 PIP_ARGS    ?=
 
 VENV_PY       := $(VENV)/bin/python
@@ -34,7 +36,7 @@ help:
 	@echo "  make setup   system packages (Debian/Ubuntu) + virtualenv $(VENV) + pip install -e '.[dev,mpi]'"
 	@echo "  make system  only check/install the system packages (scripts/setup_system.sh)"
 	@echo "  make clean   remove $(VENV) and caches (keeps cases/, data/, results/, reports/)"
-	@echo "Variables: PYTHON=$(PYTHON) VENV=$(VENV) PYTEST_ARGS= PIP_ARGS="
+	@echo "Variables: PYTHON=$(PYTHON) VENV=$(VENV) PYTEST_ARGS= PIP_ARGS= TEST_WORKERS=$(TEST_WORKERS)"
 	@echo "Other systems (Fedora, macOS, conda, manual): docs/install.md"
 
 # --- setup: 1) system packages, 2) virtualenv, 3) pip install ---------------
@@ -66,10 +68,10 @@ demo: setup
 	  --output results/microgrid_8 --report reports/microgrid_8.pdf
 
 test: setup
-	$(VENV_PY) -m pytest $(PYTEST_ARGS)
+	$(VENV_PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 check: setup
-	$(VENV_PY) -m pytest -m "not slow and not mpi" $(PYTEST_ARGS)
+	$(VENV_PY) -m pytest -n $(TEST_WORKERS) -m "not slow and not mpi" $(PYTEST_ARGS)
 
 bench: $(if $(wildcard benchmarks/run.py),setup)
 	@if [[ -f benchmarks/run.py ]]; then \
