@@ -5,7 +5,8 @@ cost gap and distance to the reference, step sizes, messages, timings) and the f
 iterations at which the run first came within 1% and 0.1% of the centralized optimum in both cost and coupling,
 and writes a small convergence plot; the same records are in ``result.history`` as a pandas DataFrame afterwards.
 
-The case is the shipped microgrid (``cases/microgrid_8.xlsx``), solved by Tracking-ADMM on its own network.
+The case is the winter-day community of ``heat_pump_community.py`` (PV, a battery, the grid, a gas boiler and a
+heat pump, hourly), solved by Tracking-ADMM on a ring network.
 
 Run:  python examples/custom_hook.py [--output-dir DIR]
 """
@@ -21,6 +22,7 @@ matplotlib.use("Agg")  # no screen needed
 import matplotlib.pyplot as plt  # noqa: E402
 
 import ecodec  # noqa: E402
+from heat_pump_community import build_community  # noqa: E402  (the example beside this one)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,9 +54,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output-dir", type=Path, default=ROOT / "reports" / "examples")
     args = parser.parse_args()
-    case = ecodec.read_case(ROOT / "cases" / "microgrid_8.xlsx")
-    problem = ecodec.build_problem(case)
-    network = ecodec.network_from_case(case)
+    problem = build_community()
+    network = ecodec.CommunicationNetwork.named("ring", [agent.name for agent in problem.agents])
     reference = ecodec.solve_centralized(problem)
     hook = Milestones()
     result = ecodec.run(problem, network, "tracking-admm", stopping=ecodec.StoppingRules(max_iterations=800),
