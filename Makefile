@@ -68,10 +68,10 @@ demo: setup
 	  --output results/microgrid_8 --report reports/microgrid_8.pdf
 
 test: setup
-	$(VENV_PY) -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
+	$(VENV_PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 check: setup
-	$(VENV_PY) -m pytest -n $(TEST_WORKERS) --dist worksteal -m "not slow and not mpi" $(PYTEST_ARGS)
+	$(VENV_PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not slow and not mpi" $(PYTEST_ARGS)
 
 bench: $(if $(wildcard benchmarks/run.py),setup)
 	@if [[ -f benchmarks/run.py ]]; then \

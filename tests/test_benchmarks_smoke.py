@@ -17,7 +17,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 AGENTS = ("battery", "mt1", "grid")
-pytestmark = [pytest.mark.slow, pytest.mark.mpi]  # one run of the whole quick benchmark, whose (c) starts mpiexec
+# one run of the whole quick benchmark, whose (c) starts mpiexec, in one test process
+pytestmark = [pytest.mark.slow, pytest.mark.mpi, pytest.mark.xdist_group("benchmarks")]
 
 
 @pytest.fixture(scope="module")

@@ -33,6 +33,8 @@ from ecodec.solvers.aggregative_functions import CompiledAggregativeAgent
 CASES = {"base": "cases/community_market.xlsx", "demand": "cases/community_market_demand.xlsx",
          "storage": "cases/community_market_storage.xlsx"}
 
+pytestmark = pytest.mark.xdist_group("market")  # one test process solves the shipped markets once (fixture solved)
+
 
 def market_of(problem: AggregativeProblem) -> dict[str, np.ndarray]:
     """The parameters of a one-step market as arrays (buyers then sellers, in agent order)."""

@@ -28,7 +28,8 @@ from ecodec.report.dispatch_figures import grid_exchange_figure, resource_dispat
 from ecodec.report.figures import agent_colors, convergence_figure
 from ecodec.results import case_summary, compare, kpi, load_runs
 
-pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils missing: run 'make setup'")
+pytestmark = [pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils missing: run 'make setup'"),
+              pytest.mark.xdist_group("report")]  # one test process renders the shared report once
 
 ITERATIONS = 300
 MICROGRID_SECTIONS = ["Results at a glance", "The case", "Convergence", "Dispatch", "Stored energy", "Grid exchange",
