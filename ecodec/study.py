@@ -38,7 +38,7 @@ from ecodec.decomposition import (METHODS, CheckpointHook, Hook, ProgressHook, S
 from ecodec.errors import EcodecError
 from ecodec.io.workbook import read_case
 from ecodec.network import CommunicationNetwork, network_from_case
-from ecodec.problem import problem_from_case
+from ecodec.problem import PROBLEM_KINDS, problem_from_case
 from ecodec.results import CaseSummary, Comparison, RunResult, case_summary, compare, save_runs
 from ecodec.results.workbook import write_results_workbook
 from ecodec.runtime import is_root_process
@@ -88,7 +88,7 @@ def load(case: str | Path | Case | object, network: CommunicationNetwork | None 
         case = read_case(case)
     if isinstance(case, Case):
         return _Prepared(case, problem_from_case(case), network or network_from_case(case))
-    if not hasattr(case, "centralized_model"):
+    if getattr(case, "kind", None) not in PROBLEM_KINDS:  # the problem contract's registry of kinds
         raise EcodecError(f"expected a workbook path, a Case or a problem, got {type(case).__name__}")
     if network is None:
         network = CommunicationNetwork.named("complete", [agent.name for agent in case.agents])
