@@ -173,6 +173,8 @@ class BarePath:
         lp = compiled.sub.program._h.getLp()
         self.highs = highspy.Highs()
         self.highs.setOptionValue("output_flag", False)
+        self.highs.setOptionValue("threads", 1)  # HiGHS's options as the compiled program sets them
+        highspy.Highs.resetGlobalScheduler(True)  # the next run starts HiGHS's shared scheduler on that one thread
         if self.highs.passModel(lp) == highspy.HighsStatus.kError:
             raise RuntimeError("bare path: HiGHS refused the compiled LP")
         self.rows = compiled.allocation_rows.astype(np.int32)

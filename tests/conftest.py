@@ -12,6 +12,12 @@ from ecodec.models.base import TimeGrid
 from ecodec.problem import CoupledProblem, CouplingResource
 
 
+def pytest_collection_modifyitems(items):
+    """The slow tests first (a stable sort): on several test processes the long runs start early and the many
+    quick tests fill the end, so no process waits alone for one long test."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None and item.get_closest_marker("mpi") is None)
+
+
 def make_problem(agents, step_h: float, **rows) -> CoupledProblem:
     """A CoupledProblem over ``agents`` with one coupling row per keyword.
 

@@ -21,7 +21,7 @@ AGENTS = ("battery", "mt1", "grid")
 pytestmark = [pytest.mark.slow, pytest.mark.mpi, pytest.mark.xdist_group("benchmarks")]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per test process, even when modules interleave
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     completed = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--output-dir",

@@ -24,7 +24,7 @@ GAPS = [0.5, 0.05, 0.009, 0.02, 0.005, 0.0005]
 VIOLATIONS = [0.3, 0.001, 0.02, 0.005, 0.009, 0.002]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per test process, even when modules interleave
 def reference() -> RunResult:
     return solve_centralized(problem_from_case(read_case(ROOT / "cases" / "microgrid_8.xlsx")))
 

@@ -184,7 +184,7 @@ def test_bad_options_are_refused_with_the_option_value_and_what_was_expected(met
     assert key in str(error.value) and repr(value) in str(error.value) and expected in str(error.value)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per test process, even when modules interleave
 def fleet_lp(tmp_path_factory):
     """A 100-vehicle continuous fleet of the PEV benchmark (variant A, seed 0)."""
     path = tmp_path_factory.mktemp("fleet") / "pev_100_lp.xlsx"
@@ -197,7 +197,7 @@ ACCEPTANCE = [("tracking-admm", {}, 1e-3), ("proximal-dual", {}, 1e-2),
               ("proximal-dual", {"graph": "random", "edge_probability": 0.5}, 1e-2)]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per test process, even when modules interleave
 def acceptance_case(fleet_lp):
     """Each acceptance case read and solved centrally once, for the four runs on it: (problem, network, reference)."""
     solved = {}

@@ -27,7 +27,7 @@ from ecodec.solvers.compiled import CompiledSubproblem
 from ecodec.solvers.highs import solve_with_highs
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per test process, even when modules interleave
 def microgrid():
     case = read_case("cases/microgrid_8.xlsx")
     return problem_from_case(case), network_from_case(case)
@@ -255,3 +255,41 @@ def test_on_random_edges_allocations_move_only_along_active_edges_and_keep_their
 def test_primal_decomposition_refuses_a_periodic_graph_sequence():
     with pytest.raises(OptionError, match="graph must be one of 'fixed', 'random', got 'periodic'"):
         options_for("primal-decomposition", {"graph": "periodic"})
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+def test_the_sparse_product_equals_scipys_to_the_last_bit(transpose):
+    """Random matrices with empty rows, empty columns and entries of mixed magnitude: SparseProduct adds the terms
+    in scipy's order, so the results are equal, not merely close."""
+    import scipy.sparse as sp
+
+    from ecodec.solvers.compiled import SparseProduct
+
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        m = sp.random_array((int(rng.integers(1, 30)), int(rng.integers(1, 60))), density=0.2, rng=rng, format="csr")
+        m.data *= 10.0 ** rng.uniform(-8, 8, m.nnz)
+        v = rng.normal(size=m.shape[0] if transpose else m.shape[1]) * 10.0 ** rng.uniform(-5, 5)
+        expected = (m.T @ v) if transpose else (m @ v)
+        assert np.array_equal(SparseProduct(m, transpose=transpose)(v), expected)
+
+
+def test_a_subproblem_solves_after_another_highs_instance_started_the_thread_scheduler_on_two_threads():
+    """HiGHS's thread scheduler is shared by the process; a subproblem asks for one thread and restarts it when a
+    user's own HiGHS run started it with more (a plain run would end in an error)."""
+    import highspy
+
+    from ecodec.solvers.matrix import MatrixProblem, silent_highs
+
+    other = silent_highs()
+    other.setOptionValue("threads", 2)
+    highspy.Highs.resetGlobalScheduler(True)
+    other.addVar(0.0, 1.0)
+    assert other.run() == highspy.HighsStatus.kOk  # the scheduler now runs on two threads
+    program = MatrixProblem([1.0, 2.0], [0.0, 0.0], [5.0, 5.0], np.array([[1.0, 1.0]]), [3.0], [np.inf])
+    solution = program.solve()
+    assert solution.status == "optimal" and solution.objective == pytest.approx(3.0)
+    np.testing.assert_allclose(solution.x, [3.0, 0.0])
+    later = silent_highs()  # a run with the default threads option (the centralized solve's) takes any scheduler
+    later.addVar(0.0, 1.0)
+    assert later.run() == highspy.HighsStatus.kOk

@@ -87,7 +87,7 @@ def hand_local(p: dict, n_buyers: int):
     return [buyer(i) for i in range(n_buyers)] + [seller(j) for j in range(len(p["excess"]))]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per test process, even when modules interleave
 def solved():
     """Every shipped market case solved centrally and by aggregative tracking with the workbook's options."""
     out = {}

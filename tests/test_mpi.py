@@ -61,7 +61,7 @@ def test_partition_cuts_contiguous_blocks_of_equal_weight():
     assert partition(("a", "b"), 4) == {"a": 0, "b": 2}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per test process, even when modules interleave
 def fleet(tmp_path_factory):
     """A 24-vehicle on/off fleet of the PEV benchmark (seed 1), and beside it the same fleet with a total-energy
     budget instead of the feeder limit."""
@@ -77,7 +77,7 @@ def case_of(name: str, fleet: Path) -> tuple[str, list[str]]:
     return case.format(fleet=fleet, budget=fleet.with_name("pev_24_budget.xlsx")), options
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per test process, even when modules interleave
 def in_process(tmp_path_factory, fleet):
     """The in-process runs of every case, saved and read back like the MPI ones."""
     out = {}

@@ -16,7 +16,7 @@ from ecodec.problem.replicate import replicate_problem
 CASE = Path(__file__).resolve().parents[1] / "cases" / "microgrid_8.xlsx"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per test process, even when modules interleave
 def problem():
     return problem_from_case(read_case(CASE))
 

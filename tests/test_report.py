@@ -51,7 +51,7 @@ def headings(pages: list[str]) -> list[str]:
     return out
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per test process, even when modules interleave
 def microgrid_report(tmp_path_factory):
     """`ecodec compare` on the shipped LP microgrid, primal decomposition stopped at its iteration limit."""
     directory = tmp_path_factory.mktemp("report")

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TABLES = ("dispatch", "coupling", "agent_costs", "history")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per test process, even when modules interleave
 def centralized() -> RunResult:
     return solve_centralized(problem_from_case(read_case(ROOT / "cases" / "microgrid_8.xlsx")))
 

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "cases"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per test process, even when modules interleave
 def lp_result():
     return solve_centralized(problem_from_case(read_case(CASES / "microgrid_8.xlsx")))
 

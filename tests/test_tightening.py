@@ -19,7 +19,7 @@ from ecodec.network import CommunicationNetwork
 from ecodec.results import compare, kpi
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per test process, even when modules interleave
 def two_vehicles():
     problem, network = fleet([ev("a", "binary"), ev("b", "binary")], feeder_kw=5.0)
     return problem, network, run(problem, network, "centralized")

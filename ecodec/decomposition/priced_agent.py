@@ -34,7 +34,7 @@ from ecodec.decomposition.options import MethodOptions, mip_gap_option, option
 from ecodec.decomposition.registry import Column
 from ecodec.errors import ProblemError
 from ecodec.results import kpi
-from ecodec.solvers.compiled import CompiledSubproblem
+from ecodec.solvers.compiled import CompiledSubproblem, SparseProduct
 
 
 #: The history columns of a coordinator method with a certificate (:meth:`Certificate.record`) and feasibility
@@ -118,7 +118,8 @@ class PricedAgent:
     def __init__(self, sub: CompiledSubproblem, rows: CouplingRows, perturbation: float, seed: int):
         self.sub = sub
         self.g, self.g0 = rows.local_rows(sub)
-        self.g_transposed = self.g.T  # made once: every solve prices the columns with it
+        self.g_product = SparseProduct(self.g)  # made once: every iteration evaluates g_i and prices x with it
+        self.g_transposed = SparseProduct(self.g, transpose=True)
         cost = sub.cost_map.matrix.toarray()[0]
         rng = np.random.default_rng([seed, zlib.crc32(sub.agent_name.encode())])
         factor = np.ones_like(cost)
@@ -134,12 +135,12 @@ class PricedAgent:
 
     def row_values(self, x: np.ndarray) -> np.ndarray:
         """g_i(x), one value per coupling row."""
-        return self.g @ x[: self.g.shape[1]] + self.g0
+        return self.g_product(x) + self.g0
 
     def solve(self, price: np.ndarray, perturbed: bool = True):
         """The solution of  min_{X_i} f~_i + price' g_i  (f_i itself with ``perturbed=False``); keeps x."""
         offset = float(self.sub.cost_map.offset[0]) + price @ self.g0
-        self.sub.set_model_cost((self.cost if perturbed else self.true_cost) + self.g_transposed @ price, offset)
+        self.sub.set_model_cost((self.cost if perturbed else self.true_cost) + self.g_transposed(price), offset)
         solution = self.sub.program.solve()
         if not solution.has_solution:
             raise ProblemError(f"agent '{self.sub.agent_name}': its priced subproblem ended '{solution.status}'")

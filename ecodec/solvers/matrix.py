@@ -16,6 +16,16 @@ The HiGHS instance is created once; between solves only costs, bounds, right-han
 instead of from scratch.  Every distributed driver solves its agents' subproblems, and its own small master
 problems, through this one class.
 
+Every instance runs HiGHS on one thread (option ``threads = 1``).  Subproblems are small and each stands for
+one agent's own computer; with HiGHS's default (``threads = 0``) every run queries the processor topology and
+wakes a pool of worker threads: measured on a 49-column vehicle LP re-solved after a cost change, 173 us per
+run with the default and 43 us with one thread (HiGHS 1.16, 2 cores).  HiGHS's thread scheduler is shared by
+the whole process, and a run asking for one thread fails while another HiGHS instance (the centralized solve,
+or a user's own) has started it with more; that run restarts the scheduler on one thread and runs again.  A
+run with the default threads option accepts a scheduler of any size (the centralized solve's does); a user's
+own HiGHS run in the same process that sets ``threads`` itself calls ``highspy.Highs.resetGlobalScheduler(True)``
+first.
+
 Dual values follow HiGHS's convention for minimisation: ``row_dual[k]`` is the derivative of the optimal cost
 with respect to the active bound of row k (positive on an active lower bound, negative on an active upper
 bound).  They exist for LPs only.
@@ -108,8 +118,10 @@ class MatrixProblem:
         cost = np.asarray(cost, dtype=float)
         n = cost.size
         self._integer = np.zeros(n, dtype=bool) if integer is None else np.asarray(integer, dtype=bool).copy()
+        self._has_integers = bool(self._integer.any())  # read at every solve; columns appended later are continuous
         self._relaxed = False
         self._h = silent_highs()
+        self._h.setOptionValue("threads", 1)  # see the module docstring
         self._h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
         if time_limit_s is not None:
             self._h.setOptionValue("time_limit", float(time_limit_s))
@@ -148,7 +160,7 @@ class MatrixProblem:
 
     @property
     def is_mixed_integer(self) -> bool:
-        return bool(self._integer.any()) and not self._relaxed
+        return self._has_integers and not self._relaxed
 
     @property
     def is_quadratic(self) -> bool:
@@ -216,7 +228,7 @@ class MatrixProblem:
 
     def relax_integrality(self, relaxed: bool = True) -> None:
         """Solve the LP relaxation (``relaxed=True``) or the mixed-integer program again."""
-        if relaxed == self._relaxed or not self._integer.any():
+        if relaxed == self._relaxed or not self._has_integers:
             self._relaxed = relaxed
             return
         if not relaxed and self._quadratic:
@@ -251,17 +263,23 @@ class MatrixProblem:
         return solution
 
     def _run(self, started: float) -> MatrixSolution:
-        self._h.run()
+        if (self._h.run() == highspy.HighsStatus.kError
+                and self._h.getModelStatus() == highspy.HighsModelStatus.kNotset):
+            # the process-wide scheduler runs on more threads than this instance asks for (module docstring)
+            log.debug("%s: HiGHS's thread scheduler restarted on one thread", self.name)
+            highspy.Highs.resetGlobalScheduler(True)
+            self._h.run()
         elapsed = time.perf_counter() - started
         status = _STATUS.get(self._h.getModelStatus(), ERROR)
+        mixed_integer = self.is_mixed_integer
         has_solution = status == OPTIMAL or (status == TIME_LIMIT and self._h.getInfo().primal_solution_status == 2)
         if not has_solution:
             return MatrixSolution(status, None, None, None, elapsed)
         solution = self._h.getSolution()
         duals = np.asarray(solution.row_dual, dtype=float) if (
-            status == OPTIMAL and not self.is_mixed_integer and solution.dual_valid) else None
+            status == OPTIMAL and not mixed_integer and solution.dual_valid) else None
         objective = float(self._h.getObjectiveValue())
-        bound = float(self._h.getInfoValue("mip_dual_bound")[1]) if self.is_mixed_integer else objective
+        bound = float(self._h.getInfoValue("mip_dual_bound")[1]) if mixed_integer else objective
         return MatrixSolution(status, np.asarray(solution.col_value, dtype=float), objective, duals, elapsed,
                               min(bound, objective))
 
