@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     problem = problem_from_case(case)
 
     allocations = resolving.optimal_allocations(problem, CouplingRows.from_problem(problem))
-    relaxation = resolving.Relaxation.driver_default()
+    relaxation = resolving.Relaxation.driver_default(problem)
     report["settings"]["relaxation"] = dataclasses.asdict(relaxation)
     resolve = []
     for stream, agent in enumerate(AGENTS):

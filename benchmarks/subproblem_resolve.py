@@ -49,6 +49,7 @@ from pyomo.contrib.solver.solvers.highs import Highs as PersistentHighs
 
 from ecodec.carriers import ACTIVE_POWER
 from ecodec.decomposition.coupling_rows import CouplingRows
+from ecodec.decomposition.priced_agent import agreed_price_scale, multiplier_scale
 from ecodec.decomposition.primal_decomposition import PrimalDecompositionOptions
 from ecodec.problem.coupled import CoupledProblem
 from ecodec.solvers.compiled import CompiledSubproblem
@@ -117,13 +118,20 @@ class Relaxation:
     per_row: bool
 
     @classmethod
-    def driver_default(cls) -> Relaxation:
-        """As primal decomposition's default options set it."""
+    def driver_default(cls, problem: CoupledProblem) -> Relaxation:
+        """As primal decomposition's default options set it on ``problem``: M = penalty_factor x the largest
+        multiplier scale over the agents (the driver takes the same maximum by a max-consensus)."""
         options = PrimalDecompositionOptions()
         if options.relaxation not in ("scalar", "per-row"):
             raise RuntimeError(f"the benchmark knows the relaxations 'scalar' and 'per-row', not "
                                f"{options.relaxation!r}: update benchmarks/subproblem_resolve.py")
-        return cls(float(options.penalty), options.relaxation == "per-row")
+        rows = CouplingRows.from_problem(problem)
+        scales = []
+        for agent in problem.agents:
+            sub = CompiledSubproblem(problem, agent.name)
+            scales.append(multiplier_scale(sub, rows.local_rows(sub)[0]))
+        return cls(options.penalty_factor * agreed_price_scale(np.max(scales, axis=0)),
+                   options.relaxation == "per-row")
 
     def columns(self, rows: CouplingRows) -> int:
         return rows.size if self.per_row else 1

@@ -83,11 +83,11 @@ def test_a_vehicle_charges_only_while_plugged_in():
 
 
 def test_primal_decomposition_reaches_the_continuous_fleet_optimum():
-    """The feeder's price is up to 2 EUR/kWh here, so the relaxation penalty M must exceed it (M = 5)."""
+    """The feeder's price is up to 2 EUR/kWh here: the default penalty reads it from the price scale, no option."""
     problem, network = fleet([ev("a"), ev("b"), ev("c", e_target_kwh=2.0)], feeder_kw=6.0)
     reference = run(problem, network, "centralized")
-    result = run(problem, network, "primal-decomposition", options_for("primal-decomposition", {"penalty": 5.0}),
-                 stopping=StoppingRules(max_iterations=5000), reference=reference)
+    result = run(problem, network, "primal-decomposition", stopping=StoppingRules(max_iterations=5000),
+                 reference=reference)
     assert result.status == "converged", result.info["message"]
     assert abs(result.objective - reference.objective) <= 1e-3 * abs(reference.objective)
 

@@ -112,6 +112,46 @@ def price_scale(cost: np.ndarray, g: sp.sparray) -> float:
     return float(np.max(np.abs(cost[used]) / norms[used])) if used.any() else 0.0
 
 
+def multiplier_scale(sub: CompiledSubproblem, g: sp.sparray) -> np.ndarray:
+    """[direct, indirect] price scales of one agent, in currency per row unit, from its own data: direct is
+    :func:`price_scale` (its cost per unit of coupling contribution); indirect, for agents that pay for another
+    column than the one they contribute with (a microturbine pays for fuel), is the largest |c_j| over its
+    continuous columns per largest |G_kj| (integer columns carry costs per event, a start-up, not per unit).
+    Primal decomposition takes the largest direct scale over the agents, the indirect one only when no agent has
+    a direct cost.
+
+    >>> from ecodec.models.grid import Grid
+    >>> from ecodec.decomposition.coupling_rows import CouplingRows
+    >>> from ecodec.problem import CoupledProblem, CouplingResource
+    >>> from ecodec.models.base import TimeGrid
+    >>> grid = Grid(name="grid", p_min_kw=0.0, p_max_kw=10.0, buy_price_per_kwh=0.3, sell_price_per_kwh=0.0)
+    >>> rows = [CouplingResource(name, "==", np.array([value]), unit=unit)
+    ...         for name, value, unit in (("active_power", 4.0, "kW"), ("reactive_power", 0.0, "kvar"))]
+    >>> problem = CoupledProblem([grid], rows, TimeGrid(1, 0.25), name="doc")
+    >>> sub = CompiledSubproblem(problem, "grid")
+    >>> multiplier_scale(sub, CouplingRows.from_problem(problem).local_rows(sub)[0]).round(6).tolist()  # 0.3 x 0.25
+    [0.075, 0.075]
+    """
+    cost = sub.cost_map.matrix.toarray()[0]
+    g = sp.csr_array(g)
+    if not g.nnz:
+        return np.zeros(2)
+    continuous = np.ones(cost.size, dtype=bool)
+    continuous[sub.integer_columns] = False
+    indirect = float(np.max(np.abs(cost[continuous]), initial=0.0) / np.max(np.abs(g.data)))
+    return np.array([price_scale(cost, g), indirect])
+
+
+def agreed_price_scale(largest: np.ndarray) -> float:
+    """Lambda from the elementwise maximum of the agents' :func:`multiplier_scale`: the largest direct scale, else
+    the largest indirect one, else 1 (no cost at all: every multiplier is 0 and any M > 0 is exact).
+
+    >>> agreed_price_scale(np.array([0.0, 2.5]))
+    2.5
+    """
+    return float(largest[0] or largest[1]) or 1.0
+
+
 class PricedAgent:
     """See the module docstring."""
 
@@ -149,4 +189,4 @@ class PricedAgent:
         return solution
 
 
-__all__ = ["Certificate", "PricedAgent", "PricedOptions", "price_scale"]
+__all__ = ["Certificate", "PricedAgent", "PricedOptions", "agreed_price_scale", "multiplier_scale", "price_scale"]

@@ -37,6 +37,7 @@ class LocalAgent:
         g, self.g0 = rows.local_rows(sub)
         self.g = g
         k = rows.size if per_row else 1
+        self.penalty = penalty
         self.rho_cols = program.add_columns(np.full(k, penalty), np.zeros(k), np.full(k, np.inf))
         one = sp.eye_array(rows.size, format="csr") if per_row else sp.csr_array(np.ones((rows.size, 1)))
         upper_rows = sp.hstack([g, -one], format="csr")
@@ -60,6 +61,21 @@ class LocalAgent:
         self.gap = np.zeros(rows.size)
         self.streak = np.zeros(rows.size, dtype=int)  # iterations in a row outside the allocation, same side
         self._side = np.zeros(rows.size)
+
+    def set_penalty(self, penalty: float) -> None:
+        """M_i, the price of this agent's relaxation rho_i."""
+        self.penalty = penalty
+        self.sub.program.set_costs(self.rho_cols, np.full(self.rho_cols.size, penalty))
+
+    def raise_penalty(self, after: int) -> bool:
+        """Double M_i when a relaxation rho_i,k stayed active on the same side ``after`` iterations in a row (the
+        streak of that row starts again); True when it did."""
+        if self.streak.max(initial=0) < after:
+            return False
+        self.set_penalty(2.0 * self.penalty)
+        self.streak[self.streak >= after] = 0
+        log.debug("agent %s: penalty M raised to %g", self.sub.agent_name, self.penalty)
+        return True
 
     def set_relays(self, lo: np.ndarray, hi: np.ndarray) -> None:
         """Rows whose range [lo, hi] is one point c become relay rows (see the module docstring)."""
@@ -127,7 +143,7 @@ class LocalAgent:
             self.mu = mu
         return solution.x[: self.n]
 
-    def recover(self, penalty: float) -> np.ndarray:
+    def recover(self) -> np.ndarray:
         """Mixed-integer recovery (step 2 of the module docstring), then fix the integers."""
         sub, program = self.sub, self.sub.program
         program.relax_integrality(False)
@@ -140,7 +156,7 @@ class LocalAgent:
         program.set_column_bounds(self.rho_cols, 0.0, rho_tilde + 1e-9 * (1.0 + rho_tilde))
         x = self._solve_mip("cheapest decision")[: self.n]
         sub.fix_integers(x)
-        program.set_costs(self.rho_cols, np.full(self.rho_cols.size, penalty))
+        self.set_penalty(self.penalty)
         program.set_column_bounds(self.rho_cols, 0.0, np.inf)
         return x
 

@@ -22,8 +22,17 @@ Per iteration k every agent i (ALGORITHMS.md section 2; ECODREAM report, "Distri
 =================  ====================  ===================================================================
 symbol             option / name         meaning
 =================  ====================  ===================================================================
-M                  ``penalty``           price of rho_i; must exceed the l1 norm of an optimal coupling
-                                         multiplier, else rho_i stays positive (ecodec warns when it does)
+M                  ``penalty_factor``    price of rho_i, M = penalty_factor x Lambda; must exceed the largest
+                                         optimal multiplier of a row (per-row relaxation) or their l1 norm
+                                         (scalar), else rho_i stays positive
+Lambda             (price scale)         the largest cost per unit of coupling contribution over the agents
+                                         (each computes its own from its cost and rows; one max-consensus),
+                                         in currency per row unit: M, alpha and the multipliers scale with the
+                                         currency, the allocations do not
+(none)             ``penalty_raise_      an agent whose rho_i,k stayed active on the same side this many
+                   after``               iterations doubles its own M_i (a safety net where Lambda is below
+                                         an optimal multiplier; finitely many doublings, after which the
+                                         iteration is the one of the theory with constant M_i)
 alpha_0, beta      ``step_size``,        diminishing step: sum alpha = inf, sum alpha^2 < inf for beta in
                    ``step_decay``        (0.5, 1]; alpha_0 = step_size * S / M with S the largest |b_k|, so
                                          that a first move alpha_0 * M is the fraction step_size of the peak
@@ -56,9 +65,11 @@ so sum_i y_i = b still holds exactly; for agents that move a row nu_i,k = mu_i,k
 The local relaxation is ``relaxation = "per-row"`` by default: one rho_i,k >= 0 per row, priced M each, so every
 violated row moves at once and M need only exceed the largest optimal multiplier of a single row (an exact l1
 penalty); ``"scalar"`` is the single rho_i of the reference study (M must then exceed the l1 norm of the
-multipliers, and one row moves at a time).  Defaults are tuned on the shipped microgrid (EUR, kW, 15-min steps,
-prices near 0.1 EUR/kWh, i.e. multipliers near 0.025 EUR/kW per step): choose M a few times the largest price
-per unit and step; ``step_size`` is relative to the peak load and needs no change with the size of the case.
+multipliers, and one row moves at a time).  M is relative to the price scale, so the same options fit a case in
+any currency: measured on the shipped microgrid (Lambda = 0.043 EUR per kW and step, the grid's price, which is
+also the largest optimal multiplier), first 1% cost gap and violation after more than 3000 iterations with
+penalty_factor 1.0 (M equals that multiplier; every agent raised its M), 981 with 1.25, 1377 with 1.5 (the
+default) and 6764 with 2.0; ``step_size`` is relative to the peak load and needs no change with the size of the case.
 
 Mixed-integer version (an agent has integer variables and ``mixed_integer = "auto"``; after Camisa, Mansoori,
 Notarnicola, Notarstefano, "Distributed primal decomposition for large-scale MILPs", IEEE TAC 2022):
@@ -92,6 +103,7 @@ import numpy as np
 from ecodec.decomposition.coupling_rows import CouplingRows
 from ecodec.decomposition.neighbour_driver import NeighbourDriver
 from ecodec.decomposition.primal_agent import LocalAgent
+from ecodec.decomposition.priced_agent import agreed_price_scale, multiplier_scale
 from ecodec.decomposition.options import (TimeVaryingGraphOptions, decay_option, graph_option, mip_gap_option,
                                           mixed_integer_option, option)
 from ecodec.decomposition.registry import PHASE_COLUMN, Column, MethodSpec, register
@@ -113,8 +125,11 @@ class PrimalDecompositionOptions(TimeVaryingGraphOptions):
     step_size: float = option(0.1, "-", "first move alpha_0 M as a fraction of the peak |right-hand side|",
                               lower=0.0, lower_open=True)
     step_decay: float = decay_option()
-    penalty: float = option(0.1, "currency per row unit", "M, the price of the relaxation rho", lower=0.0,
-                            lower_open=True)
+    penalty_factor: float = option(1.5, "-", "M as a multiple of the price scale Lambda (the largest cost per unit "
+                                   "of coupling contribution over the agents)", lower=0.0, lower_open=True)
+    penalty_raise_after: int = option(100, "iterations", "an agent doubles its own M when one of its relaxations "
+                                      "rho_i,k stayed active on the same side this many iterations in a row",
+                                      lower=1)
     relaxation: str = option("per-row", "-", "per-row: one rho per coupling row; scalar: one rho per agent (the "
                              "reference study)", choices=("per-row", "scalar"))
     mixed_integer: str = mixed_integer_option()
@@ -138,7 +153,6 @@ class PrimalDecomposition(NeighbourDriver):
         opts = self.options
         self.rows = CouplingRows.from_problem(self.problem)
         self.start_schedule()
-        self._alpha0 = opts.step_size * (float(np.max(np.abs(self.rows.total))) or 1.0) / opts.penalty
         self.local: dict[str, LocalAgent] = {}
 
         def compile_one(name):
@@ -147,13 +161,17 @@ class PrimalDecomposition(NeighbourDriver):
                 sub.program.relax_integrality(True)
             self.subproblems[name] = sub
             span = self.rows.local_range(sub)
-            agent = LocalAgent(sub, self.rows, opts.penalty, opts.relaxation == "per-row",
-                                self.runtime.network.degree(name))
+            agent = LocalAgent(sub, self.rows, 1.0, opts.relaxation == "per-row", self.runtime.network.degree(name))
             agent.set_relays(*span)
             self.local[name] = agent
             return span
 
         ranges = self.runtime.each(compile_one)
+        self.price_scale = agreed_price_scale(self.runtime.maximum(self.runtime.each(
+            lambda name: multiplier_scale(self.subproblems[name], self.local[name].g)), count=True))
+        self.penalty = opts.penalty_factor * self.price_scale
+        self._alpha0 = opts.step_size * (float(np.max(np.abs(self.rows.total))) or 1.0) / self.penalty
+        self.runtime.each(lambda name: self.local[name].set_penalty(self.penalty))
         self._iterations = 0
         self.mixed = opts.mixed_integer == "auto" and self.problem.is_mixed_integer()
         self.fixed = False
@@ -197,7 +215,7 @@ class PrimalDecomposition(NeighbourDriver):
             agent = self.local[name]
             if not self.subproblems[name].integer_columns.size:
                 return self.decisions[name]
-            x = agent.recover(self.options.penalty)
+            x = agent.recover()
             agent.refresh_relays(self.rows)
             return x
 
@@ -224,6 +242,7 @@ class PrimalDecomposition(NeighbourDriver):
             self._recover()
         alpha = self.step(k) * self._repair_factor
         self.decisions = self.runtime.each(lambda name: self.local[name].solve(k))
+        self.runtime.each(lambda name: self.local[name].raise_penalty(self.options.penalty_raise_after))
         if self.fixed:
             self._watch_repair(self.runtime.sum(self.runtime.each(lambda name: self.local[name].gap), count=True))
         graph = self.active_graph(k)
@@ -237,7 +256,8 @@ class PrimalDecomposition(NeighbourDriver):
 
     def finish(self) -> dict[str, object]:
         last_rho = float(self.runtime.sum(self.runtime.each(lambda name: self.local[name].rho)))
-        facts: dict[str, object] = {"final_sum_rho": last_rho, **self.graph_facts()}
+        facts: dict[str, object] = {"final_sum_rho": last_rho, "price_scale": self.price_scale,
+                                    "penalty": self.penalty, **self.graph_facts()}
         if self.mixed:
             if not self.fixed:
                 self._recover()
@@ -245,8 +265,13 @@ class PrimalDecomposition(NeighbourDriver):
                                      "decisions had no repair iterations and may violate the coupling")
             facts.update(self.restriction)
         streaks = self.runtime.gather(self.runtime.each(lambda name: self.local[name].streak))
+        penalties = self.runtime.gather(self.runtime.each(lambda name: self.local[name].penalty))
         if not streaks:  # not the root process: the root reports
             return facts
+        raised = {name: int(round(np.log2(m / self.penalty))) for name, m in penalties.items() if m > self.penalty}
+        facts["penalty_raises"] = raised
+        if raised:
+            log.info("agents that raised their penalty M (times doubled): %s", raised)
         name = max(streaks, key=lambda n: int(streaks[n].max(initial=0)))
         row = int(np.argmax(streaks[name])) if streaks[name].size else 0
         longest = int(streaks[name].max(initial=0))
@@ -254,7 +279,9 @@ class PrimalDecomposition(NeighbourDriver):
             resource = self.problem.resources[int(self.rows.resource[row])].name
             warning = (f"agent '{name}' stayed on the same side outside its allocation of {resource} at step "
                        f"{int(self.rows.step[row])} over the last {longest} iterations (rho > 0; sum of rho now "
-                       f"{last_rho:.3g}): the penalty M = {self.options.penalty:g} may be too small (it must exceed "
+                       f"{last_rho:.3g}): its penalty M = {penalties[name]:.3g} (penalty_factor "
+                       f"{self.options.penalty_factor:g} x price scale {self.price_scale:.3g}, raised "
+                       f"{raised.get(name, 0)} times) may be too small (it must exceed "
                        f"the largest optimal coupling multiplier per row and step, or their l1 norm with the scalar "
                        f"relaxation), or the run needs more iterations")
             self.warnings.append(warning)
