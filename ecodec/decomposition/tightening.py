@@ -29,6 +29,11 @@ coordinator keeps one price lambda_k >= 0 per row.  Iteration k:
      the agents' columns and S the largest |b_k|, and sends lambda^{k+1} to every agent.
 3. It stops when the certified gap (UB - LB) / |UB| <= gap_tol, or by the shared stopping rules.
 
+The default ``step_decay = 0.6`` meets the step conditions of both tightening papers (sum a_k infinite, sum a_k^2
+finite, which needs an exponent above 0.5).  Measured on ``cases/pev_100.xlsx`` over 800 iterations: first
+feasible iterate at iteration 133 and a certified gap of 9.4% with 0.6; at 277 and 9.1% with 0.5, the exponent
+used before, which lies outside those conditions.
+
 With constant tightening the tightened problem can be empty: when  sum_i min_{X_i} g_ik > b_k - rho_k  for some
 row (a small fleet: rho grows with p max_i range, b with the fleet), the run ends before its first iteration
 with status ``infeasible`` and a message saying so.  The result is the incumbent (the best feasible iterate),
@@ -72,7 +77,9 @@ class TighteningOptions(PricedOptions):
     tightening: str = option(ADAPTIVE, "-", "constant: rho = p max_i range_i (Vujanic); adaptive: from the ranges "
                              "of the iterates so far (Falsone et al.)", choices=(CONSTANT, ADAPTIVE))
     step_size: float = option(0.05, "-", "price step a_k relative to Lambda / S", lower=0.0, lower_open=True)
-    step_decay: float = option(0.5, "-", "exponent of the step's decay 1 / (k + 1)^step_decay", lower=0.0, upper=1.0)
+    step_decay: float = option(0.6, "-", "exponent of the step's decay 1 / (k + 1)^step_decay (the papers' "
+                               "conditions, sum a_k = inf and sum a_k^2 < inf, hold for 0.5 < step_decay <= 1)",
+                               lower=0.0, upper=1.0)
     bound_every: int = option(10, "iterations", "iterations between two evaluations of the lower bound (an extra "
                               "unperturbed solve per agent)", lower=1)
 
