@@ -110,7 +110,7 @@ def test_on_the_shipped_100_vehicle_fleet_constant_is_infeasible_and_adaptive_be
                    stopping=first_incumbent, reference=reference)
     history = adaptive.history
     feasible = np.flatnonzero(history["feasible"].to_numpy() == 1.0)
-    assert feasible.size and feasible[0] < 400  # published in docs/decomposition.md: iteration 133
+    assert feasible.size and feasible[0] < 400  # published in docs/decomposition.md: iteration 139
     assert len(history) == feasible[0] + 1  # it stopped there
     assert kpi.relative_coupling_violation(adaptive.coupling) == 0.0
     rows = {row["method"]: row for row in compare([constant, adaptive], reference).rows}

@@ -31,8 +31,8 @@ coordinator keeps one price lambda_k >= 0 per row.  Iteration k:
 
 The default ``step_decay = 0.6`` meets the step conditions of both tightening papers (sum a_k infinite, sum a_k^2
 finite, which needs an exponent above 0.5).  Measured on ``cases/pev_100.xlsx`` over 800 iterations: first
-feasible iterate at iteration 133 and a certified gap of 9.4% with 0.6; at 277 and 9.1% with 0.5, the exponent
-used before, which lies outside those conditions.
+feasible iterate at iteration 139 and a certified gap of 9.4% with 0.6; with 0.5, the exponent used before, which
+lies outside those conditions, the first feasible iterate came at 277 and the certified gap was 9.1%.
 
 With constant tightening the tightened problem can be empty: when  sum_i min_{X_i} g_ik > b_k - rho_k  for some
 row (a small fleet: rho grows with p max_i range, b with the fleet), the run ends before its first iteration

@@ -26,6 +26,12 @@ run with the default threads option accepts a scheduler of any size (the central
 own HiGHS run in the same process that sets ``threads`` itself calls ``highspy.Highs.resetGlobalScheduler(True)``
 first.
 
+Mixed-integer subproblems run without HiGHS's feasibility-jump heuristic.  On an agent's small MILP (an on/off
+vehicle: 24 binaries, 25 rows) it took 43% of each solve (perf), and branch and bound finds the optimum at once
+anyway.  Measured with it off: adaptive tightening on the 100-vehicle fleet runs its iterations 2.3 times faster,
+first feasible iterate at 139 instead of 133 and a certified gap after 800 iterations of 9.38% instead of 9.44%;
+DualBi on the budget fleet and mixed-integer primal decomposition on the microgrid give the same iterates.
+
 Dual values follow HiGHS's convention for minimisation: ``row_dual[k]`` is the derivative of the optimal cost
 with respect to the active bound of row k (positive on an active lower bound, negative on an active upper
 bound).  They exist for LPs only.
@@ -122,6 +128,7 @@ class MatrixProblem:
         self._relaxed = False
         self._h = silent_highs()
         self._h.setOptionValue("threads", 1)  # see the module docstring
+        self._h.setOptionValue("mip_heuristic_run_feasibility_jump", False)  # see the module docstring
         self._h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
         if time_limit_s is not None:
             self._h.setOptionValue("time_limit", float(time_limit_s))
