@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 from ecodec.decomposition.coupling_rows import CouplingRows
 from ecodec.errors import SolveError
-from ecodec.solvers.compiled import CompiledSubproblem
+from ecodec.solvers.compiled import CompiledSubproblem, SparseProduct
 
 log = logging.getLogger(__name__)
 
@@ -30,15 +30,17 @@ def _is_point(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 class LocalAgent:
     """Agent i's relaxed local problem: its compiled subproblem plus the column rho and the allocation rows."""
 
-    def __init__(self, sub: CompiledSubproblem, rows: CouplingRows, penalty: float, per_row: bool, degree: int):
+    def __init__(self, sub: CompiledSubproblem, rows: CouplingRows, per_row: bool, degree: int):
+        """The rho columns cost nothing until :meth:`set_penalty` prices them (M needs every agent's price scale)."""
         self.sub = sub
         program = sub.program
         n = sub.n_model_columns
         g, self.g0 = rows.local_rows(sub)
         self.g = g
+        self.g_product = SparseProduct(g)  # made once: every solve evaluates g_i(x)
         k = rows.size if per_row else 1
-        self.penalty = penalty
-        self.rho_cols = program.add_columns(np.full(k, penalty), np.zeros(k), np.full(k, np.inf))
+        self.penalty = 0.0
+        self.rho_cols = program.add_columns(np.zeros(k), np.zeros(k), np.full(k, np.inf))
         one = sp.eye_array(rows.size, format="csr") if per_row else sp.csr_array(np.ones((rows.size, 1)))
         upper_rows = sp.hstack([g, -one], format="csr")
         self.upper_rows = program.add_rows(upper_rows, np.full(rows.size, -np.inf), np.full(rows.size, np.inf))
@@ -131,7 +133,7 @@ class LocalAgent:
                              f"({self.sub.kind}) has no solution at iteration {iteration + 1} ({solution.status}); "
                              f"check that the agent can operate within its own limits")
         self.rho = float(np.sum(solution.x[self.rho_cols]))
-        self.gap = self.g @ solution.x[: self.n] + self.g0 - self.y
+        self.gap = self.g_product(solution.x) + self.g0 - self.y
         side = np.sign(np.where(self.equality | (self.gap > 0), self.gap, 0.0))
         side[np.abs(self.gap) <= 1e-6 * (1.0 + np.abs(self.y))] = 0.0
         side[self.relay] = 0.0

@@ -161,7 +161,7 @@ class PrimalDecomposition(NeighbourDriver):
                 sub.program.relax_integrality(True)
             self.subproblems[name] = sub
             span = self.rows.local_range(sub)
-            agent = LocalAgent(sub, self.rows, 1.0, opts.relaxation == "per-row", self.runtime.network.degree(name))
+            agent = LocalAgent(sub, self.rows, opts.relaxation == "per-row", self.runtime.network.degree(name))
             agent.set_relays(*span)
             self.local[name] = agent
             return span
