@@ -1,6 +1,6 @@
 """Rebuild the shipped case workbooks cases/microgrid_8.xlsx (LP) and cases/microgrid_8_milp.xlsx (MILP), then
-the EV fleets of scripts/build_ev_cases.py and
-the community markets of scripts/build_market_cases.py.
+the EV fleets of scripts/build_ev_cases.py, the community markets of scripts/build_market_cases.py and the
+household of scripts/build_household_case.py.
 
 Run from anywhere as ``python scripts/build_cases.py`` (or ``make cases``): paths are taken relative to the
 repository root, the only input is ``data/typical_days_15min_IT45N8E_BDEW_DK2.csv`` (provenance and licences in
@@ -176,10 +176,12 @@ def main(out_dir: Path = CASES_DIR) -> None:
         write_case_workbook(path, tables(milp))
         print(f"wrote {path}")
     import build_ev_cases  # the EV fleets: cases/pev_100.xlsx, cases/ev_dundee_100.xlsx
+    import build_household_case  # the 3-agent household at retail prices: cases/household_3.xlsx
     import build_market_cases  # the community market: cases/community_market*.xlsx
 
     build_ev_cases.main(out_dir)
     build_market_cases.main(out_dir)
+    build_household_case.main(out_dir)
 
 
 if __name__ == "__main__":

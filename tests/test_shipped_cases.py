@@ -30,7 +30,7 @@ def test_script_rebuilds_the_shipped_workbooks_from_data(tmp_path):
                    capture_output=True)
     for name in ("microgrid_8.xlsx", "microgrid_8_milp.xlsx", "pev_100.xlsx", "pev_100_budget.xlsx",
                  "ev_dundee_100.xlsx", "community_market.xlsx", "community_market_demand.xlsx",
-                 "community_market_storage.xlsx"):
+                 "community_market_storage.xlsx", "household_3.xlsx"):
         shipped, rebuilt = read_case(CASES / name), read_case(tmp_path / name)
         assert [(r.name, r.sense, r.scope, r.unit) for r in shipped.resources] == [
             (r.name, r.sense, r.scope, r.unit) for r in rebuilt.resources]
@@ -101,3 +101,23 @@ def test_milp_costs_at_least_the_lp_relaxation_plus_starts(lp_result):
     assert np.all(np.minimum(np.abs(on), np.abs(on - 1)) < 1e-6)
     p = d[d.quantity == "p_el"]["value"].to_numpy()
     assert np.all((p < 1e-6) | (p > 20.0 - 1e-6))
+
+
+def test_household_prices_are_the_feed_in_tariff_and_its_value_through_the_battery():
+    """cases/household_3.xlsx, by hand: the PV covers the day with a surplus the grid buys at the feed-in tariff
+    c = 0.1231 EUR/kWh, so where the grid exports strictly inside its limit one more kWh of load costs c (one
+    kWh less exported).  At night the battery serves the load alone (the grid neither buys nor sells): one more
+    kWh discharged is 1 / eta_d more taken from storage, charged as 1 / (eta_c eta_d) kWh of surplus PV that is
+    no longer exported, so the price there is c / (0.95 x 0.95) = 0.13640 EUR/kWh, far below the retail buy
+    price (0.28-0.30 EUR/kWh), which no hour pays."""
+    result = solve_centralized(problem_from_case(read_case(CASES / "household_3.xlsx")))
+    assert result.status == "optimal"
+    value = result.dispatch.pivot_table(index="t", columns=["agent", "quantity"], values="value")
+    price = result.coupling.query("resource == 'active_power'").set_index("t")["price"]
+    exporting = (value["grid", "p_export"] > 1e-6) & (value["grid", "p_export"] < 5.0 - 1e-6)
+    night = ((value["battery", "p_discharge"] > 1e-6) & (value["battery", "p_discharge"] < 3.0 - 1e-6)
+             & (value["grid", "p_import"] < 1e-9) & (value["grid", "p_export"] < 1e-9))
+    assert exporting.sum() >= 6 and night.sum() >= 10
+    np.testing.assert_allclose(price[exporting], 0.1231, rtol=1e-9)
+    np.testing.assert_allclose(price[night], 0.1231 / 0.95**2, rtol=1e-9)
+    assert (value["grid", "p_import"] < 1e-9).all()
