@@ -12,7 +12,9 @@
     on the cost vectors of a real run;
 (f) Ipopt through ecodec's bridge: time in ecodec's callbacks against the whole solve (:mod:`nlp_overhead`);
 (g) projected aggregative tracking per iteration on the community market replicated 1, 10, 50 times, against the
-    centralized Ipopt solve of the same market (:mod:`market_scaling`).
+    centralized Ipopt solve of the same market (:mod:`market_scaling`);
+(h) adaptive tightening's time per iteration on pev_100 (and a 500-vehicle fleet) against the N-MILP floor, the sum
+    of the vehicles' bare highspy solve times, with the certified gap it reaches (:mod:`tightening_iteration`).
 
 Writes ``latest.md`` (the tables) and ``latest.json`` (raw numbers, machine, date) to ``--output-dir``
 (default ``benchmarks/results/``, git-ignored) and prints the tables.  Exits with status 1 when some path did not
@@ -38,6 +40,7 @@ import market_scaling
 import nlp_overhead
 import qp_resolve
 import subproblem_resolve as resolving
+import tightening_iteration
 from pev_certified import CertifiedResult, certified_table, measure_fleet
 from scaling import ScalingResult, measure_size
 
@@ -54,12 +57,14 @@ TARGET_COMPILED_OVER_BARE = 1.3
 FULL = {"resolve": resolving.ResolveSettings(), "copies": (1, 10, 100), "iterations": 20,
         "mpi": {"copies": 50, "iterations": 20, "ranks": (1, 2)}, "vehicles": (100, 1000, 3000),
         "qp": {"warmup": 10, "solves": 100, "repeats": 3}, "nlp_sizes": (100, 1000, 10000),
-        "market": {"copies": (1, 10, 50), "iterations": 50}}
+        "market": {"copies": (1, 10, 50), "iterations": 50},
+        "tightening": {"fleets": ("cases/pev_100.xlsx", 500), "iterations": 120, "repeats": 3}}
 QUICK = {"resolve": resolving.ResolveSettings(solves=50, repeats=3, rebuild_solves=5, rebuild_repeats=1,
                                               persistent_solves=10, persistent_repeats=1),
          "copies": (1, 10), "iterations": 10, "mpi": {"copies": 5, "iterations": 5, "ranks": (1, 2)},
          "vehicles": (20, 50), "qp": {"warmup": 5, "solves": 20, "repeats": 2}, "nlp_sizes": (100,),
-         "market": {"copies": (1, 5), "iterations": 10}}
+         "market": {"copies": (1, 5), "iterations": 10},
+         "tightening": {"fleets": ("cases/pev_100.xlsx",), "iterations": 51, "repeats": 1}}
 MPIEXEC = Path(sys.executable).with_name("mpiexec")
 
 
@@ -139,7 +144,8 @@ def ranks_table(results: list[dict]) -> str:
 
 def markdown(report: dict, resolve: list[resolving.ResolveResult], scaling: list[ScalingResult],
              ranks: list[dict] | None, certified: list[CertifiedResult], qp: list[qp_resolve.QpResult],
-             nlp: list[nlp_overhead.OverheadResult], market: list[market_scaling.MarketScalingResult]) -> str:
+             nlp: list[nlp_overhead.OverheadResult], market: list[market_scaling.MarketScalingResult],
+             tightening: list[tightening_iteration.TighteningResult]) -> str:
     machine, settings = report["machine"], report["settings"]
     rs = settings["resolve"]
     unmet = [r.agent for r in resolve if r.compiled_over_bare > TARGET_COMPILED_OVER_BARE]
@@ -197,6 +203,11 @@ def markdown(report: dict, resolve: list[resolving.ResolveResult], scaling: list
         "",
         market_scaling.market_table(market),
         "",
+        (f"## (h) Adaptive tightening per iteration against the N-MILP floor ({settings['tightening']['iterations']} "
+         f"iterations, median; floor: median of {settings['tightening']['repeats']} bare highspy solves per vehicle)"),
+        "",
+        tightening_iteration.tightening_table(tightening),
+        "",
     ])
 
 
@@ -215,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
               "settings": {"resolve": dataclasses.asdict(plan["resolve"]), "copies": list(plan["copies"]),
                            "iterations": plan["iterations"], "mpi": plan["mpi"], "qp": plan["qp"],
                            "nlp_sizes": list(plan["nlp_sizes"]), "market": plan["market"],
+                           "tightening": plan["tightening"],
                            "target_compiled_over_bare": TARGET_COMPILED_OVER_BARE,
                            "objective_rtol": resolving.OBJECTIVE_RTOL}}
     case = read_case(args.case)
@@ -255,6 +267,11 @@ def main(argv: list[str] | None = None) -> int:
     market = market_scaling.measure_all(ROOT / "cases" / "community_market.xlsx", tuple(plan["market"]["copies"]),
                                         plan["market"]["iterations"])
 
+    print("(h) adaptive tightening against the N-MILP floor ...", file=sys.stderr, flush=True)
+    tightening = [tightening_iteration.measure_fleet(str(ROOT / f) if isinstance(f, str) else f,
+                                                     plan["tightening"]["iterations"], plan["tightening"]["repeats"])
+                  for f in plan["tightening"]["fleets"]]
+
     report["subproblem_resolve"] = [dict(dataclasses.asdict(r), objectives_agree=r.objectives_agree,
                                          ratios={"compiled/bare": r.compiled_over_bare,
                                                  "rebuild/compiled": r.ratio("rebuild", "compiled"),
@@ -273,10 +290,11 @@ def main(argv: list[str] | None = None) -> int:
     report["market_scaling"] = [dict(dataclasses.asdict(r), reached=r.reached,
                                      iteration_over_centralized=r.iteration_over_centralized,
                                      ms_per_iteration_per_agent=r.ms_per_iteration_per_agent) for r in market]
+    report["tightening"] = [dict(dataclasses.asdict(r), over_floor=r.over_floor) for r in tightening]
     report["objectives_agree"] = (report["objectives_agree"] and all(r.objectives_agree for r in qp)
                                   and all(r.reached for r in nlp) and all(r.reached for r in market))
     report["total_time_s"] = time.perf_counter() - started
-    text = markdown(report, resolve, scaling, ranks, certified, qp, nlp, market)
+    text = markdown(report, resolve, scaling, ranks, certified, qp, nlp, market, tightening)
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "latest.md").write_text(text)
     (args.output_dir / "latest.json").write_text(json.dumps(report, indent=2) + "\n")

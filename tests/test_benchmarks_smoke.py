@@ -125,3 +125,15 @@ def test_the_market_benchmark_reached_the_replicated_optimum(quick_run):
         assert r["reached"] is True and r["objective"] == pytest.approx(r["expected_objective"], rel=1e-6)
         assert _positive(r["ms_per_iteration"]) and _positive(r["centralized_s"])
     assert "## (g) Aggregative tracking per iteration on the community market" in table
+
+
+def test_the_tightening_benchmark_compares_the_iteration_with_the_n_milp_floor(quick_run):
+    """(h): on pev_100 the run's own certificate, from the column selection at iteration 50, is at most 5%
+    (its bounds are a feasible cost and a dual function value, checked against each other), and both the
+    iteration and the floor are positive times."""
+    table, report = quick_run
+    (row,) = report["tightening"]
+    assert row["vehicles"] == 100 and row["iterations"] == 51 and row["first_incumbent"] <= 50
+    assert row["lower_bound"] <= row["upper_bound"] and row["certified_gap"] <= 0.05
+    assert _positive(row["iteration_s"]) and _positive(row["floor_s"]) and _positive(row["over_floor"])
+    assert "## (h)" in table and "| pev_100.xlsx | 100 | 51 |" in table

@@ -27,12 +27,19 @@ coordinator keeps one price lambda_k >= 0 per row.  Iteration k:
    * updates the prices  lambda^{k+1} = [lambda^k + a_k (sum_i g_i(x_i^k) - b + rho^k)]_+  with
      a_k = step_size x Lambda / (S (k + 1)^step_decay), Lambda the largest cost per unit of contribution over
      the agents' columns and S the largest |b_k|, and sends lambda^{k+1} to every agent.
-3. It stops when the certified gap (UB - LB) / |UB| <= gap_tol, or by the shared stopping rules.
+3. every ``column_selection_every`` iterations (ecodec's addition) the coordinator picks one of the schedules each
+   agent has sent so far by a small MILP on the original rows (:mod:`ecodec.decomposition.column_selection`);
+   a choice cheaper than UB becomes the incumbent.  It changes neither the prices nor LB, so the papers'
+   feasibility and bounds hold as they are; it only finds better feasible points among the iterates' parts;
+4. It stops when the certified gap (UB - LB) / |UB| <= gap_tol, or by the shared stopping rules.
 
 The default ``step_decay = 0.6`` meets the step conditions of both tightening papers (sum a_k infinite, sum a_k^2
 finite, which needs an exponent above 0.5).  Measured on ``cases/pev_100.xlsx`` over 800 iterations: first
-feasible iterate at iteration 139 and a certified gap of 9.4% with 0.6; with 0.5, the exponent used before, which
-lies outside those conditions, the first feasible iterate came at 277 and the certified gap was 9.1%.
+feasible iterate at iteration 139 and a gap of 9.4% to the centralized MILP's bound with 0.6; with 0.5, the
+exponent used before, which lies outside those conditions, the first feasible iterate came at 277 (9.1%).  Without the
+column selection the best feasible cost stays at 13.55 EUR (10.3% above the centralized MILP's 12.28) from
+iteration 400 to 4000, a certified gap of 11.5% against the run's own LB of 11.98; with it (every 50 iterations)
+the selection at iteration 100 finds 12.2946 EUR, 0.1% above the MILP optimum, a certified gap of 2.5%.
 
 With constant tightening the tightened problem can be empty: when  sum_i min_{X_i} g_ik > b_k - rho_k  for some
 row (a small fleet: rho grows with p max_i range, b with the fleet), the run ends before its first iteration
@@ -47,6 +54,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ecodec.decomposition.column_selection import AgentColumns, ColumnPool
 from ecodec.decomposition.coupling_rows import CouplingRows
 from ecodec.decomposition.driver import Driver
 from ecodec.decomposition.options import option
@@ -82,6 +90,11 @@ class TighteningOptions(PricedOptions):
                                lower=0.0, upper=1.0)
     bound_every: int = option(10, "iterations", "iterations between two evaluations of the lower bound (an extra "
                               "unperturbed solve per agent)", lower=1)
+    column_selection_every: int = option(50, "iterations", "iterations between two selections of one past column "
+                                         "per agent by a MILP on the original rows (ecodec's addition; 0: never)",
+                                         lower=0)
+    column_selection_nodes: int = option(50, "nodes", "branch-and-bound node limit of each column selection",
+                                         lower=1)
 
 
 class _Agent(PricedAgent):
@@ -92,13 +105,19 @@ class _Agent(PricedAgent):
         self.lo, self.hi = rows.local_range(sub)
         self.smax = self.smin = None
         self.best = None
+        self.columns = AgentColumns()
 
     def step(self, price: np.ndarray, with_bound: bool) -> np.ndarray:
         """x_i(lambda) and the message to the coordinator: g_i(x), f_i(x) and, when asked, L_i (the lower bound
-        of the unperturbed priced program; NaN otherwise)."""
-        bound = self.solve(price, perturbed=False).bound if with_bound else np.nan
+        of the unperturbed priced program; NaN otherwise).  Both solutions become columns."""
+        bound = np.nan
+        if with_bound:
+            unperturbed = self.solve(price, perturbed=False)
+            bound = unperturbed.bound
+            self.columns.offer(unperturbed.x, self.row_values(unperturbed.x), self.sub.cost(unperturbed.x))
         self.solve(price)
         value = self.row_values(self.x)
+        self.columns.offer(self.x, value, self.sub.cost(self.x))
         self.smax = value.copy() if self.smax is None else np.maximum(self.smax, value)
         self.smin = value.copy() if self.smin is None else np.minimum(self.smin, value)
         return np.concatenate([value, [self.sub.cost(self.x), bound]])
@@ -136,6 +155,8 @@ class Tightening(Driver):
         self.scale = max(float(np.max(np.abs(self.rows.total))), 1e-9)
         self.step0 = self.options.step_size * max(float(widest[p]), 1e-12) / self.scale
         self.certificate = Certificate()
+        self.pool = ColumnPool(self.runtime.network.agents, node_limit=self.options.column_selection_nodes)
+        self.selections = 0
         if self.options.tightening == CONSTANT:
             self.rho = p * widest[:p]
             short = least > self.rows.total - self.rho + 1e-9 * self.scale
@@ -163,6 +184,7 @@ class Tightening(Driver):
         feasible = bool(np.all(lhs <= self.rows.total + 1e-9 * self.scale))
         if feasible and self.certificate.offer(cost):
             self.runtime.each(lambda name: setattr(self.local[name], "best", self.local[name].x))
+        self._select_columns(k)
         if self.options.tightening == ADAPTIVE:
             self.rho = p * self.runtime.maximum(self.runtime.each(
                 lambda name: self.local[name].smax - self.local[name].smin))
@@ -173,8 +195,29 @@ class Tightening(Driver):
         return {"step_size": step, **self.certificate.record(), "feasible": float(feasible),
                 "rho_max": float(np.max(self.rho))}
 
+    def _select_columns(self, k: int) -> None:
+        """Store the agents' new columns; every ``column_selection_every`` iterations pick one per agent
+        (:mod:`ecodec.decomposition.column_selection`) and keep the choice when it improves UB."""
+        for name, fresh in self.runtime.gather(self.runtime.each(
+                lambda name: self.local[name].columns.take_fresh())).items():
+            for _, values, cost in fresh:
+                self.pool.add(name, values, cost)
+        every = self.options.column_selection_every
+        if not every or (k + 1) % every:
+            return
+        chosen = self.runtime.broadcast(self.pool.select(self.rows.total) if self.runtime.is_root else None)
+        if chosen is None or not self.certificate.offer(chosen[0]):
+            return
+        choice = chosen[1]
+        self.runtime.each(lambda name: setattr(self.local[name], "best",
+                                               self.local[name].columns.decisions[choice[name]]))
+        self.runtime.count_broadcast(1)
+        self.selections += 1
+
     def finish(self) -> dict[str, object]:
-        facts: dict[str, object] = {"tightening": self.options.tightening, **self.certificate.facts()}
+        facts: dict[str, object] = {"tightening": self.options.tightening, **self.certificate.facts(),
+                                    "columns": self.pool.size if self.runtime.is_root else None,
+                                    "column_selections_improving": self.selections}
         if self.certificate.has_incumbent:
             self.decisions = {name: self.local[name].best for name in self.local}
         else:

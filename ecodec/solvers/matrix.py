@@ -64,6 +64,7 @@ _STATUS = {
     highspy.HighsModelStatus.kUnboundedOrInfeasible: INFEASIBLE_OR_UNBOUNDED,
     highspy.HighsModelStatus.kTimeLimit: TIME_LIMIT,
     highspy.HighsModelStatus.kIterationLimit: TIME_LIMIT,
+    highspy.HighsModelStatus.kSolutionLimit: TIME_LIMIT,  # mip_max_nodes reached (a work limit, like the others)
 }
 
 
@@ -119,7 +120,7 @@ class MatrixProblem:
 
     def __init__(self, cost, col_lower, col_upper, matrix: sp.sparray | None = None, row_lower=(), row_upper=(),
                  *, integer=None, offset: float = 0.0, name: str = "problem", mip_rel_gap: float = 1e-6,
-                 time_limit_s: float | None = None):
+                 time_limit_s: float | None = None, node_limit: int | None = None):
         self.name = name
         cost = np.asarray(cost, dtype=float)
         n = cost.size
@@ -132,6 +133,8 @@ class MatrixProblem:
         self._h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
         if time_limit_s is not None:
             self._h.setOptionValue("time_limit", float(time_limit_s))
+        if node_limit is not None:  # a deterministic work limit for a mixed-integer solve
+            self._h.setOptionValue("mip_max_nodes", int(node_limit))
         lp = highspy.HighsLp()
         lp.num_col_ = n
         lp.col_cost_ = cost
