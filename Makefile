@@ -27,7 +27,7 @@ endef
 
 help:
 	@echo "ecodec make targets:"
-	@echo "  make demo    set up, then compare centralized and primal decomposition on cases/microgrid_8.xlsx:"
+	@echo "  make demo    set up, then compare centralized, primal decomposition and Tracking-ADMM on cases/microgrid_8.xlsx:"
 	@echo "               results in results/microgrid_8/, the PDF report in reports/microgrid_8.pdf"
 	@echo "  make test    set up, then run the tests (extra pytest options: PYTEST_ARGS='-k foo -x')"
 	@echo "  make check   set up, then run the quick tests only: not those marked slow or mpi (make test runs all)"
@@ -64,7 +64,7 @@ $(INSTALL_STAMP): pyproject.toml | $(SYSTEM_STAMP) $(VENV_PY)
 # --- targets ------------------------------------------------------------------
 
 demo: setup
-	$(VENV)/bin/ecodec compare cases/microgrid_8.xlsx --methods centralized,primal-decomposition \
+	$(VENV)/bin/ecodec compare cases/microgrid_8.xlsx --methods centralized,primal-decomposition,tracking-admm \
 	  --output results/microgrid_8 --report reports/microgrid_8.pdf
 
 test: setup

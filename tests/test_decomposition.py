@@ -247,6 +247,13 @@ def test_mixed_integer_version_on_the_shipped_milp_microgrid_meets_the_coupling_
     assert result.objective >= reference.info["objective_bound"] - 1e-6
     on = result.dispatch[result.dispatch["quantity"].str.startswith("on")]["value"].to_numpy()
     assert np.all(np.isin(np.round(on, 9), [0.0, 1.0]))
+    # the restriction by the largest mixed-integer range (a microturbine's 110.5 kW_th of heat) would empty the
+    # heat band (at most 0.2 x 317.8 + 20 = 83.6 kW wide) at every one of the 96 steps, so it is left out there
+    # and the run says so (it once counted these rows as restricted while restricting none)
+    band = np.array([res.upper() - res.lower() for res in problem.resources if res.name == "heat"]).ravel()
+    assert band.max() < 110.5
+    assert result.info["unrestricted_band_steps"] == 96 and result.info["restricted_rows"] == 0
+    assert any("restriction left out at 96 band step(s)" in w for w in result.info["warnings"])
 
 
 def test_contributions_add_up_to_the_coupling_rows_for_every_method():

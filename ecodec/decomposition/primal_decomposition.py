@@ -195,7 +195,7 @@ class PrimalDecomposition(NeighbourDriver):
 
         def spread(name):
             lo, hi = ranges[name]
-            return np.where(inequality, hi - lo, 0.0) if self.subproblems[name].is_mixed_integer else 0.0 * lo
+            return np.where(inequality, hi - lo, 0.0) if self.subproblems[name].integer_columns.size else 0.0 * lo
 
         rbar = self.runtime.maximum(self.runtime.each(spread), count=True)
         total = self.rows.total - rbar
