@@ -63,6 +63,8 @@ class LocalAgent:
         self.gap = np.zeros(rows.size)
         self.streak = np.zeros(rows.size, dtype=int)  # iterations in a row outside the allocation, same side
         self._side = np.zeros(rows.size)
+        self.neighbour_prices = np.zeros(rows.size)  # mean of the neighbours' last multipliers
+        self._price_sum, self._price_count = np.zeros(rows.size), 0
 
     def set_penalty(self, penalty: float) -> None:
         """M_i, the price of this agent's relaxation rho_i."""
@@ -115,8 +117,13 @@ class LocalAgent:
         size = self.y.size
         messages = list(received.values())
         move = len(messages) * self._nu - sum(m[:size] for m in messages)
-        self.harmonic = sum(m[size:] for m in messages) / len(messages)
+        self.harmonic = self.neighbour_prices = sum(m[size:] for m in messages) / len(messages)
         self.set_allocation(self.y + alpha * move)
+
+    def keep_price_average(self) -> None:
+        """Add the neighbours' last multipliers to the average the price-based recovery commits at."""
+        self._price_sum += self.neighbour_prices
+        self._price_count += 1
 
     def set_allocation(self, y: np.ndarray) -> None:
         self.y = y
@@ -145,8 +152,10 @@ class LocalAgent:
             self.mu = mu
         return solution.x[: self.n]
 
-    def recover(self) -> np.ndarray:
+    def recover(self, by_price: bool = False) -> np.ndarray:
         """Mixed-integer recovery (step 2 of the module docstring), then fix the integers."""
+        if by_price:
+            return self._recover_by_price()
         sub, program = self.sub, self.sub.program
         program.relax_integrality(False)
         sub.set_model_cost(np.zeros(self.n), 0.0)
@@ -160,6 +169,24 @@ class LocalAgent:
         sub.fix_integers(x)
         self.set_penalty(self.penalty)
         program.set_column_bounds(self.rho_cols, 0.0, np.inf)
+        return x
+
+    def _recover_by_price(self) -> np.ndarray:
+        """x_i = argmin over X_i of f_i(x) + pbar' g_i(x), pbar the average of the neighbours' multipliers kept by
+        :meth:`keep_price_average` (their last ones when none was kept); the allocation rows are free for it."""
+        sub, program = self.sub, self.sub.program
+        price = self._price_sum / self._price_count if self._price_count else self.neighbour_prices
+        program.relax_integrality(False)
+        free = np.full(self._bounded_rows.size, np.inf)
+        program.set_row_bounds(self._bounded_rows, -free, free)
+        program.set_costs(self.rho_cols, np.zeros(self.rho_cols.size))
+        sub.set_model_cost(sub.cost_map.matrix.toarray()[0] + self.g.T @ price,
+                           float(sub.cost_map.offset[0]) + float(price @ self.g0))
+        x = self._solve_mip("commitment at the neighbours' prices")[: self.n]
+        sub.set_model_cost()
+        sub.fix_integers(x)
+        self.set_penalty(self.penalty)
+        self.set_allocation(self.y)
         return x
 
     def _solve_mip(self, what: str) -> np.ndarray:
