@@ -18,9 +18,11 @@ from ecodec.decomposition.options import OptionError
 from ecodec.decomposition.primal_decomposition import PrimalDecomposition, PrimalDecompositionOptions
 from ecodec.io.template import example_tables, write_case_workbook
 from ecodec.io.workbook import read_case
+from ecodec.models import ElectricVehicle
+from ecodec.models.base import TimeGrid
 from ecodec.models.grid import Grid
 from ecodec.network import CommunicationNetwork, network_from_case
-from ecodec.problem import problem_from_case
+from ecodec.problem import CoupledProblem, CouplingResource, problem_from_case
 from ecodec.results import kpi
 from ecodec.runtime import InProcessRuntime
 from ecodec.solvers.compiled import CompiledSubproblem
@@ -255,7 +257,39 @@ def test_mixed_integer_version_on_the_shipped_milp_microgrid_meets_the_coupling_
     band = np.array([res.upper() - res.lower() for res in problem.resources if res.name == "heat"]).ravel()
     assert band.max() < 110.5
     assert result.info["unrestricted_band_steps"] == 96 and result.info["restricted_rows"] == 0
-    assert any("restriction left out at 96 band step(s)" in w for w in result.info["warnings"])
+    assert any("restriction (agents) left out at 192 of 192 inequality rows" in w for w in result.info["warnings"])
+
+
+def test_the_restriction_makes_every_iterate_from_the_recovery_on_feasible():
+    """Finite-time feasibility (Camisa, Mansoori, Notarnicola, Notarstefano): 20 on/off vehicles (4 kW, 4 kWh
+    each, one slot of charge; prices [3, 1, 2] EUR/kWh scaled per vehicle by a seeded factor in [1, 1.2), so the
+    relaxation's optimum is unique) under a 39 kW feeder, p = 3 rows.  By hand: rbar = 4 kW (one vehicle's range
+    in a slot), all 20 vehicles move every row, so sigma = min(p, 20) x 4 = 12 kW and the restricted limit is
+    27 kW per slot: 3 x 27 = 81 >= the 80 kWh the fleet needs, the restricted problem is feasible.  Recovered
+    at iteration 20, 50, 100 or 200, the schedule meets the 39 kW feeder at once (the run stops there: nothing is
+    left to repair); without the restriction the same recoveries overload it."""
+    rng = np.random.default_rng(0)
+    vehicles = [ElectricVehicle(name=f"v{i:02d}", mode="binary", p_charge_kw=4.0, e_max_kwh=10.0, e_init_kwh=0.0,
+                                e_target_kwh=4.0, price_per_kwh=np.array([3.0, 1.0, 2.0]) * (1 + 0.2 * rng.random(3)))
+                for i in range(20)]
+    names = [v.name for v in vehicles]
+    problem = CoupledProblem(vehicles, [CouplingResource("active_power", ">=", np.full(3, -39.0), unit="kW")],
+                             TimeGrid(3, 1.0), name="fleet")
+    network = CommunicationNetwork.from_edges(names, list(zip(names, names[1:])))
+    overloads = []
+    for restriction in ("agents", "none"):
+        for k in (20, 50, 100, 200):
+            options = options_for("primal-decomposition", {"restriction": restriction, "recovery_iteration": k})
+            result = run(problem, network, "primal-decomposition", options,
+                         stopping=StoppingRules(max_iterations=k + 5, violation_tol=1e-12))
+            after = result.history["rel_violation"].to_numpy()[k:]
+            if restriction == "agents":
+                assert result.info["restricted_rows"] == 3 and result.info["unrestricted_rows"] == 0
+                # the first iterate with the recovered integers meets the feeder, so the run stops there
+                assert result.status == "converged" and len(result.history) == k + 1 and after[0] == 0.0
+            else:
+                overloads.append(after.max())
+    assert max(overloads) > 0.0
 
 
 def test_the_published_allocation_recovery_also_meets_the_coupling_on_the_shipped_milp_microgrid():

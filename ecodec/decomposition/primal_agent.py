@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 _POINT_TOL = 1e-9  # a row range narrower than this (relative) is one point: a relay row
 
 
-def _is_point(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+def is_point(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Per row: is the range [lo, hi] a single point (narrower than _POINT_TOL, relative)?"""
     return (hi - lo) <= _POINT_TOL * (1.0 + np.abs(lo))
 
@@ -83,7 +83,7 @@ class LocalAgent:
 
     def set_relays(self, lo: np.ndarray, hi: np.ndarray) -> None:
         """Rows whose range [lo, hi] is one point c become relay rows (see the module docstring)."""
-        self.relay = _is_point(lo, hi)
+        self.relay = is_point(lo, hi)
         self.fixed_value = np.where(self.relay, lo, 0.0)
 
     def refresh_relays(self, rows: CouplingRows) -> None:
@@ -92,7 +92,7 @@ class LocalAgent:
         free = np.full(self._bounded_rows.size, np.inf)
         self.sub.program.set_row_bounds(self._bounded_rows, -free, free)
         lo, hi = rows.local_range(self.sub)
-        for k in np.flatnonzero(~self.relay & (np.diff(g.indptr) > 0) & ~_is_point(lo, hi)):
+        for k in np.flatnonzero(~self.relay & (np.diff(g.indptr) > 0) & ~is_point(lo, hi)):
             lo[k], hi[k] = self.sub.linear_range(g[[k]], g0[k])
         before = int(self.relay.sum())
         self.set_relays(np.where(self.relay, self.fixed_value, lo), np.where(self.relay, self.fixed_value, hi))
@@ -197,4 +197,4 @@ class LocalAgent:
         return solution.x
 
 
-__all__ = ["LocalAgent"]
+__all__ = ["LocalAgent", "is_point"]
