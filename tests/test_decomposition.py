@@ -260,6 +260,26 @@ def test_mixed_integer_version_on_the_shipped_milp_microgrid_meets_the_coupling_
     assert any("restriction (agents) left out at 192 of 192 inequality rows" in w for w in result.info["warnings"])
 
 
+def test_a_shipped_microturbines_relaxation_is_the_convex_hull_of_its_mixed_integer_set():
+    """The reference iterates on conv(X_i); ecodec on the LP relaxation of X_i.  For the shipped microturbine
+    (on/off per step, 20-65 kW when on, start-ups, no minimum up or down times) they are the same set: for 100
+    seeded random linear objectives the relaxation's optimum is integral and equals the MILP's (a polytope on
+    which every linear objective has an integral optimum has integral vertices)."""
+    problem = problem_from_case(read_case("cases/microgrid_8_milp.xlsx"))
+    sub = CompiledSubproblem(problem, "mt2")
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        cost = rng.normal(size=sub.n_model_columns) * (rng.random(sub.n_model_columns) < 0.7)
+        sub.set_model_cost(cost, 0.0)
+        sub.program.relax_integrality(False)
+        mixed_integer = sub.program.solve().objective
+        sub.program.relax_integrality(True)
+        relaxed = sub.program.solve()
+        integers = relaxed.x[sub.integer_columns]
+        assert np.allclose(integers, np.round(integers), atol=1e-7)
+        assert relaxed.objective == pytest.approx(mixed_integer, rel=1e-9, abs=1e-9)
+
+
 def test_the_restriction_makes_every_iterate_from_the_recovery_on_feasible():
     """Finite-time feasibility (Camisa, Mansoori, Notarnicola, Notarstefano): 20 on/off vehicles (4 kW, 4 kWh
     each, one slot of charge; prices [3, 1, 2] EUR/kWh scaled per vehicle by a seeded factor in [1, 1.2), so the
