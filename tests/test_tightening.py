@@ -165,3 +165,11 @@ def test_on_the_shipped_100_vehicle_fleet_adaptive_tightening_certifies_a_gap_be
     assert info["upper_bound"] == pytest.approx(result.objective, rel=1e-9)  # the decisions are the incumbent
     assert info["lower_bound"] <= reference.objective <= result.objective + 1e-9
     assert result.objective <= 1.01 * reference.objective
+
+
+def test_the_progress_line_of_the_coordinator_methods_shows_their_best_cost_and_certificate():
+    from ecodec.decomposition import spec_of
+
+    for method in ("tightening", "tightening-adaptive", "dualbi"):
+        labels = spec_of(method).progress_labels()
+        assert labels["upper_bound"] == "best" and labels["certified_gap"] == "certified", method

@@ -48,8 +48,8 @@ import numpy as np
 from ecodec.decomposition.coupling_rows import CouplingRows
 from ecodec.decomposition.driver import Driver
 from ecodec.decomposition.options import option
-from ecodec.decomposition.priced_agent import (COORDINATOR_COLUMNS, Certificate, PricedAgent, PricedOptions,
-                                               perturbation_option)
+from ecodec.decomposition.priced_agent import (COORDINATOR_COLUMNS, COORDINATOR_PROGRESS, Certificate, PricedAgent,
+                                               PricedOptions, perturbation_option)
 from ecodec.decomposition.registry import Column, MethodSpec, register
 from ecodec.decomposition.stopping import CertifiedGap, LoopState, StoppingRule, Tolerance
 from ecodec.declarations import NUMBER
@@ -127,7 +127,8 @@ class _Agent(PricedAgent):
 @register(MethodSpec(
     METHOD, "bisection on the price of one scalar coupling row (a budget), with a feasible, improving incumbent and "
     "a certified gap", kinds=("coupled",), options=DualBiOptions,
-    stopping=(_UnpricedOptimal(), CertifiedGap(), _BracketClosed(), Tolerance()), columns=(
+    stopping=(_UnpricedOptimal(), CertifiedGap(), _BracketClosed(), Tolerance()), progress=COORDINATOR_PROGRESS,
+    columns=(
         Column("price", "the price lambda_k broadcast at this iteration"),
         Column("price_low", "lower end of the bracket (a price at which the row is violated)"),
         Column("price_high", "upper end of the bracket (NaN until a price meets the row)"),

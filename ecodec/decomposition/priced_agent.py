@@ -37,11 +37,14 @@ from ecodec.results import kpi
 from ecodec.solvers.compiled import CompiledSubproblem, SparseProduct
 
 
+#: What the progress line of a coordinator method with a certificate shows: its violation, best feasible cost and
+#: certified gap (the current iterate's cost comes first on every line)
+COORDINATOR_PROGRESS = ("rel_violation", "upper_bound", "certified_gap", "cost_gap")
 #: The history columns of a coordinator method with a certificate (:meth:`Certificate.record`) and feasibility
 COORDINATOR_COLUMNS = (
     Column("lower_bound", "LB: the best dual function value so far, a lower bound on the optimal cost"),
-    Column("upper_bound", "UB: the cost of the best coupling-feasible iterate so far (NaN before one)"),
-    Column("certified_gap", "(UB - LB)^+ / |UB| (NaN before both bounds exist)"),
+    Column("upper_bound", "UB: the cost of the best coupling-feasible iterate so far (NaN before one)", label="best"),
+    Column("certified_gap", "(UB - LB)^+ / |UB| (NaN before both bounds exist)", label="certified"),
     Column("feasible", "1 when this iterate meets the coupling rows, else 0"),
 )
 
@@ -189,4 +192,5 @@ class PricedAgent:
         return solution
 
 
-__all__ = ["Certificate", "PricedAgent", "PricedOptions", "agreed_price_scale", "multiplier_scale", "price_scale"]
+__all__ = ["COORDINATOR_PROGRESS", "Certificate", "PricedAgent", "PricedOptions", "agreed_price_scale",
+           "multiplier_scale", "price_scale"]

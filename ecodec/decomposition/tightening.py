@@ -58,7 +58,8 @@ from ecodec.decomposition.column_selection import AgentColumns, ColumnPool
 from ecodec.decomposition.coupling_rows import CouplingRows
 from ecodec.decomposition.driver import Driver
 from ecodec.decomposition.options import option
-from ecodec.decomposition.priced_agent import COORDINATOR_COLUMNS, Certificate, PricedAgent, PricedOptions
+from ecodec.decomposition.priced_agent import (COORDINATOR_COLUMNS, COORDINATOR_PROGRESS, Certificate, PricedAgent,
+                                               PricedOptions)
 from ecodec.decomposition.registry import Column, MethodSpec, register
 from ecodec.decomposition.stopping import CertifiedGap, Tolerance
 from ecodec.errors import ProblemError
@@ -126,7 +127,8 @@ class _Agent(PricedAgent):
 @register(MethodSpec(
     METHOD, "dual decomposition with constant or adaptive constraint tightening: a coordinator prices the "
     "inequality coupling, agents solve their MILPs; certified gap from its bounds", kinds=("coupled",),
-    options=TighteningOptions, stopping=(CertifiedGap(), Tolerance()), columns=(
+    options=TighteningOptions, stopping=(CertifiedGap(), Tolerance()), progress=COORDINATOR_PROGRESS,
+    columns=(
         Column("step_size", "price step a_k"), *COORDINATOR_COLUMNS,
         Column("rho_max", "largest tightening rho_k of a row"))))
 class Tightening(Driver):
