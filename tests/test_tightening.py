@@ -173,3 +173,9 @@ def test_the_progress_line_of_the_coordinator_methods_shows_their_best_cost_and_
     for method in ("tightening", "tightening-adaptive", "dualbi"):
         labels = spec_of(method).progress_labels()
         assert labels["upper_bound"] == "best" and labels["certified_gap"] == "certified", method
+    from ecodec.decomposition.hooks import _describe
+
+    before_an_incumbent = {"iteration": 3, "objective": 12.3, "rel_violation": 0.5, "upper_bound": np.nan,
+                           "certified_gap": np.nan}
+    assert _describe(before_an_incumbent, spec_of("tightening").progress_labels()).endswith(
+        "best -, certified -")

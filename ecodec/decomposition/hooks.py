@@ -48,7 +48,8 @@ def _describe(record: dict, labels: dict[str, str]) -> str:
     """The progress line: iteration, cost, and the declared columns the record holds (a cost gap only with a
     reference)."""
     parts = [f"iteration {record['iteration']:>5}", f"cost {record['objective']:.6g}"]
-    parts += [f"{label} {record[name]:.2e}" for name, label in labels.items() if name in record]
+    parts += [f"{label} {record[name]:.2e}" if record[name] == record[name] else f"{label} -"  # NaN: none yet
+              for name, label in labels.items() if name in record]
     return ", ".join(parts)
 
 
