@@ -4,7 +4,7 @@ Fleets: ``cases/pev_100.xlsx`` and, in the full run, ``ecodec generate pev --n 5
 connection limit of 1 kW per vehicle per slot).  Per fleet, in one process:
 
 * the run: ``tightening-adaptive`` with default options for ``iterations`` iterations on the in-process runtime;
-  the time of each iteration is the difference of the history's ``elapsed_s``.  An iteration that ends with a
+  the time of each iteration is the history's ``iteration_time_s``.  An iteration that ends with a
   column selection (every ``column_selection_every`` iterations) is reported apart: its MILP is the
   coordinator's, not the agents';
 * the floor: at the run's last prices, every vehicle's priced MILP (the very model of its compiled program,
@@ -92,8 +92,8 @@ def measure_fleet(fleet: str | int, iterations: int, repeats: int = 3) -> Tighte
     driver.label = METHOD
     result = run_driver(driver, StoppingRules(max_iterations=iterations))
     history = result.history
-    per_iteration = np.diff(np.concatenate([[0.0], history["elapsed_s"].to_numpy()]))[1:]  # the first pays set-up
-    numbers = history["iteration"].to_numpy()[1:]
+    per_iteration = history["iteration_time_s"].to_numpy()
+    numbers = history["iteration"].to_numpy()
     every = options.column_selection_every
     selecting = (numbers % every == 0) if every else np.zeros(numbers.size, dtype=bool)
     floor = 0.0

@@ -22,7 +22,7 @@ time limit would make the result depend on the machine).
 
 >>> pool = ColumnPool(["a", "b"])
 >>> for name, g, f in [("a", [2.0], 1.0), ("a", [0.0], 3.0), ("b", [2.0], 1.0), ("b", [1.0], 2.0)]:
-...     _ = pool.add(name, np.array(g), f)
+...     pool.add(name, np.array(g), f)
 >>> cost, choice = pool.select(np.array([3.0]))   # a and b both want 2 units; only 3 are there
 >>> cost, choice
 (3.0, {'a': 0, 'b': 1})
@@ -46,7 +46,7 @@ class AgentColumns:
     def __init__(self):
         self._index: dict[bytes, int] = {}
         self.decisions: list[np.ndarray] = []
-        self.fresh: list[tuple[int, np.ndarray, float]] = []
+        self.fresh: list[tuple[np.ndarray, float]] = []
 
     def offer(self, x: np.ndarray, values: np.ndarray, cost: float) -> None:
         """Keep (values, cost) as a new column unless it was produced before (compared to 1e-9, relative)."""
@@ -56,10 +56,11 @@ class AgentColumns:
             return
         self._index[key] = len(self.decisions)
         self.decisions.append(np.array(x, copy=True))
-        self.fresh.append((len(self.decisions) - 1, np.array(values, copy=True), float(cost)))
+        self.fresh.append((np.array(values, copy=True), float(cost)))
 
-    def take_fresh(self) -> list[tuple[int, np.ndarray, float]]:
-        """The columns produced since the last call (what the coordinator has not stored yet)."""
+    def take_fresh(self) -> list[tuple[np.ndarray, float]]:
+        """The columns produced since the last call, in order (what the coordinator has not stored yet: its
+        column c of an agent is the agent's ``decisions[c]``)."""
         fresh, self.fresh = self.fresh, []
         return fresh
 
@@ -73,10 +74,9 @@ class ColumnPool:
         self.costs: dict[str, list[float]] = {a: [] for a in self.agents}
         self.node_limit, self.mip_rel_gap = node_limit, mip_rel_gap
 
-    def add(self, agent: str, values: np.ndarray, cost: float) -> int:
+    def add(self, agent: str, values: np.ndarray, cost: float) -> None:
         self.values[agent].append(np.asarray(values, dtype=float))
         self.costs[agent].append(float(cost))
-        return len(self.costs[agent]) - 1
 
     @property
     def size(self) -> int:

@@ -135,7 +135,7 @@ def multiplier_scale(sub: CompiledSubproblem, g: sp.sparray) -> np.ndarray:
     >>> multiplier_scale(sub, CouplingRows.from_problem(problem).local_rows(sub)[0]).round(6).tolist()  # 0.3 x 0.25
     [0.075, 0.075]
     """
-    cost = sub.cost_map.matrix.toarray()[0]
+    cost = sub.cost_vector
     g = sp.csr_array(g)
     if not g.nnz:
         return np.zeros(2)
@@ -163,7 +163,7 @@ class PricedAgent:
         self.g, self.g0 = rows.local_rows(sub)
         self.g_product = SparseProduct(self.g)  # made once: every iteration evaluates g_i and prices x with it
         self.g_transposed = SparseProduct(self.g, transpose=True)
-        cost = sub.cost_map.matrix.toarray()[0]
+        cost = sub.cost_vector
         rng = np.random.default_rng([seed, zlib.crc32(sub.agent_name.encode())])
         factor = np.ones_like(cost)
         integer = sub.integer_columns

@@ -180,7 +180,7 @@ class LocalAgent:
         free = np.full(self._bounded_rows.size, np.inf)
         program.set_row_bounds(self._bounded_rows, -free, free)
         program.set_costs(self.rho_cols, np.zeros(self.rho_cols.size))
-        sub.set_model_cost(sub.cost_map.matrix.toarray()[0] + self.g.T @ price,
+        sub.set_model_cost(sub.cost_vector + self.g.T @ price,
                            float(sub.cost_map.offset[0]) + float(price @ self.g0))
         x = self._solve_mip("commitment at the neighbours' prices")[: self.n]
         sub.set_model_cost()

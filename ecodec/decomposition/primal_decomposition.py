@@ -218,9 +218,9 @@ class PrimalDecomposition(NeighbourDriver):
         self._recovery_by_price = opts.recovery == "price" or (opts.recovery == "auto" and self.rows.equality.any())
         self.fixed = False
         self._repair_factor, self._least_violation, self._since_least = 1.0, np.inf, 0
-        total = self._restricted_totals(ranges) if self.mixed else self.rows.total
         low, width, movers = self.runtime.sum(self.runtime.each(lambda name: np.stack(
             [ranges[name][0], ranges[name][1] - ranges[name][0], ~self.local[name].relay])), count=True)
+        total = self._restricted_totals(ranges, low) if self.mixed else self.rows.total
         share = np.clip((total - low) / np.maximum(width, 1e-12), 0.0, 1.0)
         excess = total - low - share * width
 
@@ -231,8 +231,9 @@ class PrimalDecomposition(NeighbourDriver):
 
         self.runtime.each(initial)
 
-    def _restricted_totals(self, ranges: dict) -> np.ndarray:
-        """Step 0 of the mixed-integer version: inequality totals b_k - sigma_k (module docstring)."""
+    def _restricted_totals(self, ranges: dict, least: np.ndarray) -> np.ndarray:
+        """Step 0 of the mixed-integer version: inequality totals b_k - sigma_k (module docstring); ``least`` is
+        sum_i lo_i,k, the least the agents can do together on each row."""
         inequality = ~self.rows.equality
         mode = self.options.restriction
 
@@ -245,7 +246,6 @@ class PrimalDecomposition(NeighbourDriver):
         parts = self.runtime.each(spread)
         rbar = self.runtime.maximum({name: part[0] for name, part in parts.items()}, count=True)
         movers = self.runtime.sum({name: part[1] for name, part in parts.items()}, count=True)
-        least = self.runtime.sum({name: ranges[name][0] for name in parts}, count=True)
         p = float(self.rows.size)
         factor = {"published": np.full(self.rows.size, p), "agents": np.minimum(p, movers),
                   "none": np.zeros(self.rows.size)}[mode]

@@ -106,7 +106,7 @@ class _Agent(PricedAgent):
         self.lo, self.hi = rows.local_range(sub)
         self.smax = self.smin = None
         self.best = None
-        self.columns = AgentColumns()
+        self.columns = AgentColumns() if options.column_selection_every else None  # none kept when never selected
 
     def step(self, price: np.ndarray, with_bound: bool) -> np.ndarray:
         """x_i(lambda) and the message to the coordinator: g_i(x), f_i(x) and, when asked, L_i (the lower bound
@@ -115,13 +115,15 @@ class _Agent(PricedAgent):
         if with_bound:
             unperturbed = self.solve(price, perturbed=False)
             bound = unperturbed.bound
-            self.columns.offer(unperturbed.x, self.row_values(unperturbed.x), self.sub.cost(unperturbed.x))
+            if self.columns is not None:
+                self.columns.offer(unperturbed.x, self.row_values(unperturbed.x), self.sub.cost(unperturbed.x))
         self.solve(price)
-        value = self.row_values(self.x)
-        self.columns.offer(self.x, value, self.sub.cost(self.x))
+        value, cost = self.row_values(self.x), self.sub.cost(self.x)
+        if self.columns is not None:
+            self.columns.offer(self.x, value, cost)
         self.smax = value.copy() if self.smax is None else np.maximum(self.smax, value)
         self.smin = value.copy() if self.smin is None else np.minimum(self.smin, value)
-        return np.concatenate([value, [self.sub.cost(self.x), bound]])
+        return np.concatenate([value, [cost, bound]])
 
 
 @register(MethodSpec(
@@ -200,12 +202,14 @@ class Tightening(Driver):
     def _select_columns(self, k: int) -> None:
         """Store the agents' new columns; every ``column_selection_every`` iterations pick one per agent
         (:mod:`ecodec.decomposition.column_selection`) and keep the choice when it improves UB."""
+        every = self.options.column_selection_every
+        if not every:
+            return
         for name, fresh in self.runtime.gather(self.runtime.each(
                 lambda name: self.local[name].columns.take_fresh())).items():
-            for _, values, cost in fresh:
+            for values, cost in fresh:
                 self.pool.add(name, values, cost)
-        every = self.options.column_selection_every
-        if not every or (k + 1) % every:
+        if (k + 1) % every:
             return
         chosen = self.runtime.broadcast(self.pool.select(self.rows.total) if self.runtime.is_root else None)
         if chosen is None or not self.certificate.offer(chosen[0]):

@@ -100,7 +100,7 @@ class _TrackingAgent:
                          shape=(rows.size, inequality.size))
         self.a = sp.csr_array(sp.hstack([g, e]))
         self.n = self.a.shape[1]
-        self.cost = np.concatenate([sub.cost_map.matrix.toarray()[0], np.zeros(inequality.size)])
+        self.cost = np.concatenate([sub.cost_vector, np.zeros(inequality.size)])
         self.price_scale = price_scale(self.cost[: sub.n_model_columns], g)
         self.share = rows.total / n_agents
         solution = program.solve()

@@ -133,7 +133,7 @@ class CompiledSubproblem:
         self.outputs = tuple(outputs)
         self.output_map = self._linear_map(output_exprs, index, "reported output")
         self.n_model_columns = n
-        self._cost = cost
+        self.cost_vector = cost  # c of the agent's own cost c' x + c0, one entry per model column
         self._lower, self._upper = lower, upper
         self.integer_columns = np.flatnonzero(integer)
         self.program = MatrixProblem(cost, lower, upper, a, row_lower, row_upper, integer=integer, offset=offset,
@@ -187,7 +187,7 @@ class CompiledSubproblem:
 
     def set_model_cost(self, cost: np.ndarray | None = None, offset: float | None = None) -> None:
         """Replace the cost of the model columns (``None``: the agent's own cost  c' x + c0  again)."""
-        self.program.set_costs(np.arange(self.n_model_columns), self._cost if cost is None else cost)
+        self.program.set_costs(np.arange(self.n_model_columns), self.cost_vector if cost is None else cost)
         self.program.set_offset(float(self.cost_map.offset[0]) if offset is None else offset)
 
     def fix_integers(self, x: np.ndarray) -> None:
