@@ -24,7 +24,7 @@ from ecodec.errors import AgentError, CaseError
 from ecodec.io.schema import ACTIVE, agent_sheets, sheets
 from ecodec.io.template import example_tables, write_case_workbook
 from ecodec.io.workbook import read_case
-from ecodec.models import AggregativeAgent, Buyer, ElectricVehicle, Grid, Seller, Storage, TimeGrid, agent_classes
+from ecodec.models import AggregativeAgent, Buyer, ElectricVehicle, Grid, Seller, SharingAgent, Storage, TimeGrid, agent_classes
 from ecodec.models.parameters import DECLARED, NAME, parameter
 from ecodec.models.registry import register_agent_kind
 from ecodec.problem import AggregativeProblem, CoupledProblem
@@ -100,6 +100,11 @@ def test_cost_and_contributions_use_only_the_agents_own_variables(cls):
         cls.example_agent("other").build(m.other, HORIZON, sigma)
         parts, allowed = terms.shares, set(cls.aggregates)
         given = {id(v) for v in m.sigma.values()}
+    elif issubclass(cls, SharingAgent):  # what it sends to each node of its neighbourhood, itself included
+        profile = np.full(HORIZON.T, 2.0)
+        terms = cls.example_agent().build(m.own, HORIZON, (cls.example["name"], "other"), profile, profile)
+        cls.example_agent("other").build(m.other, HORIZON, (cls.example["name"], "other"), profile, profile)
+        parts, allowed, given = terms.sent, {cls.example["name"], "other"}, set()
     else:
         terms = cls.example_agent().build(m.own, HORIZON)
         cls.example_agent("other").build(m.other, HORIZON)
@@ -197,7 +202,7 @@ def test_registration_refuses_an_undeclared_parameter_and_a_taken_kind():
 def test_the_agent_sheets_are_the_declarations():
     specs = agent_sheets()
     assert [s.name for s in specs] == ["microturbines", "renewables", "storages", "grid", "boilers", "evs", "buyers",
-                                       "sellers"]
+                                       "sellers", "prosumers"]
     assert [s.agent_kind for s in specs] == KIND_IDS
     for cls, spec in zip(CLASSES, specs):
         assert spec in sheets() and spec.description == cls.sheet_description and not spec.required

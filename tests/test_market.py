@@ -301,7 +301,7 @@ def test_bad_market_workbooks_name_sheet_row_column_and_what_was_expected(tmp_pa
         "no seller": (_market_tables(sellers=[]), ["sellers", "at least one active seller"]),
         "mixed": (_market_tables(grid=[{"name": "g", "p_min_kw": -1, "p_max_kw": 1, "buy_price_per_kwh": 0.2,
                                         "sell_price_per_kwh": 0.1}]),
-                  ["buyers", "row 2", "no market agent in a case with agents coupled through resources"]),
+                  ["buyers", "row 2", "agents of one problem kind", "agent 'g' is of kind grid"]),
         "resources": (_market_tables(resources=[{"name": "active_power", "sense": "==", "rhs": 1.0, "unit": "kW"}]),
                       ["resources", "row 2", "no coupling resource rows in a market case"]),
     }

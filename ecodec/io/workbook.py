@@ -35,7 +35,7 @@ from ecodec.io.schema import (
 )
 from ecodec.io.sheet_reader import MISSING, SheetReader
 from ecodec.io.untrusted import open_untrusted_xlsx, unreadable
-from ecodec.models.registry import AGGREGATIVE_CLASSES
+from ecodec.models.registry import AGGREGATIVE_CLASSES, CLASSES_BY_PROBLEM_KIND
 from ecodec.network.graph import CommunicationNetwork, connected_groups, format_groups
 
 log = logging.getLogger(__name__)
@@ -224,28 +224,36 @@ class _Reader(SheetReader):
         return resources
 
     def _check_case_kind(self, agents: list[AgentSpec], resources: list[ResourceSpec]) -> None:
-        """A case is either a market (buyers and sellers, no resources) or resource-coupled (resources needed)."""
-        market_kinds = {cls.kind: cls.sheet for cls in AGGREGATIVE_CLASSES.values()}
-        market = [a for a in agents if a.kind in market_kinds]
-        others = [a for a in agents if a.kind not in market_kinds]
-        if market and others:
-            first = market[0]
-            self.issue(market_kinds[first.kind], first.row, "name", first.name,
-                       "no market agent in a case with agents coupled through resources (a case is either a market "
-                       f"of buyers and sellers or a microgrid; agent '{others[0].name}' is of kind {others[0].kind})")
-        elif market:
-            for kind, sheet in market_kinds.items():
-                if not any(a.kind == kind for a in market):
-                    self.issue(sheet, None, None, NO_VALUE, f"at least one active {kind}: a market needs buyers and "
-                               "sellers")
+        """A case holds agents of one problem kind: a market (buyers and sellers, no resources), prosumer nodes of
+        online sharing (no resources) or agents coupled through resources (resources needed)."""
+        problem_kind = {cls.kind: (kind, cls.sheet) for kind, classes in CLASSES_BY_PROBLEM_KIND.items()
+                        for cls in classes.values()}
+        kinds = list(dict.fromkeys(problem_kind[a.kind][0] for a in agents))
+        if len(kinds) > 1:
+            first = next(a for a in agents if problem_kind[a.kind][0] == kinds[1])
+            other = next(a for a in agents if problem_kind[a.kind][0] == kinds[0])
+            self.issue(problem_kind[first.kind][1], first.row, "name", first.name,
+                       f"agents of one problem kind: a case is a microgrid (agents coupled through resources), a "
+                       f"market of buyers and sellers, or prosumer nodes sharing energy; agent '{other.name}' is of "
+                       f"kind {other.kind}")
+        elif kinds == ["aggregative"]:
+            for cls in AGGREGATIVE_CLASSES.values():
+                if not any(a.kind == cls.kind for a in agents):
+                    self.issue(cls.sheet, None, None, NO_VALUE, f"at least one active {cls.kind}: a market needs "
+                               "buyers and sellers")
             if resources:
                 self.issue(RESOURCES.name, resources[0].row, "name", resources[0].name,
                            "no coupling resource rows in a market case (buyers and sellers are coupled through the "
                            "market's aggregates); remove the 'resources' sheet")
-        elif others and RESOURCES.name not in self.tables:
+        elif kinds == ["online-sharing"]:
+            if resources:
+                self.issue(RESOURCES.name, resources[0].row, "name", resources[0].name,
+                           "no coupling resource rows in an online sharing case (prosumers share energy over the "
+                           "'network' sheet); remove the 'resources' sheet")
+        elif kinds and RESOURCES.name not in self.tables:
             self.issue(RESOURCES.name, None, None, NO_VALUE,
                        f"a sheet named '{RESOURCES.name}': {RESOURCES.description}")
-        elif others and not resources and not any(i.sheet == RESOURCES.name for i in self.issues):
+        elif kinds and not resources and not any(i.sheet == RESOURCES.name for i in self.issues):
             self.issue(RESOURCES.name, 2, None, None, "at least one coupling resource row")
 
     # -- agents ------------------------------------------------------------------------------------------

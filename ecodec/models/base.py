@@ -68,6 +68,8 @@ class Agent(DeclaredAgent, ABC):
     declared parameters (:class:`~ecodec.models.parameters.DeclaredAgent`)."""
 
     outputs: ClassVar[tuple[Output, ...]]
+    #: The problem kind a case of these agents is (:mod:`ecodec.problem.contract`)
+    problem_kind: ClassVar[str] = "coupled"
 
     @abstractmethod
     def build(self, block: pyo.Block, grid: TimeGrid) -> AgentTerms:
@@ -103,10 +105,45 @@ class AggregativeAgent(DeclaredAgent, ABC):
 
     outputs: ClassVar[tuple[Output, ...]]
     aggregates: ClassVar[tuple[str, ...]]
+    problem_kind: ClassVar[str] = "aggregative"
 
     @abstractmethod
     def build(self, block: pyo.Block, grid: TimeGrid, sigma: dict[str, list]) -> AggregativeTerms:
         """Declare this agent's variables on ``block``; return its cost and its shares of the aggregates."""
+
+    def is_mixed_integer(self) -> bool:
+        return False
+
+    def reported_outputs(self, block: pyo.Block) -> tuple[Output, ...]:
+        return tuple(o for o in self.outputs if block.component(o.component) is not None)
+
+
+@dataclass
+class SharingTerms:
+    """What ``SharingAgent.build`` returns: per recipient j of its neighbourhood (itself included), the energy it
+    sends j at each step, its own shortfall variables q_i,t >= 0 (the demand its neighbourhood leaves unserved,
+    kW) and its cost, its loss term: the shortfall counted once by every node that observes it (see
+    :mod:`ecodec.problem.online_sharing`)."""
+
+    sent: dict[str, list]
+    shortfall: list
+    cost: object
+
+
+class SharingAgent(DeclaredAgent, ABC):
+    """Base class of the prosumer nodes of an online energy-sharing problem
+    (:class:`~ecodec.problem.OnlineSharingProblem`): node i generates d_i,t, needs l_i,t and sends x_ij,t to each
+    j of its neighbourhood N_i+ (itself included: what it keeps).  Round by round the environment draws the
+    generation; ``build`` declares the node's part of the per-round best allocation in hindsight (the
+    comparator) for given generation and demand, so the centralized view comes from the agent's own code."""
+
+    outputs: ClassVar[tuple[Output, ...]]
+    problem_kind: ClassVar[str] = "online-sharing"
+
+    @abstractmethod
+    def build(self, block: pyo.Block, grid: TimeGrid, neighbourhood: tuple[str, ...], generation_kw: np.ndarray,
+              demand_kw: np.ndarray) -> SharingTerms:
+        """Declare the node's allocations and shortfall on ``block`` for the given generation and demand."""
 
     def is_mixed_integer(self) -> bool:
         return False

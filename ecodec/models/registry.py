@@ -2,21 +2,28 @@
 
 An agent module registers its class with the :func:`register_agent_kind` decorator; the workbook schema
 (:mod:`ecodec.io.schema`: sheets, template, docs table) and :func:`ecodec.problem.problem_from_case` read the
-registry and the classes' declarations, so a new kind is one module.  Agents coupled through resources and
-agents coupled through aggregates (the market's buyers and sellers) are kept apart: a case holds one or the other.
+registry and the classes' declarations, so a new kind is one module.  Each agent base class names the problem
+kind its agents make (``problem_kind``): agents coupled through resources, agents coupled through aggregates (the
+market's buyers and sellers) and the prosumer nodes of online energy sharing are kept apart, since a case holds
+agents of one problem kind.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-from ecodec.models.base import AggregativeAgent, Agent
+from ecodec.models.base import AggregativeAgent, Agent, SharingAgent
 from ecodec.models.parameters import DECLARED, NAME
 
 #: Agents coupled through resources, by kind, in registration order
 AGENT_CLASSES: dict[str, type[Agent]] = {}
 #: Agents coupled through aggregates, by kind (a case holds either these or resource-coupled agents)
 AGGREGATIVE_CLASSES: dict[str, type[AggregativeAgent]] = {}
+#: Prosumer nodes of an online energy-sharing problem, by kind
+SHARING_CLASSES: dict[str, type[SharingAgent]] = {}
+#: The registries by the problem kind their agents make (a case holds agents of one problem kind)
+CLASSES_BY_PROBLEM_KIND: dict[str, dict[str, type]] = {
+    "coupled": AGENT_CLASSES, "aggregative": AGGREGATIVE_CLASSES, "online-sharing": SHARING_CLASSES}
 
 
 def register_agent_kind(cls: type) -> type:
@@ -26,8 +33,9 @@ def register_agent_kind(cls: type) -> type:
     declared with :func:`~ecodec.models.parameters.parameter`, name a kind and a sheet no other kind uses, and
     carry a valid example row.  Raises TypeError or ValueError otherwise.
     """
-    if not (isinstance(cls, type) and issubclass(cls, (Agent, AggregativeAgent)) and dataclasses.is_dataclass(cls)):
-        raise TypeError(f"{cls!r}: an agent kind is a dataclass subclass of Agent or AggregativeAgent")
+    if not (isinstance(cls, type) and issubclass(cls, (Agent, AggregativeAgent, SharingAgent))
+            and dataclasses.is_dataclass(cls)):
+        raise TypeError(f"{cls!r}: an agent kind is a dataclass subclass of Agent, AggregativeAgent or SharingAgent")
     missing = [a for a in ("kind", "sheet", "sheet_description", "outputs", "example") if not getattr(cls, a, None)]
     if missing:
         raise TypeError(f"{cls.__name__} declares no {', '.join(missing)}")
@@ -44,19 +52,19 @@ def register_agent_kind(cls: type) -> type:
         if cls.kind == other.kind or cls.sheet == other.sheet:
             raise ValueError(f"{cls.__name__}: kind '{cls.kind}' or sheet '{cls.sheet}' is taken by {other.__name__}")
     cls.example_agent()  # the documented example must be a valid agent
-    registry = AGGREGATIVE_CLASSES if issubclass(cls, AggregativeAgent) else AGENT_CLASSES
-    registry[cls.kind] = cls
+    CLASSES_BY_PROBLEM_KIND[cls.problem_kind][cls.kind] = cls
     return cls
 
 
 def agent_classes() -> tuple[type, ...]:
-    """Every registered kind: the resource-coupled ones, then the aggregative ones, each in registration order."""
-    return (*AGENT_CLASSES.values(), *AGGREGATIVE_CLASSES.values())
+    """Every registered kind: the resource-coupled ones, the aggregative ones, then the sharing nodes, each in
+    registration order."""
+    return tuple(cls for registry in CLASSES_BY_PROBLEM_KIND.values() for cls in registry.values())
 
 
 def agent_class(kind: str) -> type:
     """The class of ``kind``; KeyError naming the known kinds otherwise."""
-    registry = {**AGENT_CLASSES, **AGGREGATIVE_CLASSES}
+    registry = {cls.kind: cls for cls in agent_classes()}
     if kind not in registry:
         raise KeyError(f"unknown agent kind {kind!r}; known kinds: {', '.join(registry)}")
     return registry[kind]

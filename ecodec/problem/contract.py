@@ -1,8 +1,9 @@
 """The problem contract: what every problem kind declares, so that code downstream reads declarations.
 
 A *problem kind* is one way agents are tied together: through shared resources (:class:`CoupledProblem`, kind
-``coupled``), through aggregates of everyone's decisions (:class:`AggregativeProblem`, kind ``aggregative``), and
-the kinds to come (online sharing, structured programs).  Every kind implements :class:`Problem`:
+``coupled``), through aggregates of everyone's decisions (:class:`AggregativeProblem`, kind ``aggregative``), prosumer nodes
+sharing energy round after round (:class:`OnlineSharingProblem`, kind ``online-sharing``), and the kinds to come
+(structured programs).  Every kind implements :class:`Problem`:
 
 ==========================  =========================================================================================
 member                      what it declares
@@ -28,7 +29,7 @@ aggregative one; both record the same history columns (objective, violation, cos
 >>> from ecodec.problem import problem_from_case
 >>> problem = problem_from_case(read_case("cases/community_market.xlsx"))
 >>> isinstance(problem, Problem), problem.kind, problem.problem_class, sorted(PROBLEM_KINDS)
-(True, 'aggregative', 'NLP', ['aggregative', 'coupled'])
+(True, 'aggregative', 'NLP', ['aggregative', 'coupled', 'online-sharing'])
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 from ecodec.models.base import TimeGrid
 from ecodec.problem.aggregative import AggregativeProblem
 from ecodec.problem.coupled import BuiltModel, CoupledProblem
+from ecodec.problem.online_sharing import OnlineSharingProblem
 from ecodec.vocabulary import KindWords
 
 
@@ -68,7 +70,7 @@ class Problem(Protocol):
 
 
 #: Every problem kind ecodec knows, by its name
-PROBLEM_KINDS: dict[str, type] = {cls.kind: cls for cls in (CoupledProblem, AggregativeProblem)}
+PROBLEM_KINDS: dict[str, type] = {cls.kind: cls for cls in (CoupledProblem, AggregativeProblem, OnlineSharingProblem)}
 
 
 def problem_kind(problem) -> str:
@@ -77,7 +79,7 @@ def problem_kind(problem) -> str:
     >>> problem_kind(object())
     Traceback (most recent call last):
     ...
-    ecodec.errors.ProblemError: expected a problem (one of the kinds aggregative, coupled), got object
+    ecodec.errors.ProblemError: expected a problem (one of the kinds aggregative, coupled, online-sharing), got object
     """
     from ecodec.errors import ProblemError
 
