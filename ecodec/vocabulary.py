@@ -24,13 +24,15 @@ ERROR = "error"
 CONVERGED = "converged"
 ITERATION_LIMIT = "iteration_limit"
 INTERRUPTED = "interrupted"
+#: An online method that played every round of the case's horizon (it learns; it does not converge)
+COMPLETED = "completed"
 
 SOLVE_STATUSES = (OPTIMAL, TIME_LIMIT, INFEASIBLE, UNBOUNDED, INFEASIBLE_OR_UNBOUNDED, ERROR)
-RUN_STATUSES = (CONVERGED, ITERATION_LIMIT, INTERRUPTED, INFEASIBLE)
+RUN_STATUSES = (CONVERGED, COMPLETED, ITERATION_LIMIT, INTERRUPTED, INFEASIBLE)
 
 #: The sections a report can hold, in the order it prints them; a problem kind declares which of them apply
-REPORT_SECTIONS = ("glance", "case", "convergence", "market", "dispatch", "storage", "grid", "prices", "costs",
-                   "details")
+REPORT_SECTIONS = ("glance", "case", "convergence", "market", "online", "dispatch", "storage", "grid", "prices",
+                   "costs", "details")
 
 #: The name of the centralized solve, the reference every distributed run is compared with
 CENTRALIZED = "centralized"
@@ -47,4 +49,4 @@ class KindWords:
 
 def is_finished_well(status: str) -> bool:
     """True for the statuses that mean the method reached what it aims at (an optimum, its own tolerances)."""
-    return status in (OPTIMAL, CONVERGED)
+    return status in (OPTIMAL, CONVERGED, COMPLETED)

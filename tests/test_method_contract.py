@@ -13,7 +13,8 @@ The tiny instances and their optima, derived independently of ecodec:
   sold, E = Ehat w, paid at its bid c; the total cost is
   eps_d (Ehat w - Ebar)^2 + eps_b Ehat w (c - c_s) - gamma_r c Ehat w - gamma_s ln(1 + Ehat (1 - w)),
   linear in c with slope Ehat w (eps_b - gamma_r) > 0, so c = c_b, and w solves a one-dimensional problem that
-  scipy's bounded scalar minimiser solves here.
+  scipy's bounded scalar minimiser solves here;
+* online-sharing: the hand instance of tests/test_online_sharing.py over two rounds, 2/3 per round (derived there).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize_scalar
 from test_dualbi import budget_fleet
+from test_online_sharing import hand_instance
 
 from ecodec.cli import main
 from ecodec.declarations import BOOL, CHOICE, INTEGER, NUMBER
@@ -63,7 +65,12 @@ def tiny_market():
     return problem, CommunicationNetwork.from_edges(["b", "s"], [("b", "s")]), float(best.fun)
 
 
-INSTANCES = {"coupled": tiny_coupled, "aggregative": tiny_market}
+def tiny_sharing():
+    problem = hand_instance(T=2)
+    return problem, problem.network, 4 / 3
+
+
+INSTANCES = {"coupled": tiny_coupled, "aggregative": tiny_market, "online-sharing": tiny_sharing}
 KINDS = sorted({kind for spec in REGISTRY.values() for kind in spec.kinds})
 DECLARED = [(name, kind) for name, spec in REGISTRY.items() for kind in spec.kinds]
 UNDECLARED = [(name, kind) for name, spec in REGISTRY.items() for kind in KINDS if kind not in spec.kinds]
@@ -77,6 +84,7 @@ def test_every_problem_kind_has_a_tiny_instance_and_a_default_method():
         assert kind in REGISTRY[default_method(problem)].kinds and REGISTRY[default_method(problem)].is_distributed
     assert default_method(tiny_coupled()[0]) == "primal-decomposition"
     assert default_method(tiny_market()[0]) == "aggregative-tracking"
+    assert default_method(tiny_sharing()[0]) == "drs"
 
 
 @pytest.mark.parametrize(("method", "kind"), DECLARED)

@@ -44,7 +44,10 @@ CASES = {"lp": ("cases/microgrid_8.xlsx", ["--max-iterations", "100"]),
          "dual-subgradient": ("cases/microgrid_8.xlsx", ["--method", "dual-subgradient", "--max-iterations", "40"]),
          "aggregative-tracking": ("cases/community_market_demand.xlsx", ["--method", "aggregative-tracking",
                                                                          "--max-iterations", "300", "-O",
-                                                                         "graph=random"])}
+                                                                         "graph=random"]),
+         "drs": ("cases/der_sharing_6.xlsx", ["--method", "drs", "--max-iterations", "100", "-O", "seed=3"]),
+         "ma-nsdrs": ("cases/der_sharing_6.xlsx", ["--method", "ma-nsdrs-na", "--max-iterations", "100"]),
+         "bansap": ("cases/der_sharing_6.xlsx", ["--method", "bansap", "--max-iterations", "100"])}
 
 
 def ecodec(*args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
@@ -100,7 +103,7 @@ def _relative_difference(a: np.ndarray, b: np.ndarray) -> float:
 #: Every method on 2 ranks; on 4 ranks (agents spread thinner, sums reduced over more ranks) primal decomposition
 #: (neighbour messages) and aggregative tracking (neighbour messages and network-wide sums).  (One rank would repeat
 #: the in-process run: nothing crosses a rank.)
-FOUR_RANKS = ("lp", "aggregative-tracking")
+FOUR_RANKS = ("lp", "aggregative-tracking", "drs")
 
 
 def test_every_registered_distributed_method_has_an_mpi_case():
@@ -108,7 +111,8 @@ def test_every_registered_distributed_method_has_an_mpi_case():
 
     covered = set()
     for case, options in CASES.values():
-        covered.add(options[options.index("--method") + 1] if "--method" in options else "primal-decomposition")
+        method = options[options.index("--method") + 1] if "--method" in options else "primal-decomposition"
+        covered.add(REGISTRY[method].base().name)
     distributed = {spec.base().name for spec in REGISTRY.values() if spec.is_distributed}
     assert distributed <= covered, f"no MPI parity case for {', '.join(sorted(distributed - covered))}"
 

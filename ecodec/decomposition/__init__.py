@@ -23,6 +23,9 @@ from ecodec.decomposition.dualbi import DualBi, DualBiOptions
 from ecodec.decomposition.tracking_admm import TrackingAdmm, TrackingAdmmOptions
 from ecodec.decomposition.proximal_dual import ProximalDual, ProximalDualOptions
 from ecodec.decomposition.aggregative_tracking import AggregativeTracking, AggregativeTrackingOptions
+from ecodec.decomposition.drs import DRS, DRSOptions
+from ecodec.decomposition.ma_nsdrs import MaNsdrs, MaNsdrsOptions
+from ecodec.decomposition.bansap import Bansap, BansapOptions
 from ecodec.decomposition.method_template import DualSubgradient, DualSubgradientOptions
 # the interface
 from ecodec.decomposition.driver import Driver, run_driver
@@ -110,9 +113,9 @@ def placement_weights(problem) -> dict[str, float]:
     return {agent.name: 5.0 if agent.is_mixed_integer() else 1.0 for agent in problem.agents}
 
 
-__all__ = ["CENTRALIZED", "METHODS", "REGISTRY", "AggregativeTracking", "AggregativeTrackingOptions",
-           "CentralizedOptions", "CheckpointHook", "Driver", "DualBi", "DualBiOptions", "DualSubgradient",
-           "DualSubgradientOptions", "Hook", "LoggingHook",
+__all__ = ["CENTRALIZED", "DRS", "METHODS", "REGISTRY", "AggregativeTracking", "AggregativeTrackingOptions",
+           "Bansap", "BansapOptions", "CentralizedOptions", "DRSOptions", "CheckpointHook", "Driver", "DualBi", "DualBiOptions", "DualSubgradient",
+           "DualSubgradientOptions", "Hook", "LoggingHook", "MaNsdrs", "MaNsdrsOptions",
            "MethodOptions", "MethodSpec", "OptionError", "PrimalDecomposition", "PrimalDecompositionOptions",
            "ProgressHook", "ProximalDual", "ProximalDualOptions", "StoppingRules", "Tightening", "TighteningOptions",
            "TrackingAdmm", "TrackingAdmmOptions", "check_method_fits", "default_method", "methods_help",

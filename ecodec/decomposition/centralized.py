@@ -21,11 +21,13 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from ecodec.decomposition.centralized_aggregative import AGREE_TOL, solve_aggregative
+from ecodec.decomposition.centralized_sharing import solve_sharing
 from ecodec.decomposition.options import MethodOptions, OptionError, mip_gap_option, option
 from ecodec.decomposition.registry import MethodSpec, register
 from ecodec.declarations import NUMBER
 from ecodec.problem.aggregative import AggregativeProblem
 from ecodec.problem.coupled import BuiltModel, CoupledProblem
+from ecodec.problem.online_sharing import OnlineSharingProblem
 from ecodec.results.run_result import (COST_COLUMNS, RunResult, contribution_table, coupling_table, dispatch_table,
                                        utc_timestamp)
 from ecodec.solvers.highs import solve_with_highs
@@ -47,7 +49,9 @@ class CentralizedOptions(MethodOptions):
     ``time_limit_s``: stop the solver after this many seconds (None: no limit); ``mip_rel_gap``: relative MIP
     gap at which HiGHS stops (ignored for LPs); ``solver``: ``highs`` (LP, MILP) or ``ipopt`` (continuous
     problems, through :mod:`ecodec.solvers.ipopt`; a local optimum of an NLP, the optimum of a convex one);
-    ``auto`` (the default) takes HiGHS for resource-coupled cases and Ipopt for aggregative (market) cases.
+    ``auto`` (the default) takes HiGHS for resource-coupled and online sharing cases and Ipopt for aggregative
+    (market) cases.  For an online sharing case the solve is the comparator of the environment drawn from ``seed``
+    (:mod:`~ecodec.decomposition.centralized_sharing`).
     For an aggregative case, ``starts`` starting points (drawn from ``seed``) and ``agree_tol``, the relative
     tolerance within which two local optima count as the same (:mod:`~ecodec.decomposition.centralized_aggregative`).
     """
@@ -59,23 +63,34 @@ class CentralizedOptions(MethodOptions):
     solver: str = option("auto", "-", "highs (LP, MILP), ipopt (continuous problems; a local optimum of an NLP) or "
                          "auto: HiGHS for coupled cases, Ipopt for aggregative (market) cases", choices=SOLVERS)
     starts: int = option(5, "-", "aggregative cases: number of starting points of Ipopt", lower=1, upper=1000)
-    seed: int = option(0, "-", "aggregative cases: seed of the drawn starting points", lower=0)
+    seed: int = option(0, "-", "aggregative cases: seed of the drawn starting points; online sharing cases: seed of "
+                       "the environment whose rounds the comparator solves", lower=0)
     agree_tol: float = option(AGREE_TOL, "-", "aggregative cases: relative tolerance within which two local optima "
                               "count as the same", lower=0.0, upper=1.0, lower_open=True, upper_open=True)
 
 
-def solve_centralized(problem: CoupledProblem | AggregativeProblem,
+#: The problem kinds whose centralized solve is their own: (the solver refused, why, the solve)
+_OWN_SOLVE = {
+    "aggregative": ("highs", "solver 'highs' solves LPs and MILPs; this market case is a nonlinear program: use "
+                    "solver 'ipopt' (or 'auto')", solve_aggregative),
+    "online-sharing": ("ipopt", "the comparator of an online sharing case is an LP per round, solved by HiGHS: use "
+                       "solver 'highs' (or 'auto')", solve_sharing),
+}
+
+
+def solve_centralized(problem: CoupledProblem | AggregativeProblem | OnlineSharingProblem,
                       options: CentralizedOptions | None = None) -> RunResult:
     """Solve ``problem`` as one model; the result says why when there is no solution."""
     options = options or CentralizedOptions()
     started, started_at = time.perf_counter(), utc_timestamp()
-    if isinstance(problem, AggregativeProblem):
-        if options.solver == "highs":
-            raise OptionError("centralized: solver 'highs' solves LPs and MILPs; this market case is a nonlinear "
-                              "program: use solver 'ipopt' (or 'auto')")
+    own = _OWN_SOLVE.get(problem.kind)
+    if own is not None:  # a kind with its own centralized solve, and the solver it cannot take
+        refused, why, solve = own
+        if options.solver == refused:
+            raise OptionError(f"centralized: {why}")
         info = {"n_agents": len(problem.agents), "problem_class": problem.problem_class, "started_at": started_at,
                 "options": options.as_dict()}
-        return solve_aggregative(problem, options, started, info)
+        return solve(problem, options, started, info)
     built = problem.centralized_model()
     build_time = time.perf_counter() - started
     m = built.model
@@ -185,5 +200,5 @@ def _ranges(steps: np.ndarray) -> str:
 
 
 register(MethodSpec(METHOD, "the whole problem as one model on one solver (HiGHS, or Ipopt for a market): the "
-                    "reference every distributed run is compared with", kinds=("coupled", "aggregative"),
+                    "reference every distributed run is compared with", kinds=("coupled", "aggregative", "online-sharing"),
                     options=CentralizedOptions, solve=solve_centralized))

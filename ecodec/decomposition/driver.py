@@ -43,7 +43,7 @@ from ecodec.results import kpi
 from ecodec.results.run_result import AgentOutcome, RunResult, utc_timestamp
 from ecodec.solvers.compiled import CompiledSubproblem
 from ecodec.versions import software_versions
-from ecodec.vocabulary import CONVERGED, INFEASIBLE, INTERRUPTED, ITERATION_LIMIT
+from ecodec.vocabulary import INFEASIBLE, INTERRUPTED, ITERATION_LIMIT
 
 if TYPE_CHECKING:
     from ecodec.decomposition.registry import MethodSpec
@@ -175,9 +175,9 @@ def run_driver(driver: Driver, stopping: StoppingRules, hooks: list[Hook] | None
             if driver.abandoned is not None:  # the method found mid-run that it cannot go on (no feasible point)
                 status, message = INFEASIBLE, driver.abandoned
                 break
-            done = next((said for said in (rule.reached(state) for rule in rules) if said), None)
+            done = next(((rule, said) for rule, said in ((r, r.reached(state)) for r in rules) if said), None)
             if done:
-                status, message = CONVERGED, done
+                status, message = done[0].status, done[1]
                 break
     except KeyboardInterrupt:
         status = INTERRUPTED

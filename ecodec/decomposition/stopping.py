@@ -5,7 +5,8 @@ when the method abandons (no feasible point), or when one of the *stopping rules
 (:attr:`~ecodec.decomposition.registry.MethodSpec.stopping`) reports, after an iteration, that the run has
 reached what it aims at.  A rule is a :class:`StoppingRule`: it reads the history so far (and, for a rule that is
 part of one method, the method's state) and returns the stopping message, or None.  The rules are asked in the
-order the method declares them; the first message ends the run with status ``converged``.  The loop knows nothing
+order the method declares them; the first message ends the run with the rule's status (``converged``, or
+``completed`` for :class:`Horizon`).  The loop knows nothing
 else of the methods: the shared rules are
 
 * :class:`Tolerance`: the coupling holds within ``violation_tol`` and the cost is where it should be: within
@@ -16,7 +17,9 @@ else of the methods: the shared rules are
 * :class:`CertifiedGap`: the method's own bounds certify its best feasible cost within its ``gap_tol``
   (history columns ``lower_bound``, ``upper_bound``, ``certified_gap``);
 * :class:`Tracking`: a fixed-point iteration stands still: its relative step and tracking errors are all at or
-  below its ``step_tol``.
+  below its ``step_tol``;
+* :class:`Horizon`: an online method has played every round of the case (status ``completed``: it learns round
+  after round and has no fixed point to converge to).
 
 A rule may apply only in some *phases* of a method (the history's ``phase`` column): primal decomposition and
 Tracking-ADMM stop on :class:`Tolerance` in their convex iterations (phase 0), never while relaxed before the
@@ -29,6 +32,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from ecodec.decomposition.options import MethodOptions, option
+from ecodec.vocabulary import COMPLETED, CONVERGED
 
 #: The ``phase`` of a method with a mixed-integer recovery: convex problem, LP relaxation before the recovery,
 #: repair after it (the integers fixed)
@@ -80,6 +84,7 @@ class StoppingRule(ABC):
 
     name = "rule"
     description = ""
+    status = CONVERGED  # the status of a run this rule stops
 
     def __init__(self, phases: tuple[float, ...] | None = None):
         self.phases = phases
@@ -168,6 +173,18 @@ class Tracking(StoppingRule):
                     f"the aggregates {last['tracking_error_sigma']:.1e} and of their gradient "
                     f"{last['tracking_error_gradient']:.1e} <= step_tol {tol:g}")
         return None
+
+
+class Horizon(StoppingRule):
+    """An online method has played the last round of the case's horizon (status ``completed``)."""
+
+    name = "horizon"
+    description = "the last round of the case's horizon (T rounds) has been played"
+    status = COMPLETED
+
+    def check(self, state: LoopState) -> str | None:
+        T = state.driver.problem.grid.T
+        return f"played all {T} rounds of the horizon" if len(state.history) >= T else None
 
 
 #: The rules of a method with a mixed-integer recovery: the tolerance while the problem is convex, nothing while

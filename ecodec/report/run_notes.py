@@ -14,7 +14,7 @@ import numpy as np
 
 from ecodec.results.comparison import format_cell
 from ecodec.results.run_result import RunResult
-from ecodec.vocabulary import CONVERGED, INTERRUPTED, ITERATION_LIMIT, OPTIMAL, TIME_LIMIT
+from ecodec.vocabulary import COMPLETED, CONVERGED, INTERRUPTED, ITERATION_LIMIT, OPTIMAL, TIME_LIMIT
 
 
 
@@ -22,7 +22,7 @@ def run_sentence(row: dict, currency: str, coupled: bool = True) -> str:
     """One sentence on a distributed run: how it ended, its cost against the reference, feasibility (``coupled``:
     the case has coupling rows; a market has none), effort."""
     method, status = row["method"], row["status"]
-    ending = {CONVERGED: "converged", ITERATION_LIMIT: "stopped at its iteration limit",
+    ending = {CONVERGED: "converged", COMPLETED: "played every round", ITERATION_LIMIT: "stopped at its iteration limit",
               INTERRUPTED: "was interrupted"}.get(str(status), f"ended with status '{status}'")
     if row["objective"] is None:
         return f"{method} {ending} after {row['iterations']} iterations without a solution."
@@ -72,7 +72,7 @@ def run_note(run: RunResult, row: dict, currency: str) -> str | None:
         if info.get("problem_class") == "MILP":
             parts.append("With mixed-integer agents the method is a heuristic: its schedule is feasible for the "
                          "coupling constraints but need not be optimal.")
-    elif status not in (CONVERGED, OPTIMAL):
+    elif status not in (CONVERGED, COMPLETED, OPTIMAL):
         parts.append(f"<b>{method} ended with status '{status}'</b>: {escape(str(info.get('message', '')))}.")
     warnings = list(info.get("warnings", []))
     if warnings:
