@@ -134,14 +134,17 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("case", type=Path)
         if name == "run":
             p.add_argument("--method", "-m",
-                           help="method to run (default: primal-decomposition, or aggregative-tracking for a market "
-                                "case); see 'ecodec methods'")
+                           help="method to run (default: primal-decomposition, aggregative-tracking for a market case, "
+                                "drs for an online sharing case); see 'ecodec methods'")
             p.add_argument("--no-reference", action="store_true",
                            help="skip the centralized reference solve (no cost gap in the progress and history)")
         else:
             p.add_argument("--methods",
                            help="comma-separated methods (default: centralized and primal-decomposition, or "
-                                "aggregative-tracking for a market case)")
+                                "aggregative-tracking for a market case, drs for an online sharing case)")
+            p.add_argument("--seeds", type=int, metavar="R",
+                           help="online sharing cases: run every method on R seeds and report means with "
+                                "confidence bands (default 10)")
         p.add_argument("--option", "-O", action="append", default=[], metavar="[METHOD.]KEY=VALUE",
                        help="a method option, e.g. step_size=500 or primal-decomposition.penalty=2 (repeatable); "
                             "overrides the workbook's 'drivers' sheet")
@@ -282,13 +285,18 @@ def _compare(args) -> int:
     from ecodec.study import compare_case
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
-    study = compare_case(args.case, methods, **_study_arguments(args))
+    study = compare_case(args.case, methods, seeds=args.seeds, **_study_arguments(args))
     if study is None:  # an MPI rank other than 0
         return EXIT_OK
     if args.json:
-        print(json.dumps(study.comparison.to_json_dict(), indent=2, default=str))
+        summary = study.comparison.to_json_dict()
+        if study.seeds is not None:
+            summary["over_seeds"] = study.seeds.to_json_dict()
+        print(json.dumps(summary, indent=2, default=str))
     else:
         print(study.comparison.format_table())
+        if study.seeds is not None:
+            print(study.seeds.format_table())
         _print_written(study)
     return EXIT_OK if all(r.has_solution for r in study.runs) else EXIT_NO_SOLUTION
 

@@ -39,7 +39,7 @@ from ecodec.errors import EcodecError
 from ecodec.io.workbook import read_case
 from ecodec.network import CommunicationNetwork, network_from_case
 from ecodec.problem import PROBLEM_KINDS, problem_from_case
-from ecodec.results import CaseSummary, Comparison, RunResult, case_summary, compare, save_runs
+from ecodec.results import CaseSummary, Comparison, RunResult, SeedRuns, case_summary, compare, save_runs
 from ecodec.results.workbook import write_results_workbook
 from ecodec.runtime import is_root_process
 from ecodec.vocabulary import CENTRALIZED
@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 #: :data:`EVERY_METHOD` holds values for every distributed method run (for the centralized solve when it runs alone)
 MethodValues = Mapping[str, Mapping[str, object]]
 EVERY_METHOD = "*"
+#: How many seeds an online sharing comparison runs by default
+ONLINE_SEEDS = 10
 
 
 @dataclass
@@ -65,6 +67,7 @@ class Study:
     comparison: Comparison | None
     summary: CaseSummary
     written: dict[str, Path] = field(default_factory=dict)
+    seeds: SeedRuns | None = None  # an online comparison over several seeds: every seed's curves and levels
 
     def run(self, method: str) -> RunResult:
         """The run of ``method``."""
@@ -147,29 +150,43 @@ def run_case(case: str | Path | Case | object, method: str | None = None, *, ref
     prepared = load(case, network)
     method = method or default_method(prepared.problem)
     methods = [method] if method == CENTRALIZED or not reference else [CENTRALIZED, method]
-    return _study(prepared, methods, options, stopping, hooks, progress, output, report)
+    online = prepared.problem.kind == "online-sharing" and len(methods) > 1  # the comparator on the method's seed
+    return _study(prepared, methods, options, stopping, hooks, progress, output, report, seeds=1 if online else None)
 
 
 def compare_case(case: str | Path | Case | object, methods: Sequence[str | None] | None = None, *,
                  options: MethodValues | None = None, stopping: StoppingRules | Mapping[str, object] | None = None,
                  network: CommunicationNetwork | None = None, hooks: Sequence[Hook] = (),
                  progress: TextIO | None = None, output: str | Path | None = None,
-                 report: str | Path | None = None) -> Study | None:
+                 report: str | Path | None = None, seeds: int | None = None) -> Study | None:
     """Solve ``case`` centrally and with each of ``methods`` (None in the list, or no list: the default method of
     the case's problem kind), compare them, save them under ``output`` (one folder per method) and write the PDF
-    ``report``.  Raises when the centralized reference has no solution (there is nothing to compare against)."""
+    ``report``.  Raises when the centralized reference has no solution (there is nothing to compare against).
+
+    An online sharing case is random: every method (and the comparator, its centralized reference) runs on
+    ``seeds`` seeds (default :data:`ONLINE_SEEDS`), s, s + 1, ..., s being the methods' ``seed`` option; the runs of
+    the first seed are the study's runs (saved, compared, reported in full) and ``study.seeds`` holds every seed's
+    curves and energy levels (:class:`~ecodec.results.SeedRuns`), which the report draws with confidence bands."""
     prepared = load(case, network)
     chosen = [default_method(prepared.problem) if m is None else m for m in (methods or [None])]
     if CENTRALIZED not in chosen:
         chosen.insert(0, CENTRALIZED)
-    study = _study(prepared, list(dict.fromkeys(chosen)), options, stopping, hooks, progress, output, report)
+    online = prepared.problem.kind == "online-sharing"
+    if seeds is not None and not online:
+        raise EcodecError(f"seeds: only an online sharing case is repeated over seeds; case "
+                          f"'{prepared.problem.name}' is of kind {prepared.problem.kind}")
+    if seeds is not None and (isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1):
+        raise EcodecError(f"seeds must be a whole number >= 1, got {seeds!r}")
+    study = _study(prepared, list(dict.fromkeys(chosen)), options, stopping, hooks, progress, output, report,
+                   seeds=(seeds or ONLINE_SEEDS) if online else None)
     if study is not None and study.comparison is None:
         raise EcodecError("the centralized reference has no solution, so there is nothing to compare against")
     return study
 
 
 def _study(prepared: _Prepared, methods: list[str], options: MethodValues | None, stopping, hooks: Sequence[Hook],
-           progress: TextIO | None, output: str | Path | None, report: str | Path | None) -> Study | None:
+           progress: TextIO | None, output: str | Path | None, report: str | Path | None,
+           seeds: int | None = None) -> Study | None:
     if report is not None and Path(report).suffix.lower() != ".pdf":
         raise EcodecError(f"{report}: a report is a PDF file; give a name ending in .pdf")
     unknown = [m for m in methods if m not in METHODS]
@@ -185,12 +202,46 @@ def _study(prepared: _Prepared, methods: list[str], options: MethodValues | None
     typed = {m: method_options(prepared, m, options, every_alone=methods == [CENTRALIZED]) for m in methods}
     rules = stopping_rules(prepared, stopping)
     output = Path(output) if output is not None else None
+    root = is_root_process()  # under MPI every rank runs the methods; rank 0 reports and writes
+    first = typed[methods[-1]].as_dict().get("seed", 0) if seeds else None
+    runs_by_seed = {}
+    for k, seed in enumerate(range(first, first + seeds) if seeds else [None]):
+        if seed is not None:  # an online case: every method and the comparator on the same environment
+            typed = {m: options_for(m, {**typed[m].as_dict(), "seed": seed}) for m in methods}
+            if progress is not None and root and k:
+                progress.write(f"seed {seed} ({k + 1} of {seeds})\n")
+        runs_by_seed[seed] = _runs(problem, network, methods, typed, rules, hooks, progress if not k else None,
+                                   output if not k else None, root)
+    runs = runs_by_seed[first]
+    reference = runs[0] if methods[0] == CENTRALIZED else None
+    usable = reference if reference is not None and reference.has_solution else None
+    if not root:
+        return None
+    comparison = compare(runs, usable) if usable is not None else None
+    study = Study(problem.name, problem, network, runs, reference, comparison, case_summary(problem, network),
+                  seeds=SeedRuns.collect(runs_by_seed) if seeds else None)
+    if output is not None:
+        save_runs(runs, output, comparison, summary=study.summary, seeds=study.seeds)
+        study.written["runs"] = output
+    if report is not None:
+        if comparison is None:
+            raise EcodecError(f"{report}: no report written: the centralized reference has no solution, so there is "
+                              "nothing to compare against")
+        from ecodec.report import write_report
+
+        write_report(report, runs, comparison, study.summary, study.seeds)
+        study.written["report"] = Path(report)
+    return study
+
+
+def _runs(problem, network, methods: list[str], typed: dict, rules: StoppingRules, hooks: Sequence[Hook],
+          progress: TextIO | None, output: Path | None, root: bool) -> list[RunResult]:
+    """The centralized reference (when among ``methods``) and then every method, each measured against it."""
     reference = None
     if CENTRALIZED in methods:
         reference = run(problem, network, CENTRALIZED, typed[CENTRALIZED])
         if not reference.has_solution:
             log.warning("centralized reference: %s", reference.info["message"])
-    root = is_root_process()  # under MPI every rank runs the methods; rank 0 reports and writes
     runs = [reference] if reference is not None else []
     usable = reference if reference is not None and reference.has_solution else None
     for method in methods:
@@ -202,22 +253,7 @@ def _study(prepared: _Prepared, methods: list[str], options: MethodValues | None
         if output is not None and root:
             method_hooks.append(CheckpointHook(output / "checkpoints" / f"{method}_history.csv"))
         runs.append(run(problem, network, method, typed[method], rules, method_hooks, usable))
-    if not root:
-        return None
-    comparison = compare(runs, usable) if usable is not None else None
-    study = Study(problem.name, problem, network, runs, reference, comparison, case_summary(problem, network))
-    if output is not None:
-        save_runs(runs, output, comparison, summary=study.summary)
-        study.written["runs"] = output
-    if report is not None:
-        if comparison is None:
-            raise EcodecError(f"{report}: no report written: the centralized reference has no solution, so there is "
-                              "nothing to compare against")
-        from ecodec.report import write_report
-
-        write_report(report, runs, comparison, study.summary)
-        study.written["report"] = Path(report)
-    return study
+    return runs
 
 
 def validate_case(path: str | Path) -> dict[str, object]:
@@ -238,7 +274,7 @@ def report_saved_runs(directory: str | Path, output: str | Path | None = None) -
     """Write the PDF report of the runs saved under ``directory`` (by :func:`compare_case` or ``ecodec compare
     --output``) without solving again; ``output`` defaults to reports/<case>.pdf.  Returns the path written."""
     from ecodec.report import write_report
-    from ecodec.results import load_case_summary, load_runs
+    from ecodec.results import load_case_summary, load_runs, load_seed_runs
 
     directory = Path(directory)
     if not directory.is_dir():
@@ -249,9 +285,9 @@ def report_saved_runs(directory: str | Path, output: str | Path | None = None) -
                           "the runs with 'ecodec compare --output'")
     comparison = compare(runs, runs[0])
     output = Path(output) if output is not None else Path("reports") / f"{comparison.case_name}.pdf"
-    write_report(output, runs, comparison, load_case_summary(directory))
+    write_report(output, runs, comparison, load_case_summary(directory), load_seed_runs(directory))
     return output
 
 
-__all__ = ["EVERY_METHOD", "Study", "compare_case", "load", "method_options", "report_saved_runs", "run_case",
+__all__ = ["EVERY_METHOD", "ONLINE_SEEDS", "Study", "compare_case", "load", "method_options", "report_saved_runs", "run_case",
            "solve_case", "stopping_rules", "validate_case"]

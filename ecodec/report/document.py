@@ -14,6 +14,8 @@ The case                       agents by kind with their parameters, coupling re
 Convergence                    cost gap, coupling violation, decision distance (log scales), bounds if any
 Market                         a market case: bids, fractions sold, energy shares, payments and revenues per
                                agent and run, and the distributed decisions per iteration
+Online sharing                 an online sharing case: loss, regret and violation over the seeds with confidence
+                               bands, energy levels per node before and after sharing, surplus and shortage nodes
 Dispatch                       per coupling resource, contributions stacked by agent, runs side by side
 Stored energy                  energy states (kWh) of storage agents per run
 Grid exchange                  import and export of the grid agents per run
@@ -40,6 +42,7 @@ from reportlab.platypus import PageBreak
 from ecodec.errors import EcodecError
 from ecodec.files import atomic_write
 from ecodec.report import dispatch_figures, figures, market_figures
+from ecodec.report.online_section import online_section
 from ecodec.report.pdf import (FRAME_WIDTH, ReportDocument, figure, heading, paragraph, spacer, table,
                                table_of_contents)
 from ecodec.report.run_notes import run_note, run_sentence
@@ -47,13 +50,14 @@ from ecodec.report.tables import parameter_tables, value_text
 from ecodec.results import kpi
 from ecodec.results.case_summary import CaseSummary
 from ecodec.results.comparison import Comparison, column_headers, format_cell
+from ecodec.results.online_seeds import SeedRuns
 from ecodec.results.run_result import RunResult
 from ecodec.vocabulary import OPTIMAL, REPORT_SECTIONS
 
 log = logging.getLogger(__name__)
 
-SECTION_TITLES = ("Results at a glance", "The case", "Convergence", "Market", "Dispatch", "Stored energy",
-                  "Grid exchange", "Coupling prices", "Costs per agent", "Run details")
+SECTION_TITLES = ("Results at a glance", "The case", "Convergence", "Market", "Online sharing", "Dispatch",
+                  "Stored energy", "Grid exchange", "Coupling prices", "Costs per agent", "Run details")
 QUALITY_COLUMNS = ("method", "status", "objective", "cost_gap", "max_violation", "rms_violation", "rel_violation",
                    "distance")
 EFFORT_COLUMNS = ("method", "iterations", "iterations_to_1pct", "iterations_to_0.1pct", "wall_time_s", "messages")
@@ -61,11 +65,12 @@ BOUND_COLUMNS = ("method", "objective", "lower_bound", "gap_to_bound")
 
 
 def write_report(path: str | Path, runs: list[RunResult], comparison: Comparison,
-                 summary: CaseSummary | None = None) -> Path:
+                 summary: CaseSummary | None = None, seeds: SeedRuns | None = None) -> Path:
     """Write the report of ``runs`` (the reference first, as in ``comparison``) to ``path`` (.pdf); returns it.
 
     ``summary`` adds the agents, their parameters and the network drawing; without it the case section lists
-    only what the runs themselves hold.  Raises EcodecError for a path that is not a .pdf or cannot be written,
+    only what the runs themselves hold.  ``seeds``: the curves and levels of an online sharing comparison over
+    several seeds (without them, the online section shows the runs' own seed).  Raises EcodecError for a path that is not a .pdf or cannot be written,
     and for runs that do not match the comparison.
     """
     path = Path(path)
@@ -76,7 +81,7 @@ def write_report(path: str | Path, runs: list[RunResult], comparison: Comparison
                           f"({', '.join(str(row['method']) for row in comparison.rows)}), in the same order")
     if summary is not None and summary.case != comparison.case_name:
         raise EcodecError(f"the case summary is of case {summary.case}, the runs of case {comparison.case_name}")
-    story = _Story(runs, comparison, summary).build()
+    story = _Story(runs, comparison, summary, seeds).build()
     buffer = io.BytesIO()
     document = ReportDocument(buffer, title=f"ecodec report: {comparison.case_name}",
                               subject="centralized and distributed solutions compared",
@@ -93,8 +98,10 @@ def write_report(path: str | Path, runs: list[RunResult], comparison: Comparison
 class _Story:
     """The flowables of the report, section by section; empty sections are dropped and the rest numbered."""
 
-    def __init__(self, runs: list[RunResult], comparison: Comparison, summary: CaseSummary | None):
+    def __init__(self, runs: list[RunResult], comparison: Comparison, summary: CaseSummary | None,
+                 seeds: SeedRuns | None = None):
         self.runs, self.comparison, self.summary = runs, comparison, summary
+        self.seeds = seeds
         self.solved = [run for run in runs if run.has_solution]
         self.coupled = bool(summary.resources) if summary is not None else any(
             not run.coupling.empty for run in self.solved)  # whether the problem has coupling rows
@@ -274,6 +281,9 @@ class _Story:
             out += figure(trajectories, f"Decisions per iteration (log scale) of each distributed run, one colour "
                                         f"per agent; dashed: the decisions of {self.solved[0].method}.")
         return out
+
+    def online(self) -> list:
+        return online_section(self.runs, self.summary, self.seeds)
 
     def dispatch(self) -> list:
         out = []

@@ -35,9 +35,14 @@ MAX_AGENT_BARS = 40
 
 def method_colors(runs: list[RunResult]) -> dict[str, str]:
     """The reference (first run) in near-black, the others from a fixed cycle in run order."""
-    colors = {runs[0].method: REFERENCE_COLOR} if runs else {}
-    for k, run in enumerate(runs[1:]):
-        colors[run.method] = _METHOD_CYCLE[k % len(_METHOD_CYCLE)]
+    return colors_by_method([run.method for run in runs])
+
+
+def colors_by_method(methods: list[str]) -> dict[str, str]:
+    """The colours of :func:`method_colors` for methods given by name, the reference first."""
+    colors = {methods[0]: REFERENCE_COLOR} if methods else {}
+    for k, method in enumerate(methods[1:]):
+        colors[method] = _METHOD_CYCLE[k % len(_METHOD_CYCLE)]
     return colors
 
 

@@ -21,7 +21,8 @@ interrupted (new tables beside the old summary) is reported on load instead of b
 A directory of runs of one case (:func:`save_runs`, :func:`load_runs`) holds one run directory per method,
 ``<directory>/<method>/``, then ``comparison.json`` (:meth:`Comparison.to_json_dict`) and ``comparison.csv``
 (:meth:`Comparison.table`) when a comparison is given (removed otherwise, so a stale comparison never sits
-beside new runs), ``case.json`` (:class:`~ecodec.results.case_summary.CaseSummary`: agents, resources, network,
+beside new runs), ``seeds_curves.csv`` and ``seeds_levels.csv`` (:class:`~ecodec.results.online_seeds.SeedRuns`:
+an online comparison over several seeds) when given, ``case.json`` (:class:`~ecodec.results.case_summary.CaseSummary`: agents, resources, network,
 for reports) when given, and last ``runs.json``: the case and the methods in the order they were saved.
 """
 
@@ -42,6 +43,7 @@ from ecodec.errors import EcodecError
 from ecodec.files import atomic_write
 from ecodec.results.case_summary import CaseSummary
 from ecodec.results.comparison import Comparison
+from ecodec.results.online_seeds import SeedRuns
 from ecodec.results.run_result import RunResult
 from ecodec.results.workbook import write_results_workbook
 from ecodec.vocabulary import CENTRALIZED
@@ -52,6 +54,7 @@ FORMAT = 2  # 2: the contributions table
 SUMMARY, WORKBOOK, MANIFEST = "summary.json", "results.xlsx", "runs.json"
 COMPARISON_JSON, COMPARISON_CSV = "comparison.json", "comparison.csv"
 CASE_JSON = "case.json"
+SEED_CURVES, SEED_LEVELS = "seeds_curves.csv", "seeds_levels.csv"
 TABLES = ("dispatch", "coupling", "agent_costs", "history", "contributions")
 FLOAT_FORMAT = "%.17g"  # 17 significant digits identify every float64
 _TEXT_DTYPES = {"object", "str", "string"}
@@ -103,9 +106,9 @@ def load_run(directory: str | Path) -> RunResult:
 
 
 def save_runs(results: list[RunResult], directory: str | Path, comparison: Comparison | None = None,
-              summary: CaseSummary | None = None) -> Path:
-    """Write runs of one case into ``directory/<method>/``, the comparison and case summary if given, and
-    ``runs.json``.
+              summary: CaseSummary | None = None, seeds: SeedRuns | None = None) -> Path:
+    """Write runs of one case into ``directory/<method>/``, the comparison, case summary and the curves and levels
+    of an online comparison over seeds if given, and ``runs.json``.
 
     Raises EcodecError for no runs, runs of different cases, a repeated method or one that is no plain name.
     """
@@ -138,6 +141,12 @@ def save_runs(results: list[RunResult], directory: str | Path, comparison: Compa
     else:
         for name in (COMPARISON_JSON, COMPARISON_CSV):
             (directory / name).unlink(missing_ok=True)
+    if seeds is not None:
+        _write_bytes(directory / SEED_CURVES, _csv_bytes(seeds.curves))
+        _write_bytes(directory / SEED_LEVELS, _csv_bytes(seeds.levels))
+    else:
+        for name in (SEED_CURVES, SEED_LEVELS):
+            (directory / name).unlink(missing_ok=True)
     _write_json(directory / MANIFEST, {"format": FORMAT, "case": case, "runs": methods})
     log.info("saved %d runs of case %s to %s", len(results), case, directory)
     return directory
@@ -152,6 +161,21 @@ def load_runs(directory: str | Path) -> list[RunResult]:
     if not (isinstance(methods, list) and all(isinstance(m, str) and _METHOD_NAME.fullmatch(m) for m in methods)):
         raise EcodecError(f"{path}: expected a JSON object whose 'runs' lists the saved method names")
     return [load_run(directory / method) for method in sorted(methods, key=lambda m: m != CENTRALIZED)]
+
+
+def load_seed_runs(directory: str | Path) -> SeedRuns | None:
+    """The curves and levels over seeds saved by :func:`save_runs` in ``directory``, or None when none were saved."""
+    directory = Path(directory)
+    if not (directory / SEED_CURVES).exists():
+        return None
+    frames = []
+    for name in (SEED_CURVES, SEED_LEVELS):
+        try:
+            frames.append(pd.read_csv(io.BytesIO(_read_bytes(directory / name)), keep_default_na=False,
+                                      na_values=[""], dtype={"method": str, "node": str}, **_EXACT_FLOATS))
+        except (ValueError, pd.errors.ParserError) as exc:
+            raise EcodecError(f"{directory / name}: cannot be read ({str(exc).splitlines()[0]})") from None
+    return SeedRuns(*frames)
 
 
 def load_case_summary(directory: str | Path) -> CaseSummary | None:
