@@ -14,7 +14,10 @@
 (g) projected aggregative tracking per iteration on the community market replicated 1, 10, 50 times, against the
     centralized Ipopt solve of the same market (:mod:`market_scaling`);
 (h) adaptive tightening's time per iteration on pev_100 (and a 500-vehicle fleet) against the N-MILP floor, the sum
-    of the vehicles' bare highspy solve times, with the certified gap it reaches (:mod:`tightening_iteration`).
+    of the vehicles' bare highspy solve times, with the certified gap it reaches (:mod:`tightening_iteration`);
+(i) online energy sharing: time per round per node of DRS, MA-NSDRS and BanSaP against the comparator LP's solve
+    time on 6, 20, 200 and 2000 nodes, and the wall time of the 20-node comparison over 10 seeds
+    (:mod:`online_sharing`).
 
 Writes ``latest.md`` (the tables) and ``latest.json`` (raw numbers, machine, date) to ``--output-dir``
 (default ``benchmarks/results/``, git-ignored) and prints the tables.  Exits with status 1 when some path did not
@@ -38,6 +41,7 @@ from pathlib import Path
 
 import market_scaling
 import nlp_overhead
+import online_sharing
 import qp_resolve
 import subproblem_resolve as resolving
 import tightening_iteration
@@ -58,13 +62,16 @@ FULL = {"resolve": resolving.ResolveSettings(), "copies": (1, 10, 100), "iterati
         "mpi": {"copies": 50, "iterations": 20, "ranks": (1, 2)}, "vehicles": (100, 1000, 3000),
         "qp": {"warmup": 10, "solves": 100, "repeats": 3}, "nlp_sizes": (100, 1000, 10000),
         "market": {"copies": (1, 10, 50), "iterations": 50},
-        "tightening": {"fleets": ("cases/pev_100.xlsx", 500), "iterations": 120, "repeats": 3}}
+        "tightening": {"fleets": ("cases/pev_100.xlsx", 500), "iterations": 120, "repeats": 3},
+        "online": {"sizes": (("cases/der_sharing_6.xlsx", 720), ("cases/der_sharing_20.xlsx", 720), (200, 168),
+                             (2000, 24)), "seeds": 10}}
 QUICK = {"resolve": resolving.ResolveSettings(solves=50, repeats=3, rebuild_solves=5, rebuild_repeats=1,
                                               persistent_solves=10, persistent_repeats=1),
          "copies": (1, 10), "iterations": 10, "mpi": {"copies": 5, "iterations": 5, "ranks": (1, 2)},
          "vehicles": (20, 50), "qp": {"warmup": 5, "solves": 20, "repeats": 2}, "nlp_sizes": (100,),
          "market": {"copies": (1, 5), "iterations": 10},
-         "tightening": {"fleets": ("cases/pev_100.xlsx",), "iterations": 51, "repeats": 1}}
+         "tightening": {"fleets": ("cases/pev_100.xlsx",), "iterations": 51, "repeats": 1},
+         "online": {"sizes": (("cases/der_sharing_6.xlsx", 48), (200, 12)), "seeds": 0}}
 MPIEXEC = Path(sys.executable).with_name("mpiexec")
 
 
@@ -145,7 +152,8 @@ def ranks_table(results: list[dict]) -> str:
 def markdown(report: dict, resolve: list[resolving.ResolveResult], scaling: list[ScalingResult],
              ranks: list[dict] | None, certified: list[CertifiedResult], qp: list[qp_resolve.QpResult],
              nlp: list[nlp_overhead.OverheadResult], market: list[market_scaling.MarketScalingResult],
-             tightening: list[tightening_iteration.TighteningResult]) -> str:
+             tightening: list[tightening_iteration.TighteningResult], online: list[online_sharing.OnlineResult],
+             comparison_s: float | None) -> str:
     machine, settings = report["machine"], report["settings"]
     rs = settings["resolve"]
     unmet = [r.agent for r in resolve if r.compiled_over_bare > TARGET_COMPILED_OVER_BARE]
@@ -208,6 +216,10 @@ def markdown(report: dict, resolve: list[resolving.ResolveResult], scaling: list
         "",
         tightening_iteration.tightening_table(tightening),
         "",
+        ("## (i) Online energy sharing per round against the comparator LP (seed 0, median round; one process)"),
+        "",
+        online_sharing.online_table(online, comparison_s, settings["online"]["seeds"]),
+        "",
     ])
 
 
@@ -226,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
               "settings": {"resolve": dataclasses.asdict(plan["resolve"]), "copies": list(plan["copies"]),
                            "iterations": plan["iterations"], "mpi": plan["mpi"], "qp": plan["qp"],
                            "nlp_sizes": list(plan["nlp_sizes"]), "market": plan["market"],
-                           "tightening": plan["tightening"],
+                           "tightening": plan["tightening"], "online": plan["online"],
                            "target_compiled_over_bare": TARGET_COMPILED_OVER_BARE,
                            "objective_rtol": resolving.OBJECTIVE_RTOL}}
     case = read_case(args.case)
@@ -272,6 +284,11 @@ def main(argv: list[str] | None = None) -> int:
                                                      plan["tightening"]["iterations"], plan["tightening"]["repeats"])
                   for f in plan["tightening"]["fleets"]]
 
+    print("(i) online energy sharing ...", file=sys.stderr, flush=True)
+    online = online_sharing.measure_all(plan["online"]["sizes"])
+    seeds = plan["online"]["seeds"]
+    comparison_s = online_sharing.comparison_time(seeds) if seeds else None
+
     report["subproblem_resolve"] = [dict(dataclasses.asdict(r), objectives_agree=r.objectives_agree,
                                          ratios={"compiled/bare": r.compiled_over_bare,
                                                  "rebuild/compiled": r.ratio("rebuild", "compiled"),
@@ -291,10 +308,12 @@ def main(argv: list[str] | None = None) -> int:
                                      iteration_over_centralized=r.iteration_over_centralized,
                                      ms_per_iteration_per_agent=r.ms_per_iteration_per_agent) for r in market]
     report["tightening"] = [dict(dataclasses.asdict(r), over_floor=r.over_floor) for r in tightening]
+    report["online_sharing"] = {"networks": [dataclasses.asdict(r) for r in online],
+                                "comparison_20_nodes_s": comparison_s}
     report["objectives_agree"] = (report["objectives_agree"] and all(r.objectives_agree for r in qp)
                                   and all(r.reached for r in nlp) and all(r.reached for r in market))
     report["total_time_s"] = time.perf_counter() - started
-    text = markdown(report, resolve, scaling, ranks, certified, qp, nlp, market, tightening)
+    text = markdown(report, resolve, scaling, ranks, certified, qp, nlp, market, tightening, online, comparison_s)
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "latest.md").write_text(text)
     (args.output_dir / "latest.json").write_text(json.dumps(report, indent=2) + "\n")

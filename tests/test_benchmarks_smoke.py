@@ -137,3 +137,16 @@ def test_the_tightening_benchmark_compares_the_iteration_with_the_n_milp_floor(q
     assert row["lower_bound"] <= row["upper_bound"] and row["certified_gap"] <= 0.05
     assert _positive(row["iteration_s"]) and _positive(row["floor_s"]) and _positive(row["over_floor"])
     assert "## (h)" in table and "| pev_100.xlsx | 100 | 51 |" in table
+
+
+def test_the_online_benchmark_times_every_method_and_the_comparator(quick_run):
+    """(i): every network played the rounds asked, on its own node count; each method's round and the comparator's
+    solve are positive times, in the table."""
+    table, report = quick_run
+    rows = report["online_sharing"]["networks"]
+    assert [(r["network"], r["nodes"], r["rounds"]) for r in rows] == [("der_sharing_6", 6, 48),
+                                                                        ("synthetic 200", 200, 12)]
+    for r in rows:
+        assert _positive(r["comparator_ms"]) and all(_positive(v) for v in r["method_ms"].values())
+        assert set(r["method_ms"]) == {"drs", "ma-nsdrs", "bansap"}
+    assert "## (i)" in table and "| synthetic 200 | 200 |" in table
