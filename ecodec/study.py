@@ -289,5 +289,5 @@ def report_saved_runs(directory: str | Path, output: str | Path | None = None) -
     return output
 
 
-__all__ = ["EVERY_METHOD", "ONLINE_SEEDS", "Study", "compare_case", "load", "method_options", "report_saved_runs", "run_case",
-           "solve_case", "stopping_rules", "validate_case"]
+__all__ = ["EVERY_METHOD", "ONLINE_SEEDS", "Study", "compare_case", "load", "method_options", "report_saved_runs",
+           "run_case", "solve_case", "stopping_rules", "validate_case"]

@@ -50,3 +50,15 @@ def test_a_custom_hook_sees_every_iteration(tmp_path):
     assert set(within) == {1.0, 0.1} and within[1.0] <= within[0.1]
     assert "ended converged" in out
     assert (tmp_path / "custom_hook_convergence.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_online_sharing_built_in_python(tmp_path):
+    out = _run("online_sharing.py", "--output-dir", str(tmp_path))
+    assert "refused: agent 'broken' (prosumer): column 'generation_kw': got -1" in out
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.split()[:1] in (["drs"], ["drs-na"])}
+    assert rows["drs"][1] == rows["drs-na"][1] == "5"  # seeds
+    assert rows["drs"][8] == "0.0"  # violation: the adjusted variant never sends more than it generates
+    levels = re.findall(r"(roof_\w): energy level ([\d.]+) of its demand before sharing, ([\d.]+) after", out)
+    assert {name for name, _, _ in levels} == {"roof_a", "roof_b"}  # the two small roofs lack energy
+    assert all(float(after) > float(before) for _, before, after in levels)
+    assert (tmp_path / "four_prosumers.pdf").read_bytes()[:5] == b"%PDF-"

@@ -114,7 +114,8 @@ def placement_weights(problem) -> dict[str, float]:
 
 
 __all__ = ["CENTRALIZED", "DRS", "METHODS", "REGISTRY", "AggregativeTracking", "AggregativeTrackingOptions",
-           "Bansap", "BansapOptions", "CentralizedOptions", "DRSOptions", "CheckpointHook", "Driver", "DualBi", "DualBiOptions", "DualSubgradient",
+           "Bansap", "BansapOptions", "CentralizedOptions", "DRSOptions", "CheckpointHook", "Driver", "DualBi",
+           "DualBiOptions", "DualSubgradient",
            "DualSubgradientOptions", "Hook", "LoggingHook", "MaNsdrs", "MaNsdrsOptions",
            "MethodOptions", "MethodSpec", "OptionError", "PrimalDecomposition", "PrimalDecompositionOptions",
            "ProgressHook", "ProximalDual", "ProximalDualOptions", "StoppingRules", "Tightening", "TighteningOptions",

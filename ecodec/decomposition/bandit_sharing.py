@@ -176,8 +176,9 @@ class BanditNode:
         g_played = float(np.sum(self.played)) - d
         excess = float(np.sum(self.executed)) - d
         violation = excess if excess > _ROUNDING * (1.0 + d) else 0.0  # the adjustment's rounding is no violation
-        self.record[:, t] = [d, self.demand[t], self.executed[self.own], np.sum(self.executed) - self.executed[self.own],
-                             self.received, max(0.0, self.demand[t] - self.received), loss, violation]
+        kept = self.executed[self.own]
+        self.record[:, t] = [d, self.demand[t], kept, np.sum(self.executed) - kept, self.received,
+                             max(0.0, self.demand[t] - self.received), loss, violation]
         self.update(t, loss, g_played)
 
     def perturbed(self, point: np.ndarray, delta: float) -> np.ndarray:

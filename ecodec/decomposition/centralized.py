@@ -200,5 +200,6 @@ def _ranges(steps: np.ndarray) -> str:
 
 
 register(MethodSpec(METHOD, "the whole problem as one model on one solver (HiGHS, or Ipopt for a market): the "
-                    "reference every distributed run is compared with", kinds=("coupled", "aggregative", "online-sharing"),
+                    "reference every distributed run is compared with",
+                    kinds=("coupled", "aggregative", "online-sharing"),
                     options=CentralizedOptions, solve=solve_centralized))

@@ -84,7 +84,8 @@ class DRSNode(BanditNode):
         xi = self.delta(0) / self.r if options.gradient == "bandit" else 0.0
         box = self.rng.uniform(0.0, self.cap, self.n)
         self.y = self.cap / 2.0 + (1.0 - xi) * (box - self.cap / 2.0)
-        self.lam = float(self.rng.uniform(0.0, options.initial_dual * self.C / self.cap)) if options.initial_dual else 0.0
+        top = options.initial_dual * self.C / self.cap
+        self.lam = float(self.rng.uniform(0.0, top)) if options.initial_dual else 0.0
         self.u, self.delta_t, self._steps = None, 0.0, {}
 
     def tau(self, t: int) -> float:

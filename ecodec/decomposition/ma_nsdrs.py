@@ -8,7 +8,8 @@ from the unconstrained parameter-free bandit gradient descent (PBGD) of Zhao et 
 R_i = sqrt(n_i) xbar_i / 2, r_i = xbar_i / 2, C_i = n_i (the loss bound):
 
     delta = min(r_i / 2, delta_0 sqrt(n_i) R_i T^-1/4),  xi = delta / r_i,  G = n_i C_i / delta,  D = 2 R_i
-    eta_min = R_i sqrt(7 R_i^2) / (sqrt(n_i) C_i T^3/4),  eta_max = R_i sqrt(7 R_i^2 + 2 R_i^2 T) / (sqrt(n_i) C_i T^3/4)
+    eta_min = R_i sqrt(7 R_i^2) / (sqrt(n_i) C_i T^3/4)
+    eta_max = R_i sqrt(7 R_i^2 + 2 R_i^2 T) / (sqrt(n_i) C_i T^3/4)
     pool    eta_k = 2^(k-1) eta_min,  k = 1..K,  K = floor(log2 sqrt(1 + 2T/7)) + 2       (doubling grid (25))
     prior   w_1,k = (K + 1) / (K k (k + 1))                                                 (non-uniform, sums to 1)
 
@@ -108,8 +109,8 @@ class MaNsdrsNode(BanditNode):
     def __init__(self, name, problem, env, options: MaNsdrsOptions):
         super().__init__(name, problem, env, options)
         T, n, R, C = self.horizon, self.n, self.R, self.C
-        self.delta = (min(self.r / 2.0, options.smoothing * math.sqrt(n) * R * T ** -0.25) if options.gradient == "bandit"
-                      else 0.0)
+        bandit = options.gradient == "bandit"
+        self.delta = min(self.r / 2.0, options.smoothing * math.sqrt(n) * R * T ** -0.25) if bandit else 0.0
         self.xi = self.delta / self.r
         self.G = n * C / self.delta if self.delta > 0 else n * C / self.r
         self.D = 2.0 * R

@@ -1,11 +1,12 @@
 """Agent models, one module per kind, each registering its class (:mod:`ecodec.models.registry`).
 
 ``AGENT_CLASSES`` maps a kind to its class for agents coupled through resources, ``AGGREGATIVE_CLASSES`` for
-agents coupled through aggregates, ``SHARING_CLASSES`` for the prosumer nodes of online energy sharing; importing this package registers every shipped kind, in sheet order.
+agents coupled through aggregates, ``SHARING_CLASSES`` for the prosumer nodes of online energy sharing; importing
+this package registers every shipped kind, in sheet order.
 """
 
-from ecodec.models.base import (AggregativeAgent, AggregativeTerms, Agent, AgentTerms, Output, SharingAgent, SharingTerms,
-                                TimeGrid, at)
+from ecodec.models.base import (AggregativeAgent, AggregativeTerms, Agent, AgentTerms, Output, SharingAgent,
+                                SharingTerms, TimeGrid, at)
 from ecodec.models.microturbine import Microturbine
 from ecodec.models.renewable import Renewable
 from ecodec.models.storage import Storage

@@ -85,7 +85,8 @@ class Prosumer(SharingAgent):
         cap = self.capacity()
         b.sent = pyo.Var(neighbourhood, T, bounds=(0.0, cap))
         b.shortfall = pyo.Var(T, bounds=(0.0, None))
-        b.hard = pyo.Constraint(T, rule=lambda b, t: sum(b.sent[j, t] for j in neighbourhood) <= float(generation_kw[t]))
+        b.hard = pyo.Constraint(T, rule=lambda b, t: (
+            sum(b.sent[j, t] for j in neighbourhood) <= float(generation_kw[t])))
         b.generation = pyo.Expression(T, rule=lambda _, t: float(generation_kw[t]))
         b.demand = pyo.Expression(T, rule=lambda _, t: float(demand_kw[t]))
         b.kept = pyo.Expression(T, rule=lambda b, t: b.sent[self.name, t])

@@ -1,9 +1,9 @@
 """The problem contract: what every problem kind declares, so that code downstream reads declarations.
 
 A *problem kind* is one way agents are tied together: through shared resources (:class:`CoupledProblem`, kind
-``coupled``), through aggregates of everyone's decisions (:class:`AggregativeProblem`, kind ``aggregative``), prosumer nodes
-sharing energy round after round (:class:`OnlineSharingProblem`, kind ``online-sharing``), and the kinds to come
-(structured programs).  Every kind implements :class:`Problem`:
+``coupled``), through aggregates of everyone's decisions (:class:`AggregativeProblem`, kind ``aggregative``),
+prosumer nodes sharing energy round after round (:class:`OnlineSharingProblem`, kind ``online-sharing``), and the
+kinds to come (structured programs).  Every kind implements :class:`Problem`:
 
 ==========================  =========================================================================================
 member                      what it declares

@@ -17,7 +17,7 @@ from ecodec.results.case_summary import CaseSummary
 from ecodec.results.online_seeds import SeedRuns
 
 _PANELS = (("cumulative_loss", "cumulative loss"), ("dynamic_regret", "dynamic regret"),
-           ("cumulative_violation", "cumulative violation [kW]"))
+           ("cumulative_violation", "cum. violation [kW, summed]"))
 SURPLUS, SHORTAGE = "#2e7d32", "#c62828"
 
 

@@ -25,7 +25,8 @@ def online_section(runs: list, summary: CaseSummary | None, seeds: SeedRuns | No
         "observes in its neighbourhood, summed over the nodes; dynamic regret: the cumulative loss minus that of "
         "the best allocation of every round in hindsight (the comparator); violation: what the nodes sent beyond "
         f"their generation. Curves and table show {over}.")]
-    rows = [["method", "seeds", "cumulative loss", "dynamic regret", "violation [kW]", "regret / t at T/4, T/2, T"]]
+    rows = [["method", "seeds", "cumulative loss", "dynamic regret", "violation [kW, summed]",
+             "regret / t at T/4, T/2, T"]]
     for row in seeds.summary().to_dict("records"):
         rows.append([row["method"], str(row["seeds"]),
                      f"{row['cumulative_loss']:,.1f} ± {row['cumulative_loss_ci']:,.1f}",

@@ -128,7 +128,7 @@ class SeedRuns:
         summary = self.summary(confidence)
         if summary.empty:
             return "no online runs"
-        header = ["method", "seeds", "cumulative loss", "dynamic regret", "violation [kW]",
+        header = ["method", "seeds", "cumulative loss", "dynamic regret", "violation [kW, summed]",
                   "regret/t at T/4, T/2, T"]
         lines = [[row["method"], str(row["seeds"]),
                   f"{row['cumulative_loss']:,.2f} +- {row['cumulative_loss_ci']:,.2f}",

@@ -22,8 +22,8 @@ A directory of runs of one case (:func:`save_runs`, :func:`load_runs`) holds one
 ``<directory>/<method>/``, then ``comparison.json`` (:meth:`Comparison.to_json_dict`) and ``comparison.csv``
 (:meth:`Comparison.table`) when a comparison is given (removed otherwise, so a stale comparison never sits
 beside new runs), ``seeds_curves.csv`` and ``seeds_levels.csv`` (:class:`~ecodec.results.online_seeds.SeedRuns`:
-an online comparison over several seeds) when given, ``case.json`` (:class:`~ecodec.results.case_summary.CaseSummary`: agents, resources, network,
-for reports) when given, and last ``runs.json``: the case and the methods in the order they were saved.
+an online comparison over several seeds) when given, ``case.json``
+(:class:`~ecodec.results.case_summary.CaseSummary`: agents, resources, network, for reports) when given, and last ``runs.json``: the case and the methods in the order they were saved.
 """
 
 from __future__ import annotations
