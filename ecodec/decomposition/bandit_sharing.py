@@ -287,7 +287,8 @@ def comparator_of(result, problem) -> tuple[np.ndarray, np.ndarray] | None:
 
 class _SharingEvaluator:
     """The per-round metrics of the module docstring, summed over the nodes; ``cost_gap`` is the relative dynamic
-    regret |sum_t loss - sum_t comparator| / sum_t comparator so far, ``distance`` the relative distance
+    regret |sum_t loss - sum_t comparator| / sum_t comparator so far (undefined, NaN, while the comparator has lost
+    nothing: at night every allocation is as good as any), ``distance`` the relative distance
     ||E_t - E*_t|| / ||E*_t|| of the energy the nodes receive to the comparator's in the round (0 when both are 0)."""
 
     def __init__(self, driver: BanditSharingDriver, reference):
@@ -319,7 +320,7 @@ class _SharingEvaluator:
         self.cumulative += [totals[0], self.comparator[t], totals[1]]
         regret = self.cumulative[0] - self.cumulative[1]
         return {"objective": float(totals[0]), "max_violation": float(worst[0]), "rel_violation": float(worst[1]),
-                "cost_gap": float(abs(regret) / self.cumulative[1]) if self.cumulative[1] > 0 else float(abs(regret)),
+                "cost_gap": float(abs(regret) / self.cumulative[1]) if self.cumulative[1] > 0 else float("nan"),
                 "distance": float(np.sqrt(totals[2] / totals[3])) if totals[3] > 0 else float(np.sqrt(totals[2])),
                 "comparator_loss": float(self.comparator[t]), "cumulative_loss": float(self.cumulative[0]),
                 "cumulative_comparator_loss": float(self.cumulative[1]), "dynamic_regret": float(regret),

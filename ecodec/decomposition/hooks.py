@@ -67,7 +67,10 @@ class ProgressHook(Hook):
     def on_start(self, method: str, problem, stopping) -> None:
         self._method = method
         self._labels = progress_labels(method)
-        self.stream.write(f"{method}: {len(problem.agents)} agents, at most {stopping.max_iterations} iterations "
+        spec = REGISTRY.get(method)
+        limits = [rule.limit(problem) for rule in (spec.stopping if spec is not None else ())]
+        most = min([stopping.max_iterations, *(n for n in limits if n is not None)])
+        self.stream.write(f"{method}: {len(problem.agents)} agents, at most {most} iterations "
                           f"(Ctrl-C stops and keeps the result so far)\n")
         self.stream.flush()
 

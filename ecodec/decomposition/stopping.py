@@ -99,6 +99,10 @@ class StoppingRule(ABC):
     def check(self, state: LoopState) -> str | None:
         """The stopping message, or None to go on."""
 
+    def limit(self, problem) -> int | None:
+        """The most iterations this rule lets a run on ``problem`` make (None: no limit of its own)."""
+        return None
+
     def describe(self) -> str:
         """One line for ``ecodec methods``."""
         when = "" if self.phases is None else f" (in phase {', '.join(f'{p:g}' for p in self.phases)})"
@@ -181,6 +185,9 @@ class Horizon(StoppingRule):
     name = "horizon"
     description = "the last round of the case's horizon (T rounds) has been played"
     status = COMPLETED
+
+    def limit(self, problem) -> int | None:
+        return problem.grid.T
 
     def check(self, state: LoopState) -> str | None:
         T = state.driver.problem.grid.T
