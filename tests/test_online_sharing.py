@@ -185,3 +185,18 @@ def test_the_shipped_online_cases_come_from_their_data():
             rebuilt, shipped = read_case(Path(out) / f"{name}.xlsx"), read_case(f"cases/{name}.xlsx")
             assert rebuilt.edges == shipped.edges and rebuilt.profiles.keys() == shipped.profiles.keys()
             assert all(np.array_equal(rebuilt.profiles[k], shipped.profiles[k]) for k in shipped.profiles)
+
+
+def test_the_true_gradient_oracle_is_refused_on_several_processes():
+    """The oracle reads every node's allocation, which a rank hosting some of the nodes does not have."""
+    from ecodec.decomposition.options import OptionError
+
+    class TwoRanks(InProcessRuntime):  # a runtime that hosts only the first node, as rank 0 of two would
+        def __init__(self, network):
+            super().__init__(network)
+            self.local_agents = self.local_agents[:1]
+
+    problem = hand_instance()
+    with pytest.raises(OptionError, match="gradient 'full' is an oracle that reads every node's allocation"):
+        run(problem, problem.network, "drs", options_for("drs", {"gradient": "full"}),
+            runtime=TwoRanks(problem.network))

@@ -51,7 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ecodec.decomposition.driver import Driver
-from ecodec.decomposition.options import MethodOptions, option
+from ecodec.decomposition.options import MethodOptions, OptionError, option
 from ecodec.decomposition.registry import Column
 from ecodec.results.run_result import AgentOutcome
 from ecodec.solvers.sharing_comparator import comparator_sequence
@@ -203,6 +203,9 @@ class BanditSharingDriver(Driver):
     node_class: type[BanditNode] = BanditNode
 
     def setup(self) -> None:
+        if self.options.gradient == "full" and len(self.runtime.local_agents) < len(self.problem.agents):
+            raise OptionError(f"{self.spec.name} option gradient 'full' is an oracle that reads every node's "
+                              "allocation, so it runs in one process; use gradient 'bandit' on MPI ranks")
         self.env = self.problem.environment(self.options.seed)
         self.local: dict[str, BanditNode] = {}
 
