@@ -63,6 +63,8 @@ class Case:
     seed: int = 0
     driver_options: dict[str, dict[str, object]] = field(default_factory=dict)
     source: Path | None = None
+    workspace: dict[str, object] | None = None  # a deployment case: the 'workspace' row
+    targets: list[dict[str, object]] = field(default_factory=list)  # a deployment case: the target's Gaussians
 
     def agent_names(self) -> list[str]:
         return [a.name for a in self.agents]

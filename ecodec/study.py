@@ -261,7 +261,7 @@ def validate_case(path: str | Path) -> dict[str, object]:
     facts ``ecodec validate`` prints: case name, horizon, agents per kind, and what couples them."""
     prepared = load(path)
     case, problem = prepared.case, prepared.problem
-    problem.centralized_model()  # checks that contributions and what couples them match
+    problem.check()  # e.g. that contributions and what couples them match
     kinds: dict[str, int] = {}
     for spec in case.agents:
         kinds[spec.kind] = kinds.get(spec.kind, 0) + 1

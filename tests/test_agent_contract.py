@@ -24,7 +24,9 @@ from ecodec.errors import AgentError, CaseError
 from ecodec.io.schema import ACTIVE, agent_sheets, sheets
 from ecodec.io.template import example_tables, write_case_workbook
 from ecodec.io.workbook import read_case
-from ecodec.models import AggregativeAgent, Buyer, ElectricVehicle, Grid, Seller, SharingAgent, Storage, TimeGrid, agent_classes
+from ecodec.models import (AggregativeAgent, Buyer, DeploymentAgent, ElectricVehicle, Grid, Seller, SharingAgent,
+                           Storage, TimeGrid, agent_classes)
+from ecodec.problem import DeploymentProblem, TargetComponent, Workspace
 from ecodec.models.parameters import DECLARED, NAME, parameter
 from ecodec.models.registry import register_agent_kind
 from ecodec.problem import AggregativeProblem, CoupledProblem
@@ -100,6 +102,13 @@ def test_cost_and_contributions_use_only_the_agents_own_variables(cls):
         cls.example_agent("other").build(m.other, HORIZON, sigma)
         parts, allowed = terms.shares, set(cls.aggregates)
         given = {id(v) for v in m.sigma.values()}
+    elif issubclass(cls, DeploymentAgent):  # no cost of its own: its kernel over the cells, from its position
+        problem = DeploymentProblem([cls.example_agent()], Workspace(0, 100, 0, 100, 3, 3),
+                                    [TargetComponent(50.0, 50.0, 10.0, 1.0)])
+        block = problem.local_model(cls.example_agent()).model.agent
+        for expr in block.kernel.values():
+            assert all(_owned_by(v, block) for v in identify_variables(expr, include_fixed=True))
+        return
     elif issubclass(cls, SharingAgent):  # what it sends to each node of its neighbourhood, itself included
         profile = np.full(HORIZON.T, 2.0)
         terms = cls.example_agent().build(m.own, HORIZON, (cls.example["name"], "other"), profile, profile)
@@ -202,7 +211,7 @@ def test_registration_refuses_an_undeclared_parameter_and_a_taken_kind():
 def test_the_agent_sheets_are_the_declarations():
     specs = agent_sheets()
     assert [s.name for s in specs] == ["microturbines", "renewables", "storages", "grid", "boilers", "evs", "buyers",
-                                       "sellers", "prosumers"]
+                                       "sellers", "prosumers", "sensors"]
     assert [s.agent_kind for s in specs] == KIND_IDS
     for cls, spec in zip(CLASSES, specs):
         assert spec in sheets() and spec.description == cls.sheet_description and not spec.required

@@ -1,6 +1,6 @@
 """The case workbook schema: the single declaration behind validation, the blank template and the docs page.
 
-The case sheets (meta, timeseries, resources, network, drivers) are declared here; each agent sheet is built
+The case sheets (meta, timeseries, resources, workspace, targets, network, drivers) are declared here; each agent sheet is built
 from its agent class (:mod:`ecodec.models.registry`): the columns ``name`` and ``active``, then the class's
 declared parameters, rules and example row (:mod:`ecodec.models.parameters`).  :mod:`ecodec.io.workbook`
 validates against :func:`sheets`, :mod:`ecodec.io.template` writes the blank workbook and its README sheet from
@@ -148,6 +148,46 @@ RESOURCES = SheetSpec(
     ),
 )
 
+WORKSPACE = SheetSpec(
+    "workspace", "table",
+    "Deployment cases (sensors, docs/deployment.md): one row, the rectangle the agents move in, its grid of cells "
+    "and the divergence measured between the agents' macroscopic model and the target.",
+    (
+        Column("x_min_m", NUMBER, "m", "Left edge of the workspace."),
+        Column("x_max_m", NUMBER, "m", "Right edge of the workspace."),
+        Column("y_min_m", NUMBER, "m", "Bottom edge of the workspace."),
+        Column("y_max_m", NUMBER, "m", "Top edge of the workspace."),
+        Column("nx", INTEGER, "cells", "Cells along x.", lower=1, upper=2000),
+        Column("ny", INTEGER, "cells", "Cells along y.", lower=1, upper=2000),
+        Column("divergence", CHOICE, description="'model-target': KL(p || p*) (the default); 'target-model': "
+               "KL(p* || p), whose slope -p*/p is unbounded where the model is thin.", required=False,
+               default="model-target", choices=("model-target", "target-model")),
+        Column("floor", NUMBER, "-", "eps x C: the model is read as max(p, floor / C) in the divergence.",
+               required=False, default=1e-6, lower=0.0, lower_open=True),
+    ),
+    rules=(RowRule(("x_max_m", "x_min_m"), lambda r: r["x_max_m"] > r["x_min_m"], "a value > x_min_m"),
+           RowRule(("y_max_m", "y_min_m"), lambda r: r["y_max_m"] > r["y_min_m"], "a value > y_min_m")),
+    required=False,
+    examples=({"x_min_m": 0.0, "x_max_m": 100.0, "y_min_m": 0.0, "y_max_m": 100.0, "nx": 50, "ny": 50,
+               "divergence": "model-target", "floor": 1e-6},),
+)
+
+TARGETS = SheetSpec(
+    "targets", "table",
+    "Deployment cases: the target density, a mixture of isotropic Gaussians (one per row), normalised over the "
+    "workspace's cells.",
+    (
+        Column("name", TEXT, description="Name of the component."),
+        Column("x_m", NUMBER, "m", "Centre, first coordinate."),
+        Column("y_m", NUMBER, "m", "Centre, second coordinate."),
+        Column("std_m", NUMBER, "m", "Standard deviation.", lower=0.0, lower_open=True),
+        Column("weight", NUMBER, "-", "Weight in the mixture (normalised over the components).", required=False,
+               default=1.0, lower=0.0, lower_open=True),
+    ),
+    required=False,
+    examples=({"name": "north_east", "x_m": 75.0, "y_m": 75.0, "std_m": 10.0, "weight": 1.0},),
+)
+
 NETWORK = SheetSpec(
     "network", "table",
     "Communication graph of the distributed algorithms: one undirected edge per row between two agent names. "
@@ -191,7 +231,7 @@ def agent_sheets() -> tuple[SheetSpec, ...]:
 
 def sheets() -> tuple[SheetSpec, ...]:
     """Every sheet of a case workbook, in workbook order."""
-    found = (META, TIMESERIES, RESOURCES, *agent_sheets(), NETWORK, DRIVERS)
+    found = (META, TIMESERIES, RESOURCES, *agent_sheets(), WORKSPACE, TARGETS, NETWORK, DRIVERS)
     names = [s.name for s in found]
     if len(set(names)) != len(names) or README_SHEET in names:
         raise ValueError(f"an agent kind's sheet name is taken: {', '.join(names)}")

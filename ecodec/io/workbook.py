@@ -29,7 +29,9 @@ from ecodec.io.schema import (
     NETWORK,
     README_SHEET,
     RESOURCES,
+    TARGETS,
     TIMESERIES,
+    WORKSPACE,
     agent_sheets,
     sheets_by_name,
 )
@@ -99,7 +101,8 @@ class _Reader(SheetReader):
         if not edges:
             self._check_random_topology(meta, active)
         drivers = self._read_drivers()
-        self._check_case_kind(agents, resources)
+        workspace, targets = self._read_deployment()
+        self._check_case_kind(agents, resources, workspace, targets)
         agent_sheet_names = [s.name for s in agent_sheets()]
         if not agents and not any(i.sheet in agent_sheet_names for i in self.issues):
             self.issue(None, None, None, NO_VALUE, "at least one active agent on the sheets "
@@ -111,6 +114,7 @@ class _Reader(SheetReader):
             description=meta["description"], start=meta["start"], agents=agents, resources=resources,
             profiles=self.profiles, edges=edges, topology="sheet" if edges else meta["topology"],
             edge_probability=meta["edge_probability"], seed=meta["seed"], driver_options=drivers, source=self.path,
+            workspace=workspace, targets=targets,
         )
 
     # -- sheets ------------------------------------------------------------------------------------------
@@ -223,7 +227,18 @@ class _Reader(SheetReader):
                 unit=values["unit"], description=values["description"], row=row, scope=values["scope"]))
         return resources
 
-    def _check_case_kind(self, agents: list[AgentSpec], resources: list[ResourceSpec]) -> None:
+    def _read_deployment(self) -> tuple[dict | None, list[dict]]:
+        """The 'workspace' row (one) and the 'targets' rows of a deployment case."""
+        rows = [(row, self.row_values(WORKSPACE, row, record)) for row, record in self.records(WORKSPACE)]
+        if len(rows) > 1:
+            self.issue(WORKSPACE.name, rows[1][0], None, f"{len(rows)} rows", "one row: the workspace")
+        workspace = rows[0][1] if rows else None
+        targets = [values for row, record in self.records(TARGETS)
+                   if (values := self.row_values(TARGETS, row, record)) is not None]
+        return workspace, targets
+
+    def _check_case_kind(self, agents: list[AgentSpec], resources: list[ResourceSpec], workspace: dict | None = None,
+                         targets: list[dict] = ()) -> None:
         """A case holds agents of one problem kind: a market (buyers and sellers, no resources), prosumer nodes of
         online sharing (no resources) or agents coupled through resources (resources needed)."""
         problem_kind = {cls.kind: (kind, cls.sheet) for kind, classes in CLASSES_BY_PROBLEM_KIND.items()
@@ -245,6 +260,14 @@ class _Reader(SheetReader):
                 self.issue(RESOURCES.name, resources[0].row, "name", resources[0].name,
                            "no coupling resource rows in a market case (buyers and sellers are coupled through the "
                            "market's aggregates); remove the 'resources' sheet")
+        elif kinds == ["deployment"]:
+            for spec, given in ((WORKSPACE, workspace), (TARGETS, targets)):
+                if not given and not any(i.sheet == spec.name for i in self.issues):
+                    self.issue(spec.name, None, None, NO_VALUE, f"a sheet '{spec.name}' with at least one row: "
+                               f"{spec.description}")
+            if resources:
+                self.issue(RESOURCES.name, resources[0].row, "name", resources[0].name,
+                           "no coupling resource rows in a deployment case; remove the 'resources' sheet")
         elif kinds == ["online-sharing"]:
             if resources:
                 self.issue(RESOURCES.name, resources[0].row, "name", resources[0].name,

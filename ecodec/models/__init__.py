@@ -5,8 +5,8 @@ agents coupled through aggregates, ``SHARING_CLASSES`` for the prosumer nodes of
 this package registers every shipped kind, in sheet order.
 """
 
-from ecodec.models.base import (AggregativeAgent, AggregativeTerms, Agent, AgentTerms, Output, SharingAgent,
-                                SharingTerms, TimeGrid, at)
+from ecodec.models.base import (AggregativeAgent, AggregativeTerms, Agent, AgentTerms, DeploymentAgent, Output,
+                                SharingAgent, SharingTerms, TimeGrid, at)
 from ecodec.models.microturbine import Microturbine
 from ecodec.models.renewable import Renewable
 from ecodec.models.storage import Storage
@@ -15,11 +15,12 @@ from ecodec.models.boiler import Boiler
 from ecodec.models.ev import ElectricVehicle
 from ecodec.models.market import Buyer, Seller
 from ecodec.models.prosumer import Prosumer
+from ecodec.models.sensor import Sensor
 from ecodec.models.parameters import DeclaredAgent, parameter
 from ecodec.models.registry import (AGENT_CLASSES, AGGREGATIVE_CLASSES, SHARING_CLASSES, agent_class, agent_classes,
                                     register_agent_kind)
 
 __all__ = ["AGENT_CLASSES", "AGGREGATIVE_CLASSES", "SHARING_CLASSES", "Agent", "AgentTerms", "AggregativeAgent",
-           "AggregativeTerms", "Boiler", "Buyer", "DeclaredAgent", "ElectricVehicle", "Grid", "Microturbine", "Output",
-           "Prosumer", "Renewable", "Seller", "SharingAgent", "SharingTerms", "Storage", "TimeGrid", "agent_class",
+           "AggregativeTerms", "Boiler", "Buyer", "DeclaredAgent", "DeploymentAgent", "ElectricVehicle", "Grid", "Microturbine", "Output",
+           "Prosumer", "Renewable", "Seller", "Sensor", "SharingAgent", "SharingTerms", "Storage", "TimeGrid", "agent_class",
            "agent_classes", "at", "parameter", "register_agent_kind"]

@@ -150,3 +150,15 @@ class SharingAgent(DeclaredAgent, ABC):
 
     def reported_outputs(self, block: pyo.Block) -> tuple[Output, ...]:
         return tuple(o for o in self.outputs if block.component(o.component) is not None)
+
+
+class DeploymentAgent(DeclaredAgent):
+    """Base class of agents placed in a workspace by a macroscopic probabilistic model
+    (:class:`~ecodec.problem.DeploymentProblem`): each contributes a kernel over the workspace's cells; it has no
+    Pyomo model (the problem evaluates every kernel on every cell with numpy)."""
+
+    outputs: ClassVar[tuple[Output, ...]]
+    problem_kind: ClassVar[str] = "deployment"
+
+    def is_mixed_integer(self) -> bool:
+        return False

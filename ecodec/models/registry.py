@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 from ecodec.models.base import AggregativeAgent, Agent, SharingAgent
-from ecodec.models.parameters import DECLARED, NAME
+from ecodec.models.parameters import DECLARED, NAME, DeclaredAgent
 
 #: Agents coupled through resources, by kind, in registration order
 AGENT_CLASSES: dict[str, type[Agent]] = {}
@@ -21,7 +21,8 @@ AGENT_CLASSES: dict[str, type[Agent]] = {}
 AGGREGATIVE_CLASSES: dict[str, type[AggregativeAgent]] = {}
 #: Prosumer nodes of an online energy-sharing problem, by kind
 SHARING_CLASSES: dict[str, type[SharingAgent]] = {}
-#: The registries by the problem kind their agents make (a case holds agents of one problem kind)
+#: The registries by the problem kind their agents make (a case holds agents of one problem kind); a base class
+#: naming another problem kind gets its own registry when its first kind registers
 CLASSES_BY_PROBLEM_KIND: dict[str, dict[str, type]] = {
     "coupled": AGENT_CLASSES, "aggregative": AGGREGATIVE_CLASSES, "online-sharing": SHARING_CLASSES}
 
@@ -33,9 +34,10 @@ def register_agent_kind(cls: type) -> type:
     declared with :func:`~ecodec.models.parameters.parameter`, name a kind and a sheet no other kind uses, and
     carry a valid example row.  Raises TypeError or ValueError otherwise.
     """
-    if not (isinstance(cls, type) and issubclass(cls, (Agent, AggregativeAgent, SharingAgent))
-            and dataclasses.is_dataclass(cls)):
-        raise TypeError(f"{cls!r}: an agent kind is a dataclass subclass of Agent, AggregativeAgent or SharingAgent")
+    if not (isinstance(cls, type) and issubclass(cls, DeclaredAgent) and dataclasses.is_dataclass(cls)
+            and isinstance(getattr(cls, "problem_kind", None), str)):
+        raise TypeError(f"{cls!r}: an agent kind is a dataclass subclass of an agent base class (Agent, "
+                        "AggregativeAgent, SharingAgent, DeploymentAgent), which names its problem kind")
     missing = [a for a in ("kind", "sheet", "sheet_description", "outputs", "example") if not getattr(cls, a, None)]
     if missing:
         raise TypeError(f"{cls.__name__} declares no {', '.join(missing)}")
@@ -52,7 +54,7 @@ def register_agent_kind(cls: type) -> type:
         if cls.kind == other.kind or cls.sheet == other.sheet:
             raise ValueError(f"{cls.__name__}: kind '{cls.kind}' or sheet '{cls.sheet}' is taken by {other.__name__}")
     cls.example_agent()  # the documented example must be a valid agent
-    CLASSES_BY_PROBLEM_KIND[cls.problem_kind][cls.kind] = cls
+    CLASSES_BY_PROBLEM_KIND.setdefault(cls.problem_kind, {})[cls.kind] = cls
     return cls
 
 

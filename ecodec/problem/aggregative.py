@@ -77,6 +77,10 @@ class AggregativeProblem:
         return [(k, t) for k in self.aggregates for t in self.grid.steps]
 
     # -- views -------------------------------------------------------------------------------------------
+    def check(self) -> None:
+        """Build the centralized model once: it checks what each agent's build returns against the problem."""
+        self.centralized_model()
+
     def centralized_model(self) -> BuiltModel:
         """Every agent, the aggregates as variables defined by the mean of the shares, objective: total cost.
 

@@ -2,8 +2,9 @@
 
 A *problem kind* is one way agents are tied together: through shared resources (:class:`CoupledProblem`, kind
 ``coupled``), through aggregates of everyone's decisions (:class:`AggregativeProblem`, kind ``aggregative``),
-prosumer nodes sharing energy round after round (:class:`OnlineSharingProblem`, kind ``online-sharing``), and the
-kinds to come (structured programs).  Every kind implements :class:`Problem`:
+prosumer nodes sharing energy round after round (:class:`OnlineSharingProblem`, kind ``online-sharing``), agents
+whose kernels should match a target density (:class:`DeploymentProblem`, kind ``deployment``), and the kinds to
+come (structured programs).  Every kind implements :class:`Problem`:
 
 ==========================  =========================================================================================
 member                      what it declares
@@ -14,6 +15,7 @@ member                      what it declares
 ``name``, ``currency``      the case's name and the currency of every cost
 ``agent(name)``             one agent by name
 ``is_mixed_integer()``      whether an agent has integer decisions
+``check()``                 checks the problem's consistency (``ecodec validate``), e.g. by building its model
 ``centralized_model()``     one Pyomo model of the whole problem (a :class:`~ecodec.problem.BuiltModel`)
 ``local_model(agent)``      that agent alone, from the same agent code, with what couples it exposed
 ``coupling_description()``  what couples the agents, in words (``ecodec validate`` prints it)
@@ -29,7 +31,7 @@ aggregative one; both record the same history columns (objective, violation, cos
 >>> from ecodec.problem import problem_from_case
 >>> problem = problem_from_case(read_case("cases/community_market.xlsx"))
 >>> isinstance(problem, Problem), problem.kind, problem.problem_class, sorted(PROBLEM_KINDS)
-(True, 'aggregative', 'NLP', ['aggregative', 'coupled', 'online-sharing'])
+(True, 'aggregative', 'NLP', ['aggregative', 'coupled', 'deployment', 'online-sharing'])
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 from ecodec.models.base import TimeGrid
 from ecodec.problem.aggregative import AggregativeProblem
 from ecodec.problem.coupled import BuiltModel, CoupledProblem
+from ecodec.problem.deployment import DeploymentProblem
 from ecodec.problem.online_sharing import OnlineSharingProblem
 from ecodec.vocabulary import KindWords
 
@@ -62,6 +65,8 @@ class Problem(Protocol):
 
     def is_mixed_integer(self) -> bool: ...
 
+    def check(self) -> None: ...
+
     def centralized_model(self) -> BuiltModel: ...
 
     def local_model(self, agent) -> BuiltModel: ...
@@ -70,7 +75,8 @@ class Problem(Protocol):
 
 
 #: Every problem kind ecodec knows, by its name
-PROBLEM_KINDS: dict[str, type] = {cls.kind: cls for cls in (CoupledProblem, AggregativeProblem, OnlineSharingProblem)}
+PROBLEM_KINDS: dict[str, type] = {cls.kind: cls for cls in (CoupledProblem, AggregativeProblem, OnlineSharingProblem,
+                                                             DeploymentProblem)}
 
 
 def problem_kind(problem) -> str:
@@ -79,7 +85,7 @@ def problem_kind(problem) -> str:
     >>> problem_kind(object())
     Traceback (most recent call last):
     ...
-    ecodec.errors.ProblemError: expected a problem (one of the kinds aggregative, coupled, online-sharing), got object
+    ecodec.errors.ProblemError: expected a problem (one of the kinds aggregative, coupled, deployment, online-sharing), got object
     """
     from ecodec.errors import ProblemError
 

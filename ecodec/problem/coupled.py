@@ -116,6 +116,10 @@ class CoupledProblem:
         """'MILP' when an agent has integer decisions, else 'LP' (the class HiGHS solves centrally)."""
         return "MILP" if self.is_mixed_integer() else "LP"
 
+    def check(self) -> None:
+        """Build the centralized model once: it checks what each agent's build returns against the problem."""
+        self.centralized_model()
+
     def centralized_model(self, elastic: bool = False) -> BuiltModel:
         """One model with every agent and the coupling rows; objective: total cost.
 

@@ -10,6 +10,7 @@ from ecodec.models.registry import agent_class
 from ecodec.problem.aggregative import AggregativeProblem
 from ecodec.network import network_from_case
 from ecodec.problem.coupled import CoupledProblem
+from ecodec.problem.deployment import DeploymentProblem, TargetComponent, Workspace
 from ecodec.problem.online_sharing import OnlineSharingProblem
 from ecodec.problem.resource import CouplingResource
 
@@ -32,6 +33,13 @@ def problem_from_case(case: Case) -> CoupledProblem | AggregativeProblem | Onlin
                            f"coupled through resources), not several: {', '.join(kinds)}")
     if kinds == ["aggregative"]:
         return AggregativeProblem(agents, grid, name=case.name, currency=case.currency)
+    if kinds == ["deployment"]:
+        w = case.workspace or {}
+        workspace = Workspace(w.get("x_min_m"), w.get("x_max_m"), w.get("y_min_m"), w.get("y_max_m"), w.get("nx"),
+                              w.get("ny"))
+        target = [TargetComponent(t["x_m"], t["y_m"], t["std_m"], t["weight"]) for t in case.targets]
+        return DeploymentProblem(agents, workspace, target, divergence=w.get("divergence", "model-target"),
+                                 floor=w.get("floor", 1e-6), name=case.name)
     if kinds == ["online-sharing"]:
         return OnlineSharingProblem(agents, network_from_case(case), grid, name=case.name, currency=case.currency)
     resources = [CouplingResource(r.name if r.scope == "step" else f"{r.name}_total", r.sense, r.rhs, r.rhs_upper,

@@ -178,6 +178,10 @@ class OnlineSharingProblem:
         return np.diff(self.arc_start)
 
     # -- views ---------------------------------------------------------------------------------------------
+    def check(self) -> None:
+        """Build the centralized model once: it checks what each agent's build returns against the problem."""
+        self.centralized_model()
+
     def centralized_model(self, environment: Environment | None = None) -> BuiltModel:
         """The comparator over every round of ``environment`` (seed 0 by default) as one Pyomo LP (see
         :mod:`ecodec.models.prosumer` for the rows); each node's block gets ``received`` (E_j,t)."""
