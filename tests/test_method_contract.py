@@ -14,7 +14,9 @@ The tiny instances and their optima, derived independently of ecodec:
   eps_d (Ehat w - Ebar)^2 + eps_b Ehat w (c - c_s) - gamma_r c Ehat w - gamma_s ln(1 + Ehat (1 - w)),
   linear in c with slope Ehat w (eps_b - gamma_r) > 0, so c = c_b, and w solves a one-dimensional problem that
   scipy's bounded scalar minimiser solves here;
-* online-sharing: the hand instance of tests/test_online_sharing.py over two rounds, 2/3 per round (derived there).
+* online-sharing: the hand instance of tests/test_online_sharing.py over two rounds, 2/3 per round (derived there);
+* deployment: one sensor and a target centred in a symmetric workspace (tests/test_deployment.py): by symmetry the
+  optimum puts the sensor at the centre, and the optimum is the divergence there.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize_scalar
 from test_dualbi import budget_fleet
+from test_deployment import single as single_sensor
 from test_online_sharing import hand_instance
 
 from ecodec.cli import main
@@ -70,7 +73,13 @@ def tiny_sharing():
     return problem, problem.network, 4 / 3
 
 
-INSTANCES = {"coupled": tiny_coupled, "aggregative": tiny_market, "online-sharing": tiny_sharing}
+def tiny_deployment():
+    problem = single_sensor()
+    return problem, CommunicationNetwork.from_edges(["a"], []), problem.divergence(problem.model(np.array([[50.0, 50.0]])))
+
+
+INSTANCES = {"coupled": tiny_coupled, "aggregative": tiny_market, "online-sharing": tiny_sharing,
+             "deployment": tiny_deployment}
 KINDS = sorted({kind for spec in REGISTRY.values() for kind in spec.kinds})
 DECLARED = [(name, kind) for name, spec in REGISTRY.items() for kind in spec.kinds]
 UNDECLARED = [(name, kind) for name, spec in REGISTRY.items() for kind in KINDS if kind not in spec.kinds]
@@ -85,6 +94,7 @@ def test_every_problem_kind_has_a_tiny_instance_and_a_default_method():
     assert default_method(tiny_coupled()[0]) == "primal-decomposition"
     assert default_method(tiny_market()[0]) == "aggregative-tracking"
     assert default_method(tiny_sharing()[0]) == "drs"
+    assert default_method(tiny_deployment()[0]) == "macropt"
 
 
 @pytest.mark.parametrize(("method", "kind"), DECLARED)

@@ -26,6 +26,7 @@ from ecodec.decomposition.aggregative_tracking import AggregativeTracking, Aggre
 from ecodec.decomposition.drs import DRS, DRSOptions
 from ecodec.decomposition.ma_nsdrs import MaNsdrs, MaNsdrsOptions
 from ecodec.decomposition.bansap import Bansap, BansapOptions
+from ecodec.decomposition.macropt import Macropt, MacroptOptions
 from ecodec.decomposition.method_template import DualSubgradient, DualSubgradientOptions
 # the interface
 from ecodec.decomposition.driver import Driver, run_driver
@@ -116,7 +117,8 @@ def placement_weights(problem) -> dict[str, float]:
 __all__ = ["CENTRALIZED", "DRS", "METHODS", "REGISTRY", "AggregativeTracking", "AggregativeTrackingOptions",
            "Bansap", "BansapOptions", "CentralizedOptions", "DRSOptions", "CheckpointHook", "Driver", "DualBi",
            "DualBiOptions", "DualSubgradient",
-           "DualSubgradientOptions", "Hook", "LoggingHook", "MaNsdrs", "MaNsdrsOptions",
+           "DualSubgradientOptions", "Hook", "LoggingHook", "Macropt", "MacroptOptions", "MaNsdrs",
+           "MaNsdrsOptions",
            "MethodOptions", "MethodSpec", "OptionError", "PrimalDecomposition", "PrimalDecompositionOptions",
            "ProgressHook", "ProximalDual", "ProximalDualOptions", "StoppingRules", "Tightening", "TighteningOptions",
            "TrackingAdmm", "TrackingAdmmOptions", "check_method_fits", "default_method", "methods_help",

@@ -21,6 +21,7 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from ecodec.decomposition.centralized_aggregative import AGREE_TOL, solve_aggregative
+from ecodec.decomposition.centralized_deployment import solve_deployment
 from ecodec.decomposition.centralized_sharing import solve_sharing
 from ecodec.decomposition.options import MethodOptions, OptionError, mip_gap_option, option
 from ecodec.decomposition.registry import MethodSpec, register
@@ -69,12 +70,14 @@ class CentralizedOptions(MethodOptions):
                               "count as the same", lower=0.0, upper=1.0, lower_open=True, upper_open=True)
 
 
-#: The problem kinds whose centralized solve is their own: (the solver refused, why, the solve)
+#: The problem kinds whose centralized solve is their own: (the solvers refused, why, the solve)
 _OWN_SOLVE = {
-    "aggregative": ("highs", "solver 'highs' solves LPs and MILPs; this market case is a nonlinear program: use "
+    "aggregative": (("highs",), "solver 'highs' solves LPs and MILPs; this market case is a nonlinear program: use "
                     "solver 'ipopt' (or 'auto')", solve_aggregative),
-    "online-sharing": ("ipopt", "the comparator of an online sharing case is an LP per round, solved by HiGHS: use "
-                       "solver 'highs' (or 'auto')", solve_sharing),
+    "online-sharing": (("ipopt",), "the comparator of an online sharing case is an LP per round, solved by HiGHS: "
+                       "use solver 'highs' (or 'auto')", solve_sharing),
+    "deployment": (("highs", "ipopt"), "a deployment case is solved by L-BFGS-B on the exact divergence: use solver "
+                   "'auto'", solve_deployment),
 }
 
 
@@ -86,7 +89,7 @@ def solve_centralized(problem: CoupledProblem | AggregativeProblem | OnlineShari
     own = _OWN_SOLVE.get(problem.kind)
     if own is not None:  # a kind with its own centralized solve, and the solver it cannot take
         refused, why, solve = own
-        if options.solver == refused:
+        if options.solver in refused:
             raise OptionError(f"centralized: {why}")
         info = {"n_agents": len(problem.agents), "problem_class": problem.problem_class, "started_at": started_at,
                 "options": options.as_dict()}
@@ -201,5 +204,5 @@ def _ranges(steps: np.ndarray) -> str:
 
 register(MethodSpec(METHOD, "the whole problem as one model on one solver (HiGHS, or Ipopt for a market): the "
                     "reference every distributed run is compared with",
-                    kinds=("coupled", "aggregative", "online-sharing"),
+                    kinds=("coupled", "aggregative", "online-sharing", "deployment"),
                     options=CentralizedOptions, solve=solve_centralized))

@@ -18,6 +18,8 @@ else of the methods: the shared rules are
   (history columns ``lower_bound``, ``upper_bound``, ``certified_gap``);
 * :class:`Tracking`: a fixed-point iteration stands still: its relative step and tracking errors are all at or
   below its ``step_tol``;
+* :class:`Stationary`: a gradient method on a non-convex cost stands at a stationary point (its projected gradient
+  and tracking error at most its ``stationarity_tol``);
 * :class:`Horizon`: an online method has played every round of the case (status ``completed``: it learns round
   after round and has no fixed point to converge to).
 
@@ -176,6 +178,22 @@ class Tracking(StoppingRule):
             return (f"converged: relative change of the decisions {last['rel_step']:.1e}, tracking errors of "
                     f"the aggregates {last['tracking_error_sigma']:.1e} and of their gradient "
                     f"{last['tracking_error_gradient']:.1e} <= step_tol {tol:g}")
+        return None
+
+
+class Stationary(StoppingRule):
+    """A gradient method on a non-convex cost at a stationary point: ``stationarity`` and ``tracking_error`` both at
+    most its option ``stationarity_tol``."""
+
+    name = "stationary"
+    description = ("stationarity (the projected gradient's norm) and tracking_error both <= the option "
+                   "stationarity_tol (a stationary point of a non-convex cost; the cost gap is not a criterion)")
+
+    def check(self, state: LoopState) -> str | None:
+        last, tol = state.last, state.driver.options.stationarity_tol
+        if max(last["stationarity"], last["tracking_error"]) <= tol:
+            return (f"stationary: projected gradient {last['stationarity']:.1e} and tracking error "
+                    f"{last['tracking_error']:.1e} <= stationarity_tol {tol:g}")
         return None
 
 

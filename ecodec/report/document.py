@@ -16,6 +16,8 @@ Market                         a market case: bids, fractions sold, energy share
                                agent and run, and the distributed decisions per iteration
 Online sharing                 an online sharing case: loss, regret and violation over the seeds with confidence
                                bands, energy levels per node before and after sharing, surplus and shortage nodes
+Deployment                     a deployment case: the agents over the target density at the kept iterations, the
+                               reference's end, the divergence and stationarity per iteration
 Dispatch                       per coupling resource, contributions stacked by agent, runs side by side
 Stored energy                  energy states (kWh) of storage agents per run
 Grid exchange                  import and export of the grid agents per run
@@ -42,6 +44,7 @@ from reportlab.platypus import PageBreak
 from ecodec.errors import EcodecError
 from ecodec.files import atomic_write
 from ecodec.report import dispatch_figures, figures, market_figures
+from ecodec.report.deployment_section import deployment_section
 from ecodec.report.online_section import online_section
 from ecodec.report.pdf import (FRAME_WIDTH, ReportDocument, figure, heading, paragraph, spacer, table,
                                table_of_contents)
@@ -56,8 +59,8 @@ from ecodec.vocabulary import OPTIMAL, REPORT_SECTIONS
 
 log = logging.getLogger(__name__)
 
-SECTION_TITLES = ("Results at a glance", "The case", "Convergence", "Market", "Online sharing", "Dispatch",
-                  "Stored energy", "Grid exchange", "Coupling prices", "Costs per agent", "Run details")
+SECTION_TITLES = ("Results at a glance", "The case", "Convergence", "Market", "Online sharing", "Deployment",
+                  "Dispatch", "Stored energy", "Grid exchange", "Coupling prices", "Costs per agent", "Run details")
 QUALITY_COLUMNS = ("method", "status", "objective", "cost_gap", "max_violation", "rms_violation", "rel_violation",
                    "distance")
 EFFORT_COLUMNS = ("method", "iterations", "iterations_to_1pct", "iterations_to_0.1pct", "wall_time_s", "messages")
@@ -284,6 +287,9 @@ class _Story:
 
     def online(self) -> list:
         return online_section(self.runs, self.summary, self.seeds)
+
+    def deployment(self) -> list:
+        return deployment_section(self.runs)
 
     def dispatch(self) -> list:
         out = []
