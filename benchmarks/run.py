@@ -17,7 +17,9 @@
     of the vehicles' bare highspy solve times, with the certified gap it reaches (:mod:`tightening_iteration`);
 (i) online energy sharing: time per round per node of DRS, MA-NSDRS and BanSaP against the comparator LP's solve
     time on 6, 20, 200 and 2000 nodes, and the wall time of the 20-node comparison over 10 seeds
-    (:mod:`online_sharing`).
+    (:mod:`online_sharing`);
+(j) MACROPT per iteration on the 100-agent, 2500-cell deployment against one vectorized evaluation of the exact
+    gradient (:mod:`deployment`).
 
 Writes ``latest.md`` (the tables) and ``latest.json`` (raw numbers, machine, date) to ``--output-dir``
 (default ``benchmarks/results/``, git-ignored) and prints the tables.  Exits with status 1 when some path did not
@@ -39,6 +41,7 @@ import sys
 import time
 from pathlib import Path
 
+import deployment
 import market_scaling
 import nlp_overhead
 import online_sharing
@@ -64,14 +67,16 @@ FULL = {"resolve": resolving.ResolveSettings(), "copies": (1, 10, 100), "iterati
         "market": {"copies": (1, 10, 50), "iterations": 50},
         "tightening": {"fleets": ("cases/pev_100.xlsx", 500), "iterations": 120, "repeats": 3},
         "online": {"sizes": (("cases/der_sharing_6.xlsx", 720), ("cases/der_sharing_20.xlsx", 720), (200, 168),
-                             (2000, 24)), "seeds": 10}}
+                             (2000, 24)), "seeds": 10},
+        "deployment": {"iterations": 200}}
 QUICK = {"resolve": resolving.ResolveSettings(solves=50, repeats=3, rebuild_solves=5, rebuild_repeats=1,
                                               persistent_solves=10, persistent_repeats=1),
          "copies": (1, 10), "iterations": 10, "mpi": {"copies": 5, "iterations": 5, "ranks": (1, 2)},
          "vehicles": (20, 50), "qp": {"warmup": 5, "solves": 20, "repeats": 2}, "nlp_sizes": (100,),
          "market": {"copies": (1, 5), "iterations": 10},
          "tightening": {"fleets": ("cases/pev_100.xlsx",), "iterations": 51, "repeats": 1},
-         "online": {"sizes": (("cases/der_sharing_6.xlsx", 48), (200, 12)), "seeds": 0}}
+         "online": {"sizes": (("cases/der_sharing_6.xlsx", 48), (200, 12)), "seeds": 0},
+         "deployment": {"iterations": 10}}
 MPIEXEC = Path(sys.executable).with_name("mpiexec")
 
 
@@ -153,7 +158,7 @@ def markdown(report: dict, resolve: list[resolving.ResolveResult], scaling: list
              ranks: list[dict] | None, certified: list[CertifiedResult], qp: list[qp_resolve.QpResult],
              nlp: list[nlp_overhead.OverheadResult], market: list[market_scaling.MarketScalingResult],
              tightening: list[tightening_iteration.TighteningResult], online: list[online_sharing.OnlineResult],
-             comparison_s: float | None) -> str:
+             comparison_s: float | None, placed: deployment.DeploymentResult) -> str:
     machine, settings = report["machine"], report["settings"]
     rs = settings["resolve"]
     unmet = [r.agent for r in resolve if r.compiled_over_bare > TARGET_COMPILED_OVER_BARE]
@@ -220,6 +225,10 @@ def markdown(report: dict, resolve: list[resolving.ResolveResult], scaling: list
         "",
         online_sharing.online_table(online, comparison_s, settings["online"]["seeds"]),
         "",
+        "## (j) MACROPT per iteration against one evaluation of the exact gradient (median; one process)",
+        "",
+        deployment.deployment_table(placed),
+        "",
     ])
 
 
@@ -239,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
                            "iterations": plan["iterations"], "mpi": plan["mpi"], "qp": plan["qp"],
                            "nlp_sizes": list(plan["nlp_sizes"]), "market": plan["market"],
                            "tightening": plan["tightening"], "online": plan["online"],
+                           "deployment": plan["deployment"],
                            "target_compiled_over_bare": TARGET_COMPILED_OVER_BARE,
                            "objective_rtol": resolving.OBJECTIVE_RTOL}}
     case = read_case(args.case)
@@ -288,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     online = online_sharing.measure_all(plan["online"]["sizes"])
     seeds = plan["online"]["seeds"]
     comparison_s = online_sharing.comparison_time(seeds) if seeds else None
+    print("(j) MACROPT deployment ...", file=sys.stderr, flush=True)
+    placed = deployment.measure(plan["deployment"]["iterations"])
 
     report["subproblem_resolve"] = [dict(dataclasses.asdict(r), objectives_agree=r.objectives_agree,
                                          ratios={"compiled/bare": r.compiled_over_bare,
@@ -310,10 +322,12 @@ def main(argv: list[str] | None = None) -> int:
     report["tightening"] = [dict(dataclasses.asdict(r), over_floor=r.over_floor) for r in tightening]
     report["online_sharing"] = {"networks": [dataclasses.asdict(r) for r in online],
                                 "comparison_20_nodes_s": comparison_s}
+    report["deployment"] = dict(dataclasses.asdict(placed), ratio=placed.ratio)
     report["objectives_agree"] = (report["objectives_agree"] and all(r.objectives_agree for r in qp)
                                   and all(r.reached for r in nlp) and all(r.reached for r in market))
     report["total_time_s"] = time.perf_counter() - started
-    text = markdown(report, resolve, scaling, ranks, certified, qp, nlp, market, tightening, online, comparison_s)
+    text = markdown(report, resolve, scaling, ranks, certified, qp, nlp, market, tightening, online, comparison_s,
+                    placed)
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "latest.md").write_text(text)
     (args.output_dir / "latest.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -1,6 +1,7 @@
 """Rebuild the shipped case workbooks cases/microgrid_8.xlsx (LP) and cases/microgrid_8_milp.xlsx (MILP), then
 the EV fleets of scripts/build_ev_cases.py, the community markets of scripts/build_market_cases.py, the
-household of scripts/build_household_case.py and the online sharing networks of scripts/build_sharing_cases.py.
+household of scripts/build_household_case.py, the online sharing networks of scripts/build_sharing_cases.py and the
+deployment of scripts/build_deployment_case.py.
 
 Run from anywhere as ``python scripts/build_cases.py`` (or ``make cases``): paths are taken relative to the
 repository root, the only input is ``data/typical_days_15min_IT45N8E_BDEW_DK2.csv`` (provenance and licences in
@@ -178,12 +179,14 @@ def main(out_dir: Path = CASES_DIR) -> None:
     import build_ev_cases  # the EV fleets: cases/pev_100.xlsx, cases/ev_dundee_100.xlsx
     import build_household_case  # the 3-agent household at retail prices: cases/household_3.xlsx
     import build_market_cases  # the community market: cases/community_market*.xlsx
+    import build_deployment_case  # the macroscopic deployment experiment: cases/deployment_100.xlsx
     import build_sharing_cases  # the online sharing networks: cases/der_sharing_6.xlsx, cases/der_sharing_20.xlsx
 
     build_ev_cases.main(out_dir)
     build_market_cases.main(out_dir)
     build_household_case.main(out_dir)
     build_sharing_cases.main(out_dir)
+    build_deployment_case.main(out_dir)
 
 
 if __name__ == "__main__":

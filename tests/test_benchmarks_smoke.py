@@ -150,3 +150,13 @@ def test_the_online_benchmark_times_every_method_and_the_comparator(quick_run):
         assert _positive(r["comparator_ms"]) and all(_positive(v) for v in r["method_ms"].values())
         assert set(r["method_ms"]) == {"drs", "ma-nsdrs", "bansap"}
     assert "## (i)" in table and "| synthetic 200 | 200 |" in table
+
+
+def test_the_deployment_benchmark_times_macropt_against_the_exact_gradient(quick_run):
+    """(j): the 100-agent, 2500-cell case for the iterations asked; both times positive, the divergence falling."""
+    table, report = quick_run
+    row = report["deployment"]
+    assert (row["agents"], row["cells"], row["iterations"]) == (100, 2500, 10)
+    assert _positive(row["macropt_ms"]) and _positive(row["gradient_ms"]) and _positive(row["ratio"])
+    assert row["divergence_end"] < row["divergence_start"]
+    assert "## (j)" in table and "| 100 | 2500 | 10 |" in table
