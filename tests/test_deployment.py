@@ -110,3 +110,25 @@ def test_compare_keeps_snapshots_and_the_report_draws_them(tmp_path):
     assert result.history["objective"].iloc[-1] < result.history["objective"].iloc[0]
     assert [h.split(" ", 1)[1] for h in headings(pdf_pages(tmp_path / "deployment.pdf"))] == [
         "Results at a glance", "The case", "Deployment", "Run details"]
+
+
+def test_a_summary_value_too_long_for_a_cell_is_pointed_to_not_cut(tmp_path):
+    """A 60 x 60 workspace: the target in the run's info is longer than an Excel cell holds; results.xlsx says where
+    the whole value is instead of cutting it, and summary.json keeps it whole."""
+    import json
+
+    import openpyxl
+
+    from ecodec.results.store import save_run
+    from ecodec.results.workbook import CELL_LIMIT
+
+    problem = DeploymentProblem([Sensor("a", x0_m=20.0, y0_m=30.0)], Workspace(0, 100, 0, 100, 60, 60), QUADRANTS)
+    network = CommunicationNetwork.from_edges(["a"], [])
+    result = run(problem, network, "macropt", options_for("macropt", {}), StoppingRules(max_iterations=3))
+    assert len(json.dumps(result.info["layout"])) > CELL_LIMIT
+    save_run(result, tmp_path)
+    rows = {r[0]: r[1] for r in openpyxl.load_workbook(tmp_path / "results.xlsx")["summary"].iter_rows(values_only=True)}
+    assert "more than a cell holds: see summary.json" in rows["layout"]
+    assert all(len(str(v)) <= CELL_LIMIT for v in rows.values())
+    saved = json.loads((tmp_path / "summary.json").read_text())
+    assert len(saved["info"]["layout"]["target"]) == 3600

@@ -4,8 +4,9 @@ Sheets: ``summary`` (key, value, unit: status, objective, KPIs, sizes, timings, 
 ``dispatch`` (one row per step, one column per agent quantity, headers ``agent quantity [unit]``),
 ``coupling`` (one row per resource and step: lhs, lower, upper, residual, dual price), ``costs`` (per agent),
 ``dispatch_long`` (the same dispatch as tidy rows, for pivot tables) and, for a distributed run, ``history`` (one
-row per iteration).  The file appears whole or not at all, so an earlier results workbook is never left
-half-written.
+row per iteration).  A summary value longer than an Excel cell holds (a deployment's target and snapshots) is
+replaced by a note saying where the whole value is, never cut silently.  The file appears whole or not at all, so
+an earlier results workbook is never left half-written.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import pandas as pd
 from ecodec.files import atomic_write
 from ecodec.results.run_result import RunResult
 
+#: The most characters an Excel cell holds
+CELL_LIMIT = 32767
 _UNITS = {"objective": "currency", "wall_time_s": "s", "build_time_s": "s", "solve_time_s": "s",
           "objective_bound": "currency"}
 
@@ -28,6 +31,9 @@ def write_results_workbook(result: RunResult, path: str | Path) -> Path:
     for key, value in summary.items():
         if isinstance(value, (dict, list, tuple)):
             value = json.dumps(value, default=str)
+        if isinstance(value, str) and len(value) > CELL_LIMIT:  # Excel would cut it: say so instead
+            value = (f"{len(value)} characters, more than a cell holds: see summary.json beside this workbook "
+                     f"(ecodec run/compare --output) or RunResult.info['{key}']")
         unit = _UNITS.get(key, "")
         rows.append((key, value, result.currency if unit == "currency" else unit))
     summary_df = pd.DataFrame(rows, columns=["key", "value", "unit"])
