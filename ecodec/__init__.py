@@ -38,11 +38,14 @@ _PUBLIC = {
     "Microturbine": "ecodec.models", "Renewable": "ecodec.models", "Storage": "ecodec.models",
     "Grid": "ecodec.models", "Boiler": "ecodec.models", "ElectricVehicle": "ecodec.models",
     "Buyer": "ecodec.models", "Seller": "ecodec.models", "AGENT_CLASSES": "ecodec.models",
+    "SharingAgent": "ecodec.models", "Prosumer": "ecodec.models", "DeploymentAgent": "ecodec.models",
+    "Sensor": "ecodec.models",
     "parameter": "ecodec.models", "register_agent_kind": "ecodec.models",
     # problems and networks
     "CoupledProblem": "ecodec.problem", "AggregativeProblem": "ecodec.problem", "CouplingResource": "ecodec.problem",
     "Problem": "ecodec.problem", "PROBLEM_KINDS": "ecodec.problem", "CommunicationNetwork": "ecodec.network",
-    "network_from_case": "ecodec.network",
+    "network_from_case": "ecodec.network", "OnlineSharingProblem": "ecodec.problem",
+    "DeploymentProblem": "ecodec.problem", "Workspace": "ecodec.problem", "TargetComponent": "ecodec.problem",
     # methods
     "run": "ecodec.decomposition", "solve_centralized": "ecodec.decomposition.centralized",
     "options_for": "ecodec.decomposition", "StoppingRules": "ecodec.decomposition", "METHODS": "ecodec.decomposition",
@@ -50,6 +53,7 @@ _PUBLIC = {
     # results and reports
     "RunResult": "ecodec.results", "Comparison": "ecodec.results", "compare": "ecodec.results",
     "save_runs": "ecodec.results", "load_runs": "ecodec.results", "write_report": "ecodec.report",
+    "SeedRuns": "ecodec.results",
     # the pipeline
     "Study": "ecodec.study", "solve_case": "ecodec.study", "run_case": "ecodec.study",
     "compare_case": "ecodec.study", "validate_case": "ecodec.study", "report_saved_runs": "ecodec.study",
@@ -62,7 +66,8 @@ __all__ = sorted([*_PUBLIC, "build_problem", "__version__"])
 
 def build_problem(case):
     """The problem of a :class:`Case` (read from a workbook or built in Python): a :class:`CoupledProblem` for
-    agents coupled through resources, an :class:`AggregativeProblem` for a market."""
+    agents coupled through resources, an :class:`AggregativeProblem` for a market, an
+    :class:`OnlineSharingProblem` for prosumers, a :class:`DeploymentProblem` for sensors."""
     from ecodec.problem import problem_from_case
 
     return problem_from_case(case)

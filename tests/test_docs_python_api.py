@@ -29,3 +29,9 @@ def test_the_python_api_page_runs(monkeypatch, tmp_path, capsys):
     # the remaining 14 - 10 = 4 kWh of surplus at 0.08: 1.80 - 0.32 = 1.48 EUR
     assert namespace["tiny"].status == "optimal"
     assert abs(namespace["tiny"].objective - 1.48) < 1e-9
+    # online sharing: the adjusted drs never sends more than a node generates, over each of the 3 seeds
+    summary = namespace["shared"].seeds.summary().set_index("method")
+    assert summary.at["drs", "seeds"] == 3 and summary.at["drs", "cumulative_violation"] == 0.0
+    # deployment: the four sensors move toward the target and the divergence falls
+    before, after = (float(v) for v in re.search(r"divergence (-?[\d.]+) -> (-?[\d.]+)", out).groups())
+    assert after < before
