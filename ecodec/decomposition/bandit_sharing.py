@@ -47,6 +47,7 @@ the iterates do not depend on where the nodes run.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -152,9 +153,12 @@ class BanditNode:
     def update(self, t: int, loss: float, g_played: float) -> None:
         raise NotImplementedError
 
-    def step_sizes(self) -> dict[str, float]:
-        """The step sizes of the last update, for the history (averaged over the nodes)."""
-        return {}
+    #: The names of the step sizes :meth:`step_sizes` returns (history columns ``mean_<name>``)
+    step_names: ClassVar[tuple[str, ...]] = ()
+
+    def step_sizes(self) -> tuple[float, ...]:
+        """The step sizes of the last update, in the order of ``step_names`` (averaged over the nodes)."""
+        return ()
 
     # -- the round (module docstring) ------------------------------------------------------------------------
     def act(self, t: int) -> np.ndarray:
@@ -236,13 +240,10 @@ class BanditSharingDriver(Driver):
         feedback = self.runtime.exchange(satisfaction)
         self.runtime.each(lambda name: self.local[name].learn(k, feedback[name]))
         self.decisions = executed
-        steps = self.runtime.each(lambda name: np.array([self.local[name].lam,
-                                                         *self.local[name].step_sizes().values()]))
+        steps = self.runtime.each(lambda name: np.array([self.local[name].lam, *self.local[name].step_sizes()]))
         mean = self.runtime.sum(steps) / len(self.problem.agents)
-        first = next(iter(self.local.values()), None)
-        names = list(first.step_sizes()) if first is not None else []
-        names = self.runtime.broadcast(names)
-        return {"mean_dual": float(mean[0]), **{f"mean_{n}": float(v) for n, v in zip(names, mean[1:])}}
+        return {"mean_dual": float(mean[0]),
+                **{f"mean_{n}": float(v) for n, v in zip(self.node_class.step_names, mean[1:])}}
 
     def make_evaluator(self, reference):
         return _SharingEvaluator(self, reference)

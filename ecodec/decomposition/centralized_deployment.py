@@ -32,7 +32,8 @@ def solve_deployment(problem, options, started: float, info: dict) -> RunResult:
 
     def value_and_gradient(flat):
         positions = flat.reshape(n, 2)
-        return problem.divergence(problem.model(positions)), problem.gradient(positions).ravel()
+        kernels = problem.kernels(positions)
+        return problem.divergence(kernels.mean(axis=0)), problem.gradient(positions, kernels).ravel()
 
     solved = minimize(value_and_gradient, start.ravel(), jac=True, method="L-BFGS-B", bounds=bounds,
                       options={"maxiter": MAX_ITERATIONS, "gtol": GRADIENT_TOL, "ftol": 1e-15})

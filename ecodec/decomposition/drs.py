@@ -86,7 +86,7 @@ class DRSNode(BanditNode):
         self.y = self.cap / 2.0 + (1.0 - xi) * (box - self.cap / 2.0)
         top = options.initial_dual * self.C / self.cap
         self.lam = float(self.rng.uniform(0.0, top)) if options.initial_dual else 0.0
-        self.u, self.delta_t, self._steps = None, 0.0, {}
+        self.u, self.delta_t, self._steps = None, 0.0, (0.0, 0.0)
 
     def tau(self, t: int) -> float:
         return float(self.horizon if self.options.schedule == "horizon" else t + 1)
@@ -108,10 +108,12 @@ class DRSNode(BanditNode):
         g = g_played if o.dual_constraint_at == "played" else float(np.sum(self.y)) - float(self.generation[t])
         self.y = shrunk_box_projection(self.y - alpha * grad, self.cap, self.delta_t / self.r)
         self.lam = max(0.0, self.lam + beta * (g - theta * self.lam))
-        self._steps = {"alpha": alpha, "delta": self.delta_t}
+        self._steps = (alpha, self.delta_t)
 
-    def step_sizes(self) -> dict[str, float]:
-        return self._steps or {"alpha": 0.0, "delta": 0.0}
+    step_names = ("alpha", "delta")
+
+    def step_sizes(self) -> tuple[float, ...]:
+        return self._steps
 
 
 @register(MethodSpec(

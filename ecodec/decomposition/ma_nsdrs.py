@@ -139,8 +139,10 @@ class MaNsdrsNode(BanditNode):
         g = float(np.sum(self.y)) - float(self.generation[t])
         self.lam = max(0.0, self.lam + beta * (g - theta * self.lam))
 
-    def step_sizes(self) -> dict[str, float]:
-        return {"step": float(self.weights @ self.etas)}
+    step_names = ("step",)
+
+    def step_sizes(self) -> tuple[float, ...]:
+        return (float(self.weights @ self.etas),)
 
 
 @register(MethodSpec(

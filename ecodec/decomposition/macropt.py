@@ -68,7 +68,8 @@ class _Agent:
 
     def __init__(self, problem, index: int):
         self.problem, self.i = problem, index
-        self.x = problem.initial_positions()[index].copy()
+        agent = problem.agents[index]
+        self.x = np.array([agent.x0_m, agent.y0_m], dtype=float)
         self.width = problem.widths[index: index + 1]
         self.kernel = problem.kernels(self.x[None, :], self.width)[0]
         self.w = np.zeros(problem.n_cells)
@@ -80,7 +81,7 @@ class _Agent:
     def step(self, gamma: float, weights: dict[str, float], own: str, inbox: dict[str, np.ndarray]) -> None:
         problem = self.problem
         slope = problem.divergence_slope(self.estimate)  # at P_E(s_i)
-        move = problem.kernel_step(self.x[None, :], self.width, slope)[0] / problem.n_agents
+        move = problem.kernel_step(self.x[None, :], self.width, slope, self.kernel[None, :])[0] / problem.n_agents
         mixed = consensus_mix(weights, own, self.estimate, inbox)
         self.w = mixed - self.kernel
         self.x = problem.workspace.project((self.x - gamma * move)[None, :])[0]
@@ -163,12 +164,13 @@ class _DeploymentEvaluator:
     def evaluate(self, subproblems, decisions) -> dict:
         driver, problem = self.driver, self.driver.problem
         positions = positions_of(driver.runtime, driver.local, problem.n_agents)
-        p = problem.model(positions)
+        kernels = problem.kernels(positions)  # once: the model, the divergence and the stationarity read them
+        p = kernels.mean(axis=0)
         error = driver.runtime.maximum(driver.runtime.each(
             lambda name: np.array([np.linalg.norm(driver.local[name].estimate - p)])))[0]
         driver.final_divergence = problem.divergence(p)
         record = {"objective": driver.final_divergence, "max_violation": 0.0, "rel_violation": 0.0,
-                  "stationarity": problem.stationarity(positions),
+                  "stationarity": problem.stationarity(positions, kernels),
                   "tracking_error": float(error / max(np.linalg.norm(p), 1e-300))}
         if self.reference_objective is not None:
             record["cost_gap"] = abs(record["objective"] - self.reference_objective) / max(

@@ -111,7 +111,7 @@ class DeploymentProblem:
     problem_class = "NLP"
 
     def __init__(self, agents: list[DeploymentAgent], workspace: Workspace, target: list[TargetComponent], *,
-                 divergence: str = "model-target", floor: float = 1e-6, name: str = "case", currency: str = "EUR"):
+                 divergence: str = "model-target", floor: float = 1e-6, name: str = "case"):
         self.agents = list(agents)
         self.workspace, self.target_components = workspace, list(target)
         self.divergence_direction, self.floor = divergence, floor
@@ -146,7 +146,10 @@ class DeploymentProblem:
         return int(self.centres.shape[0])
 
     def agent(self, name: str) -> DeploymentAgent:
-        return next(a for a in self.agents if a.name == name)
+        for a in self.agents:
+            if a.name == name:
+                return a
+        raise KeyError(name)
 
     def is_mixed_integer(self) -> bool:
         return False
@@ -186,17 +189,20 @@ class DeploymentProblem:
             slope = np.log(q / np.maximum(self.target, self.epsilon)) + 1.0
         return np.where(p > self.epsilon, slope, 0.0) if exact else slope
 
-    def kernel_step(self, positions: np.ndarray, widths: np.ndarray, slope: np.ndarray) -> np.ndarray:
-        """(K, 2): J_i(x_i)' slope for K agents, J_i[c] = p_i^c (m_c - x_i) / s_i^2."""
-        p = self.kernels(positions, widths)
-        weighted = p * slope[None, :]
+    def kernel_step(self, positions: np.ndarray, widths: np.ndarray, slope: np.ndarray,
+                    kernels: np.ndarray) -> np.ndarray:
+        """(K, 2): J_i(x_i)' slope for K agents at ``positions`` whose ``kernels`` (K, C) are already evaluated,
+        J_i[c] = p_i^c (m_c - x_i) / s_i^2."""
+        weighted = kernels * slope[None, :]
         moment = weighted @ self.centres - weighted.sum(axis=1, keepdims=True) * positions
         return moment / widths[:, None] ** 2
 
-    def gradient(self, positions: np.ndarray) -> np.ndarray:
-        """(N, 2): the gradient of the divergence of p(x) in every agent's position."""
-        slope = self.divergence_slope(self.model(positions), exact=True)
-        return self.kernel_step(positions, self.widths, slope) / self.n_agents
+    def gradient(self, positions: np.ndarray, kernels: np.ndarray | None = None) -> np.ndarray:
+        """(N, 2): the gradient of the divergence of p(x) in every agent's position (``kernels``: every agent's at
+        ``positions``, when the caller has them already)."""
+        kernels = self.kernels(positions) if kernels is None else kernels
+        slope = self.divergence_slope(kernels.mean(axis=0), exact=True)
+        return self.kernel_step(positions, self.widths, slope, kernels) / self.n_agents
 
     def check(self) -> None:
         """Everything was checked when the problem was made (agents inside the workspace, a valid target)."""
@@ -211,8 +217,8 @@ class DeploymentProblem:
     # -- the Pyomo views (the same cost written as a model: for small cases and the tests) --------------------
     def centralized_model(self) -> BuiltModel:
         """Every agent's position as Pyomo variables within the workspace and the divergence of p(x) at P_E as the
-        objective (without P_E), each kernel an expression (about N x C exponentials: meant for small cases; the reference solve
-        uses :meth:`gradient` with L-BFGS-B)."""
+        objective (without P_E), each kernel an expression (about N x C exponentials: meant for small cases; the
+        reference solve uses :meth:`gradient` with L-BFGS-B)."""
         m = pyo.ConcreteModel(name=self.name)
         m.agents = pyo.Block([a.name for a in self.agents])
         terms = {a.name: self._kernel_block(m.agents[a.name], a) for a in self.agents}
@@ -244,10 +250,11 @@ class DeploymentProblem:
             return sum(float(t[c]) * (float(np.log(t[c])) - pyo.log(p[c])) for c in range(self.n_cells) if t[c] > 0)
         return sum(p[c] * (pyo.log(p[c]) - float(np.log(max(t[c], eps)))) for c in range(self.n_cells))
 
-    def stationarity(self, positions: np.ndarray) -> float:
+    def stationarity(self, positions: np.ndarray, kernels: np.ndarray | None = None) -> float:
         """The norm of the projected gradient step (x - P(x - g)): zero exactly at a stationary point of the
-        divergence over the workspace."""
-        return float(np.linalg.norm(positions - self.workspace.project(positions - self.gradient(positions))))
+        divergence over the workspace (``kernels`` as for :meth:`gradient`)."""
+        step = positions - self.gradient(positions, kernels)
+        return float(np.linalg.norm(positions - self.workspace.project(step)))
 
 
 __all__ = ["DIVERGENCES", "DeploymentProblem", "TargetComponent", "Workspace", "gaussian_cells"]

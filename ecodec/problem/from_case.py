@@ -41,7 +41,7 @@ def problem_from_case(case: Case) -> CoupledProblem | AggregativeProblem | Onlin
         return DeploymentProblem(agents, workspace, target, divergence=w.get("divergence", "model-target"),
                                  floor=w.get("floor", 1e-6), name=case.name)
     if kinds == ["online-sharing"]:
-        return OnlineSharingProblem(agents, network_from_case(case), grid, name=case.name, currency=case.currency)
+        return OnlineSharingProblem(agents, network_from_case(case), grid, name=case.name)
     resources = [CouplingResource(r.name if r.scope == "step" else f"{r.name}_total", r.sense, r.rhs, r.rhs_upper,
                                   r.unit, scope=r.scope, carrier=r.name) for r in case.resources]
     return CoupledProblem(agents, resources, grid, name=case.name, currency=case.currency)

@@ -84,7 +84,7 @@ class OnlineSharingProblem:
     problem_class = "LP"
 
     def __init__(self, agents: list[SharingAgent], network: CommunicationNetwork, grid: TimeGrid, *,
-                 name: str = "case", currency: str = "EUR"):  # currency: the case's; its objective is a loss
+                 name: str = "case"):
         self.agents = list(agents)
         self.grid = grid
         self.name = name
@@ -191,10 +191,9 @@ class OnlineSharingProblem:
         T = self.grid.steps
         terms = {a.name: a.build(m.agents[a.name], self.grid, self.neighbourhoods[a.name], env.generation_kw[i],
                                  env.demand_kw[i]) for i, a in enumerate(self.agents)}
-        senders = {j: [k for k in self.neighbourhoods[j]] for j in self.index}  # undirected: k in N_j+ sends to j
-        for j, i in self.index.items():
-            block = m.agents[j]
-            block.received = pyo.Expression(T, rule=lambda _, t, j=j: sum(terms[k].sent[j][t] for k in senders[j]))
+        for j, senders in self.neighbourhoods.items():  # undirected: every k in N_j+ sends to j
+            m.agents[j].received = pyo.Expression(T, rule=lambda _, t, j=j, senders=senders: sum(
+                terms[k].sent[j][t] for k in senders))
         m.receive = pyo.Constraint(list(self.index), list(T), rule=lambda m, j, t: (
             m.agents[j].received[t] + terms[j].shortfall[t] >= float(env.demand_kw[self.index[j], t])))
         m.objective = pyo.Objective(expr=sum(terms[a.name].cost for a in self.agents), sense=pyo.minimize)

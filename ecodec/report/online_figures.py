@@ -30,17 +30,16 @@ def online_curves_figure(seeds: SeedRuns, runs) -> Figure | None:
     colors = method_colors(runs)
     fig = new_figure(6.2)
     axes = fig.subplots(3, 1, sharex=True)
+    comparator = seeds.curves[seeds.curves["method"] == methods[0]].assign(
+        value=lambda f: f["cumulative_loss"] - f["dynamic_regret"]).groupby("round")["value"].mean()
+    axes[0].plot(comparator.index, comparator.to_numpy(), color=REFERENCE_COLOR, ls="--", lw=1.0,
+                 label="comparator (best in hindsight)")
     for ax, (column, label) in zip(axes, _PANELS):
         for method in methods:
             band = seeds.band(method, column)
             ax.plot(band["round"], band["mean"], color=colors.get(method), lw=1.1, label=method)
             ax.fill_between(band["round"], band["low"], band["high"], color=colors.get(method), alpha=0.2, lw=0)
         style_axes(ax, "round" if ax is axes[-1] else "", label, legend=ax is axes[0])
-    comparator = seeds.curves[seeds.curves["method"] == methods[0]].assign(
-        value=lambda f: f["cumulative_loss"] - f["dynamic_regret"]).groupby("round")["value"].mean()
-    axes[0].plot(comparator.index, comparator.to_numpy(), color=REFERENCE_COLOR, ls="--", lw=1.0,
-                 label="comparator (best in hindsight)")
-    style_axes(axes[0], "", "cumulative loss")
     return fig
 
 

@@ -97,11 +97,12 @@ class SeedRuns:
     def band(self, method: str, column: str, confidence: float = CONFIDENCE) -> pd.DataFrame:
         """Per round: the mean of ``column`` over the seeds of ``method`` and its confidence band (low, high)."""
         rows = self.curves[self.curves["method"] == method]
-        grouped = rows.groupby("round")[column]
-        mean = grouped.mean()
-        width = grouped.apply(lambda s: half_width(s.to_numpy(float), confidence))
-        return pd.DataFrame({"round": mean.index, "mean": mean.to_numpy(), "low": (mean - width).to_numpy(),
-                             "high": (mean + width).to_numpy()})
+        grouped = rows.groupby("round")[column].agg(["mean", "std", "count"])
+        n = grouped["count"].to_numpy()  # the same seeds in every round: one quantile, as half_width takes it
+        quantile = stats.t.ppf((1 + confidence) / 2, np.maximum(n - 1, 1))
+        width = np.where(n > 1, quantile * grouped["std"].fillna(0.0).to_numpy() / np.sqrt(n), 0.0)
+        mean = grouped["mean"].to_numpy()
+        return pd.DataFrame({"round": grouped.index, "mean": mean, "low": mean - width, "high": mean + width})
 
     def summary(self, confidence: float = CONFIDENCE) -> pd.DataFrame:
         """Per method: seeds, and the mean and confidence half-width over the seeds of the final cumulative loss,
