@@ -165,9 +165,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="report to write (default reports/<case>.pdf)")
     p.set_defaults(handler=_report)
 
-    p = sub.add_parser("generate", help="write a generated case workbook (benchmark fleets)")
-    p.add_argument("family", choices=["pev"], help="pev: plug-in EV fleet from the published benchmark distributions")
-    p.add_argument("--n", type=int, required=True, help="number of vehicles")
+    p = sub.add_parser("generate", help="write a generated case workbook (benchmark fleets, the DELTA experiment)")
+    p.add_argument("family", choices=["pev", "delta"],
+                   help="pev: plug-in EV fleet from the published benchmark distributions; delta: agents with "
+                        "quadratic-plus-exponential costs (the DELTA experiment, docs/delta.md)")
+    p.add_argument("--n", type=int, required=True, help="number of vehicles (pev) or agents (delta)")
     p.add_argument("--seed", type=int, default=0, help="seed of the draw (default 0)")
     p.add_argument("--variant", choices=["lp", "milp", "v2g"], default="milp",
                    help="lp: continuous charging; milp: on/off charging (default); v2g: on/off charge or discharge")
@@ -321,10 +323,18 @@ def _generate(args) -> int:
 
     if args.output.suffix.lower() != ".xlsx":
         raise EcodecError(f"{args.output}: a case is an .xlsx workbook; give a name ending in .xlsx")
-    if args.n < 1:
-        raise EcodecError(f"--n {args.n}: expected a number of vehicles >= 1")
     if args.seed < 0:
         raise EcodecError(f"--seed {args.seed}: expected an integer >= 0")
+    if args.family == "delta":
+        from ecodec.io.delta import delta_tables
+
+        if args.n < 2:
+            raise EcodecError(f"--n {args.n}: expected a number of agents >= 2")
+        write_case_workbook(args.output, delta_tables(args.n, args.seed))
+        print(f"wrote {args.output}: {args.n} agents with quadratic-plus-exponential costs (seed {args.seed})")
+        return EXIT_OK
+    if args.n < 1:
+        raise EcodecError(f"--n {args.n}: expected a number of vehicles >= 1")
     if not args.pmax_per_vehicle_kw > 0:
         raise EcodecError(f"--pmax-per-vehicle {args.pmax_per_vehicle_kw:g}: expected a power > 0 kW")
     if not 0 <= args.budget_share <= 1:

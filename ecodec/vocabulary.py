@@ -31,7 +31,7 @@ SOLVE_STATUSES = (OPTIMAL, TIME_LIMIT, INFEASIBLE, UNBOUNDED, INFEASIBLE_OR_UNBO
 RUN_STATUSES = (CONVERGED, COMPLETED, ITERATION_LIMIT, INTERRUPTED, INFEASIBLE)
 
 #: The sections a report can hold, in the order it prints them; a problem kind declares which of them apply
-REPORT_SECTIONS = ("glance", "case", "convergence", "market", "online", "deployment", "dispatch", "storage", "grid",
+REPORT_SECTIONS = ("glance", "case", "convergence", "market", "learning", "online", "deployment", "dispatch", "storage", "grid",
                    "prices", "costs", "details")
 
 #: The name of the centralized solve, the reference every distributed run is compared with

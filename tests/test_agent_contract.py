@@ -211,7 +211,7 @@ def test_registration_refuses_an_undeclared_parameter_and_a_taken_kind():
 def test_the_agent_sheets_are_the_declarations():
     specs = agent_sheets()
     assert [s.name for s in specs] == ["microturbines", "renewables", "storages", "grid", "boilers", "evs", "buyers",
-                                       "sellers", "prosumers", "sensors"]
+                                       "sellers", "quadratic_exponential", "prosumers", "sensors"]
     assert [s.agent_kind for s in specs] == KIND_IDS
     for cls, spec in zip(CLASSES, specs):
         assert spec in sheets() and spec.description == cls.sheet_description and not spec.required

@@ -48,7 +48,9 @@ CASES = {"lp": ("cases/microgrid_8.xlsx", ["--max-iterations", "100"]),
          "drs": ("cases/der_sharing_6.xlsx", ["--method", "drs", "--max-iterations", "100", "-O", "seed=3"]),
          "ma-nsdrs": ("cases/der_sharing_6.xlsx", ["--method", "ma-nsdrs-na", "--max-iterations", "100"]),
          "bansap": ("cases/der_sharing_6.xlsx", ["--method", "bansap", "--max-iterations", "100"]),
-         "macropt": ("cases/deployment_100.xlsx", ["--method", "macropt", "--max-iterations", "20", "--no-reference"])}
+         "macropt": ("cases/deployment_100.xlsx", ["--method", "macropt", "--max-iterations", "20", "--no-reference"]),
+         "delta": ("cases/delta_20.xlsx", ["--method", "delta", "--max-iterations", "30", "-O", "width=16", "-O",
+                                           "replay=8", "--no-reference"])}
 
 
 def ecodec(*args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
@@ -104,7 +106,7 @@ def _relative_difference(a: np.ndarray, b: np.ndarray) -> float:
 #: Every method on 2 ranks; on 4 ranks (agents spread thinner, sums reduced over more ranks) primal decomposition
 #: (neighbour messages) and aggregative tracking (neighbour messages and network-wide sums).  (One rank would repeat
 #: the in-process run: nothing crosses a rank.)
-FOUR_RANKS = ("lp", "aggregative-tracking", "drs", "macropt")
+FOUR_RANKS = ("lp", "aggregative-tracking", "drs", "macropt", "delta")
 
 
 def test_every_registered_distributed_method_has_an_mpi_case():

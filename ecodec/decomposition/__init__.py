@@ -23,6 +23,7 @@ from ecodec.decomposition.dualbi import DualBi, DualBiOptions
 from ecodec.decomposition.tracking_admm import TrackingAdmm, TrackingAdmmOptions
 from ecodec.decomposition.proximal_dual import ProximalDual, ProximalDualOptions
 from ecodec.decomposition.aggregative_tracking import AggregativeTracking, AggregativeTrackingOptions
+from ecodec.decomposition.delta import Delta, DeltaOptions
 from ecodec.decomposition.drs import DRS, DRSOptions
 from ecodec.decomposition.ma_nsdrs import MaNsdrs, MaNsdrsOptions
 from ecodec.decomposition.bansap import Bansap, BansapOptions

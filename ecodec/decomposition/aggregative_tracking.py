@@ -132,7 +132,7 @@ class _TrackingAgent:
             value = None
         if value is None or not np.all(np.isfinite(np.concatenate([np.atleast_1d(v) for v in value])
                                                    if isinstance(value, tuple) else value)):
-            raise SolveError(f"aggregative-tracking: agent '{self.f.agent_name}' ({self.f.kind}) cannot evaluate its "
+            raise SolveError(f"{self.method}: agent '{self.f.agent_name}' ({self.f.kind}) cannot evaluate its "
                              f"cost at its estimate of the aggregates at iteration {k} (s = "
                              f"{np.array2string(self.s, precision=4)}); a smaller step_size keeps the estimates closer "
                              f"to the aggregates")
@@ -155,13 +155,19 @@ class AggregativeTracking(NeighbourDriver):
     """Projected aggregative tracking; the math is in the module docstring."""
 
     def setup(self) -> None:
+        self.start_agents(_TrackingAgent)
+        self.runtime.each(lambda name: self.local[name].start_gradient())
+
+    def start_agents(self, make_agent) -> None:
+        """Compile every agent's functions, make its state with ``make_agent(functions)``, and average the
+        estimates s over every edge ``consensus_rounds`` times (the start of the module docstring)."""
         self.start_schedule()
-        self.local: dict[str, _TrackingAgent] = {}
+        self.local = {}
 
         def compile_one(name):
             functions = CompiledAggregativeAgent(self.problem, name)
             self.subproblems[name] = functions
-            self.local[name] = _TrackingAgent(functions)
+            self.local[name] = make_agent(functions)
 
         self.runtime.each(compile_one)
         n = len(self.problem.agents)
@@ -174,7 +180,6 @@ class AggregativeTracking(NeighbourDriver):
                                                                  self.local[name].s, inbox[name]))
             for name, s in mixed.items():
                 self.local[name].s = s
-        self.runtime.each(lambda name: self.local[name].start_gradient())
         self.decisions = {name: agent.x for name, agent in self.local.items()}
         self.rounds = rounds
         self.record_values = n * self.problem.grid.T + len(self.problem.keys()) <= HISTORY_COLUMNS
@@ -196,10 +201,16 @@ class AggregativeTracking(NeighbourDriver):
         totals = self.runtime.sum(self.runtime.each(lambda name: np.concatenate([
             [np.sum(changes[name] ** 2), np.sum(self.local[name].x ** 2)], self.local[name].s, self.local[name].y])))
         sigma, mean_y = totals[2: 2 + p] / n, totals[2 + p:] / n
+        return self.tracking_record(graph, gamma, totals[0], totals[1], sigma, mean_y)[0]
+
+    def tracking_record(self, graph, gamma: float, change_sq: float, x_sq: float, sigma: np.ndarray,
+                        mean_y: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
+        """The history record of the module docstring from ||x^k+1 - x^k||^2, ||x^k+1||^2, sigma and the mean of y;
+        also returns [max_i ||s_i - sigma||, max_i ||y_i - mean y||]."""
         errors = self.runtime.maximum(self.runtime.each(lambda name: np.array([
             np.linalg.norm(self.local[name].s - sigma), np.linalg.norm(self.local[name].y - mean_y)])))
         record = {"step_size": gamma, "active_edges": float(graph.n_edges),
-                  "rel_step": float(np.sqrt(totals[0] / max(totals[1], 1e-300))),
+                  "rel_step": float(np.sqrt(change_sq / max(x_sq, 1e-300))),
                   "tracking_error_sigma": float(errors[0] / max(np.linalg.norm(sigma), 1e-12)),
                   "tracking_error_gradient": float(errors[1] / max(np.linalg.norm(mean_y), 1e-12))}
         if self.record_values:
@@ -207,7 +218,7 @@ class AggregativeTracking(NeighbourDriver):
             for name, x in decisions.items():
                 record.update({f"x:{name}:{j + 1}": float(v) for j, v in enumerate(x)})
             record.update({f"sigma:{key}:{t + 1}": float(v) for (key, t), v in zip(self.problem.keys(), sigma)})
-        return record
+        return record, errors
 
     def finish(self) -> dict[str, object]:
         n = len(self.problem.agents)

@@ -39,7 +39,6 @@ import math
 import numpy as np
 
 from ecodec.network import CommunicationNetwork
-from ecodec.network.graph import NetworkError
 
 T_SLOTS, STEP_H = 24, 1.0 / 3.0
 VARIANT_MODES = {"lp": "continuous", "milp": "binary", "v2g": "v2g"}
@@ -77,7 +76,9 @@ def pev_tables(n: int, seed: int, variant: str, pmax_per_vehicle_kw: float = 1.0
                          "departure_step": T_SLOTS, "price_per_kwh": PRICE_PROFILE})
     limit = pmax_per_vehicle_kw * n
     names = [v["name"] for v in vehicles]
-    edges, graph_seed = _connected_draw(names, seed)
+    network, graph_seed = CommunicationNetwork.first_connected_erdos_renyi(
+        names, min(1.0, 3.0 * math.log(n) / n) if n > 2 else 1.0, seed)
+    edges = list(network.edges)
     timeseries = [{"t": t + 1, PRICE_PROFILE: round(float(price[t]), 8), LIMIT_PROFILE: -limit}
                   for t in range(T_SLOTS)]
     resources = [{"name": "active_power", "sense": ">=", "rhs": LIMIT_PROFILE, "unit": "kW", "scope": "step",
@@ -108,21 +109,6 @@ def pev_tables(n: int, seed: int, variant: str, pmax_per_vehicle_kw: float = 1.0
         "drivers": [{"driver": "centralized", "option": "mip_rel_gap", "value": 0.001},
                     {"driver": "centralized", "option": "time_limit_s", "value": 120}] if variant != "lp" else [],
     }
-
-
-def _connected_draw(names: list[str], seed: int) -> tuple[list[tuple[str, str]], int]:
-    """Edges of the first connected Erdos-Renyi draw over ``names`` from seed, seed + 1, ..."""
-    n = len(names)
-    if n == 1:
-        return [], seed
-    p = min(1.0, 3.0 * math.log(n) / n) if n > 2 else 1.0
-    for attempt in range(seed, seed + 1000):
-        try:
-            return list(CommunicationNetwork.named("erdos_renyi", names, edge_probability=p, seed=attempt).edges), \
-                attempt
-        except NetworkError:
-            continue
-    raise RuntimeError(f"no connected communication graph over {n} vehicles in 1000 draws")
 
 
 def energy_range_kwh(vehicles: list[dict]) -> tuple[float, float]:

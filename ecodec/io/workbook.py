@@ -252,14 +252,26 @@ class _Reader(SheetReader):
                        f"market of buyers and sellers, or prosumer nodes sharing energy; agent '{other.name}' is of "
                        f"kind {other.kind}")
         elif kinds == ["aggregative"]:
+            present = {a.kind for a in agents}
             for cls in AGGREGATIVE_CLASSES.values():
-                if not any(a.kind == cls.kind for a in agents):
-                    self.issue(cls.sheet, None, None, NO_VALUE, f"at least one active {cls.kind}: a market needs "
-                               "buyers and sellers")
+                for needed in cls.requires_kinds if cls.kind in present else ():
+                    if needed not in present:
+                        other = AGGREGATIVE_CLASSES[needed]
+                        self.issue(other.sheet, None, None, NO_VALUE, f"at least one active {needed}: "
+                                   f"{cls.requirement}")
+            groups = {}
+            for a in agents:
+                groups.setdefault(AGGREGATIVE_CLASSES[a.kind].aggregates, a)
+            if len(groups) > 1:
+                (first, one), (_, second) = list(groups.items())[:2]
+                self.issue(AGGREGATIVE_CLASSES[second.kind].sheet, second.row, "name", second.name,
+                           f"agents sharing one list of aggregates: agent '{one.name}' ({one.kind}) is coupled "
+                           f"through {', '.join(first)}, {second.kind} agents through "
+                           f"{', '.join(AGGREGATIVE_CLASSES[second.kind].aggregates)}; a case holds one market")
             if resources:
                 self.issue(RESOURCES.name, resources[0].row, "name", resources[0].name,
-                           "no coupling resource rows in a market case (buyers and sellers are coupled through the "
-                           "market's aggregates); remove the 'resources' sheet")
+                           "no coupling resource rows in a market case (its agents are coupled through the "
+                           "aggregates); remove the 'resources' sheet")
         elif kinds == ["deployment"]:
             for spec, given in ((WORKSPACE, workspace), (TARGETS, targets)):
                 if not given and not any(i.sheet == spec.name for i in self.issues):

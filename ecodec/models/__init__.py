@@ -14,6 +14,7 @@ from ecodec.models.grid import Grid
 from ecodec.models.boiler import Boiler
 from ecodec.models.ev import ElectricVehicle
 from ecodec.models.market import Buyer, Seller
+from ecodec.models.quadratic_exponential import QuadraticExponential
 from ecodec.models.prosumer import Prosumer
 from ecodec.models.sensor import Sensor
 from ecodec.models.parameters import DeclaredAgent, parameter
@@ -22,5 +23,5 @@ from ecodec.models.registry import (AGENT_CLASSES, AGGREGATIVE_CLASSES, SHARING_
 
 __all__ = ["AGENT_CLASSES", "AGGREGATIVE_CLASSES", "SHARING_CLASSES", "Agent", "AgentTerms", "AggregativeAgent",
            "AggregativeTerms", "Boiler", "Buyer", "DeclaredAgent", "DeploymentAgent", "ElectricVehicle", "Grid", "Microturbine", "Output",
-           "Prosumer", "Renewable", "Seller", "Sensor", "SharingAgent", "SharingTerms", "Storage", "TimeGrid", "agent_class",
+           "Prosumer", "QuadraticExponential", "Renewable", "Seller", "Sensor", "SharingAgent", "SharingTerms", "Storage", "TimeGrid", "agent_class",
            "agent_classes", "at", "parameter", "register_agent_kind"]

@@ -106,6 +106,9 @@ class AggregativeAgent(DeclaredAgent, ABC):
     outputs: ClassVar[tuple[Output, ...]]
     aggregates: ClassVar[tuple[str, ...]]
     problem_kind: ClassVar[str] = "aggregative"
+    #: Agent kinds a case with this kind must also hold (a buyer needs sellers), and why, in words
+    requires_kinds: ClassVar[tuple[str, ...]] = ()
+    requirement: ClassVar[str] = ""
 
     @abstractmethod
     def build(self, block: pyo.Block, grid: TimeGrid, sigma: dict[str, list]) -> AggregativeTerms:

@@ -103,6 +103,7 @@ class Buyer(AggregativeAgent):
     example = {"name": "buyer1", "active": False, "demand_kwh": 8.0, "grid_export_price_per_kwh": 0.12,
                "grid_import_price_per_kwh": 0.29, "weight_demand_per_kwh2": 0.01, "weight_price": 1.0}
     aggregates = MARKET_AGGREGATES
+    requires_kinds, requirement = ("seller",), "a market needs buyers and sellers"
     outputs = (Output("bid", "bid", "currency/kWh"), Output("energy_received", "energy_received", "kWh"),
                Output("shortfall", "shortfall", "kWh"), Output("payment", "payment", "currency"))
 
@@ -144,6 +145,7 @@ class Seller(AggregativeAgent):
     example = {"name": "seller1", "active": False, "excess_kwh": 10.0, "weight_revenue": 0.5,
                "weight_storage": 1.0, "revenue_in_cost": "minus"}
     aggregates = MARKET_AGGREGATES
+    requires_kinds, requirement = ("buyer",), "a market needs buyers and sellers"
     outputs = (Output("fraction_sold", "fraction_sold", "-"), Output("energy_sold", "energy_sold", "kWh"),
                Output("revenue", "revenue", "currency"))
 

@@ -171,6 +171,27 @@ class CommunicationNetwork:
                                f"above ln(N)/N = {math.log(n) / n:.3g}) or another seed")
         return cls(agents, edges, label)
 
+    @classmethod
+    def first_connected_erdos_renyi(cls, agents: Iterable[str], edge_probability: float, seed: int,
+                                    attempts: int = 1000) -> tuple[CommunicationNetwork, int]:
+        """The first connected ``erdos_renyi`` draw from seed, seed + 1, ... (at most ``attempts``), with the seed
+        that gave it.
+
+        >>> net, used = CommunicationNetwork.first_connected_erdos_renyi([f"a{i}" for i in range(20)], 0.2, 0)
+        >>> net.n_agents, used >= 0
+        (20, True)
+        """
+        agents = tuple(agents)
+        if len(agents) < 3:
+            return cls.named("complete", agents), seed
+        for attempt in range(seed, seed + attempts):
+            try:
+                return cls.named("erdos_renyi", agents, edge_probability=edge_probability, seed=attempt), attempt
+            except NetworkError:
+                continue
+        raise NetworkError(f"no connected erdos_renyi(p={edge_probability:g}) draw over {len(agents)} agents in "
+                           f"{attempts} seeds from {seed}; use a larger edge probability")
+
     # -- structure ---------------------------------------------------------------------------------------
     @property
     def n_agents(self) -> int:

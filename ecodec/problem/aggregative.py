@@ -32,7 +32,7 @@ class AggregativeProblem:
 
     kind = "aggregative"
     #: The report sections that apply: no coupling rows, so no dispatch of resources, storage, grid or prices
-    report_sections = ("glance", "case", "convergence", "market", "costs", "details")
+    report_sections = ("glance", "case", "convergence", "market", "learning", "costs", "details")
     words = KindWords("market cases (buyers and sellers)",
                       "a market whose agents are coupled through aggregates")
     problem_class = "NLP"
@@ -70,7 +70,7 @@ class AggregativeProblem:
 
     def coupling_description(self) -> str:
         """What couples the agents, in words: the aggregates."""
-        return f"a market coupled through the aggregates {', '.join(self.aggregates)}"
+        return f"agents coupled through the aggregates {', '.join(self.aggregates)}"
 
     def keys(self) -> list[tuple[str, int]]:
         """(aggregate, step) in the order of the vector sigma: aggregates outer, steps inner."""

@@ -14,6 +14,8 @@ The case                       agents by kind with their parameters, coupling re
 Convergence                    cost gap, coupling violation, decision distance (log scales), bounds if any
 Market                         a market case: bids, fractions sold, energy shares, payments and revenues per
                                agent and run, and the distributed decisions per iteration
+Learning                       runs that learn their gradients (DELTA): distance to the optimum, consensus error
+                               and learning error per iteration, and their values at the snapshot iterations
 Online sharing                 an online sharing case: loss, regret and violation over the seeds with confidence
                                bands, energy levels per node before and after sharing, surplus and shortage nodes
 Deployment                     a deployment case: the agents over the target density at the kept iterations, the
@@ -45,6 +47,7 @@ from ecodec.errors import EcodecError
 from ecodec.files import atomic_write
 from ecodec.report import dispatch_figures, figures, market_figures
 from ecodec.report.deployment_section import deployment_section
+from ecodec.report.learning_section import learning_section
 from ecodec.report.online_section import online_section
 from ecodec.report.pdf import (FRAME_WIDTH, ReportDocument, figure, heading, paragraph, spacer, table,
                                table_of_contents)
@@ -59,7 +62,7 @@ from ecodec.vocabulary import OPTIMAL, REPORT_SECTIONS
 
 log = logging.getLogger(__name__)
 
-SECTION_TITLES = ("Results at a glance", "The case", "Convergence", "Market", "Online sharing", "Deployment",
+SECTION_TITLES = ("Results at a glance", "The case", "Convergence", "Market", "Learning", "Online sharing", "Deployment",
                   "Dispatch", "Stored energy", "Grid exchange", "Coupling prices", "Costs per agent", "Run details")
 QUALITY_COLUMNS = ("method", "status", "objective", "cost_gap", "max_violation", "rms_violation", "rel_violation",
                    "distance")
@@ -284,6 +287,9 @@ class _Story:
             out += figure(trajectories, f"Decisions per iteration (log scale) of each distributed run, one colour "
                                         f"per agent; dashed: the decisions of {self.solved[0].method}.")
         return out
+
+    def learning(self) -> list:
+        return learning_section(self.runs)
 
     def online(self) -> list:
         return online_section(self.runs, self.summary, self.seeds)

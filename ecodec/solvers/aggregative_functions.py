@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyomo.environ as pyo
+from pyomo.contrib.fbbt.fbbt import compute_bounds_on_expr
 
 from ecodec.errors import ProblemError
 from ecodec.problem.aggregative import AggregativeProblem
@@ -55,6 +56,10 @@ class CompiledAggregativeAgent:
         self._gradient = compile_vector([d for _, d in gradient], index, "gradient")
         shares = [terms.shares[k][t] if k in terms.shares else 0.0 for k, t in problem.keys()]
         self._shares = compile_vector(shares, index, "shares")
+        bounds = [(0.0, 0.0) if isinstance(share, float) else compute_bounds_on_expr(share) for share in shares]
+        #: bounds of each share phi_i over the box of x (interval arithmetic; -inf / inf where unbounded)
+        self.share_lower = np.array([-np.inf if lo is None else lo for lo, _ in bounds])
+        self.share_upper = np.array([np.inf if hi is None else hi for _, hi in bounds])
         rows, cols, exprs = [], [], []
         for r, share in enumerate(shares):
             for j, d in symbolic_gradient(share, variables, index) if not isinstance(share, float) else []:
