@@ -19,7 +19,9 @@
     time on 6, 20, 200 and 2000 nodes, and the wall time of the 20-node comparison over 10 seeds
     (:mod:`online_sharing`);
 (j) MACROPT per iteration on the 100-agent, 2500-cell deployment against one vectorized evaluation of the exact
-    gradient (:mod:`deployment`).
+    gradient (:mod:`deployment`);
+(k) DELTA per iteration on the 20-agent experiment against aggregative tracking with exact gradients, and the
+    import time of the optional extra 'learning' (:mod:`delta`).
 
 Writes ``latest.md`` (the tables) and ``latest.json`` (raw numbers, machine, date) to ``--output-dir``
 (default ``benchmarks/results/``, git-ignored) and prints the tables.  Exits with status 1 when some path did not
@@ -41,6 +43,7 @@ import sys
 import time
 from pathlib import Path
 
+import delta
 import deployment
 import market_scaling
 import nlp_overhead
@@ -68,7 +71,7 @@ FULL = {"resolve": resolving.ResolveSettings(), "copies": (1, 10, 100), "iterati
         "tightening": {"fleets": ("cases/pev_100.xlsx", 500), "iterations": 120, "repeats": 3},
         "online": {"sizes": (("cases/der_sharing_6.xlsx", 720), ("cases/der_sharing_20.xlsx", 720), (200, 168),
                              (2000, 24)), "seeds": 10},
-        "deployment": {"iterations": 200}}
+        "deployment": {"iterations": 200}, "delta": {"iterations": 200}}
 QUICK = {"resolve": resolving.ResolveSettings(solves=50, repeats=3, rebuild_solves=5, rebuild_repeats=1,
                                               persistent_solves=10, persistent_repeats=1),
          "copies": (1, 10), "iterations": 10, "mpi": {"copies": 5, "iterations": 5, "ranks": (1, 2)},
@@ -76,7 +79,7 @@ QUICK = {"resolve": resolving.ResolveSettings(solves=50, repeats=3, rebuild_solv
          "market": {"copies": (1, 5), "iterations": 10},
          "tightening": {"fleets": ("cases/pev_100.xlsx",), "iterations": 51, "repeats": 1},
          "online": {"sizes": (("cases/der_sharing_6.xlsx", 48), (200, 12)), "seeds": 0},
-         "deployment": {"iterations": 10}}
+         "deployment": {"iterations": 10}, "delta": {"iterations": 5}}
 MPIEXEC = Path(sys.executable).with_name("mpiexec")
 
 
@@ -158,7 +161,7 @@ def markdown(report: dict, resolve: list[resolving.ResolveResult], scaling: list
              ranks: list[dict] | None, certified: list[CertifiedResult], qp: list[qp_resolve.QpResult],
              nlp: list[nlp_overhead.OverheadResult], market: list[market_scaling.MarketScalingResult],
              tightening: list[tightening_iteration.TighteningResult], online: list[online_sharing.OnlineResult],
-             comparison_s: float | None, placed: deployment.DeploymentResult) -> str:
+             comparison_s: float | None, placed: deployment.DeploymentResult, learned: delta.DeltaResult) -> str:
     machine, settings = report["machine"], report["settings"]
     rs = settings["resolve"]
     unmet = [r.agent for r in resolve if r.compiled_over_bare > TARGET_COMPILED_OVER_BARE]
@@ -229,6 +232,11 @@ def markdown(report: dict, resolve: list[resolving.ResolveResult], scaling: list
         "",
         deployment.deployment_table(placed),
         "",
+        ("## (k) DELTA per iteration against aggregative tracking with exact gradients (median; one process), and "
+         "the import of the extra 'learning'"),
+        "",
+        delta.delta_table(learned),
+        "",
     ])
 
 
@@ -248,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
                            "iterations": plan["iterations"], "mpi": plan["mpi"], "qp": plan["qp"],
                            "nlp_sizes": list(plan["nlp_sizes"]), "market": plan["market"],
                            "tightening": plan["tightening"], "online": plan["online"],
-                           "deployment": plan["deployment"],
+                           "deployment": plan["deployment"], "delta": plan["delta"],
                            "target_compiled_over_bare": TARGET_COMPILED_OVER_BARE,
                            "objective_rtol": resolving.OBJECTIVE_RTOL}}
     case = read_case(args.case)
@@ -300,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     comparison_s = online_sharing.comparison_time(seeds) if seeds else None
     print("(j) MACROPT deployment ...", file=sys.stderr, flush=True)
     placed = deployment.measure(plan["deployment"]["iterations"])
+    print("(k) DELTA ...", file=sys.stderr, flush=True)
+    learned = delta.measure(plan["delta"]["iterations"])
 
     report["subproblem_resolve"] = [dict(dataclasses.asdict(r), objectives_agree=r.objectives_agree,
                                          ratios={"compiled/bare": r.compiled_over_bare,
@@ -323,11 +333,12 @@ def main(argv: list[str] | None = None) -> int:
     report["online_sharing"] = {"networks": [dataclasses.asdict(r) for r in online],
                                 "comparison_20_nodes_s": comparison_s}
     report["deployment"] = dict(dataclasses.asdict(placed), ratio=placed.ratio)
+    report["delta"] = dict(dataclasses.asdict(learned), ratio=learned.ratio)
     report["objectives_agree"] = (report["objectives_agree"] and all(r.objectives_agree for r in qp)
                                   and all(r.reached for r in nlp) and all(r.reached for r in market))
     report["total_time_s"] = time.perf_counter() - started
     text = markdown(report, resolve, scaling, ranks, certified, qp, nlp, market, tightening, online, comparison_s,
-                    placed)
+                    placed, learned)
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "latest.md").write_text(text)
     (args.output_dir / "latest.json").write_text(json.dumps(report, indent=2) + "\n")

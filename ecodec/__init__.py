@@ -39,7 +39,7 @@ _PUBLIC = {
     "Grid": "ecodec.models", "Boiler": "ecodec.models", "ElectricVehicle": "ecodec.models",
     "Buyer": "ecodec.models", "Seller": "ecodec.models", "AGENT_CLASSES": "ecodec.models",
     "SharingAgent": "ecodec.models", "Prosumer": "ecodec.models", "DeploymentAgent": "ecodec.models",
-    "Sensor": "ecodec.models",
+    "Sensor": "ecodec.models", "QuadraticExponential": "ecodec.models", "delta_problem": "ecodec.io.delta",
     "parameter": "ecodec.models", "register_agent_kind": "ecodec.models",
     # problems and networks
     "CoupledProblem": "ecodec.problem", "AggregativeProblem": "ecodec.problem", "CouplingResource": "ecodec.problem",
@@ -57,6 +57,7 @@ _PUBLIC = {
     # the pipeline
     "Study": "ecodec.study", "solve_case": "ecodec.study", "run_case": "ecodec.study",
     "compare_case": "ecodec.study", "validate_case": "ecodec.study", "report_saved_runs": "ecodec.study",
+    "cost_change_study": "ecodec.study.cost_change", "CostChangeStudy": "ecodec.study.cost_change",
     # errors
     "EcodecError": "ecodec.errors", "CaseError": "ecodec.errors", "ProblemError": "ecodec.errors",
     "AgentError": "ecodec.errors",

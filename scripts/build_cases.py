@@ -187,6 +187,10 @@ def main(out_dir: Path = CASES_DIR) -> None:
     build_household_case.main(out_dir)
     build_sharing_cases.main(out_dir)
     build_deployment_case.main(out_dir)
+    from ecodec.io.delta import delta_tables  # the DELTA experiment: cases/delta_20.xlsx (ecodec generate delta)
+
+    write_case_workbook(out_dir / "delta_20.xlsx", delta_tables(20, 0))
+    print(f"wrote {out_dir / 'delta_20.xlsx'}")
 
 
 if __name__ == "__main__":

@@ -160,3 +160,12 @@ def test_the_deployment_benchmark_times_macropt_against_the_exact_gradient(quick
     assert _positive(row["macropt_ms"]) and _positive(row["gradient_ms"]) and _positive(row["ratio"])
     assert row["divergence_end"] < row["divergence_start"]
     assert "## (j)" in table and "| 100 | 2500 | 10 |" in table
+
+
+def test_the_delta_benchmark_times_delta_against_aggregative_tracking(quick_run):
+    """(k): the 20-agent case for the iterations asked; import, set-up and both per-iteration times positive."""
+    table, report = quick_run
+    row = report["delta"]
+    assert (row["agents"], row["width"], row["iterations"]) == (20, 300, 5)
+    assert all(_positive(row[k]) for k in ("import_s", "setup_s", "delta_ms", "tracking_ms", "ratio"))
+    assert "## (k)" in table and "| 20 | 300 | 5 |" in table

@@ -110,14 +110,14 @@ def test_the_tracking_invariants_hold_at_every_iteration(case):
 @pytest.mark.slow
 @pytest.mark.xdist_group("delta")
 def test_the_distance_falls_two_orders_and_recovers_after_the_costs_change():
-    """The reduced experiment (8 agents, 64-neuron layers): two orders of magnitude below the start before the
+    """The reduced experiment (8 agents, 128-neuron layers): two orders of magnitude below the start before the
     change; after it, the distance to the new optimum falls back to the same neighbourhood."""
     from ecodec.study.cost_change import cost_change_study
 
     (before, network), (after, _) = delta_problem(8, 0), delta_problem(8, 0, cost_seed=1)
     study = cost_change_study(before, after, change_at=3000, iterations=5000, network=network,
-                              options={"width": 64})
-    d = study.run.history.set_index("iteration")["distance_to_optimum"]
+                              options={"width": 128})
+    d = study.run.history.set_index("iteration")["distance"]
     start, plateau = d.loc[1], d.loc[2801:3000].median()
     assert plateau <= start / 100
     jump = d.loc[3001]
@@ -176,3 +176,21 @@ def test_a_matrix_p_that_is_not_positive_definite_is_refused_at_its_row(tmp_path
     assert "Traceback" not in done.stderr
     with pytest.raises(Exception, match="positive definite"):
         validate_case(path)
+
+
+def test_compare_reports_the_learning_section_with_its_snapshots(tmp_path):
+    from test_report import headings, pdf_pages
+
+    from ecodec.study import compare_case
+
+    problem, network = delta_problem(5, 2)
+    study = compare_case(problem, ["centralized", "delta"], network=network, stopping={"max_iterations": 25},
+                         options={"delta": SMALL}, report=tmp_path / "delta.pdf")
+    run_ = study.run("delta")
+    assert list(run_.history["samples"])[-1] == 5 * 25 + 5  # one per agent and iteration, and one for the scale
+    pages = pdf_pages(tmp_path / "delta.pdf")
+    assert [h.split(" ", 1)[1] for h in headings(pages)] == [
+        "Results at a glance", "The case", "Convergence", "Learning", "Costs per agent", "Run details"]
+    learning = next(page for page in pages if "delta: values at the snapshots." in page)
+    row = next(line.split() for line in learning.splitlines() if line.split()[:1] == ["20"])
+    assert float(row[1]) == pytest.approx(run_.history.set_index("iteration").loc[20, "distance"], rel=1e-2)

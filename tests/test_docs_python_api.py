@@ -35,3 +35,5 @@ def test_the_python_api_page_runs(monkeypatch, tmp_path, capsys):
     # deployment: the four sensors move toward the target and the divergence falls
     before, after = (float(v) for v in re.search(r"divergence (-?[\d.]+) -> (-?[\d.]+)", out).groups())
     assert after < before
+    # DELTA: one sample per agent and iteration (and one each for the cost scale)
+    assert "; 255 samples" in out and namespace["learned"].status == "iteration_limit"

@@ -62,3 +62,14 @@ def test_online_sharing_built_in_python(tmp_path):
     assert {name for name, _, _ in levels} == {"roof_a", "roof_b"}  # the two small roofs lack energy
     assert all(float(after) > float(before) for _, before, after in levels)
     assert (tmp_path / "four_prosumers.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def test_delta_follows_a_change_of_the_costs(tmp_path):
+    out = _run("delta_cost_change.py", "--output-dir", str(tmp_path))
+    start, before = (float(x) for x in re.search(r"distance to the optimum: ([\d.e+-]+) at iteration 1, "
+                                                  r"([\d.e+-]+) at iteration 1000", out).groups())
+    jump, end = (float(x) for x in re.search(r"distance to the new optimum: ([\d.e+-]+) just after the change, "
+                                              r"([\d.e+-]+) at iteration 2000", out).groups())
+    assert before < start / 30 and jump > 10 * before and end < jump / 20
+    assert "samples of the costs: 16,008" in out  # 8 agents x 2000 iterations, and one each for the cost scale
+    assert (tmp_path / "delta_cost_change.pdf").read_bytes()[:5] == b"%PDF-"

@@ -78,6 +78,9 @@ class DeltaOptions(TimeVaryingGraphOptions):
                               lower=0.0, lower_open=True)
     learning_rate: float = option(3e-3, "-", "gamma_theta, the step of the learning update (0 freezes the "
                                   "surrogates)", lower=0.0)
+    learning_rate_decay: float | None = option(500.0, "iterations", "K of the decay gamma_theta / sqrt(1 + k / K) "
+                                               "of the learning rate (none: constant)", lower=0.0, lower_open=True,
+                                               optional=True, dtype=NUMBER)
     optimizer: str = option("adam", "-", "optimizer of the learning update", choices=OPTIMIZERS)
     surrogate: str = option("mlp", "-", "the surrogate: a neural network (mlp) or a quadratic in (x, s)",
                             choices=SURROGATES)
@@ -106,7 +109,7 @@ class DeltaOptions(TimeVaryingGraphOptions):
 
     def surrogate_spec(self) -> SurrogateSpec:
         return SurrogateSpec(self.surrogate, self.layers, self.width, self.activation, self.optimizer,
-                             self.learning_rate)
+                             self.learning_rate, self.learning_rate_decay)
 
 
 class _DeltaAgent(_TrackingAgent):

@@ -1,8 +1,8 @@
 """The report's "Learning" section (DELTA, :mod:`ecodec.decomposition.delta`): for each run that learned its
 gradients, the distance to the optimum, the consensus error of the aggregate estimates and the learning error of
 the gradients per iteration (log scales), and their values at the report's snapshots k = 1, 20, 500, 10^4 and at
-the end.  A run whose costs changed mid-run (``info['cost_change_at']``, docs/delta.md) is measured against the
-optimum of the costs in force (``distance_to_optimum``), with the change marked.  It reads the runs' histories and
+the end.  A run whose costs changed mid-run (``info['cost_change_at']``, docs/delta.md; its history measures each
+iterate against the optimum of the costs in force) has the change marked.  It reads the runs' histories and
 ``info``; nothing is recomputed.
 """
 
@@ -16,17 +16,12 @@ from ecodec.report.pdf import figure, paragraph, table
 
 #: The iterations the DELTA report shows its snapshots at (its k = 0 is the start; a history begins at k = 1)
 SNAPSHOTS = (1, 20, 500, 10_000)
-CURVES = (("distance", "distance to the optimum (relative)"), ("consensus_error", "consensus error max_i |s_i - sigma|"),
-          ("learning_error", "learning error of the gradients (relative)"))
+CURVES = (("distance", "distance"), ("consensus_error", "consensus error"), ("learning_error", "learning error"))
 
 
 def learned(runs) -> list:
     """The runs that learned their gradients (their history has ``learning_error``)."""
     return [run for run in runs if run.has_solution and "learning_error" in run.history.columns]
-
-
-def _distance_column(run) -> str:
-    return "distance_to_optimum" if "distance_to_optimum" in run.history.columns else "distance"
 
 
 def learning_figure(runs) -> Figure | None:
@@ -40,18 +35,17 @@ def learning_figure(runs) -> Figure | None:
     for run in chosen:
         h = run.history
         for ax, (column, _) in zip(axes, CURVES):
-            name = _distance_column(run) if column == "distance" else column
-            if name not in h.columns:
+            if column not in h.columns:
                 continue
-            values = h[name].to_numpy(dtype=float)
+            values = h[column].to_numpy(dtype=float)
             ax.semilogy(h["iteration"], np.where(values > 0, values, np.nan), color=colors[run.method], lw=0.9,
                         label=run.method)
-        change = run.info.get("cost_change_at")
-        if change:
-            for ax in axes:
-                ax.axvline(float(change), color="#888888", ls="--", lw=0.8)
+    changes = [float(run.info["cost_change_at"]) for run in chosen if run.info.get("cost_change_at")]
     for k, (ax, (_, label)) in enumerate(zip(axes, CURVES)):
-        ax.set_xscale("log")
+        for change in changes:
+            ax.axvline(change, color="#888888", ls="--", lw=0.8)
+        if not changes:  # a change is easier to follow on a linear axis
+            ax.set_xscale("log")
         style_axes(ax, "iteration" if k == len(axes) - 1 else "", label, legend=k == 0)
     return fig
 
@@ -60,8 +54,10 @@ def snapshot_rows(run) -> list[list[str]]:
     """Header and one row per snapshot iteration the run reached, and its last iteration."""
     h = run.history.set_index("iteration")
     last = int(h.index.max())
-    kept = [k for k in SNAPSHOTS if k <= last] + ([last] if last not in SNAPSHOTS else [])
-    distance = _distance_column(run)
+    change = run.info.get("cost_change_at")
+    marks = sorted(set(SNAPSHOTS) | ({int(change)} if change else set()))
+    kept = [k for k in marks if k <= last] + ([last] if last not in marks else [])
+    distance = "distance"
     rows = [["k", "distance", "consensus error", "learning error", "samples"]]
     for k in kept:
         r = h.loc[k]
@@ -81,9 +77,11 @@ def learning_section(runs) -> list:
                      "by consensus. The distance to the optimum falls to a plateau set by how well the networks "
                      "learn; the learning error compares the networks' gradients with the true ones (computed for "
                      "this report only)."),
-           *figure(fig, "Per iteration (log scales): relative distance of the decisions to the reference optimum, "
-                        "largest distance of an agent's aggregate estimate to the true aggregate, and the relative "
-                        "error of the learned gradients. A dashed line marks a change of the costs.")]
+           *figure(fig, "Per iteration (log scales): distance, the relative distance of the decisions to the "
+                        "reference optimum; consensus error, the largest distance max_i |s_i - sigma| of an agent's "
+                        "aggregate estimate to the true aggregate; learning error, the relative error of the learned "
+                        "gradients over all agents. A dashed line marks a change of the costs (the iterations are "
+                        "then on a linear scale).")]
     for run in chosen:
         change = run.info.get("cost_change_at")
         note = (f" The costs changed after iteration {int(change):,}; distances are to the optimum of the costs in "

@@ -18,7 +18,8 @@ descends the mean squared error
 
     l(theta) = 1/(2 |B|) sum_{k in B} ((y_k - f_hat(u_k; theta)) / cost_scale)^2
 
-with the optimizer ``sgd`` or ``adam`` (optax) at ``learning_rate``.  Input gradients (grad_u f_hat) and parameter
+with the optimizer ``sgd`` or ``adam`` (optax) at ``learning_rate``, constant or decaying as
+gamma_theta / sqrt(1 + k / K) over the learning steps k (``decay_steps`` K).  Input gradients (grad_u f_hat) and parameter
 gradients (grad_theta l) come from JAX's automatic differentiation, compiled once (``jax.jit``) per input size and
 shared by every agent of that size.  Computations run in float64 (the tests check invariants to 1e-10):
 ecodec turns JAX's ``jax_enable_x64`` on when it first loads JAX.
@@ -77,6 +78,8 @@ class SurrogateSpec:
     activation: str = "tanh"
     optimizer: str = "adam"
     learning_rate: float = 1e-3
+    #: K of the decay gamma_theta / sqrt(1 + k / K) over the learning steps k (None: constant)
+    decay_steps: float | None = None
 
 
 class _Compiled:
@@ -118,7 +121,10 @@ class _Compiled:
             predicted = jax.vmap(lambda u: f_hat(theta, u, center, half_width, scale))(us)
             return 0.5 * jnp.sum(weights * ((ys - predicted) / scale) ** 2) / jnp.sum(weights)
 
-        self.optimizer = (optax.adam if spec.optimizer == "adam" else optax.sgd)(spec.learning_rate)
+        rate = spec.learning_rate
+        if spec.decay_steps is not None:
+            rate = lambda count: spec.learning_rate / jnp.sqrt(1.0 + count / spec.decay_steps)  # noqa: E731
+        self.optimizer = (optax.adam if spec.optimizer == "adam" else optax.sgd)(rate)
         optimizer = self.optimizer
 
         def batch_learn(theta, state, us, ys, weights, center, half_width, scale):

@@ -4,11 +4,10 @@ The DELTA paper (Brumali, Carnevale, Notarstefano, arXiv 2503.04668) reports tha
 robust to changes of the local cost functions.  :func:`cost_change_study` reproduces that run: DELTA on ``case``
 for ``change_at`` iterations, then the costs every agent samples become those of ``changed`` (the same agents and
 aggregates; each agent keeps its decisions, estimates and network), and the run goes on to ``iterations``.  Both
-optima come from the centralized solve of each case; the run's history gains
-
-* ``distance_to_optimum``: ||x^k - x*|| / ||x*|| against the optimum of the costs in force at iteration k,
-
-and its ``info['cost_change_at']`` says where the change happened (the report's "Learning" section draws both).
+optima come from the centralized solve of each case.  In the run's history ``distance`` (||x^k - x*|| / ||x*||)
+and ``cost_gap`` are measured against the optimum of the costs in force at iteration k, and ``objective`` is the
+total of those costs; ``info['cost_change_at']`` says where the change happened (the report's "Learning" section
+marks it).  The comparison and the report measure the run's end against the optimum after the change.
 
 >>> from ecodec.io.delta import delta_problem
 >>> (before, network), (after, _) = delta_problem(4, 0), delta_problem(4, 0, cost_seed=1)
@@ -24,13 +23,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from ecodec.decomposition import Hook, StoppingRules, placement_weights, run, spec_of
 from ecodec.decomposition.driver import run_driver
 from ecodec.errors import EcodecError
-from ecodec.results import RunResult, kpi
+from ecodec.results import RunResult, case_summary, compare, kpi
 from ecodec.runtime import make_runtime
 from ecodec.study import load, method_options
 from ecodec.vocabulary import CENTRALIZED
@@ -49,7 +49,8 @@ class CostChangeStudy:
 
 
 class _ChangeCosts(Hook):
-    """Measures each iterate against the optimum in force and changes the costs after iteration ``change_at``."""
+    """Measures each iterate against the optimum in force (``distance``, ``cost_gap``) and changes the costs after
+    iteration ``change_at``."""
 
     def __init__(self, driver, change_at: int, changed_problem, optima: tuple[RunResult, RunResult]):
         self.driver, self.change_at, self.changed_problem, self.optima = driver, change_at, changed_problem, optima
@@ -73,8 +74,8 @@ class _ChangeCosts(Hook):
                              np.sum(target ** 2)])
 
         total = driver.runtime.sum(driver.runtime.each(local))
-        record["distance_to_optimum"] = float(np.sqrt(total[0] / total[1])) if total[1] > 0 else float(
-            np.sqrt(total[0]))
+        record["distance"] = float(np.sqrt(total[0] / total[1])) if total[1] > 0 else float(np.sqrt(total[0]))
+        record["cost_gap"] = kpi.relative_cost_gap(record["objective"], self.optima[self.current].objective)
         if record["iteration"] == self.change_at:
             driver.change_costs(self.changed_problem)
             self.current = 1
@@ -82,10 +83,13 @@ class _ChangeCosts(Hook):
 
 def cost_change_study(case, changed, *, change_at: int, iterations: int,
                       options: Mapping[str, object] | None = None, hooks: Sequence[Hook] = (),
-                      network=None) -> CostChangeStudy:
+                      network=None, report: str | Path | None = None) -> CostChangeStudy:
     """DELTA on ``case`` whose costs become those of ``changed`` after iteration ``change_at`` (see the module
     docstring).  ``case`` and ``changed`` are workbook paths, Cases or problems with the same agents; ``options``
-    are DELTA's (over the workbook's ``drivers`` rows of ``case``)."""
+    are DELTA's (over the workbook's ``drivers`` rows of ``case``); ``report``: a PDF to write (the optimum after
+    the change, then the run)."""
+    if report is not None and Path(report).suffix.lower() != ".pdf":
+        raise EcodecError(f"{report}: a report is a PDF file; give a name ending in .pdf")
     if not 0 < change_at < iterations:
         raise EcodecError(f"change_at {change_at}: expected an iteration from 1 to iterations - 1 = {iterations - 1}")
     prepared, after = load(case, network), load(changed, network)
@@ -105,9 +109,16 @@ def cost_change_study(case, changed, *, change_at: int, iterations: int,
     driver.label = METHOD
     result = run_driver(driver, StoppingRules(max_iterations=iterations),
                         [_ChangeCosts(driver, change_at, after.problem, optima), *hooks], reference=optima[0])
-    if result is not None:
-        result.info["cost_change_at"] = change_at
-    return CostChangeStudy(optima[0], optima[1], result, change_at)
+    if result is None:  # another process of an MPI run: rank 0 reports
+        return None
+    result.info["cost_change_at"] = change_at
+    study = CostChangeStudy(optima[0], optima[1], result, change_at)
+    if report is not None:
+        from ecodec.report import write_report
+
+        runs = [optima[1], result]
+        write_report(report, runs, compare(runs, optima[1]), case_summary(after.problem, after.network))
+    return study
 
 
 __all__ = ["CostChangeStudy", "cost_change_study"]
