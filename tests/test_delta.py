@@ -191,6 +191,13 @@ def test_compare_reports_the_learning_section_with_its_snapshots(tmp_path):
     pages = pdf_pages(tmp_path / "delta.pdf")
     assert [h.split(" ", 1)[1] for h in headings(pages)] == [
         "Results at a glance", "The case", "Convergence", "Learning", "Costs per agent", "Run details"]
+    assert any("delta: every agent's two decisions (red) at the snapshot iterations" in page for page in pages)
+    from ecodec.report.learning_section import _reference_decisions
+
+    agents = [a.name for a in problem.agents]
+    matched = _reference_decisions(study.runs[0], run_, agents)  # the circles: the centralized x1, x2 per agent
+    pivot = study.runs[0].dispatch.pivot_table(index="agent", columns="quantity", values="value")
+    assert matched == pytest.approx(pivot.loc[agents, ["x1", "x2"]].to_numpy())
     learning = next(page for page in pages if "delta: values at the snapshots." in page)
     row = next(line.split() for line in learning.splitlines() if line.split()[:1] == ["20"])
     assert float(row[1]) == pytest.approx(run_.history.set_index("iteration").loc[20, "distance"], rel=1e-2)
