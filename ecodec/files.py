@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -39,3 +40,18 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
     return path
+
+
+def safe_file_stem(name: str, fallback: str = "case") -> str:
+    """``name`` as a file name that stays in the folder it is put in: every character other than letters, digits,
+    ``.``, ``-`` and ``_`` becomes ``_`` (path separators included), runs of ``_`` become one, and dots, dashes and
+    underscores at either end are dropped (no hidden file, no ``..``); ``fallback`` when nothing is left.
+
+    >>> safe_file_stem("../../../etc/x"), safe_file_stem("/tmp/evil"), safe_file_stem("microgrid_8")
+    ('etc_x', 'tmp_evil', 'microgrid_8')
+    >>> safe_file_stem("..")
+    'case'
+    """
+    stem = re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9._-]", "_", str(name))).strip("._-")
+    stem = re.sub(r"\.{2,}", ".", stem)
+    return stem or fallback

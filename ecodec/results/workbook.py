@@ -5,8 +5,9 @@ Sheets: ``summary`` (key, value, unit: status, objective, KPIs, sizes, timings, 
 ``coupling`` (one row per resource and step: lhs, lower, upper, residual, dual price), ``costs`` (per agent),
 ``dispatch_long`` (the same dispatch as tidy rows, for pivot tables) and, for a distributed run, ``history`` (one
 row per iteration).  A summary value longer than an Excel cell holds (a deployment's target and snapshots) is
-replaced by a note saying where the whole value is, never cut silently.  The file appears whole or not at all, so
-an earlier results workbook is never left half-written.
+replaced by a note saying where the whole value is, never cut silently.  Text is always stored as text, never as
+a formula (an agent named ``=HYPERLINK(...)`` stays a name).  The file appears whole or not at all, so an earlier
+results workbook is never left half-written.
 """
 
 from __future__ import annotations
@@ -49,12 +50,23 @@ def write_results_workbook(result: RunResult, path: str | Path) -> Path:
             if not result.history.empty:
                 result.history.to_excel(xl, sheet_name="history", index=False)
             for ws in xl.book.worksheets:
+                _as_text(ws, header_only=ws.title in ("dispatch", "history"))
                 ws.freeze_panes = "B2"
                 for column in ws.columns:
                     ws.column_dimensions[column[0].column_letter].width = max(
                         10, min(40, len(str(column[0].value or "")) + 2))
 
     return atomic_write(path, write)
+
+
+def _as_text(ws, header_only: bool) -> None:
+    """Every cell openpyxl took for a formula (text starting with ``=``: an agent or resource name from a workbook)
+    stored as the text it is, so that opening results.xlsx never runs it.  ecodec writes no formulas; the numeric
+    sheets have text in their header row only."""
+    for row in ws.iter_rows(max_row=1 if header_only else None):
+        for cell in row:
+            if cell.data_type == "f":
+                cell.data_type = "s"
 
 
 def _wide_dispatch(dispatch: pd.DataFrame) -> pd.DataFrame:

@@ -36,6 +36,7 @@ from ecodec.case import Case
 from ecodec.decomposition import (METHODS, CheckpointHook, Hook, ProgressHook, StoppingRules, check_method_fits,
                                   default_method, options_for, run)
 from ecodec.errors import EcodecError
+from ecodec.files import safe_file_stem
 from ecodec.io.workbook import read_case
 from ecodec.network import CommunicationNetwork, network_from_case
 from ecodec.problem import PROBLEM_KINDS, problem_from_case
@@ -272,7 +273,9 @@ def validate_case(path: str | Path) -> dict[str, object]:
 
 def report_saved_runs(directory: str | Path, output: str | Path | None = None) -> Path:
     """Write the PDF report of the runs saved under ``directory`` (by :func:`compare_case` or ``ecodec compare
-    --output``) without solving again; ``output`` defaults to reports/<case>.pdf.  Returns the path written."""
+    --output``) without solving again; ``output`` defaults to reports/<case>.pdf, the case's name made a safe file
+    name (:func:`~ecodec.files.safe_file_stem`: a name from the workbook never leads outside reports/).  Returns the
+    path written."""
     from ecodec.report import write_report
     from ecodec.results import load_case_summary, load_runs, load_seed_runs
 
@@ -284,7 +287,7 @@ def report_saved_runs(directory: str | Path, output: str | Path | None = None) -
         raise EcodecError(f"{directory}: holds no centralized run, the reference a report compares against; save "
                           "the runs with 'ecodec compare --output'")
     comparison = compare(runs, runs[0])
-    output = Path(output) if output is not None else Path("reports") / f"{comparison.case_name}.pdf"
+    output = Path(output) if output is not None else Path("reports") / f"{safe_file_stem(comparison.case_name)}.pdf"
     write_report(output, runs, comparison, load_case_summary(directory), load_seed_runs(directory))
     return output
 
