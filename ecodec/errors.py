@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import datetime
+
 import numpy as np
 
 
@@ -54,6 +56,10 @@ def _show(value: object) -> str | None:
     if isinstance(value, str):
         text = value if len(value) <= 60 else value[:57] + "..."
         return repr(text)
+    if isinstance(value, (datetime.date, datetime.time)):  # Excel stores text such as 2-1 as a date
+        shown = value.isoformat(sep=" ") if isinstance(value, datetime.datetime) else value.isoformat()
+        return (f"the date or time {shown.removesuffix(' 00:00:00')} (Excel's reading of text such as 2-1; to keep "
+                "text, type it with a leading apostrophe)")
     return repr(value) if not isinstance(value, float) else f"{value:g}"
 
 

@@ -56,3 +56,21 @@ def test_text_that_looks_like_a_formula_is_stored_as_text(hostile_study, tmp_pat
     assert FORMULA in texts  # the agent's name, exactly as given (costs, dispatch_long)
     assert any(t.startswith(FORMULA + " ") for t in texts)  # the dispatch headers 'agent quantity [unit]'
     assert any(t.startswith(f"x:{FORMULA}:") for t in texts)  # the history headers
+
+
+def test_an_agent_name_that_excel_stored_as_a_date_is_reported_not_a_traceback(tmp_path):
+    """Issue 20, item 8: '2-1' typed into a name cell becomes a date; the network then names '2-1'."""
+    import datetime
+    import shutil
+
+    path = tmp_path / "dated.xlsx"
+    shutil.copy("cases/microgrid_8.xlsx", path)
+    book = openpyxl.load_workbook(path)
+    book["microturbines"].cell(2, 1).value = datetime.datetime(2026, 2, 1)
+    book["network"].cell(2, 1).value = "2-1"
+    book.save(path)
+    done = subprocess.run([sys.executable, "-m", "ecodec", "validate", str(path)], capture_output=True, text=True)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert ("sheet 'microturbines', row 2, column 'name': got the date or time 2026-02-01 (Excel's reading of text "
+            "such as 2-1; to keep text, type it with a leading apostrophe); expected a non-empty text") in done.stderr
+    assert "sheet 'network', row 2, column 'from': got '2-1'; expected the name of an agent" in done.stderr

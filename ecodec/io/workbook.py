@@ -302,7 +302,7 @@ class _Reader(SheetReader):
                 name_raw = record.get("name")
                 values = self.row_values(spec, row, record)
                 name = format_number(name_raw) if isinstance(name_raw, (int, float)) else name_raw
-                if name is not None and name is not MISSING:
+                if isinstance(name, str):  # a name the row reports as invalid (a date, say) names no agent
                     if name in first_seen:
                         sheet, at = first_seen[name]
                         self.issue(spec.name, row, "name", name,
@@ -327,7 +327,8 @@ class _Reader(SheetReader):
             ok = True
             for column in ("from", "to"):
                 if values[column] not in all_names:
-                    close = difflib.get_close_matches(values[column], list(all_names), n=1)
+                    close = difflib.get_close_matches(values[column], [n for n in all_names if isinstance(n, str)],
+                                                      n=1) if isinstance(values[column], str) else []
                     hint = f" (did you mean '{close[0]}'?)" if close else ""
                     self.issue(NETWORK.name, row, column, values[column], "the name of an agent on an agent sheet"
                                + hint)
