@@ -244,3 +244,15 @@ def test_ctrl_c_stops_every_rank_after_the_same_iteration_and_keeps_the_history(
     iterations = result.info["iterations"]
     assert iterations >= 30 and list(result.history["iteration"]) == list(range(1, iterations + 1))
     assert f"interrupted by the user after {iterations} iterations" in out
+
+
+@pytest.mark.mpi
+def test_json_output_on_ranks_is_json_alone():
+    """Issue 20, item 10: with --ranks and --json, stdout holds the JSON object and nothing else (no solver
+    banner from a rank)."""
+    done = ecodec("compare", "cases/microgrid_8.xlsx", "--methods", "centralized,primal-decomposition", "--ranks",
+                  "2", "--json", "--max-iterations", "3")
+    assert done.returncode in (0, 1), done.stderr
+    report = json.loads(done.stdout)
+    assert list(report) == ["centralized", "primal-decomposition"]
+    assert report["primal-decomposition"]["iterations"] == 3
