@@ -173,7 +173,7 @@ class _DeltaAgent(_TrackingAgent):
         mixed = consensus_mix(weights, own, self.message(), inbox)
         phi = f.shares(x)
         s = mixed[:p] + phi - self.phi
-        slot = (self.samples - 1) % self.buffer_y.size
+        slot = k % self.buffer_y.size  # the replay buffer keeps the samples of the last iterations
         self.buffer_u[slot], self.buffer_y[slot], self.buffer_w[slot] = np.concatenate([xd, s_net]), measured, 1.0
         loss, grad = self.surrogate.learn_then_gradient(self.buffer_u, self.buffer_y, self.buffer_w,
                                                         np.concatenate([x, s]))
@@ -212,6 +212,9 @@ class Delta(AggregativeTracking):
             [self.local[name].f.share_lower, self.local[name].f.share_upper]))) / n
         p = len(self.problem.keys())
         self.runtime.each(lambda name: self.local[name].start((bounds[:p], bounds[p:])))
+        #: sigma(x^k), the aggregate the system answers a sample at ('true'); each iteration's monitoring sum
+        #: gives the next one
+        self.sigma = self.runtime.sum(self.runtime.each(lambda name: self.local[name].phi)) / n
 
     def change_costs(self, problem) -> None:
         """The costs the agents sample become those of ``problem`` (the same agents and aggregates): each agent
@@ -230,17 +233,15 @@ class Delta(AggregativeTracking):
     def iterate(self, k: int) -> dict[str, float]:
         graph = self.active_graph(k)
         gamma, n, p = self.options.step_size, len(self.problem.agents), len(self.problem.keys())
-        sigma = None
-        if self.options.sample_aggregate == "true":
-            sigma = self.runtime.sum(self.runtime.each(lambda name: self.local[name].phi)) / n
+        sigma = self.sigma if self.options.sample_aggregate == "true" else None
         inbox = self.runtime.exchange(self.runtime.each(lambda name: self.local[name].message()), graph)
         stats = self.runtime.each(lambda name: self.local[name].delta_step(graph.weights_of(name), name,
                                                                            inbox[name], gamma, sigma, k))
         self.decisions = {name: agent.x for name, agent in self.local.items()}
         totals = self.runtime.sum(self.runtime.each(lambda name: np.concatenate([
             stats[name], self.local[name].phi, self.local[name].y, [self.local[name].samples]])))
-        sigma_now, mean_y = totals[5: 5 + p] / n, totals[5 + p: 5 + 2 * p] / n
-        record, errors = self.tracking_record(graph, gamma, totals[0], totals[1], sigma_now, mean_y)
+        self.sigma, mean_y = totals[5: 5 + p] / n, totals[5 + p: 5 + 2 * p] / n
+        record, errors = self.tracking_record(graph, gamma, totals[0], totals[1], self.sigma, mean_y)
         record.update({"consensus_error": float(errors[0]),
                        "learning_error": float(np.sqrt(totals[3] / max(totals[4], 1e-300))),
                        "training_loss": float(totals[2] / n), "samples": float(totals[-1])})

@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ecodec.models.base import TimeGrid
 from ecodec.models.quadratic_exponential import P_ENTRIES, QuadraticExponential
 from ecodec.network import CommunicationNetwork
+from ecodec.problem.aggregative import AggregativeProblem
 
 EDGE_PROBABILITY = 0.2
 BOX = (-5.0, 5.0)
@@ -97,9 +99,6 @@ def delta_problem(n: int, seed: int, cost_seed: int | None = None):
     >>> problem.n_agents, problem.aggregates, network.n_agents
     (5, ('mean_x1', 'mean_x2'), 5)
     """
-    from ecodec.models.base import TimeGrid
-    from ecodec.problem.aggregative import AggregativeProblem
-
     tables = delta_tables(n, seed, cost_seed)
     agents = [QuadraticExponential(**{k: v for k, v in row.items() if k != "active"})
               for row in tables[QuadraticExponential.sheet]]

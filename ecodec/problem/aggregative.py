@@ -24,7 +24,7 @@ from pyomo.contrib.fbbt.fbbt import compute_bounds_on_expr
 from ecodec.errors import ProblemError
 from ecodec.vocabulary import KindWords
 from ecodec.models.base import AggregativeAgent, AggregativeTerms, TimeGrid
-from ecodec.problem.coupled import BuiltModel, check_unique_names
+from ecodec.problem.coupled import BuiltModel, agent_named, check_unique_names
 
 
 class AggregativeProblem:
@@ -60,10 +60,7 @@ class AggregativeProblem:
         return len(self.agents)
 
     def agent(self, name: str) -> AggregativeAgent:
-        for a in self.agents:
-            if a.name == name:
-                return a
-        raise KeyError(name)
+        return agent_named(self.agents, name)
 
     def is_mixed_integer(self) -> bool:
         return False

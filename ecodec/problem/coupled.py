@@ -62,6 +62,14 @@ def check_unique_names(agents) -> None:
         raise ProblemError(f"agent names must be unique; repeated: {', '.join(duplicates)}")
 
 
+def agent_named(agents, name: str):
+    """The agent of ``agents`` called ``name``; KeyError when there is none."""
+    for a in agents:
+        if a.name == name:
+            return a
+    raise KeyError(name)
+
+
 class CoupledProblem:
     """Agents coupled through shared resources over a time grid."""
 
@@ -92,10 +100,7 @@ class CoupledProblem:
 
     # -- views -------------------------------------------------------------------------------------------
     def agent(self, name: str) -> Agent:
-        for a in self.agents:
-            if a.name == name:
-                return a
-        raise KeyError(name)
+        return agent_named(self.agents, name)
 
     def resource(self, name: str) -> CouplingResource:
         for r in self.resources:

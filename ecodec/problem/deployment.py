@@ -42,7 +42,7 @@ import pyomo.environ as pyo
 
 from ecodec.errors import ProblemError
 from ecodec.models.base import DeploymentAgent, TimeGrid
-from ecodec.problem.coupled import BuiltModel, check_unique_names
+from ecodec.problem.coupled import BuiltModel, agent_named, check_unique_names
 from ecodec.vocabulary import KindWords
 
 DIVERGENCES = ("target-model", "model-target")
@@ -146,10 +146,7 @@ class DeploymentProblem:
         return int(self.centres.shape[0])
 
     def agent(self, name: str) -> DeploymentAgent:
-        for a in self.agents:
-            if a.name == name:
-                return a
-        raise KeyError(name)
+        return agent_named(self.agents, name)
 
     def is_mixed_integer(self) -> bool:
         return False

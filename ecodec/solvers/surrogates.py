@@ -136,11 +136,10 @@ class _Compiled:
             theta, state, value = batch_learn(theta, state, us, ys, weights, center, half_width, scale)
             return theta, state, value, jax.grad(f_hat, argnums=1)(theta, u_next, center, half_width, scale)
 
-        self.value = jax.jit(f_hat)
         self.gradient = jax.jit(jax.grad(f_hat, argnums=1))
         self.learn_then_gradient = jax.jit(learn_then_gradient)
         self.batch_learn = jax.jit(batch_learn)
-        self.jax, self.jnp = jax, jnp
+        self.jnp = jnp
         self.upper = upper
 
 
@@ -178,10 +177,6 @@ class Surrogate:
 
     def _scaling(self):
         return self.center, self.half_width, self.cost_scale
-
-    def value(self, u: np.ndarray) -> float:
-        """f_hat(u; theta)."""
-        return float(self.code.value(self.theta, u, *self._scaling()))
 
     def gradient(self, u: np.ndarray) -> np.ndarray:
         """grad_u f_hat(u; theta)."""
