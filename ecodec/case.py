@@ -62,6 +62,7 @@ class Case:
     edge_probability: float | None = None
     seed: int = 0
     driver_options: dict[str, dict[str, object]] = field(default_factory=dict)
+    driver_rows: dict[tuple[str, str], int] = field(default_factory=dict)  # (driver, option) -> its 'drivers' row
     source: Path | None = None
     workspace: dict[str, object] | None = None  # a deployment case: the 'workspace' row
     targets: list[dict[str, object]] = field(default_factory=list)  # a deployment case: the target's Gaussians

@@ -204,7 +204,9 @@ NETWORK = SheetSpec(
 DRIVERS = SheetSpec(
     "drivers", "table",
     "Options of the solution methods, one per row (used by 'ecodec run' and 'ecodec compare'); driver "
-    "'stopping' sets the stopping rules of the distributed methods (max_iterations, violation_tol, ...).",
+    "'stopping' sets the stopping rules of the distributed methods (max_iterations, violation_tol, ...). Every row "
+    "is checked before anything is solved: the method's name, the option's name and its value against what the "
+    "method declares ('ecodec methods' lists them).",
     (
         Column("driver", TEXT, description="Method name, e.g. centralized."),
         Column("option", TEXT, description="Option name, e.g. time_limit_s."),

@@ -87,6 +87,7 @@ class _Reader(SheetReader):
         super().__init__(tables)
         self.path = path
         self.meta_rows: dict[str, int] = {}
+        self.driver_rows: dict[tuple[str, str], int] = {}
 
     def read(self) -> Case:
         self._check_sheet_names()
@@ -113,7 +114,8 @@ class _Reader(SheetReader):
             name=meta["name"], T=meta["T"], step_h=meta["step_h"], currency=meta["currency"],
             description=meta["description"], start=meta["start"], agents=agents, resources=resources,
             profiles=self.profiles, edges=edges, topology="sheet" if edges else meta["topology"],
-            edge_probability=meta["edge_probability"], seed=meta["seed"], driver_options=drivers, source=self.path,
+            edge_probability=meta["edge_probability"], seed=meta["seed"], driver_options=drivers,
+            driver_rows=self.driver_rows, source=self.path,
             workspace=workspace, targets=targets,
         )
 
@@ -363,7 +365,9 @@ class _Reader(SheetReader):
 
     # -- drivers -----------------------------------------------------------------------------------------
     def _read_drivers(self) -> dict[str, dict[str, object]]:
-        """Options per method; values stay as typed in the cell and are validated by each method's options."""
+        """Options per method, each option's row kept in ``driver_rows``; values stay as typed in the cell: the
+        methods are a higher layer, so the study layer checks names and values against their declarations
+        (:func:`ecodec.study.drivers_sheet.drivers_issues`) with these rows."""
         options: dict[str, dict[str, object]] = {}
         for row, record in self.records(DRIVERS):
             if any(record[c] is None for c in ("driver", "option", "value")):
@@ -378,6 +382,7 @@ class _Reader(SheetReader):
             if option in bucket:
                 self.issue(DRIVERS.name, row, "option", option, f"each option of '{record['driver']}' once")
             bucket[option] = record["value"]
+            self.driver_rows[(str(record["driver"]), option)] = row
         return options
 
 

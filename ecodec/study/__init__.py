@@ -35,7 +35,7 @@ from typing import TextIO
 from ecodec.case import Case
 from ecodec.decomposition import (METHODS, CheckpointHook, Hook, ProgressHook, StoppingRules, check_method_fits,
                                   default_method, options_for, run)
-from ecodec.errors import EcodecError
+from ecodec.errors import CaseError, EcodecError
 from ecodec.files import safe_file_stem
 from ecodec.io.workbook import read_case
 from ecodec.network import CommunicationNetwork, network_from_case
@@ -43,6 +43,7 @@ from ecodec.problem import PROBLEM_KINDS, problem_from_case
 from ecodec.results import CaseSummary, Comparison, RunResult, SeedRuns, case_summary, compare, save_runs
 from ecodec.results.workbook import write_results_workbook
 from ecodec.runtime import is_root_process
+from ecodec.study.drivers_sheet import drivers_issues
 from ecodec.vocabulary import CENTRALIZED
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,9 @@ def load(case: str | Path | Case | object, network: CommunicationNetwork | None 
     if isinstance(case, (str, Path)):
         case = read_case(case)
     if isinstance(case, Case):
+        issues = drivers_issues(case)  # the drivers sheet against the methods' declarations, before any solve
+        if issues:
+            raise CaseError(case.source, issues)
         return _Prepared(case, problem_from_case(case), network or network_from_case(case))
     if getattr(case, "kind", None) not in PROBLEM_KINDS:  # the problem contract's registry of kinds
         raise EcodecError(f"expected a workbook path, a Case or a problem, got {type(case).__name__}")
