@@ -17,11 +17,22 @@ from pathlib import Path
 
 from ecodec import __version__
 from ecodec.errors import CaseError, EcodecError
+from ecodec.vocabulary import INTERRUPTED
 
 EXIT_OK, EXIT_NO_SOLUTION, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_INTERRUPTED = 130  # the shell's convention for a command stopped by Ctrl-C (128 + SIGINT)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``ecodec`` command's exit code; a Ctrl-C anywhere (even while printing) gives EXIT_INTERRUPTED."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _parser()
     args = parser.parse_args(argv)
@@ -65,7 +76,7 @@ def _guarded(command, rank: int | None = None) -> int:
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:
         if rank is None:
             raise
@@ -280,7 +291,7 @@ def _run(args) -> int:
                   f"{result.objective:,.2f} {result.currency}" if result.has_solution else
                   f"{result.method}: {result.status}: {result.info.get('message', '')}")
         _print_written(study)
-    return EXIT_OK if result.has_solution else EXIT_NO_SOLUTION
+    return _exit_code(study)
 
 
 def _compare(args) -> int:
@@ -300,6 +311,13 @@ def _compare(args) -> int:
         if study.seeds is not None:
             print(study.seeds.format_table())
         _print_written(study)
+    return _exit_code(study)
+
+
+def _exit_code(study) -> int:
+    """130 when a run was interrupted (what it computed is printed and saved), 1 when one has no solution, else 0."""
+    if any(r.status == INTERRUPTED for r in study.runs):
+        return EXIT_INTERRUPTED
     return EXIT_OK if all(r.has_solution for r in study.runs) else EXIT_NO_SOLUTION
 
 
@@ -374,11 +392,8 @@ def _schema_docs(args) -> int:
     if args.output is None:
         print(text)
     else:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text + "\n")
+        from ecodec.files import atomic_write
+
+        atomic_write(args.output, lambda tmp: tmp.write_text(text + "\n"))
         print(f"wrote {args.output}")
     return EXIT_OK
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

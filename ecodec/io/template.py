@@ -9,6 +9,7 @@ same declaration as the docs page ``docs/workbook.md``.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -42,7 +43,9 @@ def write_case_workbook(path: str | Path, tables: dict[str, list[dict]] | None =
         _write_readme(readme)
         for spec in specs:
             _write_sheet(wb.create_sheet(spec.name), spec, tables.get(spec.name, []))
-        wb.save(tmp)
+        buffer = io.BytesIO()  # the package built in memory, written in one call (see results/workbook.py)
+        wb.save(buffer)
+        tmp.write_bytes(buffer.getvalue())
 
     return atomic_write(path, write)
 

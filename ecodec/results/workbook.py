@@ -12,6 +12,7 @@ results workbook is never left half-written.
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -41,7 +42,10 @@ def write_results_workbook(result: RunResult, path: str | Path) -> Path:
     wide = _wide_dispatch(result.dispatch)
 
     def write(tmp: Path) -> None:
-        with pd.ExcelWriter(tmp, engine="openpyxl") as xl:
+        # built in memory and written in one call: a write the disk refuses then fails in that one call, instead of
+        # inside a half-written zip package whose clean-up fails again (and is reported as 'Exception ignored')
+        buffer = io.BytesIO()
+        with pd.ExcelWriter(buffer, engine="openpyxl") as xl:
             summary_df.to_excel(xl, sheet_name="summary", index=False)
             wide.to_excel(xl, sheet_name="dispatch", index=False)
             result.coupling.to_excel(xl, sheet_name="coupling", index=False)
@@ -55,6 +59,7 @@ def write_results_workbook(result: RunResult, path: str | Path) -> Path:
                 for column in ws.columns:
                     ws.column_dimensions[column[0].column_letter].width = max(
                         10, min(40, len(str(column[0].value or "")) + 2))
+        tmp.write_bytes(buffer.getvalue())
 
     return atomic_write(path, write)
 

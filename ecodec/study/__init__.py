@@ -36,15 +36,15 @@ from ecodec.case import Case
 from ecodec.decomposition import (METHODS, CheckpointHook, Hook, ProgressHook, StoppingRules, check_method_fits,
                                   default_method, options_for, run)
 from ecodec.errors import CaseError, EcodecError
-from ecodec.files import safe_file_stem
+from ecodec.files import check_writable, interrupts_deferred, safe_file_stem
 from ecodec.io.workbook import read_case
 from ecodec.network import CommunicationNetwork, network_from_case
 from ecodec.problem import PROBLEM_KINDS, problem_from_case
 from ecodec.results import CaseSummary, Comparison, RunResult, SeedRuns, case_summary, compare, save_runs
 from ecodec.results.workbook import write_results_workbook
-from ecodec.runtime import is_root_process
+from ecodec.runtime import is_root_process, on_root
 from ecodec.study.drivers_sheet import drivers_issues
-from ecodec.vocabulary import CENTRALIZED
+from ecodec.vocabulary import CENTRALIZED, INTERRUPTED
 
 log = logging.getLogger(__name__)
 
@@ -134,11 +134,14 @@ def solve_case(case: str | Path | Case | object, *, options: Mapping[str, object
     """
     if output is not None and Path(output).suffix.lower() != ".xlsx":
         raise EcodecError(f"{output}: results are written as an .xlsx workbook; give a name ending in .xlsx")
+    if output is not None:
+        check_writable(output, directory=False, what="the results workbook")
     prepared = load(case)
     result = run(prepared.problem, prepared.network, CENTRALIZED,
                  method_options(prepared, CENTRALIZED, {CENTRALIZED: options or {}}))
     if result.has_solution and output is not None:
-        write_results_workbook(result, output)
+        with interrupts_deferred():
+            write_results_workbook(result, output)
     return result
 
 
@@ -194,6 +197,10 @@ def _study(prepared: _Prepared, methods: list[str], options: MethodValues | None
            seeds: int | None = None) -> Study | None:
     if report is not None and Path(report).suffix.lower() != ".pdf":
         raise EcodecError(f"{report}: a report is a PDF file; give a name ending in .pdf")
+    if output is not None:  # every output checked before anything is solved
+        check_writable(output, directory=True, what="the results directory")
+    if report is not None:
+        check_writable(report, directory=False, what="the report")
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise EcodecError(f"unknown method(s) {', '.join(unknown)}; ecodec knows: {', '.join(METHODS)}")
@@ -226,7 +233,8 @@ def _study(prepared: _Prepared, methods: list[str], options: MethodValues | None
     study = Study(problem.name, problem, network, runs, reference, comparison, case_summary(problem, network),
                   seeds=SeedRuns.collect(runs_by_seed) if seeds else None)
     if output is not None:
-        save_runs(runs, output, comparison, summary=study.summary, seeds=study.seeds)
+        with interrupts_deferred():  # a Ctrl-C now takes effect once every file of the runs is written
+            save_runs(runs, output, comparison, summary=study.summary, seeds=study.seeds)
         study.written["runs"] = output
     if report is not None:
         if comparison is None:
@@ -258,6 +266,11 @@ def _runs(problem, network, methods: list[str], typed: dict, rules: StoppingRule
         if output is not None and root:
             method_hooks.append(CheckpointHook(output / "checkpoints" / f"{method}_history.csv"))
         runs.append(run(problem, network, method, typed[method], rules, method_hooks, usable))
+        if on_root(lambda: runs[-1].status == INTERRUPTED):  # the same answer on every MPI rank
+            rest = methods[methods.index(method) + 1:]
+            if rest:
+                log.warning("interrupted: %s not run", ", ".join(rest))
+            break
     return runs
 
 
@@ -292,6 +305,7 @@ def report_saved_runs(directory: str | Path, output: str | Path | None = None) -
                           "the runs with 'ecodec compare --output'")
     comparison = compare(runs, runs[0])
     output = Path(output) if output is not None else Path("reports") / f"{safe_file_stem(comparison.case_name)}.pdf"
+    check_writable(output, directory=False, what="the report")
     write_report(output, runs, comparison, load_case_summary(directory), load_seed_runs(directory))
     return output
 
