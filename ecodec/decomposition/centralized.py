@@ -33,6 +33,7 @@ from ecodec.results.run_result import (COST_COLUMNS, RunResult, contribution_tab
                                        utc_timestamp)
 from ecodec.solvers.highs import solve_with_highs
 from ecodec.solvers.ipopt import solve_with_ipopt
+from ecodec.solvers.numerics import check_linear_model
 from ecodec.versions import software_versions
 from ecodec.vocabulary import CENTRALIZED, INFEASIBLE, INFEASIBLE_OR_UNBOUNDED, UNBOUNDED
 
@@ -109,6 +110,7 @@ def solve_centralized(problem: CoupledProblem | AggregativeProblem | OnlineShari
         outcome = solve_with_ipopt(m, options={} if options.time_limit_s is None
                                    else {"max_wall_time": float(options.time_limit_s)})
     else:
+        info["warnings"] = check_linear_model(m, f"case '{problem.name}'")  # hopeless numbers refused, not solved
         outcome = solve_with_highs(m, time_limit_s=options.time_limit_s, mip_rel_gap=options.mip_rel_gap,
                                    duals_of=m.coupling.values())
     info.update({

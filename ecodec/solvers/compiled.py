@@ -31,6 +31,7 @@ from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 from ecodec.errors import ProblemError
 from ecodec.problem.coupled import CoupledProblem
 from ecodec.solvers.matrix import MatrixProblem
+from ecodec.solvers.numerics import ComponentNames, check_ranges
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,9 @@ class CompiledSubproblem:
         lower = np.array([-np.inf if v.lb is None else v.lb for v in columns], dtype=float)
         upper = np.array([np.inf if v.ub is None else v.ub for v in columns], dtype=float)
         integer = np.array([v.is_integer() or v.is_binary() for v in columns], dtype=bool)
+        self.warnings = check_ranges(a, cost, lower, upper, row_lower, row_upper, ComponentNames(columns),
+                                     ComponentNames([row.constraint for row in form.rows]),
+                                     f"agent '{agent_name}' ({agent.kind})")
         self.cost_map = LinearMap(sp.csr_array(cost.reshape(1, -1)), np.array([offset]))
         exprs = [e for r in self.resources for e in terms.contributions.get(r, [0.0] * self.T)]
         self.contribution_map = self._linear_map(exprs, index, "contribution")

@@ -70,11 +70,16 @@ def solve_with_highs(model: pyo.ConcreteModel, *, time_limit_s: float | None = N
         objective_bound=_finite(results.objective_bound), mip_gap=None, solve_time_s=elapsed,
         solver=f"HiGHS {highs_version()}")
     if has_solution:
-        results.solution_loader.load_vars()
+        try:
+            results.solution_loader.load_vars()
+            if duals_of is not None and status == OPTIMAL and not _has_integers(model):
+                outcome.duals = results.solution_loader.get_duals(list(duals_of))
+        except Exception as exc:  # noqa: BLE001 - a solution HiGHS reports but cannot hand back in full
+            raise SolveError(f"HiGHS reported a solution of '{model.name}' it cannot hand back "
+                             f"({type(exc).__name__}: {exc}); the model's numbers are probably beyond what it handles "
+                             "reliably") from None
         if outcome.objective_bound is not None and outcome.objective is not None:
             outcome.mip_gap = abs(outcome.objective - outcome.objective_bound) / max(1e-10, abs(outcome.objective))
-        if duals_of is not None and status == OPTIMAL and not _has_integers(model):
-            outcome.duals = results.solution_loader.get_duals(list(duals_of))
     log.info("HiGHS: %s in %.3f s, objective %s", status, elapsed, outcome.objective)
     return outcome
 
