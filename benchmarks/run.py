@@ -21,7 +21,9 @@
 (j) MACROPT per iteration on the 100-agent, 2500-cell deployment against one vectorized evaluation of the exact
     gradient (:mod:`deployment`);
 (k) DELTA per iteration on the 20-agent experiment against aggregative tracking with exact gradients, and the
-    import time of the optional extra 'learning' (:mod:`delta`).
+    import time of the optional extra 'learning' (:mod:`delta`);
+(l) ``ecodec validate`` on hostile workbooks within the size limits (declared dimensions, one row of millions of
+    cells, empty cells, many parts, cells at the limit) against validating the shipped case (:mod:`reading_bounds`).
 
 Writes ``latest.md`` (the tables) and ``latest.json`` (raw numbers, machine, date) to ``--output-dir``
 (default ``benchmarks/results/``, git-ignored) and prints the tables.  Exits with status 1 when some path did not
@@ -49,6 +51,7 @@ import market_scaling
 import nlp_overhead
 import online_sharing
 import qp_resolve
+import reading_bounds
 import subproblem_resolve as resolving
 import tightening_iteration
 from pev_certified import CertifiedResult, certified_table, measure_fleet
@@ -71,7 +74,7 @@ FULL = {"resolve": resolving.ResolveSettings(), "copies": (1, 10, 100), "iterati
         "tightening": {"fleets": ("cases/pev_100.xlsx", 500), "iterations": 120, "repeats": 3},
         "online": {"sizes": (("cases/der_sharing_6.xlsx", 720), ("cases/der_sharing_20.xlsx", 720), (200, 168),
                              (2000, 24)), "seeds": 10},
-        "deployment": {"iterations": 200}, "delta": {"iterations": 200}}
+        "deployment": {"iterations": 200}, "delta": {"iterations": 200}, "reading": reading_bounds.FULL}
 QUICK = {"resolve": resolving.ResolveSettings(solves=50, repeats=3, rebuild_solves=5, rebuild_repeats=1,
                                               persistent_solves=10, persistent_repeats=1),
          "copies": (1, 10), "iterations": 10, "mpi": {"copies": 5, "iterations": 5, "ranks": (1, 2)},
@@ -79,7 +82,7 @@ QUICK = {"resolve": resolving.ResolveSettings(solves=50, repeats=3, rebuild_solv
          "market": {"copies": (1, 5), "iterations": 10},
          "tightening": {"fleets": ("cases/pev_100.xlsx",), "iterations": 51, "repeats": 1},
          "online": {"sizes": (("cases/der_sharing_6.xlsx", 48), (200, 12)), "seeds": 0},
-         "deployment": {"iterations": 10}, "delta": {"iterations": 5}}
+         "deployment": {"iterations": 10}, "delta": {"iterations": 5}, "reading": reading_bounds.QUICK}
 MPIEXEC = Path(sys.executable).with_name("mpiexec")
 
 
@@ -161,7 +164,8 @@ def markdown(report: dict, resolve: list[resolving.ResolveResult], scaling: list
              ranks: list[dict] | None, certified: list[CertifiedResult], qp: list[qp_resolve.QpResult],
              nlp: list[nlp_overhead.OverheadResult], market: list[market_scaling.MarketScalingResult],
              tightening: list[tightening_iteration.TighteningResult], online: list[online_sharing.OnlineResult],
-             comparison_s: float | None, placed: deployment.DeploymentResult, learned: delta.DeltaResult) -> str:
+             comparison_s: float | None, placed: deployment.DeploymentResult, learned: delta.DeltaResult,
+             reading: list[reading_bounds.ReadingResult]) -> str:
     machine, settings = report["machine"], report["settings"]
     rs = settings["resolve"]
     unmet = [r.agent for r in resolve if r.compiled_over_bare > TARGET_COMPILED_OVER_BARE]
@@ -237,6 +241,10 @@ def markdown(report: dict, resolve: list[resolving.ResolveResult], scaling: list
         "",
         delta.delta_table(learned),
         "",
+        "## (l) `ecodec validate` on hostile workbooks within the size limits, against the shipped case",
+        "",
+        reading_bounds.reading_table(reading),
+        "",
     ])
 
 
@@ -256,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
                            "iterations": plan["iterations"], "mpi": plan["mpi"], "qp": plan["qp"],
                            "nlp_sizes": list(plan["nlp_sizes"]), "market": plan["market"],
                            "tightening": plan["tightening"], "online": plan["online"],
-                           "deployment": plan["deployment"], "delta": plan["delta"],
+                           "deployment": plan["deployment"], "delta": plan["delta"], "reading": plan["reading"],
                            "target_compiled_over_bare": TARGET_COMPILED_OVER_BARE,
                            "objective_rtol": resolving.OBJECTIVE_RTOL}}
     case = read_case(args.case)
@@ -310,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     placed = deployment.measure(plan["deployment"]["iterations"])
     print("(k) DELTA ...", file=sys.stderr, flush=True)
     learned = delta.measure(plan["delta"]["iterations"])
+    print("(l) reading bounds ...", file=sys.stderr, flush=True)
+    reading = reading_bounds.measure(plan["reading"])
 
     report["subproblem_resolve"] = [dict(dataclasses.asdict(r), objectives_agree=r.objectives_agree,
                                          ratios={"compiled/bare": r.compiled_over_bare,
@@ -334,11 +344,13 @@ def main(argv: list[str] | None = None) -> int:
                                 "comparison_20_nodes_s": comparison_s}
     report["deployment"] = dict(dataclasses.asdict(placed), ratio=placed.ratio)
     report["delta"] = dict(dataclasses.asdict(learned), ratio=learned.ratio)
+    report["reading_bounds"] = [dict(dataclasses.asdict(r), time_ratio=r.time_ratio, memory_ratio=r.memory_ratio,
+                                     within_acceptance=r.within_acceptance) for r in reading]
     report["objectives_agree"] = (report["objectives_agree"] and all(r.objectives_agree for r in qp)
                                   and all(r.reached for r in nlp) and all(r.reached for r in market))
     report["total_time_s"] = time.perf_counter() - started
     text = markdown(report, resolve, scaling, ranks, certified, qp, nlp, market, tightening, online, comparison_s,
-                    placed, learned)
+                    placed, learned, reading)
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "latest.md").write_text(text)
     (args.output_dir / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -350,6 +362,9 @@ def main(argv: list[str] | None = None) -> int:
     if not report["objectives_agree"]:
         print("ERROR: the paths did not reach the same objectives; the timings compare different problems",
               file=sys.stderr)
+        return 1
+    if any(r.exit_code != 2 for r in reading):
+        print("ERROR: ecodec validate did not refuse every hostile workbook as bad input (exit 2)", file=sys.stderr)
         return 1
     if not all(r.bounds_consistent and r.dualbi_gap <= 0.01 for r in certified):
         print("ERROR: DualBi and HiGHS disagree on their bounds, or DualBi did not certify 1%", file=sys.stderr)

@@ -27,6 +27,7 @@ violation is reported.
 
 from __future__ import annotations
 
+import datetime
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -47,6 +48,8 @@ class Declared:
     'none' on the command line), meaning what the description says.  ``lower_open``/``upper_open`` exclude the
     bound itself.  ``profile``: a number per step is accepted too (a numpy array of length T; in a workbook the
     name of a ``timeseries`` column).  ``aliases``: other spellings of a choice, as (alias, choice) pairs.
+    ``dates``: a text that may be a date (meta ``start``): what Excel makes of a typed ``2019-04-17 00:00`` (a date
+    cell) is taken as the text ``2019-04-17 00:00``, the form the typed text itself is kept in (:func:`date_text`).
     """
 
     name: str
@@ -63,6 +66,7 @@ class Declared:
     choices: tuple[str, ...] = ()
     aliases: tuple[tuple[str, str], ...] = ()
     optional: bool = False
+    dates: bool = False
 
     def __post_init__(self):
         if self.dtype not in DTYPES:
@@ -77,7 +81,7 @@ class Declared:
         elif self.dtype == BOOL:
             text = "TRUE or FALSE (also yes/no, 1/0)"
         elif self.dtype == TEXT:
-            text = "a non-empty text"
+            text = "a non-empty text or a date (such as 2019-04-17 00:00)" if self.dates else "a non-empty text"
         else:
             kind = "a whole number" if self.dtype == INTEGER else "a number"
             rng = self.range_text()
@@ -156,6 +160,8 @@ class Declared:
         if self.dtype == TEXT:
             if isinstance(raw, bool):
                 raise ValueError(self.expected())
+            if self.dates and isinstance(raw, datetime.date):
+                return date_text(raw)
             return format_number(raw) if isinstance(raw, (int, float)) else str(raw)
         if self.dtype == CHOICE:
             word = format_number(raw) if isinstance(raw, (int, float)) and not isinstance(raw, bool) else str(raw)
@@ -238,6 +244,17 @@ def parse_number(text: object) -> float | None:
     except ValueError:
         return None
     return value if math.isfinite(value) else None
+
+
+def date_text(value: datetime.date) -> str:
+    """A date (or date and time) as the text a user types for it: ``2019-04-17 00:00`` (seconds when not 0).
+
+    >>> date_text(datetime.datetime(2019, 4, 17)), date_text(datetime.date(2019, 4, 17))
+    ('2019-04-17 00:00', '2019-04-17 00:00')
+    """
+    if not isinstance(value, datetime.datetime):
+        value = datetime.datetime(value.year, value.month, value.day)
+    return value.strftime("%Y-%m-%d %H:%M" if not value.second and not value.microsecond else "%Y-%m-%d %H:%M:%S")
 
 
 def format_number(value: float | int) -> str:

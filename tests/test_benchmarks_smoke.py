@@ -169,3 +169,18 @@ def test_the_delta_benchmark_times_delta_against_aggregative_tracking(quick_run)
     assert (row["agents"], row["width"], row["iterations"]) == (20, 300, 5)
     assert all(_positive(row[k]) for k in ("import_s", "setup_s", "delta_ms", "tracking_ms", "ratio"))
     assert "## (k)" in table and "| 20 | 300 | 5 |" in table
+
+
+def test_the_reading_benchmark_refused_every_hostile_workbook(quick_run):
+    """(l): every bomb was refused as bad input (exit 2) with a message naming its file; times and peak memory
+    measured, against the shipped case validated in the same run."""
+    table, report = quick_run
+    rows = report["reading_bounds"]
+    assert [r["bomb"] for r in rows] == ["dimension", "dimension x2", "one row", "empty cells", "many parts",
+                                         "cells at the limit"]
+    for r in rows:
+        assert r["exit_code"] == 2 and r["message"].startswith("error: "), r
+        assert _positive(r["time_s"]) and _positive(r["max_rss_mb"]) and _positive(r["time_ratio"])
+        assert _positive(r["case_time_s"]) and _positive(r["case_max_rss_mb"])
+    assert "row 1048576: expected at most 200000 rows per sheet" in rows[0]["message"]
+    assert "## (l)" in table and "| one row |" in table

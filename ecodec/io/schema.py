@@ -72,7 +72,7 @@ META = SheetSpec(
                default="EUR"),
         Column("description", TEXT, description="Free text describing the case.", required=False, default=""),
         Column("start", TEXT, description="Local start time of step t = 1 (e.g. 2019-04-17 00:00), for labels.",
-               required=False, default=""),
+               required=False, default="", dates=True),
         Column("topology", CHOICE, description="Communication graph when the 'network' sheet is absent or empty "
                "(agents in workbook order; erdos_renyi: each pair of agents linked with probability "
                "edge_probability, drawn from seed).", required=False, default="complete", choices=TOPOLOGIES),
@@ -244,8 +244,17 @@ def sheets_by_name() -> dict[str, SheetSpec]:
     return {s.name: s for s in sheets()}
 
 
-#: Limits applied to untrusted workbooks before and while they are parsed.
+#: Limits applied to untrusted workbooks before and while they are parsed.  What reading costs is bounded by them,
+#: whatever a sheet declares (``<dimension>``): XML elements parsed (time: about a microsecond each), cells and text
+#: kept (memory); a case far larger than any solved in practice (a year of quarter-hours, T = 35 040, with 14
+#: profiles) stays within them.
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_UNCOMPRESSED_BYTES = 500 * 1024 * 1024
-MAX_ROWS_PER_SHEET = 200_000
-MAX_COLUMNS_PER_SHEET = 2_000
+MAX_PACKAGE_PARTS = 10_000  # zip members (each costs memory when the package's directory is read)
+MAX_PACKAGE_XML_BYTES = 4 * 1024 * 1024  # [Content_Types].xml and the relationship parts together
+MAX_ROWS_PER_SHEET = 200_000  # the last row that may hold a value
+MAX_COLUMNS_PER_SHEET = 2_000  # the last column that may hold a value
+MAX_CELLS_PER_WORKBOOK = 500_000  # each row counted up to its last non-empty cell
+MAX_XML_ELEMENTS = 2_000_000  # in all parts read: cells, rows, formatting, shared strings
+MAX_TEXT_CHARACTERS = 16_000_000  # of cell values and shared strings kept
+MAX_XML_TOKEN_BYTES = 4 * 1024 * 1024  # one tag with its attributes, one comment, one declaration

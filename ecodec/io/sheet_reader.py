@@ -113,8 +113,8 @@ class SheetReader:
         return value
 
     def _convert(self, col: Declared, raw):
-        if isinstance(raw, (datetime, date, time)):
-            return MISSING
+        if isinstance(raw, (datetime, date, time)) and not (col.dates and isinstance(raw, date)):
+            return MISSING  # Excel's reading of text such as 2-1; reported with how to keep the text
         try:
             return col.parse(raw)
         except ValueError:

@@ -16,6 +16,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from ecodec.io import schema
 from ecodec.io.schema import README_SHEET, Column, SheetSpec, sheets
 from ecodec.files import atomic_write
 
@@ -155,4 +156,25 @@ def schema_markdown() -> str:
         for rule in spec.rules:
             lines.append(f"\nRule: {rule.expected} (reported at column `{rule.columns[0]}`).")
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines + _limits_markdown())
+
+
+def _limits_markdown() -> list[str]:
+    """What ecodec refuses to read, with the limits of :mod:`ecodec.io.schema` (the same numbers the checks use)."""
+    mib = 2**20
+    return ["## Reading limits", "",
+            "A workbook is untrusted input: ecodec reads it within fixed limits, so that what reading costs follows "
+            "what the workbook holds, never what it declares (a sheet's `<dimension>` is ignored: a stale one loses "
+            "no row, an inflated one costs nothing). Past a limit the workbook is refused with the sheet named:", "",
+            f"- at most {schema.MAX_FILE_BYTES // mib} MiB on disk, {schema.MAX_UNCOMPRESSED_BYTES // mib} MiB "
+            f"unpacked and {schema.MAX_PACKAGE_PARTS} parts in the package;",
+            f"- a value at most in row {schema.MAX_ROWS_PER_SHEET} and column {schema.MAX_COLUMNS_PER_SHEET} of a "
+            "sheet;",
+            f"- at most {schema.MAX_CELLS_PER_WORKBOOK} cells in the workbook, each row counted up to its last "
+            f"non-empty cell, {schema.MAX_TEXT_CHARACTERS} characters of text and {schema.MAX_XML_ELEMENTS} XML "
+            "elements (cells, rows, formatting) over all sheets.", "",
+            "Formulas are not evaluated: the values Excel saved with them are read. A date typed in meta `start` is "
+            "read as its text (2019-04-17 00:00). Refused outright: a workbook with macros (a VBA project or macro "
+            "sheet, found by its content type or relationship whatever its part is named; save as 'Excel Workbook', "
+            "not 'Excel Macro-Enabled Workbook'), an encrypted (password-protected) workbook (save it without a "
+            "password), a legacy .xls renamed .xlsx, and XML declaring entities.", ""]

@@ -20,11 +20,15 @@ import numpy as np
 
 from ecodec.case import AgentSpec, Case, ResourceSpec
 from ecodec.declarations import check_rules, format_number, parse_number
-from ecodec.errors import NO_VALUE, CaseError, InputIssue, NetworkError
+from ecodec.errors import NO_VALUE, CaseError, NetworkError
 from ecodec.io.schema import (
     DRIVERS,
+    MAX_CELLS_PER_WORKBOOK,
     MAX_COLUMNS_PER_SHEET,
     MAX_ROWS_PER_SHEET,
+    MAX_TEXT_CHARACTERS,
+    MAX_XML_ELEMENTS,
+    MAX_XML_TOKEN_BYTES,
     META,
     NETWORK,
     README_SHEET,
@@ -36,7 +40,9 @@ from ecodec.io.schema import (
     sheets_by_name,
 )
 from ecodec.io.sheet_reader import MISSING, SheetReader
-from ecodec.io.untrusted import open_untrusted_xlsx, unreadable
+from ecodec.io.untrusted import check_untrusted_xlsx, unreadable
+from ecodec.io.xlsx_cells import read_tables
+from ecodec.io.xml_parts import Budget
 from ecodec.models.registry import AGGREGATIVE_CLASSES, CLASSES_BY_PROBLEM_KIND
 from ecodec.network.graph import CommunicationNetwork, connected_groups, format_groups
 
@@ -44,40 +50,24 @@ log = logging.getLogger(__name__)
 
 
 def read_case(path: str | Path) -> Case:
-    """Read, validate and return the case in ``path``; raise CaseError listing every problem found."""
-    path = Path(path)
-    workbook = open_untrusted_xlsx(path)
+    """Read, validate and return the case in ``path``; raise CaseError listing every problem found.
+
+    The package is checked first (:func:`~ecodec.io.untrusted.check_untrusted_xlsx`), then its cells are streamed
+    (:func:`~ecodec.io.xlsx_cells.read_tables`) within the limits of :mod:`ecodec.io.schema`, so what reading costs
+    follows what the workbook holds, never what it declares.  Only the case's sheets are parsed: the README sheet is
+    documentation and an unknown sheet is reported by its name."""
+    path = check_untrusted_xlsx(path)
+    budget = Budget(rows=MAX_ROWS_PER_SHEET, columns=MAX_COLUMNS_PER_SHEET, cells=MAX_CELLS_PER_WORKBOOK,
+                    elements=MAX_XML_ELEMENTS, text=MAX_TEXT_CHARACTERS, token_bytes=MAX_XML_TOKEN_BYTES)
     try:
-        # the README sheet is documentation: its name is known, its rows are never read
-        tables = {name: [] if name == README_SHEET else _read_rows(workbook[name]) for name in workbook.sheetnames}
-    except CaseError as exc:  # a sheet over the row limit
+        tables = read_tables(path, set(sheets_by_name()), budget)
+    except CaseError as exc:  # a limit crossed, a cell that cannot be read
         raise CaseError(path, exc.issues) from None
-    except Exception as exc:  # noqa: BLE001  malformed or hostile XML in the package (defusedxml refuses entities)
+    except Exception as exc:  # noqa: BLE001  malformed or hostile XML in the package (entities are refused)
         raise unreadable(path, exc) from None
-    finally:
-        workbook.close()
     case = _Reader(path, tables).read()
     log.info("read case '%s' from %s: %d agents, T=%d", case.name, path, len(case.agents), case.T)
     return case
-
-
-def _read_rows(sheet) -> list[tuple]:
-    rows = []
-    for row in sheet.iter_rows(values_only=True):
-        if len(rows) >= MAX_ROWS_PER_SHEET:
-            raise CaseError(None, [InputIssue(sheet.title, None, None, NO_VALUE,
-                                              f"at most {MAX_ROWS_PER_SHEET} rows per sheet")])
-        rows.append(tuple(_clean(v) for v in row[:MAX_COLUMNS_PER_SHEET]))
-    while rows and all(v is None for v in rows[-1]):
-        rows.pop()
-    return rows
-
-
-def _clean(value):
-    if isinstance(value, str):
-        value = value.strip()
-        return value or None
-    return value
 
 
 class _Reader(SheetReader):
