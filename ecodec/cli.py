@@ -39,9 +39,9 @@ def _main(argv: list[str] | None) -> int:
     from ecodec.runtime import mpi_launched
 
     if getattr(args, "ranks", None) is not None and not mpi_launched():
-        from ecodec.runtime.launcher import launch
+        from ecodec.runtime.launcher import launch, without_ranks
 
-        return _guarded(lambda: launch(_without_ranks(argv), args.ranks))
+        return _guarded(lambda: launch(without_ranks(argv), args.ranks))
     rank = _mpi_rank() if mpi_launched() else None
     if rank is not None:
         from ecodec.runtime.mpi import catch_interrupts
@@ -98,19 +98,6 @@ def _mpi_rank() -> int:
     return MPI.COMM_WORLD.Get_rank()
 
 
-def _without_ranks(argv: list[str]) -> list[str]:
-    """The command line without its --ranks option (the ranks run the same command in one process each)."""
-    out, skip = [], False
-    for token in argv:
-        if skip:
-            skip = False
-        elif token == "--ranks":
-            skip = True
-        elif not token.startswith("--ranks="):
-            out.append(token)
-    return out
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ecodec", description="Energy communities and microgrids, solved "
                                      "centrally and with distributed algorithms.")
@@ -149,6 +136,8 @@ def _parser() -> argparse.ArgumentParser:
                                 "drs for an online sharing case); see 'ecodec methods'")
             p.add_argument("--no-reference", action="store_true",
                            help="skip the centralized reference solve (no cost gap in the progress and history)")
+            p.add_argument("--resume", nargs="?", const=True, metavar="DIR", help="continue the interrupted (or finished) run saved in DIR (default: --output) to the result of a "
+                                "run never stopped")
         else:
             p.add_argument("--methods",
                            help="comma-separated methods (default: centralized and primal-decomposition, or "
@@ -276,7 +265,8 @@ def _run(args) -> int:
 
     if args.report is not None and args.no_reference:
         raise EcodecError("--report compares against the centralized reference; drop --no-reference")
-    study = run_case(args.case, args.method, reference=not args.no_reference, **_study_arguments(args))
+    study = run_case(args.case, args.method, reference=not args.no_reference, resume=args.resume,
+                     **_study_arguments(args))
     if study is None:  # an MPI rank other than 0
         return EXIT_OK
     result, comparison = study.runs[-1], study.comparison

@@ -19,9 +19,16 @@ A driver runs unchanged (SPMD): every rank executes the same driver code for the
 * **Counters.** ``messages`` counts what the algorithm sends, as in one process; it is the same on every rank
   because every agent takes part in every exchange (the count follows from the network or the active graph).
   ``floats`` is summed over the ranks by :meth:`MPIRuntime.totals`.
-* **Stopping.** Ctrl-C (SIGINT) only sets a flag; :meth:`MPIRuntime.checkpoint`, called by the driver loop once
-  per iteration on every rank, ORs the flags so that all ranks stop after the same iteration and the root keeps
-  the history.
+* **Stopping.** Ctrl-C (SIGINT) and SIGUSR1 only set a flag; :meth:`MPIRuntime.checkpoint`, called by the driver
+  loop once per iteration on every rank, ORs the flags so that all ranks stop after the same iteration and the
+  root keeps the history.  SIGUSR1 is how the launcher asks the ranks to stop (mpiexec forwards it to every rank);
+  unlike SIGINT it never escalates, so a rank that gets both (a terminal's Ctrl-C reaches the launcher and, through
+  mpiexec, the ranks) still stops with the others.  A second SIGINT stops the rank at once.  At exit both are
+  ignored (:func:`_ignore_stop_requests` says why).
+* **Liveness.** Each rank enters the status board as soon as it starts (:func:`catch_interrupts`) and records
+  there every iteration, every agent it works on and every communication it waits in, for the launcher's
+  watchdog (:mod:`ecodec.runtime.watchdog`).  Under ``ecodec ... --ranks`` each rank also follows its launcher and
+  ends at once, writing nothing, when the launcher is gone (:func:`ecodec.runtime.processes.follow_launcher`).
 * **Failures.** An exception while working on an agent is written to the status board
   (:mod:`ecodec.runtime.status`) and to stderr, naming the rank, the agent and the iteration, and the whole job is
   aborted (MPI_Abort), so no rank waits forever for a dead peer.  A killed rank is detected by the launcher.
@@ -29,6 +36,7 @@ A driver runs unchanged (SPMD): every rank executes the same driver code for the
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import signal
@@ -40,7 +48,8 @@ from typing import TypeVar
 import numpy as np
 
 from ecodec.network import CommunicationNetwork
-from ecodec.runtime.status import LAUNCHED_ENV, StatusBoard, record_rank_error
+from ecodec.runtime.processes import follow_launcher
+from ecodec.runtime.status import LAUNCHED_ENV, StatusBoard, record_rank_error, register_rank
 
 log = logging.getLogger(__name__)
 
@@ -65,22 +74,45 @@ def mpi_launched() -> bool:
 
 
 _interrupted = threading.Event()
+_started: list[StatusBoard] = []  # this process's first board entry, once made
+_sigints = [0]
 
 
 def catch_interrupts() -> None:
-    """From now on Ctrl-C (SIGINT) in this process only raises a flag, read by :meth:`MPIRuntime.checkpoint`, so
-    that every rank stops after the same iteration; a second Ctrl-C stops this process at once.  Called by the
-    runtime and, before anything else, by the command line under MPI."""
+    """Start this rank: from now on Ctrl-C (SIGINT) and SIGUSR1 in this process only raise a flag, read by
+    :meth:`MPIRuntime.checkpoint`, so that every rank stops after the same iteration (a second SIGINT stops this
+    process at once); the rank enters the status board and, under ``ecodec ... --ranks``, follows its launcher
+    (see the module docstring).  Called by the runtime and, before anything else, by the command line under MPI,
+    so the launcher knows every rank's process from its first second, before the case is even read."""
     if threading.current_thread() is not threading.main_thread():
         return
 
     def on_interrupt(signum, frame):
-        if _interrupted.is_set():
-            raise KeyboardInterrupt
-        _interrupted.set()
-        log.warning("interrupt received; every rank stops after the current iteration")
+        if signum == signal.SIGINT:
+            _sigints[0] += 1
+            if _sigints[0] > 1:
+                raise KeyboardInterrupt
+        if not _interrupted.is_set():
+            _interrupted.set()
+            log.warning("interrupt received; every rank stops after the current iteration")
 
     signal.signal(signal.SIGINT, on_interrupt)
+    signal.signal(signal.SIGUSR1, on_interrupt)
+    if not _started:
+        from mpi4py import MPI
+
+        _started.append(register_rank(MPI.COMM_WORLD.Get_rank()))
+        follow_launcher(os.environ.get(LAUNCHED_ENV))
+        atexit.register(_ignore_stop_requests)
+
+
+def _ignore_stop_requests() -> None:
+    """At exit, ignore SIGINT and SIGUSR1.  As Python shuts down it gives every signal it handled its default
+    action back, which for SIGUSR1 is to end the process: a stop request arriving late (mpiexec forwards the
+    launcher's a moment after the terminal's Ctrl-C stopped the ranks) would kill a rank that ended normally,
+    and mpiexec would then kill the ranks still writing the results.  An ignored signal stays ignored."""
+    for signum in (signal.SIGINT, signal.SIGUSR1):
+        signal.signal(signum, signal.SIG_IGN)
 
 
 def abort_job(comm, message: str, lost_peer: bool = False) -> None:
@@ -119,8 +151,8 @@ class MPIRuntime:
         self.messages = 0
         self.floats = 0
         self._iteration = -1
+        catch_interrupts()  # first: it may enter this rank on the board (without agents), which the next line updates
         self.board = StatusBoard(self.rank, self.local_agents)
-        catch_interrupts()
         log.info("rank %d of %d hosts %d agents (%s)", self.rank, self.size, len(self.local_agents),
                  ", ".join(self.local_agents[:5]) + (" ..." if len(self.local_agents) > 5 else ""))
 
@@ -151,6 +183,7 @@ class MPIRuntime:
                 else:
                     bundles[self.owner[j]][a] = outgoing[a]
             self.floats += np.size(outgoing[a]) * len(graph.neighbours(a))
+        self.board.waiting(True)
         requests = [self.comm.isend(bundles[r], dest=r, tag=_EXCHANGE) for r in self.peers]
         for r in self.peers:
             for sender, array in self.comm.recv(source=r, tag=_EXCHANGE).items():
@@ -158,10 +191,12 @@ class MPIRuntime:
                     if self.owner[j] == self.rank:
                         received[j][sender] = array
         self._mpi.Request.waitall(requests)
+        self.board.waiting(False)
         self.messages += self._exchange_messages if graph is self.network else 2 * graph.n_edges
         return {a: {j: received[a][j] for j in graph.neighbours(a)} for a in self.local_agents}
 
     def sum(self, values: Mapping[str, np.ndarray | float], *, count: bool = False) -> np.ndarray:
+        self.board.waiting(True)
         partial = self.comm.recv(source=self.rank - 1, tag=_SUM) if self.rank > 0 else None
         for a in self.local_agents:
             v = np.asarray(values[a], dtype=float)
@@ -169,19 +204,24 @@ class MPIRuntime:
         if self.rank < self.size - 1:
             self.comm.send(partial, dest=self.rank + 1, tag=_SUM)
         total = self.comm.bcast(partial, root=self.size - 1)
+        self.board.waiting(False)
         self._count(values, count)
         return total
 
     def maximum(self, values: Mapping[str, np.ndarray | float], *, count: bool = False) -> np.ndarray:
         local = [np.asarray(values[a], dtype=float) for a in self.local_agents]
+        self.board.waiting(True)
         maxima = [m for m in self.comm.allgather(np.max(np.stack(local), axis=0) if local else None)
                   if m is not None]
+        self.board.waiting(False)
         self._count(values, count)
         return np.max(np.stack(maxima), axis=0)
 
     def gather(self, values: Mapping[str, T]) -> dict[str, T]:
         """Every agent's value on rank 0, in agent order; an empty dict on the other ranks."""
+        self.board.waiting(True)
         parts = self.comm.gather(dict(values), root=0)
+        self.board.waiting(False)
         if not self.is_root:
             return {}
         merged = {}
@@ -196,17 +236,29 @@ class MPIRuntime:
 
     def broadcast(self, value: T) -> T:
         """Rank 0's ``value`` on every rank."""
-        return self.comm.bcast(value, root=0)
+        self.board.waiting(True)
+        value = self.comm.bcast(value, root=0)
+        self.board.waiting(False)
+        return value
 
     def checkpoint(self, k: int) -> bool:
         """Start of iteration k (0-based) on every rank: True on all ranks when any rank was interrupted."""
         self._iteration = k
         self.board.iteration(k)
-        return bool(self.comm.allreduce(_interrupted.is_set(), op=self._mpi.LOR))
+        self.board.waiting(True)
+        stop = bool(self.comm.allreduce(_interrupted.is_set(), op=self._mpi.LOR))
+        self.board.waiting(False)
+        return stop
 
     def totals(self) -> tuple[int, int]:
-        """(messages, floats) over all ranks; every rank must call it."""
-        return self.messages, int(self.comm.allreduce(self.floats))
+        """(messages, floats) over all ranks; every rank must call it.  The driver loop calls it at the end of a run
+        (and a state checkpoint before it writes): from here on the rank assembles and writes results, which the
+        watchdog does not time until the next per-iteration checkpoint, if any."""
+        self.board.finishing()
+        self.board.waiting(True)
+        floats = int(self.comm.allreduce(self.floats))
+        self.board.waiting(False)
+        return self.messages, floats
 
     # -- failures and the end -----------------------------------------------------------------------------------
     def fail(self, reason: str, agent: str | None = None) -> None:
