@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import errno
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -83,12 +82,13 @@ def test_a_write_the_system_refuses_is_one_line_and_keeps_the_earlier_file(tmp_p
     out = tmp_path / "results.xlsx"
     out.write_bytes(b"the earlier results")
 
-    def limit():
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails instead of killing
-        resource.setrlimit(resource.RLIMIT_FSIZE, (2048, 2048))
-
-    done = subprocess.run([sys.executable, "-m", "ecodec", "solve", CASE, "--output", str(out)],
-                          capture_output=True, text=True, preexec_fn=limit, timeout=300)
+    # the limit is set in the child itself (no preexec_fn: a fork of this multithreaded test process is unsafe);
+    # SIGXFSZ ignored, so a write past the limit fails instead of killing the process
+    limited = ("import resource, runpy, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+               "resource.setrlimit(resource.RLIMIT_FSIZE, (2048, 2048)); "
+               f"sys.argv = ['ecodec', 'solve', {CASE!r}, '--output', {str(out)!r}]; "
+               "runpy.run_module('ecodec', run_name='__main__')")
+    done = subprocess.run([sys.executable, "-c", limited], capture_output=True, text=True, timeout=300)
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().splitlines()[-1] == (f"error: {out}: cannot be written: File too large; free some "
                                                     "space (any earlier file of that name is kept)")

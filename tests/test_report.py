@@ -281,7 +281,7 @@ def test_bad_report_requests_fail_with_a_message_and_keep_an_older_report(microg
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     assert main(["report", str(directory), "-o", str(blocker / "r.pdf")]) == 2
-    assert "the report cannot be written" in capsys.readouterr().err
+    assert f"{blocker / 'r.pdf'}: cannot be created: {blocker} is a file, not a folder" in capsys.readouterr().err
     damaged = tmp_path / "damaged"
     shutil.copytree(directory, damaged)
     (damaged / "centralized" / "coupling.csv").write_text("t\n1\n")  # changed after saving

@@ -30,6 +30,7 @@ from ecodec.decomposition.bansap import Bansap, BansapOptions
 from ecodec.decomposition.macropt import Macropt, MacroptOptions
 from ecodec.decomposition.method_template import DualSubgradient, DualSubgradientOptions
 # the interface
+from ecodec.decomposition.checkpoint import StateCheckpoint
 from ecodec.decomposition.driver import Driver, run_driver
 from ecodec.decomposition.hooks import CheckpointHook, Hook, LoggingHook, ProgressHook
 from ecodec.decomposition.options import MethodOptions, OptionError
@@ -58,11 +59,12 @@ def options_for(method: str, values: Mapping[str, object] | None = None) -> Meth
 
 def run(problem, network: CommunicationNetwork, method: str, options: MethodOptions | None = None,
         stopping: StoppingRules | None = None, hooks: list[Hook] | None = None, reference: RunResult | None = None,
-        runtime=None) -> RunResult:
+        runtime=None, checkpoint: StateCheckpoint | None = None) -> RunResult:
     """Solve ``problem`` with ``method``.  Distributed methods run on ``runtime``: by default the MPI runtime when
     this process was started by mpiexec (every rank calls ``run``; the result is returned on rank 0, None on the
     others), else the in-process one.  A single solve (the centralized one) runs on rank 0 under MPI and its
-    result is sent to every rank."""
+    result is sent to every rank.  ``checkpoint`` (a distributed method that declares its state) writes the
+    method's state as it runs and resumes from a saved one (:mod:`ecodec.decomposition.checkpoint`)."""
     spec = spec_of(method)
     options = options or options_for(method)
     from ecodec.runtime import make_runtime, on_root
@@ -72,7 +74,7 @@ def run(problem, network: CommunicationNetwork, method: str, options: MethodOpti
     check_method_fits(method, problem)
     driver = spec.driver(problem, runtime or make_runtime(network, placement_weights(problem)), options)
     driver.label = method
-    return run_driver(driver, stopping or StoppingRules(), hooks, reference)
+    return run_driver(driver, stopping or StoppingRules(), hooks, reference, checkpoint)
 
 
 def default_method(problem) -> str:
@@ -121,6 +123,6 @@ __all__ = ["CENTRALIZED", "DRS", "METHODS", "REGISTRY", "AggregativeTracking", "
            "DualSubgradientOptions", "Hook", "LoggingHook", "Macropt", "MacroptOptions", "MaNsdrs",
            "MaNsdrsOptions",
            "MethodOptions", "MethodSpec", "OptionError", "PrimalDecomposition", "PrimalDecompositionOptions",
-           "ProgressHook", "ProximalDual", "ProximalDualOptions", "StoppingRules", "Tightening", "TighteningOptions",
-           "TrackingAdmm", "TrackingAdmmOptions", "check_method_fits", "default_method", "methods_help",
-           "options_for", "placement_weights", "run", "solve_centralized", "spec_of"]
+           "ProgressHook", "ProximalDual", "ProximalDualOptions", "StateCheckpoint", "StoppingRules", "Tightening",
+           "TighteningOptions", "TrackingAdmm", "TrackingAdmmOptions", "check_method_fits", "default_method",
+           "methods_help", "options_for", "placement_weights", "run", "solve_centralized", "spec_of"]

@@ -94,6 +94,8 @@ class _TrackingAgent:
     """Agent i: its compiled functions and its state x_i, s_i, y_i, with its share phi_i(x_i) and both gradients of
     f_i at (x_i, s_i) kept from the iteration that computed them (each is evaluated once per iteration)."""
 
+    state_attributes = ("x", "phi", "s", "y", "grad_1", "grad_2")  # what a checkpoint keeps
+
     def __init__(self, functions: CompiledAggregativeAgent):
         self.f = functions
         self.x = functions.x0.copy()
@@ -153,6 +155,8 @@ class _TrackingAgent:
         Column("sigma:<aggregate>:<t>", "each aggregate", when=f"at most {HISTORY_COLUMNS} values"))))
 class AggregativeTracking(NeighbourDriver):
     """Projected aggregative tracking; the math is in the module docstring."""
+
+    state_attributes = ("broken_windows",)
 
     def setup(self) -> None:
         self.start_agents(_TrackingAgent)

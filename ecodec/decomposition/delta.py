@@ -203,6 +203,10 @@ class _DeltaAgent(_TrackingAgent):
 class Delta(AggregativeTracking):
     """DELTA; the math is in the module docstring."""
 
+    #: Not resumable yet: each agent's surrogate (network weights, optimiser state) and replay buffers would have to
+    #: be declared, with its random generator
+    state_attributes = None
+
     def setup(self) -> None:
         require_jax()
         index = {a.name: i for i, a in enumerate(self.problem.agents)}

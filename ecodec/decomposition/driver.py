@@ -20,6 +20,14 @@ and delivers their messages.  The loop in :func:`run_driver` is the same for eve
 4. ``driver.finish()`` lets a method post-process (the mixed-integer recovery of primal decomposition);
    the final decisions become a :class:`~ecodec.results.RunResult` with the whole history.
 
+Ctrl-C in one process (the in-process runtime) only asks the loop to stop after the current iteration, as the
+MPI runtime does (a second Ctrl-C stops at once): the run then ends at an iteration boundary, where its state is
+whole and can be checkpointed.  With a :class:`~ecodec.decomposition.checkpoint.StateCheckpoint` the loop
+writes the method's state now and then and when it ends, and a run given a saved state runs ``setup()``, puts
+the state back, asks the stopping rules about the last saved iteration and goes on from the next one, to the
+iterates of a run that was never stopped (docs/decomposition.md, "Resuming a run").  What a method keeps is
+declared once: ``state_attributes`` on the driver and on its agent class (:mod:`ecodec.decomposition.state`).
+
 The per-iteration KPIs come from :mod:`ecodec.results.kpi`, the same functions the comparison and the report
 use.  Every driver runs on every runtime, in one process and on MPI ranks, with the same iterates: the rules a
 driver follows for that are in docs/decomposition.md ("Runtimes"), and tests/test_mpi.py checks each driver.
@@ -28,15 +36,20 @@ driver follows for that are in docs/decomposition.md ("Runtimes"), and tests/tes
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 import time
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pandas as pd
 
+from ecodec.decomposition.checkpoint import StateCheckpoint
 from ecodec.decomposition.hooks import Hook
 from ecodec.decomposition.options import MethodOptions
+from ecodec.decomposition.state import apply, capture
 from ecodec.decomposition.stopping import LoopState, StoppingRules
 from ecodec.problem.coupled import CoupledProblem
 from ecodec.results import kpi
@@ -57,6 +70,9 @@ class Driver(ABC):
     and stopping rules."""
 
     spec: ClassVar[MethodSpec]
+    #: The method-wide attributes a checkpoint keeps (:mod:`ecodec.decomposition.state`); None: the method keeps
+    #: no state and cannot resume.  Its agents, the objects of ``self.local``, declare theirs on their class.
+    state_attributes: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, problem: CoupledProblem, runtime, options: MethodOptions):
         self.problem = problem
@@ -91,6 +107,40 @@ class Driver(ABC):
     def outcome(self, name: str) -> AgentOutcome:
         """Agent ``name``'s final decisions as plain data for the result."""
         return AgentOutcome.of(self.subproblems[name], self.decisions[name])
+
+    # -- the state a checkpoint keeps (module docstring) ------------------------------------------------------
+    @classmethod
+    def resumable(cls) -> bool:
+        """Whether the method declares its state (and so can resume)."""
+        return cls.state_attributes is not None
+
+    def agent_state(self, name: str) -> dict[str, object]:
+        """Hosted agent ``name``'s state: its declared attributes, its decisions and its program's snapshot."""
+        agent = self.local[name]
+        program = getattr(self.subproblems.get(name), "program", None)
+        decision = self.decisions.get(name)
+        return {"attributes": capture(agent, type(agent).state_attributes),
+                "decision": None if decision is None else np.array(decision),
+                "program": program.snapshot() if program is not None else None}
+
+    def restore_agent(self, name: str, state: dict[str, object]) -> None:
+        """Put :meth:`agent_state` back into hosted agent ``name`` (after ``setup()``)."""
+        agent = self.local[name]
+        if hasattr(agent, "restore_structure"):
+            agent.restore_structure(state["attributes"])
+        apply(agent, state["attributes"])
+        if state["program"] is not None:
+            self.subproblems[name].program.restore(state["program"])
+        if state["decision"] is not None:
+            self.decisions[name] = state["decision"]
+
+    def shared_state(self) -> dict[str, object]:
+        """The method-wide state (the same on every process): the declared attributes, warnings, abandoned."""
+        return capture(self, ("warnings", "abandoned", *(self.state_attributes or ())))
+
+    def restore_shared(self, state: dict[str, object]) -> None:
+        """Put :meth:`shared_state` back (on every process: the method-wide state is the same everywhere)."""
+        apply(self, state)
 
 
 class _Evaluator:
@@ -136,9 +186,10 @@ class _Evaluator:
 
 
 def run_driver(driver: Driver, stopping: StoppingRules, hooks: list[Hook] | None = None,
-               reference: RunResult | None = None) -> RunResult | None:
+               reference: RunResult | None = None, checkpoint: StateCheckpoint | None = None) -> RunResult | None:
     """Run ``driver`` under the shared loop; see the module docstring.  Returns the RunResult on the root process
-    and None on the other processes of a multi-process runtime (every process must call it)."""
+    and None on the other processes of a multi-process runtime (every process must call it).  ``checkpoint``
+    writes the method's state, and resumes from a saved one when it holds one."""
     hooks = hooks or []
     problem, runtime = driver.problem, driver.runtime
     started, started_at = time.perf_counter(), utc_timestamp()
@@ -151,45 +202,90 @@ def run_driver(driver: Driver, stopping: StoppingRules, hooks: list[Hook] | None
     rules = driver.spec.stopping
     state = LoopState(driver, history, stopping, evaluator.reference_objective is not None)
     status, message = ITERATION_LIMIT, f"stopped at the iteration limit ({stopping.max_iterations})"
+    facts = {"started_at": started_at, "stopping": stopping.as_dict()}
     if driver.abandoned is not None:  # e.g. a tightened problem without a feasible point: nothing to iterate
         result = _result(driver, history, INFEASIBLE, driver.abandoned, setup_time, time.perf_counter() - started,
-                         {"started_at": started_at, "stopping": stopping.as_dict()})
+                         facts)
         if result is not None:
             for hook in hooks:
                 hook.on_finish(result)
         return result
+    if checkpoint is not None and checkpoint.resuming:
+        history.extend(checkpoint.restore(driver))
+        facts["resumed_after_iteration"] = len(history)
+        started -= float(history[-1].get("elapsed_s", 0.0)) if history else 0.0  # elapsed_s goes on from there
+        for hook in hooks:
+            hook.on_resume(history)
+    whole = True  # the driver's state is that of an iteration boundary (false while an iteration runs)
     try:
-        for k in range(stopping.max_iterations):
-            if runtime.checkpoint(k):  # another process of the run was interrupted: every process stops here
-                raise KeyboardInterrupt
-            tick = time.perf_counter()
-            record = {"iteration": k + 1}
-            record.update(driver.iterate(k))
-            record["iteration_time_s"] = time.perf_counter() - tick
-            record.update(evaluator.evaluate(driver.subproblems, driver.decisions))
-            record["messages"] = runtime.messages
-            record["elapsed_s"] = time.perf_counter() - started
-            history.append(record)
-            for hook in hooks:
-                hook.on_iteration(record)
-            if driver.abandoned is not None:  # the method found mid-run that it cannot go on (no feasible point)
-                status, message = INFEASIBLE, driver.abandoned
-                break
-            done = next(((rule, said) for rule, said in ((r, r.reached(state)) for r in rules) if said), None)
-            if done:
-                status, message = done[0].status, done[1]
-                break
+        with _interrupts_between_iterations() as asked:
+            verdict = _verdict(driver, rules, state) if history else None
+            for k in range(len(history), stopping.max_iterations if verdict is None else 0):
+                if runtime.checkpoint(k) or asked():  # Ctrl-C here, or on another process: every process stops
+                    raise KeyboardInterrupt
+                whole = False
+                tick = time.perf_counter()
+                record = {"iteration": k + 1}
+                record.update(driver.iterate(k))
+                record["iteration_time_s"] = time.perf_counter() - tick
+                record.update(evaluator.evaluate(driver.subproblems, driver.decisions))
+                record["messages"] = runtime.messages
+                record["elapsed_s"] = time.perf_counter() - started
+                history.append(record)
+                whole = True
+                for hook in hooks:
+                    hook.on_iteration(record)
+                if checkpoint is not None and checkpoint.due(driver, len(history)):
+                    checkpoint.save(driver, history)
+                verdict = _verdict(driver, rules, state)
+                if verdict is not None:
+                    break
+            if verdict is not None:
+                status, message = verdict
     except KeyboardInterrupt:
         status = INTERRUPTED
         message = f"interrupted by the user after {len(history)} iterations; the history so far is kept"
         log.warning(message)
+    if checkpoint is not None and whole and history:  # before finish(), which may change the decisions
+        checkpoint.save(driver, history)
     final = driver.finish() if history else {}
-    final = {"started_at": started_at, "stopping": stopping.as_dict(), **final}
-    result = _result(driver, history, status, message, setup_time, time.perf_counter() - started, final)
+    result = _result(driver, history, status, message, setup_time, time.perf_counter() - started, {**facts, **final})
     if result is not None:
         for hook in hooks:
             hook.on_finish(result)
     return result
+
+
+def _verdict(driver: Driver, rules, state: LoopState) -> tuple[str, str] | None:
+    """After an iteration: (status, message) when the method abandoned or one of its rules stops the run."""
+    if driver.abandoned is not None:  # the method found mid-run that it cannot go on (no feasible point)
+        return INFEASIBLE, driver.abandoned
+    done = next(((rule, said) for rule, said in ((r, r.reached(state)) for r in rules) if said), None)
+    return (done[0].status, done[1]) if done else None
+
+
+@contextmanager
+def _interrupts_between_iterations():
+    """In one process, Ctrl-C asks the loop to stop after the current iteration (the function yielded says
+    whether it was asked); a second Ctrl-C stops at once.  Left alone where SIGINT is not Python's default (an
+    MPI rank, whose runtime does the same across ranks; a caller's own handler) or off the main thread."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield lambda: False
+        return
+    asked: list[bool] = []
+
+    def on_interrupt(signum, frame):
+        if asked:
+            raise KeyboardInterrupt
+        asked.append(True)
+        log.warning("interrupt received; the run stops after the current iteration (again to stop at once)")
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield lambda: bool(asked)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _result(driver: Driver, history: list[dict], status: str, message: str, setup_time: float, wall: float,

@@ -112,6 +112,8 @@ class _BracketClosed(StoppingRule):
 class _Agent(PricedAgent):
     """One agent: its priced program and its incumbent."""
 
+    state_attributes = ("x", "best")  # what a checkpoint keeps
+
     def __init__(self, sub: CompiledSubproblem, rows: CouplingRows, options: DualBiOptions):
         super().__init__(sub, rows, options.perturbation, options.seed)
         self.least = sub.linear_range(self.g, float(self.g0[0]))[0]  # min of g_i over the LP relaxation
@@ -136,6 +138,9 @@ class _Agent(PricedAgent):
         Column("phase", "0 while expanding the bracket, 1 while bisecting"))))
 class DualBi(Driver):
     """See the module docstring."""
+
+    state_attributes = ("lo", "hi", "price", "phase", "expansions", "closed", "certificate.lower",
+                        "certificate.upper")
 
     def setup(self) -> None:
         self.rows = CouplingRows.from_problem(self.problem)

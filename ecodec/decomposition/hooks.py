@@ -26,6 +26,9 @@ class Hook:
     def on_start(self, method: str, problem, stopping) -> None:
         pass
 
+    def on_resume(self, history: list[dict]) -> None:
+        """A resumed run: ``history`` is what the run it continues had done (called after ``on_start``)."""
+
     def on_iteration(self, record: dict) -> None:
         pass
 
@@ -74,6 +77,10 @@ class ProgressHook(Hook):
                           f"(Ctrl-C stops and keeps the result so far)\n")
         self.stream.flush()
 
+    def on_resume(self, history: list[dict]) -> None:
+        self.stream.write(f"{self._method}: resumed after iteration {len(history)}\n")
+        self.stream.flush()
+
     def on_iteration(self, record: dict) -> None:
         self._record = record
         now = time.monotonic()
@@ -114,6 +121,9 @@ class CheckpointHook(Hook):
         self.min_interval_s = min_interval_s
         self._rows: list[dict] = []
         self._last_write = -math.inf
+
+    def on_resume(self, history: list[dict]) -> None:
+        self._rows = [dict(record) for record in history]
 
     def on_iteration(self, record: dict) -> None:
         self._rows.append(dict(record))

@@ -45,7 +45,8 @@ What makes it a method (the contract): options declared with :func:`~ecodec.deco
 ``iterate`` is what every agent and the coordinator do in iteration k, written against the runtime (``each``,
 ``sum``, ``count_broadcast``) so it runs in one process and on MPI ranks alike; and one registration
 (:func:`~ecodec.decomposition.registry.register`) naming the problem kinds it solves, its history columns and its
-stopping rules.
+stopping rules.  To be resumable (``ecodec run ... --resume``), ``state_attributes`` on the driver and on its agent
+class name what changes from one iteration to the next (:mod:`~ecodec.decomposition.state`).
 """
 
 from __future__ import annotations
@@ -80,6 +81,9 @@ class _Agent:
     """Agent i: its priced program (no perturbation) and its weighted averages of decisions (see the module
     docstring: the reported one, and the newer one that replaces it at the next restart)."""
 
+    #: What a checkpoint keeps of the agent (its program's state is kept without asking): what changes per iteration
+    state_attributes = ("average", "newer", "priced.x")
+
     def __init__(self, sub: CompiledSubproblem, rows: CouplingRows):
         self.priced = PricedAgent(sub, rows, perturbation=0.0, seed=0)
         self.average: np.ndarray | None = None
@@ -104,6 +108,10 @@ class _Agent:
         Column("last_rel_violation", "relative coupling violation of the last iterate"))))
 class DualSubgradient(Driver):
     """See the module docstring."""
+
+    #: What a checkpoint keeps of the method (``ecodec run ... --resume``): what changes per iteration; what setup()
+    #: computes from the case and the options (step0, the rows) is computed again by a resumed run
+    state_attributes = ("price", "sums")
 
     def setup(self) -> None:
         self.rows = CouplingRows.from_problem(self.problem)

@@ -30,6 +30,11 @@ def is_point(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 class LocalAgent:
     """Agent i's relaxed local problem: its compiled subproblem plus the column rho and the allocation rows."""
 
+    #: What a checkpoint keeps of the agent (:mod:`ecodec.decomposition.state`; its program's bounds and costs,
+    #: where y_i and M_i also live, are kept with the program)
+    state_attributes = ("penalty", "y", "mu", "rho", "degree", "relay", "fixed_value", "harmonic", "_nu", "gap",
+                        "streak", "_side", "neighbour_prices", "_price_sum", "_price_count")
+
     def __init__(self, sub: CompiledSubproblem, rows: CouplingRows, per_row: bool, degree: int):
         """The rho columns cost nothing until :meth:`set_penalty` prices them (M needs every agent's price scale)."""
         self.sub = sub

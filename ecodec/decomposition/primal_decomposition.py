@@ -69,7 +69,9 @@ multipliers, and one row moves at a time).  M is relative to the price scale, so
 any currency: measured on the shipped microgrid (Lambda = 0.043 EUR per kW and step, the grid's price, which is
 also the largest optimal multiplier), first 1% cost gap and violation after more than 3000 iterations with
 penalty_factor 1.0 (M equals that multiplier; every agent raised its M), 981 with 1.25, 1377 with 1.5 (the
-default) and 6764 with 2.0; ``step_size`` is relative to the peak load and needs no change with the size of the case.
+default) and 6764 with 2.0, with the solver's full hot start (1451 with the default since each solve starts from
+the basis alone, :mod:`ecodec.solvers.matrix`); ``step_size`` is relative to the peak load and needs no change with
+the size of the case.
 
 Mixed-integer version (an agent has integer variables and ``mixed_integer = "auto"``; after Camisa, Mansoori,
 Notarnicola, Notarstefano, "Distributed primal decomposition for large-scale MILPs", IEEE TAC 2022):
@@ -189,6 +191,9 @@ class PrimalDecompositionOptions(TimeVaryingGraphOptions):
         PHASE_COLUMN)))
 class PrimalDecomposition(NeighbourDriver):
     """Distributed primal decomposition; the math is in the module docstring."""
+
+    state_attributes = ("_iterations", "fixed", "_repair_factor", "_least_violation", "_since_least",
+                        "broken_windows")
 
     def setup(self) -> None:
         opts = self.options

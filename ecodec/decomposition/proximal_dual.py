@@ -99,6 +99,8 @@ class ProximalDualOptions(TimeVaryingGraphOptions):
 class _DualAgent:
     """Agent i: its priced program, its multiplier estimate lambda_i and its running average xhat_i."""
 
+    state_attributes = ("lam", "x", "average", "newer", "priced.x")  # what a checkpoint keeps
+
     def __init__(self, sub: CompiledSubproblem, rows: CouplingRows, n_agents: int, options: ProximalDualOptions):
         self.priced = PricedAgent(sub, rows, options.perturbation, options.seed)
         self.price_scale = self.priced.price_scale
@@ -154,6 +156,8 @@ def _is_doubling_start(k: int, start: int) -> bool:
         Column("average_rel_violation", "relative coupling violation of the averaged decisions"))))
 class ProximalDual(NeighbourDriver):
     """Proximal dual decomposition; the math is in the module docstring."""
+
+    state_attributes = ("step_sum", "newer_sum", "broken_windows")
 
     def setup(self) -> None:
         n_agents = len(self.problem.agents)

@@ -160,6 +160,8 @@ def methods_help(stopping: type[StoppingRules] = StoppingRules) -> str:
             out.extend(f"    {c.name}: {c.meaning}" + (f" ({c.when})" if c.when else "") for c in spec.columns)
             out.append("  stops when (besides max_iterations):")
             out.extend(f"    {rule.describe()}" for rule in spec.stopping)
+            out.append("  resume (ecodec run ... --resume): " + ("yes" if spec.driver.resumable() else
+                                                                  "no (it declares no checkpoint state)"))
         out.append("")
     out.append("stopping: the shared stopping options of every distributed method (workbook driver 'stopping', "
                "--max-iterations, --tol)")

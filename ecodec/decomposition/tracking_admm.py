@@ -88,6 +88,8 @@ class TrackingAdmmOptions(TimeVaryingGraphOptions):
 class _TrackingAgent:
     """Agent i: its program with slack columns and the QP term, and its state z_i, d_i, lambda_i."""
 
+    state_attributes = ("z", "u", "d", "lam", "c", "_l1_rows", "_l1_cols")  # what a checkpoint keeps
+
     def __init__(self, sub: CompiledSubproblem, rows: CouplingRows, n_agents: int):
         self.sub = sub
         program = sub.program
@@ -144,6 +146,24 @@ class _TrackingAgent:
         self.lam = delta + self.c * self.d
         return self.z
 
+    def _add_l1_terms(self) -> None:
+        """The columns t >= |A_i z - target| of the recovery's l1 term (once; free rows until a recovery)."""
+        program, p = self.sub.program, self.u.size
+        self._l1_cols = program.add_columns(np.zeros(p), 0.0, np.inf)
+        a = sp.csr_array(self.a, copy=True)
+        a.resize((p, program.n_cols - p))
+        eye = sp.eye_array(p, format="csr")
+        self._l1_rows = np.concatenate([
+            program.add_rows(sp.hstack([a, -eye]), np.full(p, -np.inf), np.full(p, np.inf)),
+            program.add_rows(sp.hstack([a, eye]), np.full(p, -np.inf), np.full(p, np.inf))])
+
+    def restore_structure(self, saved: dict) -> None:
+        """Resuming after the recovery: the l1 columns and rows it appended, and the QP term over them."""
+        if saved["_l1_cols"] is not None and self._l1_cols is None:
+            self.sub.program.set_hessian(sp.csc_array((self.sub.program.n_cols, self.sub.program.n_cols)))
+            self._add_l1_terms()
+            self.set_penalty(self.c)
+
     def recover(self, weight: float) -> None:
         """The mixed-integer recovery of the module docstring; the integers are fixed afterwards."""
         sub, program = self.sub, self.sub.program
@@ -151,13 +171,7 @@ class _TrackingAgent:
         p = target.size
         program.set_hessian(sp.csc_array((program.n_cols, program.n_cols)))
         if self._l1_cols is None:
-            self._l1_cols = program.add_columns(np.zeros(p), 0.0, np.inf)
-            a = sp.csr_array(self.a, copy=True)
-            a.resize((p, program.n_cols - p))
-            eye = sp.eye_array(p, format="csr")
-            self._l1_rows = np.concatenate([
-                program.add_rows(sp.hstack([a, -eye]), np.full(p, -np.inf), np.full(p, np.inf)),
-                program.add_rows(sp.hstack([a, eye]), np.full(p, -np.inf), np.full(p, np.inf))])
+            self._add_l1_terms()
         program.set_row_bounds(self._l1_rows, np.concatenate([np.full(p, -np.inf), target]),
                                np.concatenate([target, np.full(p, np.inf)]))
         program.set_costs(np.arange(self.n), self.cost + self.a.T @ self.lam)
@@ -186,6 +200,8 @@ class _TrackingAgent:
         Column("active_edges", "edges of the graph active at this iteration"), PHASE_COLUMN)))
 class TrackingAdmm(NeighbourDriver):
     """Tracking-ADMM; the math is in the module docstring."""
+
+    state_attributes = ("fixed", "broken_windows")
 
     def setup(self) -> None:
         n_agents = len(self.problem.agents)

@@ -12,9 +12,19 @@ that solver sometimes ends in an error at a small r and loops without end at r =
 optimal is therefore solved again from scratch with r = 1e-10, 1e-9, then 1e-8, and r returns to 1e-12.
 
 The HiGHS instance is created once; between solves only costs, bounds, right-hand sides and integrality change
-(and columns or rows may be appended), so an LP re-solve starts from the previous optimal basis (a hot start)
+(and columns or rows may be appended), so an LP re-solve starts from the previous optimal basis (a warm start)
 instead of from scratch.  Every distributed driver solves its agents' subproblems, and its own small master
 problems, through this one class.
+
+Each solve starts from the previous basis *alone*: the solver's other working data (factorization, pricing
+weights, cost perturbations) is cleared first (``clearSolver``, then ``setBasis``).  A solve is then a function of
+the model's data and its starting basis, which :meth:`MatrixProblem.snapshot` saves and
+:meth:`MatrixProblem.restore` puts back into a new instance: that is what lets a checkpointed run resume bit for
+bit (:mod:`ecodec.decomposition.state`).  With HiGHS's full hot start instead, a new instance given the same
+basis was measured to reach other (equally optimal) vertices and duals within a few iterations of primal
+decomposition on the shipped microgrid, after which the runs part.  Cost measured there: 3-6% of the iteration
+time (300 iterations: 2.59 -> 2.68 s and 2.71 -> 2.78 s; 2000 iterations: 73.5 -> 77.6 s); Tracking-ADMM's QPs
+and DualBi's MILPs gave the same iterates with and without the clearing.
 
 Every instance runs HiGHS on one thread (option ``threads = 1``).  Subproblems are small and each stands for
 one agent's own computer; with HiGHS's default (``threads = 0``) every run queries the processor topology and
@@ -83,6 +93,11 @@ class MatrixSolution:
     @property
     def has_solution(self) -> bool:
         return self.x is not None
+
+
+def _statuses(statuses) -> np.ndarray:
+    """HiGHS basis statuses as small integers (HighsBasisStatus values)."""
+    return np.fromiter((int(s) for s in statuses), dtype=np.int8, count=len(statuses))
 
 
 def _finite(values) -> np.ndarray:
@@ -249,12 +264,48 @@ class MatrixProblem:
                     "change integrality")
         self._relaxed = relaxed
 
+    # -- state -------------------------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, object]:
+        """What the next solve depends on besides the matrix (module docstring): costs, offset, column and row
+        bounds, whether the integers are relaxed, and the basis the next solve starts from."""
+        lp, basis = self._h.getLp(), self._h.getBasis()
+        return {"col_cost": np.array(lp.col_cost_, dtype=float), "col_lower": np.array(lp.col_lower_, dtype=float),
+                "col_upper": np.array(lp.col_upper_, dtype=float), "row_lower": np.array(lp.row_lower_, dtype=float),
+                "row_upper": np.array(lp.row_upper_, dtype=float), "offset": float(lp.offset_),
+                "relaxed": self._relaxed, "basis_valid": bool(basis.valid),
+                "col_status": _statuses(basis.col_status), "row_status": _statuses(basis.row_status)}
+
+    def restore(self, saved: dict[str, object]) -> None:
+        """Put a :meth:`snapshot` back into this instance, which must have the same columns and rows (a driver
+        re-creates what it appended after set-up before restoring)."""
+        n, m = len(saved["col_cost"]), len(saved["row_lower"])
+        if (n, m) != (self._n_cols, self._n_rows):
+            raise ValueError(f"{self.name}: the saved program has {n} columns and {m} rows, this one "
+                             f"{self._n_cols} and {self._n_rows}")
+        self.set_costs(np.arange(n), saved["col_cost"])
+        self.set_column_bounds(np.arange(n), saved["col_lower"], saved["col_upper"])
+        if m:
+            self.set_row_bounds(np.arange(m), np.asarray(saved["row_lower"]), np.asarray(saved["row_upper"]))
+        self.set_offset(float(saved["offset"]))
+        self.relax_integrality(bool(saved["relaxed"]))
+        self._h.clearSolver()
+        if saved["basis_valid"]:
+            basis = highspy.HighsBasis()
+            basis.col_status = [highspy.HighsBasisStatus(int(s)) for s in saved["col_status"]]
+            basis.row_status = [highspy.HighsBasisStatus(int(s)) for s in saved["row_status"]]
+            self._check(self._h.setBasis(basis), "restore the basis")
+
     # -- solve -------------------------------------------------------------------------------------------
     def solve(self) -> MatrixSolution:
-        """Solve from the current state (a hot start).  A solve that ends in a HiGHS error is solved again once
-        from scratch (measured: a battery LP re-solved 10000 times with changing costs once ended in an error);
-        a QP that does not end optimal is retried from scratch with a larger regularization (module docstring)."""
+        """Solve from the previous basis (module docstring).  A solve that ends in a HiGHS error is solved again
+        once from scratch (measured: a battery LP re-solved 10000 times with changing costs once ended in an
+        error); a QP that does not end optimal is retried from scratch with a larger regularization (module
+        docstring)."""
         started = time.perf_counter()
+        basis = self._h.getBasis()
+        self._h.clearSolver()
+        if basis.valid:
+            self._h.setBasis(basis)
         solution = self._run(started)
         if solution.status == ERROR and not self._quadratic:
             log.debug("%s: HiGHS ended in an error; solved again from scratch", self.name)

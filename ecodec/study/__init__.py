@@ -44,6 +44,7 @@ from ecodec.results import CaseSummary, Comparison, RunResult, SeedRuns, case_su
 from ecodec.results.workbook import write_results_workbook
 from ecodec.runtime import is_root_process, on_root
 from ecodec.study.drivers_sheet import drivers_issues
+from ecodec.study.resume import method_checkpoint, output_lock, resume_directories
 from ecodec.vocabulary import CENTRALIZED, INTERRUPTED
 
 log = logging.getLogger(__name__)
@@ -149,17 +150,24 @@ def run_case(case: str | Path | Case | object, method: str | None = None, *, ref
              options: MethodValues | None = None, stopping: StoppingRules | Mapping[str, object] | None = None,
              network: CommunicationNetwork | None = None, hooks: Sequence[Hook] = (),
              progress: TextIO | None = None, output: str | Path | None = None,
-             report: str | Path | None = None) -> Study | None:
+             report: str | Path | None = None, resume: bool | str | Path | None = None) -> Study | None:
     """Solve ``case`` with one method (None: the default method of the case's problem kind); with ``reference``
     the centralized solve runs first and the method's history gets the cost gap and distance to it.  Under MPI
-    every rank calls this; rank 0 gets the Study, the others None."""
+    every rank calls this; rank 0 gets the Study, the others None.
+
+    ``resume`` continues the run checkpointed in ``output`` (True) or in the directory given (writing to
+    ``output`` when given, else there) to the iterates of a run never stopped; case, method, options and
+    reference must be those of the checkpointed run (:mod:`ecodec.study.resume`)."""
     if report is not None and not reference:
         raise EcodecError("a report compares against the centralized reference; run with the reference")
+    resume, output = resume_directories(resume, output)
     prepared = load(case, network)
     method = method or default_method(prepared.problem)
     methods = [method] if method == CENTRALIZED or not reference else [CENTRALIZED, method]
     online = prepared.problem.kind == "online-sharing" and len(methods) > 1  # the comparator on the method's seed
-    return _study(prepared, methods, options, stopping, hooks, progress, output, report, seeds=1 if online else None)
+    with output_lock(output):
+        return _study(prepared, methods, options, stopping, hooks, progress, output, report,
+                      seeds=1 if online else None, resume=resume)
 
 
 def compare_case(case: str | Path | Case | object, methods: Sequence[str | None] | None = None, *,
@@ -185,8 +193,9 @@ def compare_case(case: str | Path | Case | object, methods: Sequence[str | None]
                           f"'{prepared.problem.name}' is of kind {prepared.problem.kind}")
     if seeds is not None and (isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1):
         raise EcodecError(f"seeds must be a whole number >= 1, got {seeds!r}")
-    study = _study(prepared, list(dict.fromkeys(chosen)), options, stopping, hooks, progress, output, report,
-                   seeds=(seeds or ONLINE_SEEDS) if online else None)
+    with output_lock(output):
+        study = _study(prepared, list(dict.fromkeys(chosen)), options, stopping, hooks, progress, output, report,
+                       seeds=(seeds or ONLINE_SEEDS) if online else None)
     if study is not None and study.comparison is None:
         raise EcodecError("the centralized reference has no solution, so there is nothing to compare against")
     return study
@@ -194,7 +203,7 @@ def compare_case(case: str | Path | Case | object, methods: Sequence[str | None]
 
 def _study(prepared: _Prepared, methods: list[str], options: MethodValues | None, stopping, hooks: Sequence[Hook],
            progress: TextIO | None, output: str | Path | None, report: str | Path | None,
-           seeds: int | None = None) -> Study | None:
+           seeds: int | None = None, resume: Path | None = None) -> Study | None:
     if report is not None and Path(report).suffix.lower() != ".pdf":
         raise EcodecError(f"{report}: a report is a PDF file; give a name ending in .pdf")
     if output is not None:  # every output checked before anything is solved
@@ -223,7 +232,7 @@ def _study(prepared: _Prepared, methods: list[str], options: MethodValues | None
             if progress is not None and root and k:
                 progress.write(f"seed {seed} ({k + 1} of {seeds})\n")
         runs_by_seed[seed] = _runs(problem, network, methods, typed, rules, hooks, progress if not k else None,
-                                   output if not k else None, root)
+                                   output if not k else None, root, resume)
     runs = runs_by_seed[first]
     reference = runs[0] if methods[0] == CENTRALIZED else None
     usable = reference if reference is not None and reference.has_solution else None
@@ -248,8 +257,11 @@ def _study(prepared: _Prepared, methods: list[str], options: MethodValues | None
 
 
 def _runs(problem, network, methods: list[str], typed: dict, rules: StoppingRules, hooks: Sequence[Hook],
-          progress: TextIO | None, output: Path | None, root: bool) -> list[RunResult]:
-    """The centralized reference (when among ``methods``) and then every method, each measured against it."""
+          progress: TextIO | None, output: Path | None, root: bool, resume: Path | None = None) -> list[RunResult]:
+    """The centralized reference (when among ``methods``) and then every method, each measured against it; each
+    method's state checkpointed under ``output`` (and resumed from ``resume``: checked before any solve)."""
+    checkpoints = {m: method_checkpoint(problem, network, m, typed[m], rules, output, resume, CENTRALIZED in methods)
+                   for m in methods if m != CENTRALIZED or methods == [CENTRALIZED]}
     reference = None
     if CENTRALIZED in methods:
         reference = run(problem, network, CENTRALIZED, typed[CENTRALIZED])
@@ -265,7 +277,8 @@ def _runs(problem, network, methods: list[str], typed: dict, rules: StoppingRule
             method_hooks.append(ProgressHook(progress))
         if output is not None and root:
             method_hooks.append(CheckpointHook(output / "checkpoints" / f"{method}_history.csv"))
-        runs.append(run(problem, network, method, typed[method], rules, method_hooks, usable))
+        runs.append(run(problem, network, method, typed[method], rules, method_hooks, usable,
+                        checkpoint=checkpoints[method]))
         if on_root(lambda: runs[-1].status == INTERRUPTED):  # the same answer on every MPI rank
             rest = methods[methods.index(method) + 1:]
             if rest:
