@@ -16,11 +16,11 @@ import sys
 from pathlib import Path
 
 from ecodec import __version__
+from ecodec.cli_output import EXIT_INTERRUPTED, EXIT_NO_SOLUTION, EXIT_OK, exit_code, print_compare, print_run
 from ecodec.errors import CaseError, EcodecError
-from ecodec.vocabulary import INTERRUPTED
 
-EXIT_OK, EXIT_NO_SOLUTION, EXIT_BAD_INPUT = 0, 1, 2
-EXIT_INTERRUPTED = 130  # the shell's convention for a command stopped by Ctrl-C (128 + SIGINT)
+EXIT_BAD_INPUT = 2
+VERBOSE_HELP = "log progress and solver details (before or after the command)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _parser()
+    _check_command(parser, argv)
     args = parser.parse_args(argv)
     from ecodec.runtime import mpi_launched
 
@@ -58,6 +59,16 @@ def _main(argv: list[str] | None) -> int:
             from ecodec.runtime.status import mark_rank_done
 
             mark_rank_done(rank)
+
+
+def _check_command(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """An unknown command gets a "did you mean" (argparse lists the commands but suggests none)."""
+    from ecodec.errors import did_you_mean
+
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    given = next((a for a in argv if not a.startswith("-")), None)
+    if given is not None and given not in commands and not any(a in ("-h", "--help", "--version") for a in argv):
+        parser.error(f"unknown command '{given}'{did_you_mean(given, commands)}; commands: {', '.join(commands)}")
 
 
 def _guarded(command, rank: int | None = None) -> int:
@@ -102,7 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ecodec", description="Energy communities and microgrids, solved "
                                      "centrally and with distributed algorithms.")
     parser.add_argument("--version", action="version", version=f"ecodec {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress and solver details")
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("validate", help="check a case workbook and list every problem")
@@ -119,11 +130,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("case", type=Path)
     p.add_argument("--output", "-o", type=Path, help="results workbook to write (.xlsx)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the text summary")
-    p.add_argument("--time-limit", type=float, dest="time_limit_s", help="HiGHS time limit in seconds")
+    p.add_argument("--time-limit", type=float, dest="time_limit_s", help="solver time limit in seconds")
     p.add_argument("--mip-gap", type=float, dest="mip_rel_gap", help="relative MIP gap (default 1e-4)")
-    p.add_argument("--solver", choices=["auto", "highs", "ipopt"],
+    p.add_argument("--solver", metavar="auto|highs|ipopt|NAME",
                    help="auto (the default: HiGHS, or Ipopt from several starts for a market case), highs (LP, "
-                        "MILP) or ipopt (continuous problems, exact derivatives)")
+                        "MILP), ipopt (continuous problems, exact derivatives) or the name of any installed solver "
+                        "of Pyomo's SolverFactory (glpk, cbc, gurobi_direct, ...) for a coupled case")
     p.set_defaults(handler=_solve)
 
     for name, text in (("run", "solve a case with one method (distributed or centralized) and show how it went"),
@@ -153,7 +165,10 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--output", "-o", type=Path, help="directory for the results (one folder per method)")
         p.add_argument("--report", type=Path, metavar="PDF",
                        help="also write the PDF report comparing the runs, e.g. reports/NAME.pdf")
-        p.add_argument("--json", action="store_true", help="print the KPIs per method as JSON")
+        p.add_argument("--json", action="store_true", help="print the KPIs per method as JSON (every column)")
+        p.add_argument("--wide", action="store_true",
+                       help="show every column of the comparison table (by default columns that are 0 or n/a in "
+                            "every run are left out)")
         p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
         p.add_argument("--ranks", type=int, metavar="R",
                        help="run the distributed methods on R MPI ranks (starts mpiexec; needs ecodec[mpi])")
@@ -190,6 +205,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema-docs", help="print (or write) the workbook reference page")
     p.add_argument("--output", "-o", type=Path)
     p.set_defaults(handler=_schema_docs)
+    for p in sub.choices.values():  # -v also after the command; SUPPRESS keeps one given before it
+        p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
     return parser
 
 
@@ -269,19 +286,8 @@ def _run(args) -> int:
                      **_study_arguments(args))
     if study is None:  # an MPI rank other than 0
         return EXIT_OK
-    result, comparison = study.runs[-1], study.comparison
-    if args.json:
-        print(json.dumps(comparison.to_json_dict() if comparison is not None else {result.method: result.summary()},
-                         indent=2, default=str))
-    else:
-        if comparison is not None:
-            print(comparison.format_table())
-        else:
-            print(f"{result.method}: {result.status}: {result.info.get('message', '')}; total cost "
-                  f"{result.objective:,.2f} {result.currency}" if result.has_solution else
-                  f"{result.method}: {result.status}: {result.info.get('message', '')}")
-        _print_written(study)
-    return _exit_code(study)
+    print_run(args, study)
+    return exit_code(study)
 
 
 def _compare(args) -> int:
@@ -291,37 +297,14 @@ def _compare(args) -> int:
     study = compare_case(args.case, methods, seeds=args.seeds, **_study_arguments(args))
     if study is None:  # an MPI rank other than 0
         return EXIT_OK
-    if args.json:
-        summary = study.comparison.to_json_dict()
-        if study.seeds is not None:
-            summary["over_seeds"] = study.seeds.to_json_dict()
-        print(json.dumps(summary, indent=2, default=str))
-    else:
-        print(study.comparison.format_table())
-        if study.seeds is not None:
-            print(study.seeds.format_table())
-        _print_written(study)
-    return _exit_code(study)
-
-
-def _exit_code(study) -> int:
-    """130 when a run was interrupted (what it computed is printed and saved), 1 when one has no solution, else 0."""
-    if any(r.status == INTERRUPTED for r in study.runs):
-        return EXIT_INTERRUPTED
-    return EXIT_OK if all(r.has_solution for r in study.runs) else EXIT_NO_SOLUTION
-
-
-def _print_written(study) -> None:
-    if "runs" in study.written:
-        print(f"results written to {study.written['runs']}")
-    if "report" in study.written:
-        print(f"report written to {study.written['report']}")
+    print_compare(args, study)
+    return exit_code(study)
 
 
 def _report(args) -> int:
     from ecodec.study import report_saved_runs
 
-    print(f"wrote {report_saved_runs(args.runs, args.output)}")
+    print(f"wrote {report_saved_runs(args.runs, args.output, progress=sys.stderr)}")
     return EXIT_OK
 
 

@@ -7,6 +7,7 @@ a user fixes everything in one pass.  The CLI prints these errors and exits non-
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,13 @@ import numpy as np
 
 class EcodecError(Exception):
     """Base class of every error ecodec reports to its users as a plain message."""
+
+
+def did_you_mean(name: object, known) -> str:
+    """" (did you mean 'x'?)" with x the known name closest to a misspelt ``name`` (difflib), or "" when none is
+    close: the hint every "unknown ..." message carries."""
+    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Check (and on Debian/Ubuntu, install) the system packages ecodec needs:
 # Ipopt + BLAS/LAPACK headers and pkg-config so pip can build cyipopt, a C
-# compiler and Python headers for that build, and poppler-utils (pdftoppm).
+# compiler and Python headers for that build, poppler-utils (pdftoppm) and
+# glpk-utils (glpsol: GLPK for `ecodec solve --solver glpk`).
 #
 # Called by `make` before the virtualenv is set up; safe to run by hand.
 #
@@ -14,7 +15,7 @@ set -euo pipefail
 
 PYTHON="${PYTHON:-python3}"
 DOCS="docs/install.md"
-DEFAULT_PACKAGES="coinor-libipopt-dev liblapack-dev libblas-dev pkg-config poppler-utils"
+DEFAULT_PACKAGES="coinor-libipopt-dev liblapack-dev libblas-dev pkg-config poppler-utils glpk-utils"
 read -r -a PACKAGES <<<"${SYSTEM_PACKAGES:-$DEFAULT_PACKAGES}"
 
 say() { printf 'setup_system: %s\n' "$*"; }

@@ -218,7 +218,7 @@ def test_mixed_integer_version_returns_a_coupling_feasible_mixed_integer_dispatc
     ({"penalty_factor": "-1"}, "penalty_factor must be a number > 0"),
     ({"step_decay": 0.4}, "step_decay must be a number in (0.5, 1]"),
     ({"step_size": "fast"}, "step_size must be a number > 0, got 'fast'"),
-    ({"stepsize": 1}, "unknown primal-decomposition option(s) stepsize"),
+    ({"stepsize": 1}, "unknown primal-decomposition option stepsize (did you mean 'step_size'?)"),
     ({"relaxation": "l2"}, "relaxation must be one of 'per-row', 'scalar'"),
     ({"repair_patience": 0}, "repair_patience must be a whole number >= 1"),
 ])

@@ -32,7 +32,7 @@ from test_deployment import single as single_sensor
 from test_online_sharing import hand_instance
 
 from ecodec.cli import main
-from ecodec.declarations import BOOL, CHOICE, INTEGER, NUMBER
+from ecodec.declarations import BOOL, CHOICE, INTEGER, NUMBER, TEXT
 from ecodec.decomposition import (METHODS, REGISTRY, MethodSpec, OptionError, StoppingRules, check_method_fits,
                                   default_method, options_for, run)
 from ecodec.decomposition.registry import LOOP_COLUMNS, register
@@ -151,7 +151,7 @@ def test_every_option_is_declared_with_a_unit_and_a_description(method):
     for name, declared in declarations.items():
         assert declared.unit.strip() and len(declared.description.split()) >= 3, (method, name)
         assert declared.problem(declared.default) is None, (method, name)  # the default is a valid value
-        assert declared.dtype in (NUMBER, INTEGER, CHOICE, BOOL)
+        assert declared.dtype in (NUMBER, INTEGER, CHOICE, BOOL, TEXT)  # text: the centralized solver's name
 
 
 def _out_of_range(declared):

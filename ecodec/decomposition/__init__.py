@@ -34,6 +34,7 @@ from ecodec.decomposition.checkpoint import StateCheckpoint
 from ecodec.decomposition.driver import Driver, run_driver
 from ecodec.decomposition.hooks import CheckpointHook, Hook, LoggingHook, ProgressHook
 from ecodec.decomposition.options import MethodOptions, OptionError
+from ecodec.errors import did_you_mean
 from ecodec.decomposition.registry import REGISTRY, MethodSpec, methods_help
 from ecodec.decomposition.stopping import StoppingRules
 from ecodec.network import CommunicationNetwork
@@ -48,7 +49,8 @@ METHODS: tuple[str, ...] = tuple(REGISTRY)
 def spec_of(method: str) -> MethodSpec:
     """The registered :class:`MethodSpec` of ``method`` (unknown method: :class:`OptionError`)."""
     if method not in REGISTRY:
-        raise OptionError(f"unknown method '{method}'; ecodec knows: {', '.join(REGISTRY)}")
+        raise OptionError(f"unknown method '{method}'{did_you_mean(method, REGISTRY)}; ecodec knows: "
+                          f"{', '.join(REGISTRY)}")
     return REGISTRY[method]
 
 

@@ -1,5 +1,8 @@
 """The centralized solve: the whole coupled problem as one model on HiGHS, the reference for every method.
 
+Another solver of Pyomo's SolverFactory (GLPK, CBC, Gurobi...) takes the model instead with the option ``solver``
+(:mod:`ecodec.solvers.pyomo_solver`).
+
 It builds :meth:`CoupledProblem.centralized_model` from the same agent code the distributed methods use, solves
 it as an LP or MILP, and returns a :class:`~ecodec.results.RunResult` with dispatch, coupling rows (with dual
 prices for LPs), per-agent costs, HiGHS's bound and gap, timings and sizes.
@@ -12,6 +15,7 @@ violation of the coupling rows, and names the resources and steps that cannot be
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -34,12 +38,15 @@ from ecodec.results.run_result import (COST_COLUMNS, RunResult, contribution_tab
 from ecodec.solvers.highs import solve_with_highs
 from ecodec.solvers.ipopt import solve_with_ipopt
 from ecodec.solvers.numerics import check_linear_model
+from ecodec.solvers.pyomo_solver import solve_with_pyomo, solver_problem
 from ecodec.versions import software_versions
 from ecodec.vocabulary import CENTRALIZED, INFEASIBLE, INFEASIBLE_OR_UNBOUNDED, UNBOUNDED
 
 log = logging.getLogger(__name__)
 
 METHOD = CENTRALIZED
+#: The solvers with ecodec's own path; any other name goes to Pyomo's SolverFactory
+#: (:mod:`ecodec.solvers.pyomo_solver`)
 SOLVERS = ("auto", "highs", "ipopt")
 _SLACK_TOL = 1e-6
 
@@ -49,10 +56,15 @@ class CentralizedOptions(MethodOptions):
     """Options of the centralized solve.
 
     ``time_limit_s``: stop the solver after this many seconds (None: no limit); ``mip_rel_gap``: relative MIP
-    gap at which HiGHS stops (ignored for LPs); ``solver``: ``highs`` (LP, MILP) or ``ipopt`` (continuous
+    gap at which the solver stops (ignored for LPs); ``solver``: ``highs`` (LP, MILP) or ``ipopt`` (continuous
     problems, through :mod:`ecodec.solvers.ipopt`; a local optimum of an NLP, the optimum of a convex one);
     ``auto`` (the default) takes HiGHS for resource-coupled and online sharing cases and Ipopt for aggregative
-    (market) cases.  For an online sharing case the solve is the comparator of the environment drawn from ``seed``
+    (market) cases; any other name (``glpk``, ``cbc``, ``gurobi_direct``, ``cplex``, ``scip``...) solves a
+    resource-coupled case with that solver of Pyomo's ``SolverFactory`` (:mod:`ecodec.solvers.pyomo_solver`: time
+    limit and MIP gap passed under the solver's own option names where ecodec knows them; coupling prices when the
+    solver returns LP duals).  A name Pyomo does not know, or a solver not installed here, is refused with how to
+    install it.  The distributed methods' subproblems always use the compiled HiGHS path.  For an online sharing
+    case the solve is the comparator of the environment drawn from ``seed``
     (:mod:`~ecodec.decomposition.centralized_sharing`).
     For an aggregative case, ``starts`` starting points (drawn from ``seed``) and ``agree_tol``, the relative
     tolerance within which two local optima count as the same (:mod:`~ecodec.decomposition.centralized_aggregative`).
@@ -62,23 +74,35 @@ class CentralizedOptions(MethodOptions):
     time_limit_s: float | None = option(None, "s", "stop the solver after this time (none: no limit)", lower=0.0,
                                         lower_open=True, optional=True, dtype=NUMBER)
     mip_rel_gap: float = mip_gap_option(1e-4)
-    solver: str = option("auto", "-", "highs (LP, MILP), ipopt (continuous problems; a local optimum of an NLP) or "
-                         "auto: HiGHS for coupled cases, Ipopt for aggregative (market) cases", choices=SOLVERS)
+    solver: str = option("auto", "-", "highs (LP, MILP), ipopt (continuous problems; a local optimum of an NLP), "
+                         "auto: HiGHS for coupled cases, Ipopt for aggregative (market) cases, or the name of any "
+                         "installed solver of Pyomo's SolverFactory (glpk, cbc, gurobi_direct, cplex, scip...) for "
+                         "coupled cases")
     starts: int = option(5, "-", "aggregative cases: number of starting points of Ipopt", lower=1, upper=1000)
     seed: int = option(0, "-", "aggregative cases: seed of the drawn starting points; online sharing cases: seed of "
                        "the environment whose rounds the comparator solves", lower=0)
     agree_tol: float = option(AGREE_TOL, "-", "aggregative cases: relative tolerance within which two local optima "
                               "count as the same", lower=0.0, upper=1.0, lower_open=True, upper_open=True)
 
+    def __post_init__(self):
+        super().__post_init__()
+        name = self.solver.strip()
+        object.__setattr__(self, "solver", name.lower() if name.lower() in SOLVERS else name)
+        if self.solver not in SOLVERS:  # any other name: Pyomo's SolverFactory, installed here
+            problem = solver_problem(self.solver)
+            if problem is not None:
+                raise OptionError(f"{self.method} option solver must be 'auto', 'highs', 'ipopt' or a solver of "
+                                  f"Pyomo's SolverFactory installed here, got {self.solver!r}: {problem}")
 
-#: The problem kinds whose centralized solve is their own: (the solvers refused, why, the solve)
+
+#: The problem kinds whose centralized solve is their own: (the solvers accepted, why others are not, the solve)
 _OWN_SOLVE = {
-    "aggregative": (("highs",), "solver 'highs' solves LPs and MILPs; this market case is a nonlinear program: use "
-                    "solver 'ipopt' (or 'auto')", solve_aggregative),
-    "online-sharing": (("ipopt",), "the comparator of an online sharing case is an LP per round, solved by HiGHS: "
-                       "use solver 'highs' (or 'auto')", solve_sharing),
-    "deployment": (("highs", "ipopt"), "a deployment case is solved by L-BFGS-B on the exact divergence: use solver "
-                   "'auto'", solve_deployment),
+    "aggregative": (("auto", "ipopt"), "this market case is a nonlinear program: use solver 'ipopt' (or 'auto'), "
+                    "which solves it from several starts", solve_aggregative),
+    "online-sharing": (("auto", "highs"), "the comparator of an online sharing case is an LP per round, solved by "
+                       "HiGHS: use solver 'highs' (or 'auto')", solve_sharing),
+    "deployment": (("auto",), "a deployment case is solved by L-BFGS-B on the exact divergence: use solver 'auto'",
+                   solve_deployment),
 }
 
 
@@ -89,9 +113,9 @@ def solve_centralized(problem: CoupledProblem | AggregativeProblem | OnlineShari
     started, started_at = time.perf_counter(), utc_timestamp()
     own = _OWN_SOLVE.get(problem.kind)
     if own is not None:  # a kind with its own centralized solve, and the solver it cannot take
-        refused, why, solve = own
-        if options.solver in refused:
-            raise OptionError(f"centralized: {why}")
+        accepted, why, solve = own
+        if options.solver not in accepted:
+            raise OptionError(f"centralized: solver '{options.solver}' does not solve this case: {why}")
         info = {"n_agents": len(problem.agents), "problem_class": problem.problem_class, "started_at": started_at,
                 "options": options.as_dict()}
         return solve(problem, options, started, info)
@@ -111,8 +135,10 @@ def solve_centralized(problem: CoupledProblem | AggregativeProblem | OnlineShari
                                    else {"max_wall_time": float(options.time_limit_s)})
     else:
         info["warnings"] = check_linear_model(m, f"case '{problem.name}'")  # hopeless numbers refused, not solved
-        outcome = solve_with_highs(m, time_limit_s=options.time_limit_s, mip_rel_gap=options.mip_rel_gap,
-                                   duals_of=m.coupling.values())
+        solve = solve_with_highs if options.solver in SOLVERS else functools.partial(solve_with_pyomo,
+                                                                                      name=options.solver)
+        outcome = solve(m, time_limit_s=options.time_limit_s, mip_rel_gap=options.mip_rel_gap,
+                        duals_of=m.coupling.values())
     info.update({
         "solver": outcome.solver, "objective_bound": outcome.objective_bound, "mip_gap": outcome.mip_gap,
         "build_time_s": build_time, "solve_time_s": outcome.solve_time_s,
@@ -121,7 +147,7 @@ def solve_centralized(problem: CoupledProblem | AggregativeProblem | OnlineShari
         "versions": software_versions(),
     })
     if not outcome.has_solution:
-        info["message"] = _explain_failure(problem, outcome.status)
+        info["message"] = _explain_failure(problem, outcome.status, outcome.solver)
         info["wall_time_s"] = time.perf_counter() - started
         return RunResult.empty(METHOD, problem, outcome.status, info)
     dispatch, coupling, costs, contributions = _tables(problem, built, outcome.duals)
@@ -139,7 +165,7 @@ def _message(status: str, info: dict) -> str:
             else "")
     gap = info.get("mip_gap")
     return ("stopped at the time limit with a feasible solution"
-            + (f"; relative gap to HiGHS's bound {gap:.2%}" if gap is not None else ""))
+            + (f"; relative gap to {info['solver'].split()[0]}'s bound {gap:.2%}" if gap is not None else ""))
 
 
 def _tables(problem: CoupledProblem, built: BuiltModel, duals: dict):
@@ -158,12 +184,12 @@ def _tables(problem: CoupledProblem, built: BuiltModel, duals: dict):
             contribution_table(problem, terms))
 
 
-def _explain_failure(problem: CoupledProblem, status: str) -> str:
+def _explain_failure(problem: CoupledProblem, status: str, solver: str = "HiGHS") -> str:
     if status == UNBOUNDED:
         return ("the total cost is unbounded below: some agent can earn without limit; check power limits and "
                 "prices (a sell price above the buy price with unlimited export, for instance)")
     if status not in (INFEASIBLE, INFEASIBLE_OR_UNBOUNDED):
-        return f"HiGHS stopped without a solution ({status}); try a longer time limit"
+        return f"{solver.split()[0]} stopped without a solution ({status}); try a longer time limit"
     alone = []
     for agent in problem.agents:
         local = problem.local_model(agent)

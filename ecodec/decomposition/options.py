@@ -39,7 +39,7 @@ from typing import ClassVar
 import numpy as np
 
 from ecodec.declarations import BOOL, CHOICE, INTEGER, NUMBER, TEXT, Declared, Rule
-from ecodec.errors import EcodecError
+from ecodec.errors import EcodecError, did_you_mean
 from ecodec.network import CommunicationNetwork, GraphSchedule
 
 DECLARED = "declared"  # the key of a field's metadata that holds its declaration
@@ -100,7 +100,8 @@ class MethodOptions:
         declared = cls.declarations()
         unknown = sorted(set(values) - set(declared))
         if unknown:
-            raise OptionError(f"unknown {cls.method} option(s) {', '.join(unknown)}; known: "
+            named = ", ".join(f"{name}{did_you_mean(name, declared)}" for name in unknown)
+            raise OptionError(f"unknown {cls.method} option{'s' if len(unknown) > 1 else ''} {named}; known: "
                               f"{', '.join(sorted(declared))}")
         parsed = {}
         for key, value in values.items():

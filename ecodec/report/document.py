@@ -205,8 +205,8 @@ class _Story:
             "cost gap: |f - f*| / |f*| against the reference cost f*; max and RMS viol.: largest and root-mean-square "
             "residual of the coupling rows, each in its own unit; rel. viol.: largest residual of a resource over "
             "its peak right-hand side; distance: ||x - x*|| / ||x*|| over all reported decisions; to 1% and to "
-            "0.1%: first iteration with both cost gap and rel. viol. at or below that tolerance ('> N': not "
-            "reached in the N iterations run); messages: messages the agents sent.", "caption"))
+            "0.1%: the iteration from which both cost gap and rel. viol. stay at or below that tolerance to the "
+            "end of the run ('> N': not reached in the N iterations run); messages: messages the agents sent.", "caption"))
         for run, row in zip(self.runs, rows):
             note = run_note(run, row, self.currency)
             if note:

@@ -23,18 +23,27 @@ rel_violation            max_k max_t |r_{k,t}| / peak_t |rhs_{k,t}|       (kpi.r
 distance                 ||D - D*|| / ||D*||                              (kpi.relative_decision_distance)
                          (D: the decisions a run names in info['decision_quantities'], else all dispatch)
 iterations               info['iterations'] (1 for a single solve such as the centralized one)
-iterations_to_1pct       first iteration with cost_gap <= 1e-2 and rel_violation <= 1e-2 (kpi.iterations_to)
+iterations_to_1pct       the iteration after which the run stays within 1%: cost_gap <= 1e-2 and rel_violation
+                         <= 1e-2 there and at every later iteration (kpi.iterations_to)
 iterations_to_0.1pct     the same with 1e-3
+first_to_1pct            the first iteration with cost_gap <= 1e-2 and rel_violation <= 1e-2, even when the run
+                         goes back above 1% later (kpi.first_iteration_to)
+first_to_0.1pct          the same with 1e-3
 wall_time_s              info['wall_time_s']
 messages                 info.get('messages', 0): messages the agents sent
 message                  info['message']: how the run ended
 =======================  ==================================================================================
 
 A run without a solution keeps status, iterations, time, messages and message; its other KPIs are missing
-(None).  ``iterations_to_*`` reads the run's history; a history recorded without a reference (no
+(None).  ``iterations_to_*`` and ``first_to_*`` read the run's history; a history recorded without a reference (no
 ``cost_gap`` column) gets its gaps from its ``objective`` column and f* here, and a run without history (a
 single solve) counts as reaching the tolerance at its last iteration when its final KPIs meet it.  None means
-the tolerance was not reached within the iterations run.
+the tolerance was not reached (or, for ``iterations_to_*``, not kept to the last iteration) within the
+iterations run.
+
+:meth:`Comparison.format_table` leaves out the columns that say nothing about these runs: a KPI column that is 0
+or missing for every run, and a ``first_to_*`` column equal to its ``iterations_to_*`` column in every run;
+``wide=True`` (``--wide`` on the command line) shows them all.  The JSON and the table keep every column.
 """
 
 from __future__ import annotations
@@ -48,13 +57,16 @@ from ecodec.errors import EcodecError
 from ecodec.results import kpi
 from ecodec.results.run_result import RunResult
 
-TOLERANCES = {"iterations_to_1pct": 1e-2, "iterations_to_0.1pct": 1e-3}
+TOLERANCES = {"iterations_to_1pct": 1e-2, "iterations_to_0.1pct": 1e-3}  # stays within from that iteration on
+FIRST_CROSSINGS = {"first_to_1pct": "iterations_to_1pct", "first_to_0.1pct": "iterations_to_0.1pct"}
+ITERATION_COUNTS = (*TOLERANCES, *FIRST_CROSSINGS)  # printed as '> N' when not reached
 SOLVER_FEASIBILITY = 1e-6  # relative coupling violation a centralized solution can show (solver tolerances)
 FLOAT_COLUMNS = ["objective", "cost_gap", "lower_bound", "gap_to_bound", "max_violation", "rms_violation",
                  "rel_violation", "distance", "wall_time_s"]
-INT_COLUMNS = ["iterations", *TOLERANCES, "messages"]
+INT_COLUMNS = ["iterations", *ITERATION_COUNTS, "messages"]
+DROPPABLE = [c for c in FLOAT_COLUMNS if c != "objective"] + ["messages"]  # may be 0 or n/a for every run
 COLUMNS = ["method", "status", "objective", "cost_gap", "lower_bound", "gap_to_bound", "max_violation",
-           "rms_violation", "rel_violation", "distance", "iterations", *TOLERANCES, "wall_time_s", "messages",
+           "rms_violation", "rel_violation", "distance", "iterations", *ITERATION_COUNTS, "wall_time_s", "messages",
            "message"]
 
 
@@ -77,9 +89,12 @@ class Comparison:
         return {str(row["method"]): {key: None if isinstance(value, float) and not math.isfinite(value) else value
                                      for key, value in row.items() if key != "method"} for row in self.rows}
 
-    def format_table(self) -> str:
-        """A fixed-width plain-text table for the terminal, followed by how each run ended."""
+    def format_table(self, wide: bool = False) -> str:
+        """A fixed-width plain-text table for the terminal, followed by how each run ended.  Without ``wide`` the
+        columns that say nothing about these runs are left out and named below the table (module docstring)."""
         headers = column_headers(self.currency)
+        left_out = [] if wide else self.uninformative_columns()
+        headers = {key: text for key, text in headers.items() if key not in left_out}
         cells = [[format_cell(row, key) for key in headers] for row in self.rows]
         widths = [max([len(header)] + [len(line[i]) for line in cells]) for i, header in enumerate(headers.values())]
 
@@ -90,8 +105,31 @@ class Comparison:
                    f"'{self.reference}', violations in each resource's unit")
         out = [caption, line(list(headers.values())), line(["-" * w for w in widths])]
         out += [line(values) for values in cells]
+        if left_out:
+            every = column_headers(self.currency)
+            empty = [every[key] for key in left_out if key not in FIRST_CROSSINGS]
+            same = [f"{every[key]} (the same as '{every[FIRST_CROSSINGS[key]]}' in every run)"
+                    for key in left_out if key in FIRST_CROSSINGS]
+            reasons = ([f"{', '.join(empty)} (0 or n/a in every run)"] if empty else []) + same
+            out.append(f"not shown: {'; '.join(reasons)}; --wide shows every column")
         out += ["", "how each run ended:"] + [f"  {row['method']}: {row['message']}" for row in self.rows]
         return "\n".join(out)
+
+
+    def uninformative_columns(self) -> list[str]:
+        """The KPI columns the compact table leaves out: 0 or missing in every run, or a first crossing equal to the
+        iteration the run stays within from, in every run."""
+        def empty(value: object) -> bool:
+            return value is None or (isinstance(value, float) and math.isnan(value)) or value == 0
+
+        out = []
+        for key in column_headers(self.currency):
+            if key in FIRST_CROSSINGS:
+                if all(row[key] == row[FIRST_CROSSINGS[key]] for row in self.rows):
+                    out.append(key)
+            elif key in DROPPABLE and all(empty(row[key]) for row in self.rows):
+                out.append(key)
+        return out
 
 
 def compare(runs: list[RunResult], reference: RunResult) -> Comparison:
@@ -147,7 +185,9 @@ def _row(run: RunResult, reference: RunResult) -> dict[str, object]:
                           run, reference)),
                       lower_bound=_lower_bound(run))
     for column, tol in TOLERANCES.items():
-        values[column] = _iterations_to(run, reference.objective, tol, values)
+        values[column] = _iterations_to(run, reference.objective, tol, values, kpi.iterations_to)
+    for column, stays in FIRST_CROSSINGS.items():
+        values[column] = _iterations_to(run, reference.objective, TOLERANCES[stays], values, kpi.first_iteration_to)
     return values
 
 
@@ -168,15 +208,17 @@ def _lower_bound(run: RunResult) -> float | None:
     return float(bound) if bound is not None and math.isfinite(float(bound)) else None
 
 
-def _iterations_to(run: RunResult, reference_objective: float, tol: float, values: dict[str, object]) -> int | None:
-    """kpi.iterations_to on the run's history, completed as the module docstring says."""
+def _iterations_to(run: RunResult, reference_objective: float, tol: float, values: dict[str, object],
+                   count) -> int | None:
+    """``count`` (kpi.iterations_to or kpi.first_iteration_to) on the run's history, completed as the module
+    docstring says."""
     history = run.history
     if history.empty:
         reached = values["cost_gap"] is not None and values["cost_gap"] <= tol and values["rel_violation"] <= tol
         return values["iterations"] if reached else None
     if "cost_gap" not in history.columns:
         history = history.assign(cost_gap=[kpi.relative_cost_gap(f, reference_objective) for f in history["objective"]])
-    return kpi.iterations_to(history, tol)
+    return count(history, tol)
 
 
 def column_headers(currency: str) -> dict[str, str]:
@@ -185,7 +227,8 @@ def column_headers(currency: str) -> dict[str, str]:
             "lower_bound": f"bound [{currency}]", "gap_to_bound": "gap to bound", "max_violation": "max viol.",
             "rms_violation": "rms viol.", "rel_violation": "rel. viol.",
             "distance": "distance", "iterations": "iter.", "iterations_to_1pct": "to 1%",
-            "iterations_to_0.1pct": "to 0.1%", "wall_time_s": "time [s]", "messages": "messages"}
+            "iterations_to_0.1pct": "to 0.1%", "first_to_1pct": "first 1%", "first_to_0.1pct": "first 0.1%",
+            "wall_time_s": "time [s]", "messages": "messages"}
 
 
 def format_cell(row: dict[str, object], key: str) -> str:
@@ -193,7 +236,7 @@ def format_cell(row: dict[str, object], key: str) -> str:
     costs and times as 365.55, relative and violation KPIs as 5.26e-02, an unreached tolerance as '> N'
     (N the iterations run), a missing value as 'n/a'."""
     value = row[key]
-    if key in TOLERANCES and value is None:
+    if key in ITERATION_COUNTS and value is None:
         return f"> {row['iterations']}"
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"

@@ -114,14 +114,36 @@ def relative_coupling_violation(coupling: pd.DataFrame) -> float:
                               resource_scale(wide["lower"].to_numpy(dtype=float), wide["upper"].to_numpy(dtype=float)))
 
 
-def iterations_to(history: pd.DataFrame, tol: float) -> int | None:
-    """The first iteration k with  cost_gap_k <= tol  and  rel_violation_k <= tol  (None if never reached).
-
-    Also None when the history has no ``cost_gap`` column (a run made without a reference).
-    """
+def _within(history: pd.DataFrame, tol: float) -> pd.Series | None:
+    """Per iteration of ``history``, whether cost_gap <= tol and rel_violation <= tol (NaN counts as not within);
+    None when the history has no ``cost_gap`` column (a run made without a reference)."""
     if "cost_gap" not in history.columns:
         return None
-    reached = history.loc[(history["cost_gap"] <= tol) & (history["rel_violation"] <= tol), "iteration"]
+    return (history["cost_gap"] <= tol) & (history["rel_violation"] <= tol)
+
+
+def iterations_to(history: pd.DataFrame, tol: float) -> int | None:
+    """The iteration k after which the run stays within the tolerance: cost_gap_j <= tol and rel_violation_j <= tol
+    at k and at every later iteration j of the history (None if the last iteration is not within).
+
+    A run that crosses the tolerance, goes back above it and crosses again counts from the last crossing; the first
+    crossing is :func:`first_iteration_to`.  Also None when the history has no ``cost_gap`` column.
+    """
+    within = _within(history, tol)
+    if within is None or not len(within) or not within.iloc[-1]:
+        return None
+    outside = (~within).to_numpy().nonzero()[0]
+    start = int(outside[-1]) + 1 if len(outside) else 0
+    return int(history["iteration"].iloc[start])
+
+
+def first_iteration_to(history: pd.DataFrame, tol: float) -> int | None:
+    """The first iteration k with  cost_gap_k <= tol  and  rel_violation_k <= tol, even when the run goes back
+    above the tolerance later (None if never reached, or when the history has no ``cost_gap`` column)."""
+    within = _within(history, tol)
+    if within is None:
+        return None
+    reached = history.loc[within, "iteration"]
     return int(reached.iloc[0]) if len(reached) else None
 
 

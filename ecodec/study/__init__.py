@@ -27,6 +27,7 @@ sheet; stopping rules from ``stopping`` then the sheet's ``stopping`` rows.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,10 +36,11 @@ from typing import TextIO
 from ecodec.case import Case
 from ecodec.decomposition import (METHODS, CheckpointHook, Hook, ProgressHook, StoppingRules, check_method_fits,
                                   default_method, options_for, run)
-from ecodec.errors import CaseError, EcodecError
+from ecodec.errors import CaseError, EcodecError, did_you_mean
 from ecodec.files import check_writable, interrupts_deferred, safe_file_stem
 from ecodec.io.workbook import read_case
 from ecodec.network import CommunicationNetwork, network_from_case
+from ecodec.progress import stage
 from ecodec.problem import PROBLEM_KINDS, problem_from_case
 from ecodec.results import CaseSummary, Comparison, RunResult, SeedRuns, case_summary, compare, save_runs
 from ecodec.results.workbook import write_results_workbook
@@ -212,7 +214,9 @@ def _study(prepared: _Prepared, methods: list[str], options: MethodValues | None
         check_writable(report, directory=False, what="the report")
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
-        raise EcodecError(f"unknown method(s) {', '.join(unknown)}; ecodec knows: {', '.join(METHODS)}")
+        named = ", ".join(f"'{m}'{did_you_mean(m, METHODS)}" for m in unknown)
+        raise EcodecError(f"unknown method{'s' if len(unknown) > 1 else ''} {named}; ecodec knows: "
+                          f"{', '.join(METHODS)}")
     unused = sorted(set(options or {}) - set(methods) - {EVERY_METHOD})
     if unused:
         raise EcodecError(f"options given for {', '.join(unused)}, which is not one of the methods run "
@@ -242,8 +246,8 @@ def _study(prepared: _Prepared, methods: list[str], options: MethodValues | None
     study = Study(problem.name, problem, network, runs, reference, comparison, case_summary(problem, network),
                   seeds=SeedRuns.collect(runs_by_seed) if seeds else None)
     if output is not None:
-        with interrupts_deferred():  # a Ctrl-C now takes effect once every file of the runs is written
-            save_runs(runs, output, comparison, summary=study.summary, seeds=study.seeds)
+        with interrupts_deferred(), stage(progress, f"saving the runs to {output}"):  # a Ctrl-C now takes effect
+            save_runs(runs, output, comparison, summary=study.summary, seeds=study.seeds)  # once all is written
         study.written["runs"] = output
     if report is not None:
         if comparison is None:
@@ -251,7 +255,8 @@ def _study(prepared: _Prepared, methods: list[str], options: MethodValues | None
                               "nothing to compare against")
         from ecodec.report import write_report
 
-        write_report(report, runs, comparison, study.summary, study.seeds)
+        with stage(progress, f"rendering the report {report}"):
+            write_report(report, runs, comparison, study.summary, study.seeds)
         study.written["report"] = Path(report)
     return study
 
@@ -264,7 +269,8 @@ def _runs(problem, network, methods: list[str], typed: dict, rules: StoppingRule
                    for m in methods if m != CENTRALIZED or methods == [CENTRALIZED]}
     reference = None
     if CENTRALIZED in methods:
-        reference = run(problem, network, CENTRALIZED, typed[CENTRALIZED])
+        with stage(progress if root else None, "centralized: building and solving the model"):
+            reference = run(problem, network, CENTRALIZED, typed[CENTRALIZED])
         if not reference.has_solution:
             log.warning("centralized reference: %s", reference.info["message"])
     runs = [reference] if reference is not None else []
@@ -274,7 +280,7 @@ def _runs(problem, network, methods: list[str], typed: dict, rules: StoppingRule
             continue
         method_hooks = list(hooks)
         if progress is not None and root:
-            method_hooks.append(ProgressHook(progress))
+            method_hooks.append(ProgressHook(progress, since=time.monotonic()))  # on_start: how long the set-up took
         if output is not None and root:
             method_hooks.append(CheckpointHook(output / "checkpoints" / f"{method}_history.csv"))
         runs.append(run(problem, network, method, typed[method], rules, method_hooks, usable,
@@ -301,11 +307,12 @@ def validate_case(path: str | Path) -> dict[str, object]:
             "coupling": problem.coupling_description()}
 
 
-def report_saved_runs(directory: str | Path, output: str | Path | None = None) -> Path:
+def report_saved_runs(directory: str | Path, output: str | Path | None = None, *,
+                      progress: TextIO | None = None) -> Path:
     """Write the PDF report of the runs saved under ``directory`` (by :func:`compare_case` or ``ecodec compare
     --output``) without solving again; ``output`` defaults to reports/<case>.pdf, the case's name made a safe file
     name (:func:`~ecodec.files.safe_file_stem`: a name from the workbook never leads outside reports/).  Returns the
-    path written."""
+    path written; ``progress`` (a stream) gets a stage line when rendering took over a second."""
     from ecodec.report import write_report
     from ecodec.results import load_case_summary, load_runs, load_seed_runs
 
@@ -319,7 +326,8 @@ def report_saved_runs(directory: str | Path, output: str | Path | None = None) -
     comparison = compare(runs, runs[0])
     output = Path(output) if output is not None else Path("reports") / f"{safe_file_stem(comparison.case_name)}.pdf"
     check_writable(output, directory=False, what="the report")
-    write_report(output, runs, comparison, load_case_summary(directory), load_seed_runs(directory))
+    with stage(progress, f"rendering the report {output}"):
+        write_report(output, runs, comparison, load_case_summary(directory), load_seed_runs(directory))
     return output
 
 
