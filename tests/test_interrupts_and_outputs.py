@@ -162,3 +162,23 @@ def test_a_killed_writers_temporary_file_is_removed_by_the_next_write(tmp_path):
     live.write_bytes(b"being written")
     atomic_write(tmp_path / "results.xlsx", lambda tmp: tmp.write_bytes(b"done"))
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, "results.xlsx"])
+
+
+def test_a_checkpoint_the_system_refuses_is_logged_and_the_run_goes_on(tmp_path, monkeypatch, caplog):
+    """A full disk while the history or the state checkpoint is written: a warning each, the run completes and
+    its results are saved at the end."""
+    import ecodec.decomposition.checkpoint as checkpoint
+    import ecodec.decomposition.hooks as hooks
+    from ecodec.files import OutputError
+
+    def full_disk(path, write):
+        raise OutputError(f"{path}: cannot be written: No space left on device")
+
+    monkeypatch.setattr(checkpoint, "atomic_write", full_disk)
+    monkeypatch.setattr(hooks, "atomic_write", full_disk)
+    out = tmp_path / "runs"
+    study = compare_case(CASE, ["centralized", "proximal-dual"], stopping={"max_iterations": 30}, output=out)
+    assert study.run("proximal-dual").status == "iteration_limit"
+    assert load_runs(out)[1].info["iterations"] == 30
+    assert "the state checkpoint could not be written" in caplog.text
+    assert "the history checkpoint could not be written" in caplog.text

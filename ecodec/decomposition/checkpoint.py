@@ -27,7 +27,7 @@ from pathlib import Path
 
 from ecodec.decomposition.state import read_state, write_state
 from ecodec.errors import EcodecError
-from ecodec.files import atomic_write
+from ecodec.files import OutputError, atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -103,9 +103,8 @@ class StateCheckpoint:
         meta = {**self.identity, "iteration": len(history), "messages": int(messages), "floats": int(floats)}
         try:
             atomic_write(self.path, lambda tmp: write_state(tmp, meta, shared, agents, history))
-        except OSError as exc:
-            log.warning("%s: the state checkpoint %s could not be written (%s); the run goes on", driver.label,
-                        self.path, exc.strerror or exc)
+        except (OSError, OutputError) as exc:  # atomic_write words a refusal of the system as an OutputError
+            log.warning("%s: the state checkpoint could not be written (%s); the run goes on", driver.label, exc)
             return
         self.last_write_s = time.perf_counter() - started
         pause = max(self.min_interval_s, self.last_write_s * (1.0 / self.cost_share - 1.0))

@@ -67,12 +67,12 @@ def solve_with_highs(model: pyo.ConcreteModel, *, time_limit_s: float | None = N
     outcome = SolverOutcome(
         status=status, has_solution=has_solution,
         objective=results.incumbent_objective if has_solution else None,
-        objective_bound=_finite(results.objective_bound), mip_gap=None, solve_time_s=elapsed,
+        objective_bound=finite_or_none(results.objective_bound), mip_gap=None, solve_time_s=elapsed,
         solver=f"HiGHS {highs_version()}")
     if has_solution:
         try:
             results.solution_loader.load_vars()
-            if duals_of is not None and status == OPTIMAL and not _has_integers(model):
+            if duals_of is not None and status == OPTIMAL and not has_integers(model):
                 outcome.duals = results.solution_loader.get_duals(list(duals_of))
         except Exception as exc:  # noqa: BLE001 - a solution HiGHS reports but cannot hand back in full
             raise SolveError(f"HiGHS reported a solution of '{model.name}' it cannot hand back "
@@ -84,13 +84,13 @@ def solve_with_highs(model: pyo.ConcreteModel, *, time_limit_s: float | None = N
     return outcome
 
 
-def _finite(value) -> float | None:
+def finite_or_none(value) -> float | None:
     if value is None:
         return None
     value = float(value)
     return value if abs(value) != float("inf") else None
 
 
-def _has_integers(model: pyo.ConcreteModel) -> bool:
+def has_integers(model: pyo.ConcreteModel) -> bool:
     return any(v.is_integer() or v.is_binary() for v in model.component_data_objects(pyo.Var, active=True)
                if not v.fixed)

@@ -42,7 +42,7 @@ import pyomo.environ as pyo
 from pyomo.opt import SolverFactory, TerminationCondition
 
 from ecodec.errors import SolveError
-from ecodec.solvers.highs import SolverOutcome, _finite, _has_integers
+from ecodec.solvers.highs import SolverOutcome, finite_or_none, has_integers
 from ecodec.vocabulary import ERROR, INFEASIBLE, INFEASIBLE_OR_UNBOUNDED, OPTIMAL, TIME_LIMIT, UNBOUNDED
 
 log = logging.getLogger(__name__)
@@ -186,7 +186,7 @@ def solve_with_pyomo(model: pyo.ConcreteModel, name: str, *, time_limit_s: float
         raise SolveError(f"solver '{name}': {problem}")
     with _quiet():
         solver = SolverFactory(name)
-    is_mip = _has_integers(model)
+    is_mip = has_integers(model)
     options = limit_options(name, time_limit_s, mip_rel_gap, is_mip)
     for key, value in options.items():
         solver.options[key] = value
@@ -237,7 +237,7 @@ def solve_with_pyomo(model: pyo.ConcreteModel, name: str, *, time_limit_s: float
                 model.del_component(suffix)
         if is_mip:
             minimize = objective.sense == pyo.minimize
-            bound = _finite(results.problem.lower_bound if minimize else results.problem.upper_bound)
+            bound = finite_or_none(results.problem.lower_bound if minimize else results.problem.upper_bound)
             if bound is not None:  # GLPK gives one only when it proved the optimum
                 outcome.objective_bound = bound
                 outcome.mip_gap = abs(outcome.objective - bound) / max(1e-10, abs(outcome.objective))
