@@ -316,8 +316,12 @@ def test_a_second_interrupt_stops_every_rank_at_once_without_saving(start):
     out, err = process.communicate(timeout=HANG_GUARD_S)
     assert process.returncode == 130
     lines = [line for line in err.splitlines() if line.strip()]
-    assert lines == ["error: SIGINT received while the ranks were stopping: every rank was stopped at once, and "
-                     "the run was not saved"], err
+    # rank 0 may or may not have logged the first request before the second signal ends it: that line is allowed
+    asked = "WARNING ecodec.runtime.mpi: interrupt received; every rank stops after the current iteration"
+    assert [line for line in lines if line != asked] == [
+        "error: SIGINT received while the ranks were stopping: every rank was stopped at once, and "
+        "the run was not saved"], err
+    assert lines[-1].startswith("error: "), err
     assert not _running(victim.pid) and not _running(survivor.pid)
     assert not (runs / "runs.json").exists()
 
