@@ -104,6 +104,21 @@ def test_meta_errors_and_unknown_sheet(tmp_path):
     _one(messages, "sheet 'storage'", "did you mean 'storages'?")
 
 
+def test_a_start_time_that_is_not_a_date_is_refused_and_a_valid_one_labels_the_steps(tmp_path):
+    tables = copy.deepcopy(example_tables())
+    tables["meta"][0].update(start="17th of April")
+    messages = _issues(write_case_workbook(tmp_path / "start.xlsx", tables))
+    _one(messages, "sheet 'meta'", "column 'value (key 'start')'", "17th of April", "a local date and time such as")
+    tables["meta"][0].update(start="2019-04-17 23:30")
+    case = read_case(write_case_workbook(tmp_path / "late.xlsx", tables))
+    from ecodec.problem.from_case import problem_from_case
+    from ecodec.results.run_result import RunResult
+
+    run = RunResult.empty("centralized", problem_from_case(case), "infeasible", {})
+    assert case.step_h == 0.25 and list(run.times([1, 3, 4]).strftime("%d %H:%M")) == ["17 23:30", "18 00:00",
+                                                                                         "18 00:15"]
+
+
 def test_band_needs_upper_and_units_match_carrier(tmp_path):
     tables = copy.deepcopy(example_tables())
     tables["resources"][2].update(rhs_upper=None)

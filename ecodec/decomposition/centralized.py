@@ -154,7 +154,8 @@ def solve_centralized(problem: CoupledProblem | AggregativeProblem | OnlineShari
     info["message"] = _message(outcome.status, info)
     info["wall_time_s"] = time.perf_counter() - started
     return RunResult(method=METHOD, case_name=problem.name, status=outcome.status, objective=outcome.objective,
-                     currency=problem.currency, step_h=problem.grid.step_h, dispatch=dispatch, coupling=coupling,
+                     currency=problem.currency, step_h=problem.grid.step_h,
+                     start=problem.grid.start, dispatch=dispatch, coupling=coupling,
                      agent_costs=costs, info=info, contributions=contributions)
 
 

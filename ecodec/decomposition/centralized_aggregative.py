@@ -95,7 +95,8 @@ def solve_aggregative(problem: AggregativeProblem, options, started: float, info
     info["decision_quantities"] = sorted({q for agent in problem.agents
                                           for q in problem.decision_quantities(agent, built.block(agent.name))})
     return RunResult(method=CENTRALIZED, case_name=problem.name, status=best.status, objective=objective,
-                     currency=problem.currency, step_h=problem.grid.step_h, dispatch=dispatch_table(outputs),
+                     currency=problem.currency, step_h=problem.grid.step_h,
+                     start=problem.grid.start, dispatch=dispatch_table(outputs),
                      coupling=pd.DataFrame(columns=COUPLING_COLUMNS),
                      agent_costs=pd.DataFrame(costs, columns=COST_COLUMNS), info=info)
 

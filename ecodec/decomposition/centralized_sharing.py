@@ -61,6 +61,7 @@ def solve_sharing(problem: OnlineSharingProblem, options, started: float, info: 
     dispatch = dispatch_table({a.name: (a.kind, list(OUTPUT_LABELS), records[a.name]) for a in problem.agents})
     return RunResult(method=CENTRALIZED, case_name=problem.name, status=OPTIMAL,
                      objective=float(sequence.losses.sum()), currency=problem.currency, step_h=problem.grid.step_h,
+                     start=problem.grid.start,
                      dispatch=dispatch, coupling=pd.DataFrame(columns=COUPLING_COLUMNS), agent_costs=costs, info=info)
 
 

@@ -44,6 +44,7 @@ from ecodec.io.untrusted import check_untrusted_xlsx, unreadable
 from ecodec.io.xlsx_cells import read_tables
 from ecodec.io.xml_parts import Budget
 from ecodec.models.registry import AGGREGATIVE_CLASSES, CLASSES_BY_PROBLEM_KIND
+from ecodec.time_steps import START_EXAMPLE, parse_start
 from ecodec.network.graph import CommunicationNetwork, connected_groups, format_groups
 
 log = logging.getLogger(__name__)
@@ -151,6 +152,13 @@ class _Reader(SheetReader):
             if col.name not in seen and col.required and col.default is None:
                 self.issue(META.name, None, "key", NO_VALUE, f"a row with key '{col.name}' ({col.description})")
                 values[col.name] = MISSING
+        if "start" in seen and values["start"] is not MISSING:
+            try:
+                parse_start(values["start"])
+            except ValueError:
+                self.issue(META.name, seen["start"], "value (key 'start')", values["start"],
+                           f"a local date and time such as {START_EXAMPLE} (or an empty cell)")
+                values["start"] = MISSING
         invalid = {key for key, value in values.items() if value is MISSING}
         for key, value, expected in check_rules(META.rules, values, invalid=invalid):
             self.issue(META.name, seen.get(key), f"value (key '{key}')", value if key in seen else NO_VALUE, expected)

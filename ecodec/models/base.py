@@ -32,10 +32,13 @@ def at(value: Param, t: int) -> float:
 
 @dataclass(frozen=True)
 class TimeGrid:
-    """Steps t = 0..T-1 of ``step_h`` hours each (the workbook numbers them 1..T)."""
+    """Steps t = 0..T-1 of ``step_h`` hours each (the workbook numbers them 1..T); ``start``: the local time at
+    which the first step starts, as the case writes it (empty when the case has none; see
+    :mod:`ecodec.time_steps`)."""
 
     T: int
     step_h: float
+    start: str = ""
 
     @property
     def steps(self) -> range:

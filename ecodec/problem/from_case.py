@@ -21,7 +21,7 @@ def problem_from_case(case: Case) -> CoupledProblem | AggregativeProblem | Onlin
     sellers), an :class:`OnlineSharingProblem` for prosumer nodes (over the case's network), else a
     :class:`CoupledProblem`.  Raises AgentError for invalid parameters, ProblemError for an unknown kind or a
     case that mixes problem kinds."""
-    grid = TimeGrid(case.T, case.step_h)
+    grid = TimeGrid(case.T, case.step_h, case.start)
     try:
         classes = [agent_class(spec.kind) for spec in case.agents]
     except KeyError as exc:

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ecodec.results import kpi
+from ecodec.time_steps import step_starts
 
 DISPATCH_COLUMNS = ["t", "agent", "kind", "quantity", "value", "unit"]
 COUPLING_COLUMNS = ["t", "resource", "unit", "lhs", "lower", "upper", "residual", "price", "price_unit"]
@@ -67,6 +68,8 @@ class RunResult:
     info: dict = field(default_factory=dict)
     history: pd.DataFrame = field(default_factory=pd.DataFrame)
     contributions: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CONTRIBUTION_COLUMNS))
+    #: local time at which step 1 starts, as the case wrote it ('' when it has none): see :meth:`times`
+    start: str = ""
 
     @classmethod
     def from_agent_outcomes(cls, method: str, problem, status: str, info: dict, history: pd.DataFrame,
@@ -84,7 +87,7 @@ class RunResult:
                    dispatch=dispatch_table({name: (o.kind, o.labels, o.values) for name, o in outcomes.items()}),
                    coupling=coupling_table(problem, lhs, prices), agent_costs=pd.DataFrame(costs, columns=COST_COLUMNS),
                    info=info, history=history,
-                   contributions=contribution_table(problem, terms))
+                   contributions=contribution_table(problem, terms), start=problem.grid.start)
 
     @classmethod
     def empty(cls, method: str, problem, status: str, info: dict, history: pd.DataFrame | None = None) -> RunResult:
@@ -92,11 +95,26 @@ class RunResult:
         return cls(method=method, case_name=problem.name, status=status, objective=None, currency=problem.currency,
                    step_h=problem.grid.step_h, dispatch=pd.DataFrame(columns=DISPATCH_COLUMNS),
                    coupling=pd.DataFrame(columns=COUPLING_COLUMNS), agent_costs=pd.DataFrame(columns=COST_COLUMNS),
-                   info=info, history=history if history is not None else pd.DataFrame())
+                   info=info, history=history if history is not None else pd.DataFrame(), start=problem.grid.start)
 
     @property
     def has_solution(self) -> bool:
         return self.objective is not None
+
+    def times(self, steps) -> pd.DatetimeIndex | None:
+        """The clock time at which each of ``steps`` (numbers 1..T, as in the tables' column ``t``) starts; None
+        when the case has no start time.
+
+        >>> run = RunResult.empty("centralized", _Stub(), "infeasible", {})
+        >>> list(run.times([1, 2, 96]).strftime("%H:%M"))
+        ['23:00', '23:15', '22:45']
+        """
+        first = step_starts(self.start, self.step_h, 1)
+        if first is None:
+            return None
+        step = first.freq if first.freq is not None else pd.Timedelta(hours=self.step_h)
+        offsets = np.asarray(steps, dtype=np.int64) - 1
+        return pd.DatetimeIndex(first[0] + step * offsets, name="time")
 
     def summary(self) -> dict:
         """The machine-readable summary printed by ``--json`` and written to the summary sheet."""
@@ -156,3 +174,10 @@ def coupling_table(problem, lhs: np.ndarray, prices: np.ndarray | None) -> pd.Da
             "price": prices[k] + 0.0 if prices is not None else np.full(T, np.nan),
             "price_unit": f"{problem.currency}/{r.unit}h" if r.per_hour else f"{problem.currency}/{r.unit}"}))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COUPLING_COLUMNS)
+
+
+class _Stub:  # the problem-like object of :meth:`RunResult.times`'s example
+    name, currency = "doc", "EUR"
+
+    class grid:  # noqa: N801
+        T, step_h, start = 96, 0.25, "2019-04-16 23:00"

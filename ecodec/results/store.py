@@ -78,7 +78,8 @@ def save_run(result: RunResult, directory: str | Path) -> Path:
     write_results_workbook(result, directory / WORKBOOK)
     _write_json(directory / SUMMARY, {
         "format": FORMAT, "method": result.method, "case": result.case_name, "status": result.status,
-        "objective": result.objective, "currency": result.currency, "step_h": result.step_h, "info": result.info,
+        "objective": result.objective, "currency": result.currency, "step_h": result.step_h, "start": result.start,
+        "info": result.info,
         "tables": tables})
     log.info("saved run %s of case %s to %s", result.method, result.case_name, directory)
     return directory
@@ -102,7 +103,7 @@ def load_run(directory: str | Path) -> RunResult:
     tables = {name: _read_table(directory, name, summary["tables"]) for name in TABLES}
     return RunResult(method=summary["method"], case_name=summary["case"], status=summary["status"],
                      objective=summary["objective"], currency=summary["currency"], step_h=summary["step_h"],
-                     info=summary["info"], **tables)
+                     start=str(summary.get("start") or ""), info=summary["info"], **tables)
 
 
 def save_runs(results: list[RunResult], directory: str | Path, comparison: Comparison | None = None,
