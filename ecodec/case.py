@@ -64,6 +64,7 @@ class Case:
     driver_options: dict[str, dict[str, object]] = field(default_factory=dict)
     driver_rows: dict[tuple[str, str], int] = field(default_factory=dict)  # (driver, option) -> its 'drivers' row
     source: Path | None = None
+    input_files: list[Path] = field(default_factory=list)  # the workbook, then every time-series file read, in order
     workspace: dict[str, object] | None = None  # a deployment case: the 'workspace' row
     targets: list[dict[str, object]] = field(default_factory=list)  # a deployment case: the target's Gaussians
 

@@ -36,9 +36,10 @@ class InputIssue:
     column: str | None
     value: object
     expected: str
+    file: str | None = None  # a file the workbook names (a time-series CSV or Parquet file), as the sheet names it
 
     def location(self) -> str:
-        parts = []
+        parts = [f"file '{self.file}'"] if self.file is not None else []
         if self.sheet is not None:
             parts.append(f"sheet '{self.sheet}'")
         if self.row is not None:

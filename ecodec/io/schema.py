@@ -41,6 +41,7 @@ class SheetSpec:
     agent_kind: str | None = None
     rules: tuple[RowRule, ...] = ()
     examples: tuple[dict, ...] = field(default_factory=tuple)
+    alternative: SheetSpec | None = None  # another layout of the same sheet (the timeseries sheet naming files)
 
     def column(self, name: str) -> Column:
         for col in self.columns:
@@ -92,12 +93,35 @@ META = SheetSpec(
                "start": "2019-04-17 00:00", "topology": "complete"},),
 )
 
+TIMESERIES_FILES = SheetSpec(
+    "timeseries", "files",
+    "Instead of holding the profiles, the timeseries sheet may name files beside the workbook that hold them: "
+    "header 'file' in A1 (and 'profiles' in B1), then one row per file. A file is a table like the inline sheet: a "
+    "first column 't' numbering the steps 1..T in order, or 'time' holding the start time of each step (meta "
+    "'start' + (t - 1) x step_h, ISO 8601 such as 2019-04-17 00:15; needs meta 'start'), then one column per "
+    "profile of T finite numbers, named by its header. A .csv file is UTF-8 (a BOM is allowed), separated by ',' "
+    "or ';', with a decimal point '.'; a .parquet file holds numeric columns and may keep the times in its index "
+    "(a DatetimeIndex). Errors name the file, its row and its column; rows are numbered as in a sheet: the header "
+    "is row 1, so the first data row is row 2 (in a CSV file, its line number; in a Parquet file, its position "
+    "counted from 1, plus 1). A profile name is used once over "
+    "all files. Each file is read within the limits of a sheet (see Reading limits).",
+    (Column("file", TEXT, description="File name relative to the workbook's folder (e.g. profiles/pv.csv): "
+            "suffix .csv or .parquet, inside that folder (no absolute path, no '..', no link leading out of it)."),
+     Column("profiles", TEXT, description="Comma-separated names of the file's columns to take as profiles; "
+            "empty: every column after 't' or 'time'.", required=False, default="")),
+    required=False,
+    examples=({"file": "profiles.csv", "profiles": ""}, {"file": "prices.parquet", "profiles": "buy_price, "
+                                                                                               "sell_price"}),
+)
+
 TIMESERIES = SheetSpec(
     "timeseries", "timeseries",
     "Column 't' numbers the steps 1..T; every other column is a named profile of T numbers that parameter "
-    "cells and resource right-hand sides may refer to by its header.",
+    "cells and resource right-hand sides may refer to by its header. Or, with 'file' in A1, the sheet names "
+    "CSV or Parquet files holding the profiles (layout below).",
     (Column("t", INTEGER, "step", "Step number, 1..T in order.", lower=1),),
     examples=tuple({"t": t, "load_kw": v} for t, v in zip(range(1, 5), (40.0, 55.0, 60.0, 45.0))),
+    alternative=TIMESERIES_FILES,
 )
 
 RESOURCES = SheetSpec(

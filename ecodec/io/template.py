@@ -91,9 +91,11 @@ def _write_readme(ws) -> None:
         cell.font = bold
     specs = sheets()
     for spec in specs:
-        _append(ws, [spec.name, "", "sheet", "", "yes" if spec.required else "no", "", "", spec.description, ""])
-        for col in spec.columns:
-            _append(ws, [spec.name, *_readme_cells(col, spec)])
+        for layout in (spec, spec.alternative) if spec.alternative else (spec,):
+            _append(ws, [spec.name, "", "sheet" if layout is spec else f"layout '{layout.columns[0].name}'", "",
+                         "yes" if spec.required else "no", "", "", layout.description, ""])
+            for col in layout.columns:
+                _append(ws, [spec.name, *_readme_cells(col, layout)])
     for spec in specs:
         if not spec.examples:
             continue
@@ -156,7 +158,22 @@ def schema_markdown() -> str:
         for rule in spec.rules:
             lines.append(f"\nRule: {rule.expected} (reported at column `{rule.columns[0]}`).")
         lines.append("")
+        if spec.alternative is not None:
+            lines += _alternative_markdown(spec.alternative)
     return "\n".join(lines + _limits_markdown())
+
+
+def _alternative_markdown(spec: SheetSpec) -> list[str]:
+    """Another layout of a sheet (the timeseries sheet naming files): its description, columns and example rows."""
+    lines = [f"### `{spec.name}` naming files", "", spec.description, "",
+             "| column | type | unit | required | default | allowed | description |", "|---|---|---|---|---|---|---|"]
+    for col in spec.columns:
+        cells = _readme_cells(col, spec)[:-1]
+        lines.append("| " + " | ".join("" if c is None else str(c).replace("|", "\\|") for c in cells) + " |")
+    names = list(spec.column_names)
+    lines += ["", "For example:", "", "| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
+    lines += ["| " + " | ".join(str(row.get(n, "")) for n in names) + " |" for row in spec.examples]
+    return lines + [""]
 
 
 def _limits_markdown() -> list[str]:
@@ -172,7 +189,12 @@ def _limits_markdown() -> list[str]:
             "sheet;",
             f"- at most {schema.MAX_CELLS_PER_WORKBOOK} cells in the workbook, each row counted up to its last "
             f"non-empty cell, {schema.MAX_TEXT_CHARACTERS} characters of text and {schema.MAX_XML_ELEMENTS} XML "
-            "elements (cells, rows, formatting) over all sheets.", "",
+            "elements (cells, rows, formatting) over all sheets;",
+            f"- a time-series file the `timeseries` sheet names: at most {schema.MAX_FILE_BYTES // mib} MiB on disk "
+            f"(a Parquet file: at most {schema.MAX_UNCOMPRESSED_BYTES // mib} MiB unpacked), rows and columns "
+            "within the limits of a sheet, its cells counted with the workbook's; a CSV file is read row by row and "
+            "reading stops at a limit, a Parquet file's counts are checked from its metadata before its data is "
+            "read.", "",
             "Formulas are not evaluated: the values Excel saved with them are read. A date typed in meta `start` is "
             "read as its text (2019-04-17 00:00). Refused outright: a workbook with macros (a VBA project or macro "
             "sheet, found by its content type or relationship whatever its part is named; save as 'Excel Workbook', "

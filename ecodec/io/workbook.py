@@ -6,12 +6,12 @@ names, profiles of the wrong length, cross-column rules (p_min <= p_max, initial
 duplicate agent names, network edges naming unknown agents and disconnected networks (the sheet's edges, or
 the Erdos-Renyi graph named in meta when the sheet has none, drawn by :mod:`ecodec.network` exactly as a run
 will draw it).  Rows are reported with their Excel row number (the header is row 1).  Cells and rows are parsed
-and checked by :class:`~ecodec.io.sheet_reader.SheetReader`; this module reads each sheet.
+and checked by :class:`~ecodec.io.sheet_reader.SheetReader`; this module reads each sheet.  A timeseries sheet
+naming CSV or Parquet files is read by :mod:`ecodec.io.timeseries_files`.
 """
 
 from __future__ import annotations
 
-import difflib
 import logging
 import math
 from pathlib import Path
@@ -20,7 +20,7 @@ import numpy as np
 
 from ecodec.case import AgentSpec, Case, ResourceSpec
 from ecodec.declarations import check_rules, format_number, parse_number
-from ecodec.errors import NO_VALUE, CaseError, NetworkError
+from ecodec.errors import NO_VALUE, CaseError, NetworkError, did_you_mean
 from ecodec.io.schema import (
     DRIVERS,
     MAX_CELLS_PER_WORKBOOK,
@@ -40,6 +40,7 @@ from ecodec.io.schema import (
     sheets_by_name,
 )
 from ecodec.io.sheet_reader import MISSING, SheetReader
+from ecodec.io.timeseries_files import read_files_sheet
 from ecodec.io.untrusted import check_untrusted_xlsx, unreadable
 from ecodec.io.xlsx_cells import read_tables
 from ecodec.io.xml_parts import Budget
@@ -79,12 +80,14 @@ class _Reader(SheetReader):
         self.path = path
         self.meta_rows: dict[str, int] = {}
         self.driver_rows: dict[tuple[str, str], int] = {}
+        self.files_read: list[Path] = []  # time-series files the timeseries sheet names, in order
 
     def read(self) -> Case:
         self._check_sheet_names()
         meta = self._read_meta()
         self.T = meta.get("T") if isinstance(meta.get("T"), int) else None
         self.step_h = meta.get("step_h") if isinstance(meta.get("step_h"), (int, float)) else None
+        self.start = meta.get("start") if meta.get("start") is not MISSING else None
         self._read_timeseries()
         resources = self._read_resources()
         agents, all_names, inactive = self._read_agents()
@@ -106,7 +109,7 @@ class _Reader(SheetReader):
             description=meta["description"], start=meta["start"], agents=agents, resources=resources,
             profiles=self.profiles, edges=edges, topology="sheet" if edges else meta["topology"],
             edge_probability=meta["edge_probability"], seed=meta["seed"], driver_options=drivers,
-            driver_rows=self.driver_rows, source=self.path,
+            driver_rows=self.driver_rows, source=self.path, input_files=[self.path.resolve(), *self.files_read],
             workspace=workspace, targets=targets,
         )
 
@@ -116,10 +119,8 @@ class _Reader(SheetReader):
         known = set(specs) | {README_SHEET}
         for name in self.tables:
             if name not in known:
-                close = difflib.get_close_matches(name, known, n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
-                self.issue(name, None, None, NO_VALUE,
-                           "only the sheets " + ", ".join(sorted(known)) + f"; this sheet is unknown{hint}")
+                self.issue(name, None, None, NO_VALUE, "only the sheets " + ", ".join(sorted(known))
+                           + f"; this sheet is unknown{did_you_mean(name, known)}")
         for spec in specs.values():
             if spec.required and spec.name not in self.tables:
                 self.issue(spec.name, None, None, NO_VALUE, f"a sheet named '{spec.name}': {spec.description}")
@@ -171,8 +172,13 @@ class _Reader(SheetReader):
         if rows is None:
             return
         header = rows[0] if rows else ()
+        if header and header[0] == "file":  # the sheet names files holding the profiles
+            used = sum(len(row) for table in self.tables.values() for row in table)
+            self.files_read = read_files_sheet(self, rows, self.path.parent, self.start, used)
+            return
         if not header or header[0] != "t":
-            self.issue(TIMESERIES.name, 1, "A", header[0] if header else None, "the header 't' in the first column")
+            self.issue(TIMESERIES.name, 1, "A", header[0] if header else None,
+                       "the header 't' in the first column (or 'file' to name files holding the profiles)")
             return
         data = rows[1:]
         if self.T is not None and len(data) != self.T:
@@ -327,9 +333,8 @@ class _Reader(SheetReader):
             ok = True
             for column in ("from", "to"):
                 if values[column] not in all_names:
-                    close = difflib.get_close_matches(values[column], [n for n in all_names if isinstance(n, str)],
-                                                      n=1) if isinstance(values[column], str) else []
-                    hint = f" (did you mean '{close[0]}'?)" if close else ""
+                    hint = did_you_mean(values[column], [n for n in all_names if isinstance(n, str)]) \
+                        if isinstance(values[column], str) else ""
                     self.issue(NETWORK.name, row, column, values[column], "the name of an agent on an agent sheet"
                                + hint)
                     ok = False
