@@ -37,6 +37,10 @@ REPORT_SECTIONS = ("glance", "case", "convergence", "market", "learning", "onlin
 #: The name of the centralized solve, the reference every distributed run is compared with
 CENTRALIZED = "centralized"
 
+#: What a saved run holds besides its CSV tables (``--results-format``, :func:`ecodec.results.save_run`): the
+#: results workbook for people, Parquet tables for other programs, or both
+RESULTS_FORMATS = ("xlsx", "parquet", "both")
+
 
 @dataclass(frozen=True)
 class KindWords:

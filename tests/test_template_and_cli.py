@@ -84,7 +84,7 @@ def test_solve_json_prints_the_documented_fields(tmp_path, capsys):
     assert wb.sheetnames == ["summary", "dispatch", "coupling", "costs", "dispatch_long"]
     summary_sheet = {r[0]: r[1] for r in wb["summary"].iter_rows(min_row=2, values_only=True)}
     assert summary_sheet["objective"] == pytest.approx(summary["objective"])
-    costs = [r[2] for r in wb["costs"].iter_rows(min_row=2, values_only=True)]
+    costs = [r[2] for r in wb["costs"].iter_rows(min_row=3, values_only=True)]  # row 2: the units
     assert sum(costs) == pytest.approx(summary["objective"])
     header = next(wb["dispatch"].iter_rows(values_only=True))
     assert "bat1 e_end [kWh]" in header and "grid p [kW]" in header

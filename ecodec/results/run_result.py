@@ -17,6 +17,11 @@ Tables (pandas DataFrames, steps numbered 1..T as in the workbook):
   columns such as the step size); empty for the centralized solve.
 
 ``info`` holds the scalar facts: timings, sizes, solver, bound and gap, message, options, versions.
+
+The tables keep the step number ``t``; :meth:`RunResult.times` turns steps into clock times when the case has a
+start time, :meth:`RunResult.dispatch_frame`, :meth:`RunResult.coupling_frame` and
+:meth:`RunResult.contributions_frame` give wide frames indexed by time (:mod:`ecodec.results.tables`), and the
+exported tables (CSV, Excel, Parquet) get a ``time`` column next to ``t`` (:meth:`RunResult.with_time`).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ecodec.results import kpi
+from ecodec.results import kpi, tables
 from ecodec.time_steps import step_starts
 
 DISPATCH_COLUMNS = ["t", "agent", "kind", "quantity", "value", "unit"]
@@ -115,6 +120,27 @@ class RunResult:
         step = first.freq if first.freq is not None else pd.Timedelta(hours=self.step_h)
         offsets = np.asarray(steps, dtype=np.int64) - 1
         return pd.DatetimeIndex(first[0] + step * offsets, name="time")
+
+    def dispatch_frame(self, quantity: str | None = None) -> pd.DataFrame:
+        """The dispatch as a wide frame, one row per step: index ``time`` (a DatetimeIndex, see :meth:`times`) or
+        ``t`` for a case without a start time; columns (agent, quantity), or the agents when ``quantity`` is given
+        (e.g. ``"p"``); units in ``attrs["units"]`` (:mod:`ecodec.results.tables`)."""
+        return tables.dispatch_frame(self, quantity)
+
+    def coupling_frame(self, field: str | None = None) -> pd.DataFrame:
+        """The coupling rows as a wide frame indexed like :meth:`dispatch_frame`: columns (resource, field) with
+        field lhs, lower, upper, residual and price, or the resources when ``field`` is given."""
+        return tables.coupling_frame(self, field)
+
+    def contributions_frame(self, resource: str | None = None) -> pd.DataFrame:
+        """Each agent's term in each coupling row as a wide frame indexed like :meth:`dispatch_frame`: columns
+        (agent, resource), or the agents when ``resource`` is given."""
+        return tables.contributions_frame(self, resource)
+
+    def with_time(self, table: pd.DataFrame) -> pd.DataFrame:
+        """``table`` (one of this run's tidy tables) with a ``time`` column right after ``t`` when the case has a
+        start time, as the CSV, Excel and Parquet results hold it."""
+        return tables.with_time(self, table)
 
     def summary(self) -> dict:
         """The machine-readable summary printed by ``--json`` and written to the summary sheet."""

@@ -4,7 +4,13 @@ A run directory (:func:`save_run`, :func:`load_run`) holds
 
 * ``dispatch.csv``, ``coupling.csv``, ``agent_costs.csv``, ``history.csv``, ``contributions.csv``: the tables of the
   :class:`~ecodec.results.RunResult`, floats written with 17 significant digits so they read back bit for bit;
-* ``results.xlsx``: the same result for people (:func:`ecodec.results.workbook.write_results_workbook`);
+  when the case has a start time, the tables with a step number ``t`` also have a ``time`` column right after
+  it (``2019-04-17 00:15:00``: when the step starts, :meth:`~ecodec.results.RunResult.times`), which
+  :func:`load_run` leaves out again (the tables in memory keep ``t`` only);
+* per ``results_format`` (:data:`~ecodec.vocabulary.RESULTS_FORMATS`): ``results.xlsx``, the same result for people
+  (:func:`ecodec.results.workbook.write_results_workbook`; ``"xlsx"``, the default), or ``<table>.parquet`` for
+  other programs (:func:`ecodec.results.parquet.write_parquet_table`; ``"parquet"``), or both (``"both"``); a
+  save removes the files of the format it does not write, left by an earlier save;
 * ``summary.json``: method, case, status, objective, currency, step_h, info, and per table its file, number of
   rows, column dtypes and SHA-256.  Strict JSON, indented: numpy scalars become numbers, arrays and tuples
   lists, dictionary keys and other objects (paths) their text; a non-finite float becomes
@@ -44,9 +50,11 @@ from ecodec.files import atomic_write
 from ecodec.results.case_summary import CaseSummary
 from ecodec.results.comparison import Comparison
 from ecodec.results.online_seeds import SeedRuns
+from ecodec.results.parquet import write_parquet_table
 from ecodec.results.run_result import RunResult
+from ecodec.results.tables import with_time
 from ecodec.results.workbook import write_results_workbook
-from ecodec.vocabulary import CENTRALIZED
+from ecodec.vocabulary import CENTRALIZED, RESULTS_FORMATS
 
 log = logging.getLogger(__name__)
 
@@ -64,22 +72,43 @@ _METHOD_NAME = re.compile(r"[A-Za-z0-9_-]+")
 _EXACT_FLOATS = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
 
 
-def save_run(result: RunResult, directory: str | Path) -> Path:
-    """Write ``result`` into ``directory`` (created if needed, files of an earlier save replaced); returns it."""
+def check_results_format(results_format: str) -> str:
+    """``results_format`` if it is one of :data:`RESULTS_FORMATS`; EcodecError otherwise."""
+    if results_format not in RESULTS_FORMATS:
+        raise EcodecError(f"results format {results_format!r} is not one of {', '.join(RESULTS_FORMATS)}")
+    return results_format
+
+
+def save_run(result: RunResult, directory: str | Path, results_format: str = "xlsx") -> Path:
+    """Write ``result`` into ``directory`` (created if needed, files of an earlier save replaced), with the results
+    workbook, Parquet tables or both per ``results_format``; returns ``directory``."""
     directory = Path(directory)
+    check_results_format(results_format)
     tables = {}
     for name in TABLES:
         frame: pd.DataFrame = getattr(result, name)
-        data = _csv_bytes(frame)
+        timed = with_time(result, frame)
+        data = _csv_bytes(timed if timed is frame else timed.assign(time=_time_text(timed["time"])))
         _write_bytes(directory / f"{name}.csv", data)
         tables[name] = {"file": f"{name}.csv", "rows": len(frame),
-                        "dtypes": {str(column): str(dtype) for column, dtype in frame.dtypes.items()},
+                        "dtypes": {str(column): str(dtype) for column, dtype in timed.dtypes.items()},
                         "sha256": hashlib.sha256(data).hexdigest()}
-    write_results_workbook(result, directory / WORKBOOK)
+        if timed is not frame:
+            tables[name]["derived"] = ["time"]
+    parquet, workbook = results_format in ("parquet", "both"), results_format in ("xlsx", "both")
+    for name in TABLES:
+        if parquet:
+            write_parquet_table(result, name, directory / f"{name}.parquet")
+        else:
+            (directory / f"{name}.parquet").unlink(missing_ok=True)
+    if workbook:
+        write_results_workbook(result, directory / WORKBOOK)
+    else:
+        (directory / WORKBOOK).unlink(missing_ok=True)
     _write_json(directory / SUMMARY, {
         "format": FORMAT, "method": result.method, "case": result.case_name, "status": result.status,
         "objective": result.objective, "currency": result.currency, "step_h": result.step_h, "start": result.start,
-        "info": result.info,
+        "results_format": results_format, "info": result.info,
         "tables": tables})
     log.info("saved run %s of case %s to %s", result.method, result.case_name, directory)
     return directory
@@ -107,13 +136,15 @@ def load_run(directory: str | Path) -> RunResult:
 
 
 def save_runs(results: list[RunResult], directory: str | Path, comparison: Comparison | None = None,
-              summary: CaseSummary | None = None, seeds: SeedRuns | None = None) -> Path:
-    """Write runs of one case into ``directory/<method>/``, the comparison, case summary and the curves and levels
-    of an online comparison over seeds if given, and ``runs.json``.
+              summary: CaseSummary | None = None, seeds: SeedRuns | None = None, results_format: str = "xlsx") -> Path:
+    """Write runs of one case into ``directory/<method>/`` (each by :func:`save_run` with ``results_format``), the
+    comparison, case summary and the curves and levels of an online comparison over seeds if given, and
+    ``runs.json``.
 
     Raises EcodecError for no runs, runs of different cases, a repeated method or one that is no plain name.
     """
     directory = Path(directory)
+    check_results_format(results_format)
     if not results:
         raise EcodecError("no runs to save")
     case = results[0].case_name
@@ -131,7 +162,7 @@ def save_runs(results: list[RunResult], directory: str | Path, comparison: Compa
         raise EcodecError(f"runs, comparison and case summary of several cases ({', '.join(cases)}); save each "
                           "case apart")
     for result in results:
-        save_run(result, directory / result.method)
+        save_run(result, directory / result.method, results_format)
     if summary is not None:
         _write_json(directory / CASE_JSON, summary.to_json_dict())
     else:
@@ -192,6 +223,12 @@ def _csv_bytes(frame: pd.DataFrame) -> bytes:
     return frame.to_csv(index=False, float_format=FLOAT_FORMAT, lineterminator="\n").encode()
 
 
+def _time_text(times: pd.Series) -> pd.Series:
+    """``times`` as the text pandas writes for them ('2019-04-17 00:15:00'), each distinct time formatted once."""
+    codes, distinct = pd.factorize(times)
+    return pd.Series(pd.DatetimeIndex(distinct).strftime("%Y-%m-%d %H:%M:%S").to_numpy()[codes], index=times.index)
+
+
 def _write_bytes(path: Path, data: bytes) -> None:
     atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
@@ -221,7 +258,8 @@ def _read_table(directory: Path, name: str, records: object) -> pd.DataFrame:
     try:
         record = records[name]
         file, rows, dtypes, digest = record["file"], record["rows"], dict(record["dtypes"]), record["sha256"]
-    except (KeyError, TypeError, ValueError):
+        derived = list(record.get("derived", []))
+    except (KeyError, TypeError, ValueError, AttributeError):
         raise EcodecError(f"{directory / SUMMARY}: the record of table '{name}' is missing or incomplete") from None
     path = directory / file
     data = _read_bytes(path)
@@ -230,15 +268,20 @@ def _read_table(directory: Path, name: str, records: object) -> pd.DataFrame:
                           "was interrupted); save the run again")
     if not dtypes:
         return pd.DataFrame()
+    times = [c for c, d in dtypes.items() if d.startswith("datetime64")]  # read as text, then parsed exactly
     try:
-        frame = pd.read_csv(io.BytesIO(data), dtype=dtypes, keep_default_na=False,
-                            na_values={c: [""] for c, d in dtypes.items() if d not in _TEXT_DTYPES}, **_EXACT_FLOATS)
+        frame = pd.read_csv(io.BytesIO(data), dtype={c: "str" if c in times else d for c, d in dtypes.items()},
+                            keep_default_na=False, na_values={c: [""] for c, d in dtypes.items()
+                                                              if d not in _TEXT_DTYPES and c not in times},
+                            **_EXACT_FLOATS)
+        for column in times:
+            frame[column] = pd.to_datetime(frame[column], format="ISO8601").astype(dtypes[column])
     except (ValueError, TypeError, pd.errors.ParserError) as exc:
         raise EcodecError(f"{path}: cannot be read as the recorded table ({str(exc).splitlines()[0]})") from None
     if list(frame.columns) != list(dtypes) or len(frame) != rows:
         raise EcodecError(f"{path}: holds {len(frame)} rows of columns {', '.join(map(str, frame.columns))}; "
                           f"{SUMMARY} records {rows} rows of columns {', '.join(dtypes)}")
-    return frame
+    return frame.drop(columns=[c for c in derived if c in frame.columns])
 
 
 # -- JSON -------------------------------------------------------------------------------------------------------
