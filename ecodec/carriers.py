@@ -15,3 +15,5 @@ CARRIER_DESCRIPTIONS: dict[str, str] = {
     REACTIVE_POWER: "reactive-power balance of the microgrid bus",
     HEAT: "heat balance of the thermal network",
 }
+#: what a carrier is called in figures and headings (its unit is added there: 'Active power [kW]')
+CARRIER_LABELS: dict[str, str] = {ACTIVE_POWER: "Active power", REACTIVE_POWER: "Reactive power", HEAT: "Heat"}

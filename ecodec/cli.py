@@ -18,9 +18,12 @@ from pathlib import Path
 from ecodec import __version__
 from ecodec.cli_output import EXIT_INTERRUPTED, EXIT_NO_SOLUTION, EXIT_OK, exit_code, print_compare, print_run
 from ecodec.errors import CaseError, EcodecError
+from ecodec.vocabulary import RESULTS_FORMATS
 
 EXIT_BAD_INPUT = 2
 VERBOSE_HELP = "log progress and solver details (before or after the command)"
+RESULTS_FORMAT_HELP = ("what --output holds besides the CSV tables: xlsx, the results workbook for people (the "
+                       "default); parquet, one Parquet file per table for other programs; both")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,7 +131,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("solve", help="solve a case centrally (HiGHS; Ipopt for a market) and write its results "
                                      "workbook")
     p.add_argument("case", type=Path)
-    p.add_argument("--output", "-o", type=Path, help="results workbook to write (.xlsx)")
+    p.add_argument("--output", "-o", type=Path, help="results workbook to write (a name ending in .xlsx), or a "
+                   "directory for the run's tables (CSV, summary.json and the --results-format files)")
+    p.add_argument("--results-format", choices=RESULTS_FORMATS, default="xlsx", help=RESULTS_FORMAT_HELP)
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the text summary")
     p.add_argument("--time-limit", type=float, dest="time_limit_s", help="solver time limit in seconds")
     p.add_argument("--mip-gap", type=float, dest="mip_rel_gap", help="relative MIP gap (default 1e-4)")
@@ -163,6 +168,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--max-iterations", type=int, help="iteration limit of distributed methods")
         p.add_argument("--tol", type=float, help="relative violation and cost-gap tolerance (default 1e-3)")
         p.add_argument("--output", "-o", type=Path, help="directory for the results (one folder per method)")
+        p.add_argument("--results-format", choices=RESULTS_FORMATS, default="xlsx", help=RESULTS_FORMAT_HELP)
         p.add_argument("--report", type=Path, metavar="PDF",
                        help="also write the PDF report comparing the runs, e.g. reports/NAME.pdf")
         p.add_argument("--json", action="store_true", help="print the KPIs per method as JSON (every column)")
@@ -174,10 +180,16 @@ def _parser() -> argparse.ArgumentParser:
                        help="run the distributed methods on R MPI ranks (starts mpiexec; needs ecodec[mpi])")
         p.set_defaults(handler=_run if name == "run" else _compare)
 
-    p = sub.add_parser("report", help="write the PDF report of runs saved with --output, without solving again")
+    p = sub.add_parser("report", help="write the PDF report of runs saved with --output, without solving again; "
+                       "--figures: its figures as separate files")
     p.add_argument("runs", type=Path, metavar="RUN_DIR", help="directory written by 'ecodec compare/run --output'")
     p.add_argument("--output", "-o", type=Path, metavar="PDF",
-                   help="report to write (default reports/<case>.pdf)")
+                   help="report to write (default reports/<case>.pdf; with --figures only when given)")
+    p.add_argument("--figures", type=Path, metavar="DIR",
+                   help="write every figure of the report to DIR as its own file, named by section and content "
+                        "(e.g. 03_convergence.pdf, 04_dispatch_active_power.pdf)")
+    p.add_argument("--figure-format", choices=["pdf", "svg", "png"], default="pdf",
+                   help="file format of --figures: pdf or svg (vector) or png (300 dpi); default pdf")
     p.set_defaults(handler=_report)
 
     p = sub.add_parser("generate", help="write a generated case workbook (benchmark fleets, the DELTA experiment)")
@@ -235,11 +247,11 @@ def _solve(args) -> int:
     from ecodec.study import solve_case
 
     given = {k: v for k in ("time_limit_s", "mip_rel_gap", "solver") if (v := getattr(args, k)) is not None}
-    result = solve_case(args.case, options=given, output=args.output)
+    result = solve_case(args.case, options=given, output=args.output, results_format=args.results_format)
     if args.json:
         summary = result.summary()
         if args.output is not None and result.has_solution:
-            summary["results_workbook"] = str(args.output)
+            summary["results_workbook" if args.output.suffix.lower() == ".xlsx" else "results"] = str(args.output)
         print(json.dumps(summary, indent=2, default=str))
     else:
         print(text_summary(result))
@@ -274,6 +286,7 @@ def _stopping(args) -> dict[str, object]:
 
 def _study_arguments(args) -> dict[str, object]:
     return {"options": _given_options(args.option), "stopping": _stopping(args), "output": args.output,
+            "results_format": args.results_format,
             "report": args.report, "progress": None if args.quiet else sys.stderr}
 
 
@@ -302,8 +315,15 @@ def _compare(args) -> int:
 
 
 def _report(args) -> int:
-    from ecodec.study import report_saved_runs
+    from ecodec.study import export_saved_figures, report_saved_runs
 
+    if args.figures is not None:
+        written = export_saved_figures(args.runs, args.figures, args.figure_format, progress=sys.stderr)
+        print(f"wrote {len(written)} figures to {args.figures}:")
+        for path in written:
+            print(f"  {path.name}")
+        if args.output is None:
+            return EXIT_OK
     print(f"wrote {report_saved_runs(args.runs, args.output, progress=sys.stderr)}")
     return EXIT_OK
 

@@ -39,7 +39,7 @@ from ecodec.solvers.highs import solve_with_highs
 from ecodec.solvers.ipopt import solve_with_ipopt
 from ecodec.solvers.numerics import check_linear_model
 from ecodec.solvers.pyomo_solver import solve_with_pyomo, solver_problem
-from ecodec.versions import software_versions
+from ecodec.versions import machine_facts, software_versions
 from ecodec.vocabulary import CENTRALIZED, INFEASIBLE, INFEASIBLE_OR_UNBOUNDED, UNBOUNDED
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ def solve_centralized(problem: CoupledProblem | AggregativeProblem | OnlineShari
         "build_time_s": build_time, "solve_time_s": outcome.solve_time_s,
         "options": {"time_limit_s": options.time_limit_s, "mip_rel_gap": options.mip_rel_gap,
                     "solver": options.solver},
-        "versions": software_versions(),
+        "versions": software_versions(), "machine": machine_facts(),
     })
     if not outcome.has_solution:
         info["message"] = _explain_failure(problem, outcome.status, outcome.solver)

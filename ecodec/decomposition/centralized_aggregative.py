@@ -25,7 +25,7 @@ import pyomo.environ as pyo
 from ecodec.problem.aggregative import AggregativeProblem
 from ecodec.results.run_result import COST_COLUMNS, COUPLING_COLUMNS, RunResult, dispatch_table
 from ecodec.solvers.ipopt import PyomoNLP, solve_with_ipopt
-from ecodec.versions import software_versions
+from ecodec.versions import machine_facts, software_versions
 from ecodec.vocabulary import CENTRALIZED
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def solve_aggregative(problem: AggregativeProblem, options, started: float, info
     nlp = PyomoNLP(m)
     build_time = time.perf_counter() - built_started
     info.update({"n_variables": nlp.n, "n_integer_variables": 0, "n_constraints": nlp.m,
-                 "build_time_s": build_time, "versions": software_versions()})
+                 "build_time_s": build_time, "versions": software_versions(), "machine": machine_facts()})
     sigma_ids = {id(v) for v in m.sigma.values()}
     decision = np.array([id(v) not in sigma_ids for v in nlp.variables])
     starts = [nlp.x0.copy()]

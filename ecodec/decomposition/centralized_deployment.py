@@ -16,7 +16,7 @@ import pandas as pd
 from scipy.optimize import minimize
 
 from ecodec.results.run_result import COST_COLUMNS, COUPLING_COLUMNS, RunResult, dispatch_table
-from ecodec.versions import software_versions
+from ecodec.versions import machine_facts, software_versions
 from ecodec.vocabulary import CENTRALIZED, OPTIMAL, TIME_LIMIT
 
 #: L-BFGS-B's limits for the reference solve
@@ -44,6 +44,7 @@ def solve_deployment(problem, options, started: float, info: dict) -> RunResult:
                  "solver": "scipy L-BFGS-B (a stationary point)", "iterations_solver": int(solved.nit),
                  "initial_divergence": problem.divergence(problem.model(start)),
                  "stationarity": problem.stationarity(positions), "versions": software_versions(),
+                 "machine": machine_facts(),
                  "layout": problem.layout(), "snapshots": {"0": start.tolist(), "final": positions.tolist()},
                  "message": f"L-BFGS-B: {solved.message} after {solved.nit} iterations (a stationary point of the "
                             "non-convex divergence)", "wall_time_s": time.perf_counter() - started})

@@ -19,7 +19,7 @@ from ecodec.decomposition.bandit_sharing import OUTPUT_LABELS
 from ecodec.problem.online_sharing import OnlineSharingProblem
 from ecodec.results.run_result import COST_COLUMNS, COUPLING_COLUMNS, RunResult, dispatch_table
 from ecodec.solvers.sharing_comparator import comparator_sequence
-from ecodec.versions import highs_version, software_versions
+from ecodec.versions import highs_version, machine_facts, software_versions
 from ecodec.vocabulary import CENTRALIZED, OPTIMAL
 
 
@@ -51,7 +51,7 @@ def solve_sharing(problem: OnlineSharingProblem, options, started: float, info: 
         "n_constraints": 2 * problem.n_agents, "solver": f"HiGHS {highs_version()}", "rounds": problem.grid.T,
         "environment_seed": options.seed, "path_length": sequence.path_length,
         "path_length_per_node": dict(zip(names, sequence.path_length_per_node.tolist())),
-        "solve_time_s": sequence.solve_time_s, "versions": software_versions(),
+        "solve_time_s": sequence.solve_time_s, "versions": software_versions(), "machine": machine_facts(),
         "decision_quantities": ["kept", "sent"],
         "violation_kpis": {"max_violation": 0.0, "rel_violation": 0.0, "rms_violation": 0.0},
         "message": f"best allocation in hindsight of each of {problem.grid.T} rounds (seed {options.seed})",

@@ -55,7 +55,7 @@ from ecodec.problem.coupled import CoupledProblem
 from ecodec.results import kpi
 from ecodec.results.run_result import AgentOutcome, RunResult, utc_timestamp
 from ecodec.solvers.compiled import CompiledSubproblem
-from ecodec.versions import software_versions
+from ecodec.versions import machine_facts, software_versions
 from ecodec.vocabulary import INFEASIBLE, INTERRUPTED, ITERATION_LIMIT
 
 if TYPE_CHECKING:
@@ -302,7 +302,7 @@ def _result(driver: Driver, history: list[dict], status: str, message: str, setu
         "messages": messages, "floats_sent": floats, "runtime": runtime.name,
         "network": runtime.network.describe(), "setup_time_s": setup_time, "wall_time_s": wall,
         "problem_class": problem.problem_class,
-        "options": driver.options.as_dict(), "versions": software_versions(),
+        "options": driver.options.as_dict(), "versions": software_versions(), "machine": machine_facts(),
         "warnings": list(driver.warnings),
     }
     info.update(final)

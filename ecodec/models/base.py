@@ -47,11 +47,14 @@ class TimeGrid:
 
 @dataclass(frozen=True)
 class Output:
-    """A per-step quantity an agent reports in results: ``component`` is the Var or Expression on its block."""
+    """A per-step quantity an agent reports in results: ``component`` is the Var or Expression on its block;
+    ``label``: what the quantity is in words, for figures and tables (the unit is added there, e.g. 'grid import'
+    becomes 'grid import [kW]'); empty: the quantity's name is shown with spaces for underscores."""
 
     quantity: str
     component: str
     unit: str
+    label: str = ""
 
     def unit_in(self, currency: str) -> str:
         """The unit with the case's currency in place of the word 'currency' (a payment: 'EUR')."""

@@ -49,7 +49,7 @@ class Boiler(Agent):
     sheet_description = "Fuel boilers: heat = efficiency x primary energy."
     example = {"name": "boiler1", "active": True, "p_th_max_kw": 80.0, "eta": 0.9, "fuel_cost_per_kwh_pe": 0.045,
                "om_cost_per_kwh_th": 0.002}
-    outputs = (Output("p_th", "p_th", "kW"), Output("p_pe", "p_pe", "kW"))
+    outputs = (Output("p_th", "p_th", "kW", "heat output"), Output("p_pe", "p_pe", "kW", "primary energy input"))
 
     def build(self, b: pyo.Block, grid: TimeGrid) -> AgentTerms:
         T = grid.steps

@@ -118,8 +118,14 @@ class ElectricVehicle(Agent):
     example = {"name": "ev1", "active": False, "mode": "continuous", "p_charge_kw": 7.4, "p_discharge_kw": 0.0,
                "e_min_kwh": 0.0, "e_max_kwh": 40.0, "e_init_kwh": 10.0, "e_target_kwh": 15.0, "eta_charge": 0.92,
                "eta_discharge": 1.0, "arrival_step": 1, "departure_step": 4, "price_per_kwh": 0.25}
-    outputs = (Output("p", "p", "kW"), Output("p_charge", "p_ch", "kW"), Output("p_discharge", "p_dis", "kW"),
-               Output("e_end", "e_end", "kWh"), Output("u", "u", "-"), Output("v", "v", "-"))
+    outputs = (
+        Output("p", "p", "kW", "net charging power"),
+        Output("p_charge", "p_ch", "kW", "charging power"),
+        Output("p_discharge", "p_dis", "kW", "discharging power"),
+        Output("e_end", "e_end", "kWh", "stored energy"),
+        Output("u", "u", "-", "charging level"),
+        Output("v", "v", "-", "discharging on"),
+    )
 
     def is_mixed_integer(self) -> bool:
         return self.mode in (BINARY, V2G)

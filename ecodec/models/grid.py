@@ -59,8 +59,12 @@ class Grid(Agent):
     rules = (at_most("p_min_kw", "p_max_kw"), at_most("q_min_kvar", "q_max_kvar"))
     example = {"name": "grid", "active": True, "p_min_kw": -100.0, "p_max_kw": 200.0, "q_min_kvar": -100.0,
                "q_max_kvar": 100.0, "buy_price_per_kwh": 0.20, "sell_price_per_kwh": 0.05}
-    outputs = (Output("p", "p", "kW"), Output("p_import", "p_in", "kW"), Output("p_export", "p_out", "kW"),
-               Output("q", "q", "kvar"))
+    outputs = (
+        Output("p", "p", "kW", "net grid import"),
+        Output("p_import", "p_in", "kW", "grid import"),
+        Output("p_export", "p_out", "kW", "grid export"),
+        Output("q", "q", "kvar", "reactive power from the grid"),
+    )
 
     def _exclusive_steps(self, grid: TimeGrid) -> list[int]:
         return [t for t in grid.steps if at(self.sell_price_per_kwh, t) > at(self.buy_price_per_kwh, t)]

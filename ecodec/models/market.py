@@ -104,8 +104,12 @@ class Buyer(AggregativeAgent):
                "grid_import_price_per_kwh": 0.29, "weight_demand_per_kwh2": 0.01, "weight_price": 1.0}
     aggregates = MARKET_AGGREGATES
     requires_kinds, requirement = ("seller",), "a market needs buyers and sellers"
-    outputs = (Output("bid", "bid", "currency/kWh"), Output("energy_received", "energy_received", "kWh"),
-               Output("shortfall", "shortfall", "kWh"), Output("payment", "payment", "currency"))
+    outputs = (
+        Output("bid", "bid", "currency/kWh", "bid"),
+        Output("energy_received", "energy_received", "kWh", "energy received"),
+        Output("shortfall", "shortfall", "kWh", "shortfall"),
+        Output("payment", "payment", "currency", "payment"),
+    )
 
     def build(self, b: pyo.Block, grid: TimeGrid, sigma: dict[str, list]) -> AggregativeTerms:
         T = grid.steps
@@ -146,8 +150,11 @@ class Seller(AggregativeAgent):
                "weight_storage": 1.0, "revenue_in_cost": "minus"}
     aggregates = MARKET_AGGREGATES
     requires_kinds, requirement = ("buyer",), "a market needs buyers and sellers"
-    outputs = (Output("fraction_sold", "fraction_sold", "-"), Output("energy_sold", "energy_sold", "kWh"),
-               Output("revenue", "revenue", "currency"))
+    outputs = (
+        Output("fraction_sold", "fraction_sold", "-", "fraction of the excess sold"),
+        Output("energy_sold", "energy_sold", "kWh", "energy sold"),
+        Output("revenue", "revenue", "currency", "revenue"),
+    )
 
     def build(self, b: pyo.Block, grid: TimeGrid, sigma: dict[str, list]) -> AggregativeTerms:
         T = grid.steps

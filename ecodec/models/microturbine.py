@@ -94,9 +94,13 @@ class Microturbine(Agent):
                "emission_cost_per_kwh_pe": 0.005, "commitment": False, "startup_cost": 0.0,
                "initially_on": False}
     outputs = (
-        Output("p_el", "p_el", "kW"), Output("p_th", "p_th", "kW"), Output("p_pe", "p_pe", "kW"),
-        Output("fuel_untaxed", "fuel_utx", "Sm3/h"), Output("fuel_taxed", "fuel_tx", "Sm3/h"),
-        Output("on", "on", "-"), Output("start", "start", "-"),
+        Output("p_el", "p_el", "kW", "electric output"),
+        Output("p_th", "p_th", "kW", "heat output"),
+        Output("p_pe", "p_pe", "kW", "primary energy input"),
+        Output("fuel_untaxed", "fuel_utx", "Sm3/h", "untaxed fuel flow"),
+        Output("fuel_taxed", "fuel_tx", "Sm3/h", "taxed fuel flow"),
+        Output("on", "on", "-", "running"),
+        Output("start", "start", "-", "start-up"),
     )
 
     def is_mixed_integer(self) -> bool:

@@ -69,9 +69,14 @@ class Prosumer(SharingAgent):
         "after round. A case holds either prosumers or other agents. (The example row is inactive.)")
     example = {"name": "node1", "active": False, "generation_kw": 5.0, "generation_noise": 0.1,
                "capacity_kw": 8.0, "demand_kw": None}
-    outputs = (Output("generation", "generation", "kW"), Output("demand", "demand", "kW"),
-               Output("kept", "kept", "kW"), Output("sent", "sent_out", "kW"), Output("received", "received", "kW"),
-               Output("shortfall", "shortfall", "kW"))
+    outputs = (
+        Output("generation", "generation", "kW", "generation"),
+        Output("demand", "demand", "kW", "demand"),
+        Output("kept", "kept", "kW", "energy kept"),
+        Output("sent", "sent_out", "kW", "energy sent"),
+        Output("received", "received", "kW", "energy received"),
+        Output("shortfall", "shortfall", "kW", "unserved demand"),
+    )
 
     def capacity(self) -> float:
         """xbar_i: ``capacity_kw``, or the largest value of the generation profile (at least 1e-9 kW)."""

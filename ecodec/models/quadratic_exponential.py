@@ -106,7 +106,7 @@ class QuadraticExponential(AggregativeAgent):
     example = {"name": "agent1", "active": False, "p_11": 1.5, "p_22": 1.5, "p_33": 1.0, "p_44": 1.0, "v_1": 0.3,
                "v_2": -0.2, "a": 0.5, "b_1": 0.1, "c": -0.5, "q": 0.2, "x_min": -5.0, "x_max": 5.0}
     aggregates = AGGREGATES
-    outputs = (Output("x1", "x1", "-"), Output("x2", "x2", "-"))
+    outputs = (Output("x1", "x1", "-", "first decision"), Output("x2", "x2", "-", "second decision"))
 
     def build(self, b: pyo.Block, grid: TimeGrid, sigma: dict[str, list]) -> AggregativeTerms:
         T = grid.steps

@@ -60,7 +60,11 @@ class Renewable(Agent):
     )
     example = {"name": "pv1", "active": True, "carrier": "electric", "capacity_kw": 50.0, "availability_pu": 0.6,
                "q_min_kvar": -15.0, "q_max_kvar": 15.0, "cost_per_kwh": 0.0}
-    outputs = (Output("p", "p", "kW"), Output("p_available", "p_available", "kW"), Output("q", "q", "kvar"))
+    outputs = (
+        Output("p", "p", "kW", "generation"),
+        Output("p_available", "p_available", "kW", "available generation"),
+        Output("q", "q", "kvar", "reactive power"),
+    )
 
     def build(self, b: pyo.Block, grid: TimeGrid) -> AgentTerms:
         T = grid.steps

@@ -47,4 +47,4 @@ class Sensor(DeploymentAgent):
         "sensing kernel; together they should cover the target density of the 'workspace' and 'targets' sheets. "
         "A case holds either sensors or other agents. (The example row is inactive.)")
     example = {"name": "sensor1", "active": False, "x0_m": 50.0, "y0_m": 50.0, "kernel_width_m": 5.0}
-    outputs = (Output("x", "x", "m"), Output("y", "y", "m"))
+    outputs = (Output("x", "x", "m", "position x"), Output("y", "y", "m", "position y"))

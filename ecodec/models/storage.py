@@ -86,8 +86,13 @@ class Storage(Agent):
     example = {"name": "bat1", "active": True, "p_min_kw": -20.0, "p_max_kw": 20.0, "q_min_kvar": -10.0,
                "q_max_kvar": 10.0, "e_min_kwh": 5.0, "e_max_kwh": 50.0, "e_init_kwh": 25.0,
                "e_final_min_kwh": 25.0, "decay_per_step": 1.0, "eta_charge": 0.95, "eta_discharge": 0.95}
-    outputs = (Output("p", "p", "kW"), Output("p_charge", "p_ch", "kW"), Output("p_discharge", "p_dis", "kW"),
-               Output("q", "q", "kvar"), Output("e_end", "e_end", "kWh"))
+    outputs = (
+        Output("p", "p", "kW", "net charging power"),
+        Output("p_charge", "p_ch", "kW", "charging power"),
+        Output("p_discharge", "p_dis", "kW", "discharging power"),
+        Output("q", "q", "kvar", "reactive power"),
+        Output("e_end", "e_end", "kWh", "stored energy"),
+    )
 
     def build(self, b: pyo.Block, grid: TimeGrid) -> AgentTerms:
         T = grid.steps

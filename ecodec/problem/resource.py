@@ -27,6 +27,12 @@ import numpy as np
 
 SENSES = ("==", "<=", ">=", "band")
 SCOPES = ("step", "horizon")
+#: what the ends of a row mean to a reader (figures draw them under these names); the sum of the contributions is
+#: the net supply to the carrier (injection positive)
+REQUIRED, MINIMUM, MAXIMUM = "required net supply", "minimum net supply", "maximum net supply"
+#: a lower end at or below zero only caps what the agents draw together (an EV fleet's shared connection); an
+#: upper end at or above zero only caps what they feed in together
+CONNECTION_LIMIT, FEED_IN_LIMIT = "connection limit", "feed-in limit"
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,3 +97,26 @@ class CouplingResource:
         above = np.maximum(lhs - self.upper(), 0.0)
         below = np.minimum(lhs - self.lower(), 0.0)
         return above + below
+
+
+def end_labels(lower, upper) -> list[tuple[str, str]]:
+    """What the ends ``lower``, ``upper`` (per step, +-inf where free, as in the coupling table) of a row mean:
+    ('both', REQUIRED) for a balance, else ('lower', ...) and/or ('upper', ...), in words a reader understands.
+
+    >>> end_labels([5.0, 4.0], [5.0, 4.0])
+    [('both', 'required net supply')]
+    >>> end_labels([-89.6, -89.6], [float("inf")] * 2)
+    [('lower', 'connection limit')]
+    >>> end_labels([100.0], [141.0])
+    [('lower', 'minimum net supply'), ('upper', 'maximum net supply')]
+    """
+    lower, upper = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
+    if np.array_equal(lower, upper, equal_nan=True):
+        return [("both", REQUIRED)]
+    low, high = lower[np.isfinite(lower)], upper[np.isfinite(upper)]
+    out = []
+    if low.size:
+        out.append(("lower", CONNECTION_LIMIT if not high.size and np.all(low <= 0) else MINIMUM))
+    if high.size:
+        out.append(("upper", FEED_IN_LIMIT if not low.size and np.all(high >= 0) else MAXIMUM))
+    return out

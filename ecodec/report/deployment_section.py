@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from ecodec.report.figures import method_colors, new_figure, style_axes
+from ecodec.report.figures import method_colors, new_figure, place_legend, style_axes
 from ecodec.report.pdf import figure, paragraph
 
 MAX_PANELS = 6
@@ -75,6 +75,7 @@ def divergence_figure(runs) -> Figure | None:
         top.axhline(runs[0].objective, color=colors[runs[0].method], ls="--", lw=0.9, label=f"{runs[0].method} (end)")
     style_axes(top, "", "divergence")
     style_axes(bottom, "iteration", "stationarity, tracking error")
+    place_legend(fig)
     return fig
 
 

@@ -6,7 +6,8 @@
 =============================  ==================================================================================
 section                        content (left out when the results hold nothing for it)
 =============================  ==================================================================================
-title page                     case, horizon, agents, methods, dates, software versions, options of every run
+title page                     case, horizon, agents, methods; input files with SHA-256, each run's start and
+                               wall time, machine, software versions, options of every run (title_page.py)
 Contents                       the sections below with page numbers (also as PDF bookmarks)
 Results at a glance            KPI tables (the comparison's numbers, printed by the CLI's formatter) and a
                                plain-language note for every run that did not converge or stopped early
@@ -31,13 +32,15 @@ Run details                    how each run ended, timings, messages, warnings
 Nothing here computes a KPI: the numbers come from the comparison rows (:mod:`ecodec.results.kpi`) and are
 printed by :func:`ecodec.results.comparison.format_cell`, so the report, the terminal table and the JSON output
 agree digit for digit.  The document is written atomically: an existing report is replaced only by a whole one.
+:func:`report_story` is the one list of flowables both the document and :func:`ecodec.report.export_figures`
+(every figure as its own file) are made from.  Sections follow each other on a page when there is room
+(:func:`~ecodec.report.pdf.section_break`; the layout rules are in :mod:`ecodec.report.pdf`).
 """
 
 from __future__ import annotations
 
 import io
 import logging
-from datetime import datetime, timezone
 from pathlib import Path
 
 from reportlab.lib.units import mm
@@ -49,10 +52,11 @@ from ecodec.report import dispatch_figures, figures, market_figures
 from ecodec.report.deployment_section import deployment_section
 from ecodec.report.learning_section import learning_section
 from ecodec.report.online_section import online_section
-from ecodec.report.pdf import (FRAME_WIDTH, ReportDocument, figure, heading, paragraph, spacer, table,
+from ecodec.report.pdf import (FRAME_WIDTH, ReportDocument, figure, heading, paragraph, section_break, table,
                                table_of_contents)
 from ecodec.report.run_notes import run_note, run_sentence
 from ecodec.report.tables import parameter_tables, value_text
+from ecodec.report.title_page import title_page
 from ecodec.results import kpi
 from ecodec.results.case_summary import CaseSummary
 from ecodec.results.comparison import Comparison, column_headers, format_cell
@@ -82,12 +86,7 @@ def write_report(path: str | Path, runs: list[RunResult], comparison: Comparison
     path = Path(path)
     if path.suffix.lower() != ".pdf":
         raise EcodecError(f"{path}: a report is a PDF file; give a name ending in .pdf")
-    if [run.method for run in runs] != [row["method"] for row in comparison.rows]:
-        raise EcodecError(f"the runs ({', '.join(r.method for r in runs)}) are not those of the comparison "
-                          f"({', '.join(str(row['method']) for row in comparison.rows)}), in the same order")
-    if summary is not None and summary.case != comparison.case_name:
-        raise EcodecError(f"the case summary is of case {summary.case}, the runs of case {comparison.case_name}")
-    story = _Story(runs, comparison, summary, seeds).build()
+    story = report_story(runs, comparison, summary, seeds)
     buffer = io.BytesIO()
     document = ReportDocument(buffer, title=f"ecodec report: {comparison.case_name}",
                               subject="centralized and distributed solutions compared",
@@ -99,6 +98,19 @@ def write_report(path: str | Path, runs: list[RunResult], comparison: Comparison
         raise EcodecError(f"{path}: the report cannot be written ({exc.strerror or exc})") from None
     log.info("wrote the report of case %s (%d runs) to %s", comparison.case_name, len(runs), path)
     return path
+
+
+def report_story(runs: list[RunResult], comparison: Comparison, summary: CaseSummary | None = None,
+                 seeds: SeedRuns | None = None) -> list:
+    """The flowables of the report (title page, contents, the numbered sections); :func:`write_report` lays them
+    out and :func:`ecodec.report.export.export_figures` takes the figures from them.  Raises EcodecError for runs
+    that do not match the comparison or a summary of another case."""
+    if [run.method for run in runs] != [row["method"] for row in comparison.rows]:
+        raise EcodecError(f"the runs ({', '.join(r.method for r in runs)}) are not those of the comparison "
+                          f"({', '.join(str(row['method']) for row in comparison.rows)}), in the same order")
+    if summary is not None and summary.case != comparison.case_name:
+        raise EcodecError(f"the case summary is of case {summary.case}, the runs of case {comparison.case_name}")
+    return _Story(runs, comparison, summary, seeds).build()
 
 
 class _Story:
@@ -117,7 +129,8 @@ class _Story:
         self.palette = figures.agent_colors(agents + kinds)
 
     def build(self) -> list:
-        story = self.title_page() + [PageBreak(), paragraph("Contents", "h1"), table_of_contents(), PageBreak()]
+        story = title_page(self.runs, self.comparison, self.summary)
+        story += [PageBreak(), paragraph("Contents", "h1"), table_of_contents(), PageBreak()]
         declared = self.summary.report_sections if self.summary is not None else ()
         number = 0
         for key, title in zip(REPORT_SECTIONS, SECTION_TITLES):
@@ -128,56 +141,8 @@ class _Story:
                 log.debug("report: no '%s' section (nothing to show)", title)
                 continue
             number += 1
-            story += [heading(f"{number}  {title}"), *body, PageBreak()]
+            story += [heading(f"{number}  {title}"), *body, section_break()]
         return story[:-1]
-
-    # -- title page ------------------------------------------------------------------------------------------
-    def title_page(self) -> list:
-        reference = self.runs[0]
-        methods = ", ".join(f"{run.method}{' (reference)' if k == 0 else ''}" for k, run in enumerate(self.runs))
-        facts = [["case", self.comparison.case_name], ["methods", methods]]
-        if self.summary is not None:
-            s = self.summary
-            counts = ", ".join(f"{len(s.agents_of(kind))} {kind}" for kind in s.kinds())
-            facts += [["horizon", f"{s.T} steps of {s.step_h:g} h ({s.T * s.step_h:g} h)"],
-                      ["agents", f"{len(s.agents)}: {counts}"],
-                      *([["coupling resources", ", ".join(f"{r['name']} [{r['unit']}]" for r in s.resources)]]
-                        if s.resources else []),
-                      ["communication network", s.network["description"]]]
-        facts += [["report written", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")]]
-        facts += [[f"{run.method} run started", str(run.info["started_at"]).replace("T", " ").replace("+00:00",
-                                                                                                     " UTC")]
-                  for run in self.runs if run.info.get("started_at")]
-        out = [spacer(30), paragraph("ecodec report", "title"),
-               paragraph(f"Case {self.comparison.case_name}: centralized and distributed solutions compared",
-                         "subtitle"), table(facts, [45 * mm, FRAME_WIDTH - 45 * mm], wrap=True, header=False)]
-        versions = dict(reference.info.get("versions", {}))
-        import matplotlib
-        import reportlab
-
-        software = [["software", "version"]] + [[name, str(value)] for name, value in versions.items()]
-        software += [["matplotlib (figures)", matplotlib.__version__], ["reportlab (document)", reportlab.Version]]
-        solver = reference.info.get("solver")
-        if solver:
-            software.append([f"solver of {reference.method}", str(solver)])
-        out += [spacer(6), paragraph("Software", "h2"), table(software, [60 * mm, 50 * mm])]
-        differing = [run.method for run in self.runs[1:] if run.info.get("versions", versions) != versions]
-        if differing:
-            out.append(paragraph(f"Runs made with other versions than {reference.method}: {', '.join(differing)} "
-                                 "(see Run details).", "small"))
-        out += [spacer(4), paragraph("Options", "h2"), table(self._option_rows(), wrap=True,
-                                                             column_widths=[40 * mm, FRAME_WIDTH - 40 * mm])]
-        return out
-
-    def _option_rows(self) -> list[list[str]]:
-        rows = [["method", "options"]]
-        for run in self.runs:
-            options = ", ".join(f"{k} = {value_text(v)}" for k, v in run.info.get("options", {}).items()) or "defaults"
-            rows.append([run.method, options])
-            stopping = run.info.get("stopping")
-            if stopping:
-                rows.append([f"{run.method}, stopping", ", ".join(f"{k} = {value_text(v)}" for k, v in stopping.items())])
-        return rows
 
     # -- sections --------------------------------------------------------------------------------------------
     def glance(self) -> list:
@@ -280,12 +245,13 @@ class _Story:
                          "proportion to what they sell. Shortfall: demand minus energy received (negative: more "
                          "than the demand)."),
                *figure(fig, "Per agent and run: bid, fraction of the excess sold, energy, payment and revenue "
-                            "(bids and fractions averaged over the steps, the rest summed)."),
+                            "(bids and fractions averaged over the steps, the rest summed).", "per_agent"),
                table(rows)]
         trajectories = market_figures.decision_trajectory_figure(self.runs)
         if trajectories is not None:
             out += figure(trajectories, f"Decisions per iteration (log scale) of each distributed run, one colour "
-                                        f"per agent; dashed: the decisions of {self.solved[0].method}.")
+                                        f"per agent; dashed: the decisions of {self.solved[0].method}.",
+                              "decisions_per_iteration")
         return out
 
     def learning(self) -> list:
@@ -301,18 +267,21 @@ class _Story:
         out = []
         resources = list(dict.fromkeys(r for run in self.solved for r in run.coupling["resource"]))
         for resource in resources:
-            fig = dispatch_figures.resource_dispatch_figure(self.runs, resource, self.palette)
+            fig = dispatch_figures.resource_dispatch_figure(self.runs, resource, self.palette, self.summary)
             if fig is None:
                 continue
             _, by_kind = dispatch_figures.contributors(self.solved, resource)
-            out += [heading(resource, 1), *figure(fig, (
-                f"{resource}: each {'kind' if by_kind else 'agent'}'s contribution stacked (supply up, "
-                "consumption down), the net sum (black) and the right-hand side it must meet (red, dashed); one "
-                "panel per run."))]
+            out += [heading(figures.resource_label(resource, self.summary), 1), *figure(fig, (
+                f"{figures.resource_label(resource, self.summary)}: "
+                + ("the largest contributors by energy and the rest of each kind ('other <kind> (number of agents)')"
+                   if by_kind else "each agent's contribution")
+                + " stacked (supply up, consumption down), the net sum (black) and the limits the row sets (red, "
+                "dashed: required net supply, or its minimum and maximum, or a connection limit); one panel per "
+                "run."))]
         return out
 
     def storage(self) -> list:
-        fig = dispatch_figures.storage_energy_figure(self.runs, self.palette)
+        fig = dispatch_figures.storage_energy_figure(self.runs, self.palette, self.summary)
         if fig is None:
             return []
         styles = ", ".join(f"{run.method}: {style}" for run, style in zip(
@@ -324,7 +293,8 @@ class _Story:
     def grid(self) -> list:
         grid_agents = list(dict.fromkeys(  # the agents that import and export (the grid connections)
             a for run in self.solved for a in run.dispatch.loc[run.dispatch["quantity"] == "p_import", "agent"]))
-        fig = dispatch_figures.grid_exchange_figure(self.runs, grid_agents, "p_import", "p_export")
+        fig = dispatch_figures.grid_exchange_figure(self.runs, grid_agents, "p_import", "p_export",
+                                                   summary=self.summary)
         if fig is None:
             return []
         energy = []
@@ -336,13 +306,13 @@ class _Story:
                 table([["method", "imported [kWh]", "exported [kWh]"]] + energy)]
 
     def prices(self) -> list:
-        fig = figures.price_figure(self.runs)
+        fig = figures.price_figure(self.runs, self.summary)
         if fig is None:
             return []
         return [paragraph("The price of each coupling resource over time: for the reference the dual value of its "
                           "row (the cost of one more unit of demand), for a distributed method its own estimate. A "
                           "mixed-integer reference has no dual prices."),
-                *figure(fig, "Coupling prices per step, one line per run that has them.")]
+                *figure(fig, figures.price_caption())]
 
     def costs(self) -> list:
         fig = figures.agent_cost_figure(self.runs)
@@ -358,7 +328,7 @@ class _Story:
             rows.append([name] + [f"{c:,.2f}" for c in costs] + [f"{c - costs[0]:+,.2f}" for c in costs[1:]])
         totals = [float(run.objective) for run in self.solved]
         rows.append(["total"] + [f"{c:,.2f}" for c in totals] + [f"{c - totals[0]:+,.2f}" for c in totals[1:]])
-        return [*figure(fig, f"Cost of each {'kind' if by_kind else 'agent'} over the horizon, per run."),
+        return [*figure(fig, figures.agent_cost_caption(self.runs)),
                 table(rows)]
 
     def details(self) -> list:

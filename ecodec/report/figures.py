@@ -4,7 +4,16 @@ Every function takes results (RunResults, the case summary) and returns a matplo
 pyplot (no global state, no display needed), or None when the results hold nothing to draw, so that the
 document leaves the section out instead of printing an empty plot.  Colours are fixed per method
 (:func:`method_colors`) and per agent (:func:`agent_colors`) so that a method or an agent looks the same in
-every figure.
+every figure.  :mod:`ecodec.report.plots` is the public face of these functions.
+
+Conventions every figure keeps (tested in tests/test_report_figures.py):
+
+* legends sit outside the axes, below them (:func:`place_legend`; constrained layout keeps them in the figure);
+* a time axis shows clock time (:func:`time_edges`, :func:`style_time_axis`: concise dates) when the case has a
+  start, hours since the start ('time [h]') otherwise; values held over a step stay steps;
+* labels are words with units (:mod:`ecodec.report.labels`), linear axes print plain numbers (no offset or
+  'x 1e-14' multiplier above the axes, where it collides with a title);
+* more than :data:`ecodec.report.grouping.MAX_NAMED` agents: the largest by name, the rest per kind.
 """
 
 from __future__ import annotations
@@ -14,8 +23,10 @@ import math
 import networkx as nx
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import ScalarFormatter
 
-from ecodec.results import kpi
+from ecodec.report.grouping import agent_groups, is_grouped, series_of
+from ecodec.report.labels import PRICE_NOTE, resource_label, shown_prices
 from ecodec.results.case_summary import CaseSummary
 from ecodec.results.run_result import RunResult
 
@@ -25,7 +36,7 @@ _METHOD_CYCLE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b
 _LOG_PANELS = (("cost_gap", "relative cost gap |f - f*| / |f*|", "cost_gap_tol"),
                ("rel_violation", "relative coupling violation", "violation_tol"),
                ("distance", "relative distance of decisions ||x - x*|| / ||x*||", None),
-               ("tracking_error_sigma", "aggregate tracking error max ||s_i - sigma|| / ||sigma||", None))
+               ("tracking_error_sigma", "aggregate tracking error maxᵢ ‖sᵢ − σ‖ / ‖σ‖", None))
 BOUND_COLUMNS = ("lower_bound", "upper_bound")
 #: a method whose decisions are an average of its iterates (proximal dual decomposition) also records the last
 #: iterate's numbers; they are drawn thin and dotted beside the decisions' own curve
@@ -52,6 +63,55 @@ def agent_colors(names: list[str]) -> dict[str, tuple]:
 
     cmap = colormaps["tab20"]
     return {name: cmap(k % 20) for k, name in enumerate(names)}
+
+
+def place_legend(fig: Figure, fontsize: float = 6.5, markerscale: float = 1.0):
+    """One legend for the whole figure, below its axes (outside every data area), with the entries of all its
+    axes once each (labels starting with '_' are left out); None when nothing is labelled.  The columns are as
+    many as fit the figure's width."""
+    handles: dict[str, object] = {}
+    for ax in fig.axes:
+        if ax.get_visible():
+            for handle, label in zip(*ax.get_legend_handles_labels()):
+                handles.setdefault(label, handle)
+    if not handles:
+        return None
+    longest = max(len(label) for label in handles)
+    width_pt = fig.get_figwidth() * 72 - 20
+    columns = max(1, min(len(handles), int(width_pt // (longest * fontsize * 0.55 + 3 * fontsize))))
+    return fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncols=columns, fontsize=fontsize,
+                      frameon=False, markerscale=markerscale)
+
+
+def time_edges(run: RunResult, T: int) -> tuple[np.ndarray, bool]:
+    """The T + 1 boundaries of the run's steps (a value is held from its step's start to the next): clock times
+    (numpy datetime64) when the case has a start (second element True), else hours since the start."""
+    times = run.times(np.arange(1, T + 2))
+    if times is None:
+        return np.arange(T + 1) * run.step_h, False
+    return times.to_numpy(), True
+
+
+def style_time_axis(ax, edges: np.ndarray, dated: bool, label: bool = True) -> None:
+    """Concise clock-time ticks for a dated axis (times of day, the date at midnight) labelled with the start
+    ('time from 17 Apr 2019 00:00'; no offset text at the axis end), else hours ('time [h]'); ``edges`` as
+    :func:`time_edges` gives them; ``label``: whether to write the axis label."""
+    text = "time [h]"
+    if dated:
+        from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+        locator = AutoDateLocator(minticks=4, maxticks=9)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator, show_offset=False))
+        first = np.datetime64(edges[0], "m").astype(object)
+        text = f"time from {first:%d %b %Y %H:%M}"
+    ax.set_xlabel(text if label else "", fontsize=8)
+
+
+def held(values) -> np.ndarray:
+    """Values per step with the last repeated: the heights of a step plot over :func:`time_edges`."""
+    values = np.asarray(values, dtype=float)
+    return np.append(values, values[-1])
 
 
 def new_figure(height_in: float) -> Figure:
@@ -114,6 +174,7 @@ def convergence_figure(runs: list[RunResult]) -> Figure | None:
     ax.set_ylim(low, high)
     ax.set_title(f"cost per iteration [{runs[0].currency}]", fontsize=8.5)
     style_axes(ax, "iteration")
+    place_legend(fig)
     return fig
 
 
@@ -149,16 +210,20 @@ def _mark_phases(ax, history, color) -> None:
         ax.axvline(history["iteration"].iloc[k + 1], color=color, lw=0.8, ls=":", label="phase change")
 
 
-def style_axes(ax, xlabel: str, ylabel: str | None = None, legend: bool = True) -> None:
-    ax.set_xlabel(xlabel, fontsize=8)
+def style_axes(ax, xlabel: str | None, ylabel: str | None = None) -> None:
+    """Label sizes, a light grid and plain tick numbers on linear axes (no offset or multiplier text, which would
+    sit on the title); ``xlabel`` None leaves the x label as it is (a time axis labels itself).  Legends are the
+    figure's (:func:`place_legend`)."""
+    if xlabel is not None:
+        ax.set_xlabel(xlabel, fontsize=8)
     if ylabel:
         ax.set_ylabel(ylabel, fontsize=8)
     ax.tick_params(which="both", labelsize=7)
     ax.grid(True, which="major", lw=0.4, alpha=0.5)
-    handles, labels = ax.get_legend_handles_labels()
-    if handles and legend:
-        unique = dict(zip(labels, handles))
-        ax.legend(unique.values(), unique.keys(), fontsize=6.5, frameon=False)
+    for axis, scale in (("x", ax.get_xscale()), ("y", ax.get_yscale())):
+        formatter = (ax.xaxis if axis == "x" else ax.yaxis).get_major_formatter()
+        if scale == "linear" and isinstance(formatter, ScalarFormatter):
+            ax.ticklabel_format(axis=axis, style="plain", useOffset=False)
 
 
 def network_figure(summary: CaseSummary) -> Figure:
@@ -181,50 +246,65 @@ def network_figure(summary: CaseSummary) -> Figure:
                                linewidths=0.5)
     if n <= 40:
         nx.draw_networkx_labels(graph, position, ax=ax, font_size=6.5)
-    ax.legend(fontsize=7, frameon=False, loc="best", markerscale=0.5 if n <= 40 else 2)
+    place_legend(fig, fontsize=7, markerscale=0.5 if n <= 40 else 2)
     ax.set_axis_off()
     ax.margins(0.08)
     return fig
 
 
-def price_figure(runs: list[RunResult]) -> Figure | None:
-    """Coupling prices over time, one panel per resource with a price in any run, one line per run; None when
-    no run has prices (a MILP reference has no duals, a method may not estimate them)."""
-    resources = []
+def price_figure(runs: list[RunResult], summary: CaseSummary | None = None) -> Figure | None:
+    """Coupling prices over time, one panel per resource with a price in any run, one line per run, held over
+    each step; prices below the noise threshold drawn as 0 (:func:`ecodec.report.labels.shown_prices`).  None
+    when no run has prices (a MILP reference has no duals, a method may not estimate them)."""
+    resources, scale = [], 0.0
     for run in runs:
         for name, rows in run.coupling.groupby("resource", sort=False):
-            if np.isfinite(rows["price"].to_numpy(dtype=float)).any() and name not in resources:
-                resources.append(name)
+            price = rows["price"].to_numpy(dtype=float)
+            if np.isfinite(price).any():
+                scale = max(scale, float(np.nanmax(np.abs(price))))
+                if name not in resources:
+                    resources.append(name)
     if not resources:
         return None
     colors = method_colors(runs)
-    fig = new_figure(1.9 * len(resources) + 0.5)
+    fig = new_figure(1.9 * len(resources) + 0.7)
     axes = fig.subplots(len(resources), 1, squeeze=False, sharex=True).ravel()
+    edges, dated = np.zeros(1), False
     for ax, name in zip(axes, resources):
         unit = ""
         for run in runs:
             rows = run.coupling[run.coupling["resource"] == name].sort_values("t")
             price = rows["price"].to_numpy(dtype=float)
             if len(rows) and np.isfinite(price).any():
-                hours = (rows["t"].to_numpy() - 1) * run.step_h
-                ax.step(hours, price, where="post", color=colors[run.method], lw=1.0, label=run.method)
+                edges, dated = time_edges(run, len(rows))
+                ax.step(edges, held(shown_prices(price, scale)), where="post", color=colors[run.method], lw=1.0,
+                        label=run.method)
                 unit = str(rows["price_unit"].iloc[0])
         ax.axhline(0, color="#bbbbbb", lw=0.5)
-        ax.set_title(name, fontsize=8.5)
-        style_axes(ax, "hour" if ax is axes[-1] else "", unit)
+        ax.set_title(resource_label(name, summary), fontsize=8.5)
+        style_axes(ax, None, f"price [{unit}]" if unit else "price")
+        style_time_axis(ax, edges, dated, label=ax is axes[-1])
+    place_legend(fig)
     return fig
 
 
+def price_caption() -> str:
+    """The caption of :func:`price_figure`, with the noise threshold."""
+    return f"Coupling prices per step, one line per run that has them; {PRICE_NOTE}."
+
+
 def agent_cost_figure(runs: list[RunResult]) -> Figure:
-    """Cost per agent (per kind when there are more than MAX_AGENT_BARS agents), one bar per run."""
+    """Cost per agent over the horizon, one bar per run; beyond :data:`~ecodec.report.grouping.MAX_NAMED` agents
+    the largest |cost| of the reference by name and the rest summed per kind ('other ev (95)')."""
     solved = [run for run in runs if run.has_solution]
     colors = method_colors(runs)
-    by_kind = len(solved[0].agent_costs) > MAX_AGENT_BARS
-    values = {run.method: (kpi.total_cost_by_kind(run.agent_costs) if by_kind else
-                           dict(zip(run.agent_costs["agent"], run.agent_costs["cost"].astype(float))))
-              for run in solved}
-    labels = list(values[solved[0].method])
-    fig = new_figure(max(2.2, 0.22 * len(labels) * max(1, len(solved) * 0.6) + 0.8))
+    reference = solved[0].agent_costs
+    groups = agent_groups(dict(zip(reference["agent"], reference["cost"].astype(float))),
+                          dict(zip(reference["agent"], reference["kind"])))
+    values = {run.method: run.agent_costs.assign(series=run.agent_costs["agent"].map(groups))
+              .groupby("series")["cost"].sum().astype(float).to_dict() for run in solved}
+    labels = series_of(groups)
+    fig = new_figure(max(2.2, 0.22 * len(labels) * max(1, len(solved) * 0.6) + 0.9))
     ax = fig.subplots()
     height = 0.8 / len(solved)
     positions = np.arange(len(labels))
@@ -235,4 +315,18 @@ def agent_cost_figure(runs: list[RunResult]) -> Figure:
     ax.invert_yaxis()
     ax.axvline(0, color="#777777", lw=0.6)
     style_axes(ax, f"cost over the horizon [{solved[0].currency}]")
+    place_legend(fig)
     return fig
+
+
+def agent_cost_caption(runs: list[RunResult]) -> str:
+    """The caption of :func:`agent_cost_figure` for these runs (what its bars are)."""
+    solved = [run for run in runs if run.has_solution]
+    costs = solved[0].agent_costs
+    groups = agent_groups(dict(zip(costs["agent"], costs["cost"].astype(float))), dict(zip(costs["agent"],
+                                                                                              costs["kind"])))
+    if not is_grouped(groups):
+        return "Cost of each agent over the horizon, per run."
+    named = sum(agent == series for agent, series in groups.items())
+    return (f"Cost over the horizon per run: the {named} agents of largest |cost| in {solved[0].method} by name, "
+            "the others summed per kind ('other <kind> (number of agents)').")

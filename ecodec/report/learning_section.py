@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from ecodec.report.figures import method_colors, new_figure, style_axes
+from ecodec.report.figures import method_colors, new_figure, place_legend, style_axes
 from ecodec.report.pdf import figure, paragraph, table
 
 #: The iterations the DELTA report shows its snapshots at (its k = 0 is the start; a history begins at k = 1)
@@ -47,7 +47,8 @@ def learning_figure(runs) -> Figure | None:
             ax.axvline(change, color="#888888", ls="--", lw=0.8)
         if not changes:  # a change is easier to follow on a linear axis
             ax.set_xscale("log")
-        style_axes(ax, "iteration" if k == len(axes) - 1 else "", label, legend=k == 0)
+        style_axes(ax, "iteration" if k == len(axes) - 1 else "", label)
+    place_legend(fig)
     return fig
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from ecodec.report.figures import method_colors, new_figure, style_axes
+from ecodec.report.figures import method_colors, new_figure, place_legend, style_axes
 from ecodec.results import kpi
 from ecodec.results.run_result import RunResult
 
@@ -47,7 +47,8 @@ def market_figure(runs: list[RunResult]) -> Figure | None:
                    label=run.method)
         ax.set_xticks(positions, agents, rotation=45, ha="right", fontsize=7)
         ax.set_title(title.format(currency=currency), fontsize=8.5)
-        style_axes(ax, "", legend=ax is axes[0])
+        style_axes(ax, "")
+    place_legend(fig)
     return fig
 
 
@@ -82,4 +83,5 @@ def decision_trajectory_figure(runs: list[RunResult]) -> Figure | None:
             ax.set_xscale("log")
             ax.set_title(f"{run.method}: {kind} decisions", fontsize=8.5)
             style_axes(ax, "iteration")
+    place_legend(fig)
     return fig

@@ -12,7 +12,8 @@ import networkx as nx
 import numpy as np
 from matplotlib.figure import Figure
 
-from ecodec.report.figures import REFERENCE_COLOR, colors_by_method, method_colors, new_figure, style_axes
+from ecodec.report.figures import (REFERENCE_COLOR, colors_by_method, method_colors, new_figure, place_legend,
+                                   style_axes)
 from ecodec.results.case_summary import CaseSummary
 from ecodec.results.online_seeds import SeedRuns
 
@@ -39,7 +40,8 @@ def online_curves_figure(seeds: SeedRuns, runs) -> Figure | None:
             band = seeds.band(method, column)
             ax.plot(band["round"], band["mean"], color=colors.get(method), lw=1.1, label=method)
             ax.fill_between(band["round"], band["low"], band["high"], color=colors.get(method), alpha=0.2, lw=0)
-        style_axes(ax, "round" if ax is axes[-1] else "", label, legend=ax is axes[0])
+        style_axes(ax, "round" if ax is axes[-1] else "", label)
+    place_legend(fig)
     return fig
 
 
@@ -66,9 +68,8 @@ def energy_level_figure(seeds: SeedRuns) -> Figure | None:
     ax.axhline(1.0, color="black", lw=0.9, ls="--", label="demand met (1.0)")
     ax.set_xticks(positions, nodes, rotation=45 if len(nodes) > 10 else 0, ha="right" if len(nodes) > 10 else
                   "center", fontsize=7)
-    style_axes(ax, "node", "energy / demand", legend=False)
-    ax.legend(fontsize=6.5, frameon=False, ncols=min(4, len(methods) + 2), loc="upper center",
-              bbox_to_anchor=(0.5, -0.18 if len(nodes) > 10 else -0.12))
+    style_axes(ax, "node", "energy / demand")
+    place_legend(fig)
     return fig
 
 
@@ -92,7 +93,7 @@ def sharing_network_figure(summary: CaseSummary, seeds: SeedRuns) -> Figure | No
                                label=label, edgecolors="#333333", linewidths=0.5)
     nx.draw_networkx_labels(graph, position, ax=ax, font_size=6.5, font_color="white",
                             labels={n: f"{n}\n{before.get(n, float('nan')):.2f}" for n in graph})
-    ax.legend(fontsize=7, frameon=False, loc="best", markerscale=0.5)
+    place_legend(fig, fontsize=7, markerscale=0.5)
     ax.set_axis_off()
     ax.margins(0.1)
     return fig

@@ -5,12 +5,24 @@ the PDF outline (bookmarks); every page after the title page carries the case na
 "page n of N" in its footer.  The text font is DejaVu Sans, the font matplotlib draws the figures with, embedded
 from matplotlib's own data files so that symbols such as <=, rho or the euro sign print everywhere (Helvetica
 when those files are missing).  The building blocks below (:func:`heading`, :func:`paragraph`, :func:`table`,
-:func:`figure`) are all the document module uses.
+:func:`figure`, :func:`section_break`) are all the document module uses.
+
+Figures are vector drawings: :class:`FigureFlowable` saves the matplotlib Figure as SVG with its text kept as
+text (``svg.fonttype`` 'none'), svglib turns the SVG into a ReportLab Drawing whose font 'DejaVu Sans' is mapped
+to the embedded EcodecSans, so figure labels are sharp at any zoom, searchable and copyable.  The flowable keeps
+the Figure and its caption (:func:`ecodec.report.export.export_figures` writes the same figures as files).
+
+Layout rules, so that pages are filled: a section starts on the current page when at least
+:data:`SECTION_ROOM` of the frame is left (:func:`section_break`), else on a new one; a heading stays with the
+start of what follows it (a figure at its smallest allowed size, or the first rows of a table; tables split
+across pages with their header repeated); a figure that does not fit in the space left is drawn smaller, down to
+:data:`MIN_FIGURE_SCALE` of its size, before it is moved to the next page.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -22,14 +34,25 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas as pdfcanvas
-from reportlab.platypus import (BaseDocTemplate, Flowable, Frame, Image, PageTemplate, Paragraph,
-                                Spacer, Table, TableStyle)
+from reportlab.platypus import (BaseDocTemplate, CondPageBreak, Flowable, Frame, Image, KeepTogether, PageTemplate,
+                                Paragraph, Spacer, Table, TableStyle)
+from reportlab.platypus.flowables import _listWrapOn
 from reportlab.platypus.tableofcontents import TableOfContents
+
+log = logging.getLogger(__name__)
 
 PAGE_WIDTH, PAGE_HEIGHT = A4
 MARGIN = 18 * mm
 FRAME_WIDTH = PAGE_WIDTH - 2 * MARGIN
-FIGURE_DPI = 200
+FRAME_PADDING = 6  # ReportLab's default padding inside a frame [pt]
+INNER_HEIGHT = PAGE_HEIGHT - 2 * MARGIN - 2 * FRAME_PADDING  # the height flowables get on an empty page
+FIGURE_DPI = 200  # only when a figure cannot be converted to a drawing (then embedded as PNG)
+#: a figure is drawn down to this fraction of its size to fit the space left on a page before it moves on
+MIN_FIGURE_SCALE = 0.72
+#: a section starts on the current page when at least this fraction of the frame is left
+SECTION_ROOM = 0.3
+#: a heading followed by a table stays with at least this many of its rows
+TABLE_ROWS_KEPT = 4
 HEADER_GREY = colors.HexColor("#e8ecf2")
 RULE_GREY = colors.HexColor("#9aa5b1")
 
@@ -45,9 +68,33 @@ def _fonts() -> tuple[str, str]:
             pdfmetrics.registerFont(TTFont("EcodecSans-Bold", str(ttf / "DejaVuSans-Bold.ttf")))
             pdfmetrics.registerFontFamily("EcodecSans", normal="EcodecSans", bold="EcodecSans-Bold",
                                           italic="EcodecSans", boldItalic="EcodecSans-Bold")
+            _map_svg_fonts(ttf)
         return "EcodecSans", "EcodecSans-Bold"
     except Exception:  # noqa: BLE001 - any failure to load the TTF files falls back to the built-in font
         return "Helvetica", "Helvetica-Bold"
+
+
+def _map_svg_fonts(ttf: Path) -> None:
+    """Make svglib draw matplotlib's 'DejaVu Sans' (the figures' text) in the fonts registered above, and its
+    oblique faces (mathtext variables) in DejaVu's own oblique files.  matplotlib writes weights as numbers
+    (bold: 700) and svglib matches them literally: each is mapped, 600 and above to the bold face.  Each file is
+    read once; the further (weight, family) pairs are entries of svglib's font map."""
+    from svglib.fonts import FontMap, get_global_font_map
+
+    fonts = get_global_font_map()
+    for bold, italic, name, file in ((False, False, "EcodecSans", "DejaVuSans.ttf"),
+                                     (True, False, "EcodecSans-Bold", "DejaVuSans-Bold.ttf"),
+                                     (False, True, "EcodecSans-Oblique", "DejaVuSans-Oblique.ttf"),
+                                     (True, True, "EcodecSans-BoldOblique", "DejaVuSans-BoldOblique.ttf")):
+        style = "italic" if italic else "normal"
+        if name not in pdfmetrics.getRegisteredFontNames():
+            pdfmetrics.registerFont(TTFont(name, str(ttf / file)))
+        weights = ("bold", "600", "700", "800", "900") if bold else ("normal", "100", "200", "300", "400", "500")
+        for family in ("DejaVu Sans", "sans-serif"):
+            for weight in weights:
+                fonts._map[FontMap.build_internal_name(family, weight, style)] = {  # svglib 2.3's map entry
+                    "svg_family": family, "svg_weight": weight, "svg_style": style, "rlgFont": name, "exact": True}
+            fonts._family_index.setdefault(family.lower(), family)
 
 
 FONT, BOLD = _fonts()
@@ -118,9 +165,98 @@ def table(rows: list[list[str]], column_widths: list[float] | None = None, align
     return out
 
 
-def figure(fig, caption: str) -> list[Flowable]:
-    """A matplotlib Figure rendered to PNG at :data:`FIGURE_DPI`, scaled to the frame width, and its caption,
-    kept on one page (and with a heading just before them)."""
+def figure(fig, caption: str, name: str = "") -> list[Flowable]:
+    """A matplotlib Figure as a vector drawing scaled to the frame width, with its caption below it (one
+    flowable: they stay on one page).  ``name``: what the figure shows, for the file name when figures are
+    exported (the section and sub-heading come first; see :mod:`ecodec.report.export`)."""
+    return [FigureFlowable(fig, caption, name)]
+
+
+class FigureFlowable(Flowable):
+    """A figure and its caption.  The drawing is made when first laid out (an export needs none) and kept for
+    the further passes of the build; ``wrap`` shrinks it, down to :data:`MIN_FIGURE_SCALE`, to fit the space
+    left (to any size on an empty page when it is taller than the frame)."""
+
+    def __init__(self, fig, caption: str, name: str = ""):
+        super().__init__()
+        self.fig, self.caption, self.name = fig, caption, name
+        self._caption = paragraph(caption, "caption")
+        self._drawing = None
+        self.scale = 1.0
+
+    def drawing(self):
+        if self._drawing is None:
+            self._drawing = _vector_drawing(self.fig) or _raster_image(self.fig)
+        return self._drawing
+
+    def _sizes(self, width: float) -> tuple[float, float, float]:
+        """(full scale, drawing height at it, caption height) for a frame ``width`` wide."""
+        drawing = self.drawing()
+        full = min(1.0, width / drawing.width)
+        style = self._caption.style
+        caption = self._caption.wrap(width, INNER_HEIGHT)[1] + style.spaceBefore
+        return full, drawing.height * full, caption
+
+    def min_height(self, width: float) -> float:
+        """The height at the smallest scale allowed (what a heading before it needs to be kept with)."""
+        _, height, caption = self._sizes(width)
+        return height * MIN_FIGURE_SCALE + caption
+
+    def wrap(self, availWidth, availHeight):  # noqa: N803 - ReportLab's names
+        full, height, caption = self._sizes(availWidth)
+        room = (availHeight - caption) / height  # the share of the figure's height that fits
+        if room >= 1.0:
+            shrink = 1.0
+        elif room >= MIN_FIGURE_SCALE or availHeight >= INNER_HEIGHT - 1:  # a small loss, or taller than a page
+            shrink = max(room, 0.05)
+        else:
+            shrink = 1.0  # too tall for the space left: the frame moves it to the next page
+        self.scale = full * shrink
+        self._width, self._caption_height = availWidth, caption
+        self.height = self.drawing().height * self.scale + caption
+        self.width = availWidth
+        return self.width, self.height
+
+    def getSpaceAfter(self):  # noqa: N802 - ReportLab's name
+        return self._caption.style.spaceAfter
+
+    def draw(self):
+        drawing, canvas = self.drawing(), self.canv
+        left = (self._width - drawing.width * self.scale) / 2
+        if isinstance(drawing, Image):
+            drawing.drawWidth, drawing.drawHeight = drawing.width * self.scale, drawing.height * self.scale
+            drawing.drawOn(canvas, left, self._caption_height)
+        else:
+            from reportlab.graphics import renderPDF
+
+            canvas.saveState()
+            canvas.translate(left, self._caption_height)
+            canvas.scale(self.scale, self.scale)
+            renderPDF.draw(drawing, canvas, 0, 0)
+            canvas.restoreState()
+        self._caption.wrap(self._width, self._caption_height)
+        self._caption.drawOn(canvas, 0, 0)
+
+
+def _vector_drawing(fig):
+    """The figure as a ReportLab Drawing (through SVG, text kept as text), or None when svglib fails on it."""
+    import matplotlib
+    from svglib.svglib import svg2rlg
+
+    buffer = io.BytesIO()
+    try:
+        with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "ecodec"}):
+            fig.savefig(buffer, format="svg", facecolor="white")
+        buffer.seek(0)
+        drawing = svg2rlg(buffer)
+    except Exception as exc:  # noqa: BLE001 - any failure of the conversion falls back to a bitmap
+        log.warning("a figure could not be converted to a vector drawing (%s); it is embedded as PNG", exc)
+        return None
+    return drawing
+
+
+def _raster_image(fig) -> Image:
+    """The figure as an opaque PNG at :data:`FIGURE_DPI` (the fallback of :func:`_vector_drawing`)."""
     from PIL import Image as PILImage  # matplotlib's own dependency
 
     rgba = io.BytesIO()
@@ -130,10 +266,34 @@ def figure(fig, caption: str) -> list[Flowable]:
     PILImage.open(rgba).convert("RGB").save(buffer, format="PNG", optimize=True)  # opaque: no soft mask in the PDF
     width_in, height_in = fig.get_size_inches()
     buffer.seek(0)
-    width = min(FRAME_WIDTH, width_in * 72)
-    image = Image(buffer, width=width, height=width * height_in / width_in)
-    image.keepWithNext = 1
-    return [image, paragraph(caption, "caption")]
+    image = Image(buffer, width=width_in * 72, height=height_in * 72)
+    image.width, image.height = width_in * 72, height_in * 72
+    return image
+
+
+def section_break() -> CondPageBreak:
+    """Before a section: a new page only when less than :data:`SECTION_ROOM` of the frame is left."""
+    return CondPageBreak(SECTION_ROOM * INNER_HEIGHT)
+
+
+class _KeepWithNext(KeepTogether):
+    """ReportLab's group of a heading (keepWithNext) and what follows, asking only for the room the start of the
+    last flowable needs: a figure at its smallest scale, the first :data:`TABLE_ROWS_KEPT` rows of a table
+    (which splits), else all of it.  Without this a heading before a long table or a tall figure went to the
+    next page with it, leaving the rest of the page empty."""
+
+    def wrap(self, aW, aH):  # noqa: N803 - ReportLab's names
+        width, _ = super().wrap(aW, aH)
+        *leading, last = self._content
+        if leading and (isinstance(last, FigureFlowable) or isinstance(last, Table)):
+            height = _listWrapOn(leading, aW, self.canv)[1] + leading[-1].getSpaceAfter() + last.getSpaceBefore()
+            if isinstance(last, FigureFlowable):
+                height += last.min_height(aW)
+            else:
+                last.wrapOn(self.canv, aW, aH)
+                height += sum(last._rowHeights[:TABLE_ROWS_KEPT])
+            self._H = min(self._H, height)
+        return width, 0xFFFFFF  # as KeepTogether: force a split, which moves on to the next page only when needed
 
 
 def spacer(height_mm: float) -> Spacer:
@@ -184,6 +344,7 @@ class ReportDocument(BaseDocTemplate):
                          bottomMargin=MARGIN, title=title, subject=subject, author="ecodec", creator="ecodec")
         frame = Frame(MARGIN, MARGIN, FRAME_WIDTH, PAGE_HEIGHT - 2 * MARGIN, id="body")
         self.addPageTemplates([PageTemplate(id="page", frames=[frame])])
+        self.keepTogetherClass = _KeepWithNext
         self._header = header
         self._heading_count = 0
 
@@ -199,5 +360,8 @@ class ReportDocument(BaseDocTemplate):
         self._heading_count = 0
 
     def build_story(self, story: list) -> None:
+        for before, after in zip(story, story[1:]):  # a paragraph introducing a figure stays with it
+            if isinstance(after, FigureFlowable) and type(before) is Paragraph and before.style.name == "body":
+                before.keepWithNext = 1
         canvas_type = type("ReportCanvas", (_NumberedCanvas,), {"header": self._header})
         self.multiBuild(story, canvasmaker=canvas_type)

@@ -9,7 +9,10 @@ A plain JSON-able description built once from the coupled problem and its commun
 * ``network``: topology, agents in order, edges, and the one-line description;
 * ``problem_kind`` and ``report_sections``: the problem's kind and the report sections its kind declares
   (:data:`ecodec.vocabulary.REPORT_SECTIONS`); empty in summaries saved before they were recorded (a report then
-  shows every section it has something for).
+  shows every section it has something for);
+* ``labels``: what figures call things, from where they are declared: ``{"resources": {name: label}}`` from
+  :data:`ecodec.carriers.CARRIER_LABELS` and ``{"quantities": {kind: {quantity: label}}}`` from the agents'
+  :class:`~ecodec.models.base.Output` declarations; empty in older summaries (a report then humanizes the names).
 
 Reports read it; nothing here solves or reads Excel.
 """
@@ -17,10 +20,11 @@ Reports read it; nothing here solves or reads Excel.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from ecodec.carriers import CARRIER_LABELS
 from ecodec.errors import EcodecError
 from ecodec.results import kpi
 
@@ -36,6 +40,7 @@ class CaseSummary:
     network: dict
     problem_kind: str = ""
     report_sections: tuple[str, ...] = ()
+    labels: dict = field(default_factory=dict)
 
     def kinds(self) -> list[str]:
         """Agent kinds in the order they first appear."""
@@ -50,7 +55,8 @@ class CaseSummary:
     @classmethod
     def from_json_dict(cls, value: object, where: str = "case summary") -> CaseSummary:
         fields = dataclasses.fields(cls)
-        names = [f.name for f in fields if f.default is dataclasses.MISSING]
+        missing = dataclasses.MISSING
+        names = [f.name for f in fields if f.default is missing and f.default_factory is missing]
         if not isinstance(value, dict) or any(name not in value for name in names):
             raise EcodecError(f"{where}: expected a JSON object with {', '.join(names)}")
         known = {f.name: value[f.name] for f in fields if f.name in value}
@@ -72,7 +78,26 @@ def case_summary(problem, network) -> CaseSummary:
                        currency=problem.currency, agents=agents, resources=resources,
                        network={"topology": network.topology, "agents": list(network.agents),
                                 "edges": [list(edge) for edge in network.edges], "description": network.describe()},
-                       problem_kind=problem.kind, report_sections=tuple(problem.report_sections))
+                       problem_kind=problem.kind, report_sections=tuple(problem.report_sections),
+                       labels=_labels(problem))
+
+
+def _labels(problem) -> dict:
+    """The declared labels of the problem's resources (by carrier) and of its agents' outputs (by kind)."""
+    resources = {}
+    for r in problem.resources:
+        carrier = getattr(r, "carrier", r.name) or r.name
+        label = CARRIER_LABELS.get(carrier, "")
+        if label and r.name != carrier:  # a horizon-scope row: the energy over the whole horizon
+            label = f"{label}, total over the horizon"
+        if label:
+            resources[r.name] = label
+    quantities: dict[str, dict[str, str]] = {}
+    for agent in problem.agents:
+        declared = {o.quantity: o.label for o in getattr(type(agent), "outputs", ()) if getattr(o, "label", "")}
+        if declared:
+            quantities.setdefault(agent.kind, declared)
+    return {"resources": resources, "quantities": quantities}
 
 
 def _parameters(agent) -> dict[str, object]:

@@ -43,10 +43,12 @@ from ecodec.network import CommunicationNetwork, network_from_case
 from ecodec.progress import stage
 from ecodec.problem import PROBLEM_KINDS, problem_from_case
 from ecodec.results import CaseSummary, Comparison, RunResult, SeedRuns, case_summary, compare, save_runs
+from ecodec.results.store import check_results_format, save_run
 from ecodec.results.workbook import write_results_workbook
 from ecodec.runtime import is_root_process, on_root
 from ecodec.study.drivers_sheet import drivers_issues
 from ecodec.study.resume import method_checkpoint, output_lock, resume_directories
+from ecodec.versions import file_hashes
 from ecodec.vocabulary import CENTRALIZED, INTERRUPTED
 
 log = logging.getLogger(__name__)
@@ -126,25 +128,35 @@ def stopping_rules(prepared: _Prepared, stopping: StoppingRules | Mapping[str, o
 
 
 def solve_case(case: str | Path | Case | object, *, options: Mapping[str, object] | None = None,
-               output: str | Path | None = None) -> RunResult:
+               output: str | Path | None = None, results_format: str = "xlsx") -> RunResult:
     """The centralized solve of ``case`` (HiGHS for LP/MILP, Ipopt for a market); ``options`` are the centralized
-    method's options (``time_limit_s``, ``mip_rel_gap``, ``solver``, ...); ``output``: a results workbook (.xlsx)
-    written when there is a solution.
+    method's options (``time_limit_s``, ``mip_rel_gap``, ``solver``, ...); ``output``, written when there is a
+    solution: a results workbook (a name ending in .xlsx), or else a run directory as
+    :func:`~ecodec.results.save_run` writes it (CSV tables, summary.json, and per ``results_format`` 'xlsx',
+    'parquet' or 'both' the results workbook and Parquet tables).
 
     >>> result = solve_case("cases/microgrid_8.xlsx")
     >>> result.status, round(result.objective, 2)
     ('optimal', 365.55)
     """
-    if output is not None and Path(output).suffix.lower() != ".xlsx":
-        raise EcodecError(f"{output}: results are written as an .xlsx workbook; give a name ending in .xlsx")
+    check_results_format(results_format)
+    workbook = output is not None and Path(output).suffix.lower() == ".xlsx"
+    if workbook and results_format != "xlsx":
+        raise EcodecError(f"{output}: {results_format} results go into a directory; give a directory name, not .xlsx")
     if output is not None:
-        check_writable(output, directory=False, what="the results workbook")
+        check_writable(output, directory=not workbook,
+                       what="the results workbook" if workbook else "the results directory")
     prepared = load(case)
     result = run(prepared.problem, prepared.network, CENTRALIZED,
                  method_options(prepared, CENTRALIZED, {CENTRALIZED: options or {}}))
+    if input_hashes(prepared.case):
+        result.info.setdefault("inputs", input_hashes(prepared.case))
     if result.has_solution and output is not None:
         with interrupts_deferred():
-            write_results_workbook(result, output)
+            if workbook:
+                write_results_workbook(result, output)
+            else:
+                save_run(result, output, results_format)
     return result
 
 
@@ -152,7 +164,8 @@ def run_case(case: str | Path | Case | object, method: str | None = None, *, ref
              options: MethodValues | None = None, stopping: StoppingRules | Mapping[str, object] | None = None,
              network: CommunicationNetwork | None = None, hooks: Sequence[Hook] = (),
              progress: TextIO | None = None, output: str | Path | None = None,
-             report: str | Path | None = None, resume: bool | str | Path | None = None) -> Study | None:
+             report: str | Path | None = None, resume: bool | str | Path | None = None,
+             results_format: str = "xlsx") -> Study | None:
     """Solve ``case`` with one method (None: the default method of the case's problem kind); with ``reference``
     the centralized solve runs first and the method's history gets the cost gap and distance to it.  Under MPI
     every rank calls this; rank 0 gets the Study, the others None.
@@ -169,16 +182,18 @@ def run_case(case: str | Path | Case | object, method: str | None = None, *, ref
     online = prepared.problem.kind == "online-sharing" and len(methods) > 1  # the comparator on the method's seed
     with output_lock(output):
         return _study(prepared, methods, options, stopping, hooks, progress, output, report,
-                      seeds=1 if online else None, resume=resume)
+                      seeds=1 if online else None, resume=resume, results_format=results_format)
 
 
 def compare_case(case: str | Path | Case | object, methods: Sequence[str | None] | None = None, *,
                  options: MethodValues | None = None, stopping: StoppingRules | Mapping[str, object] | None = None,
                  network: CommunicationNetwork | None = None, hooks: Sequence[Hook] = (),
                  progress: TextIO | None = None, output: str | Path | None = None,
-                 report: str | Path | None = None, seeds: int | None = None) -> Study | None:
+                 report: str | Path | None = None, seeds: int | None = None,
+                 results_format: str = "xlsx") -> Study | None:
     """Solve ``case`` centrally and with each of ``methods`` (None in the list, or no list: the default method of
-    the case's problem kind), compare them, save them under ``output`` (one folder per method) and write the PDF
+    the case's problem kind), compare them, save them under ``output`` (one folder per method, with the results
+    workbook, Parquet tables or both per ``results_format``: 'xlsx', 'parquet', 'both') and write the PDF
     ``report``.  Raises when the centralized reference has no solution (there is nothing to compare against).
 
     An online sharing case is random: every method (and the comparator, its centralized reference) runs on
@@ -197,7 +212,7 @@ def compare_case(case: str | Path | Case | object, methods: Sequence[str | None]
         raise EcodecError(f"seeds must be a whole number >= 1, got {seeds!r}")
     with output_lock(output):
         study = _study(prepared, list(dict.fromkeys(chosen)), options, stopping, hooks, progress, output, report,
-                       seeds=(seeds or ONLINE_SEEDS) if online else None)
+                       seeds=(seeds or ONLINE_SEEDS) if online else None, results_format=results_format)
     if study is not None and study.comparison is None:
         raise EcodecError("the centralized reference has no solution, so there is nothing to compare against")
     return study
@@ -205,7 +220,8 @@ def compare_case(case: str | Path | Case | object, methods: Sequence[str | None]
 
 def _study(prepared: _Prepared, methods: list[str], options: MethodValues | None, stopping, hooks: Sequence[Hook],
            progress: TextIO | None, output: str | Path | None, report: str | Path | None,
-           seeds: int | None = None, resume: Path | None = None) -> Study | None:
+           seeds: int | None = None, resume: Path | None = None, results_format: str = "xlsx") -> Study | None:
+    check_results_format(results_format)
     if report is not None and Path(report).suffix.lower() != ".pdf":
         raise EcodecError(f"{report}: a report is a PDF file; give a name ending in .pdf")
     if output is not None:  # every output checked before anything is solved
@@ -242,12 +258,16 @@ def _study(prepared: _Prepared, methods: list[str], options: MethodValues | None
     usable = reference if reference is not None and reference.has_solution else None
     if not root:
         return None
+    inputs = input_hashes(prepared.case)
+    for result in (r for seed_runs in runs_by_seed.values() for r in seed_runs if inputs):
+        result.info.setdefault("inputs", inputs)  # the files the numbers came from (the report's title page)
     comparison = compare(runs, usable) if usable is not None else None
     study = Study(problem.name, problem, network, runs, reference, comparison, case_summary(problem, network),
                   seeds=SeedRuns.collect(runs_by_seed) if seeds else None)
     if output is not None:
         with interrupts_deferred(), stage(progress, f"saving the runs to {output}"):  # a Ctrl-C now takes effect
-            save_runs(runs, output, comparison, summary=study.summary, seeds=study.seeds)  # once all is written
+            save_runs(runs, output, comparison, summary=study.summary, seeds=study.seeds,  # once all is written
+                      results_format=results_format)
         study.written["runs"] = output
     if report is not None:
         if comparison is None:
@@ -259,6 +279,13 @@ def _study(prepared: _Prepared, methods: list[str], options: MethodValues | None
             write_report(report, runs, comparison, study.summary, study.seeds)
         study.written["report"] = Path(report)
     return study
+
+
+def input_hashes(case: Case | None) -> dict[str, str]:
+    """SHA-256 of each file ``case`` was read from (the workbook, then its time-series files), by file name."""
+    if case is None:
+        return {}
+    return file_hashes(case.input_files or ([case.source] if case.source is not None else []))
 
 
 def _runs(problem, network, methods: list[str], typed: dict, rules: StoppingRules, hooks: Sequence[Hook],
@@ -314,6 +341,28 @@ def report_saved_runs(directory: str | Path, output: str | Path | None = None, *
     name (:func:`~ecodec.files.safe_file_stem`: a name from the workbook never leads outside reports/).  Returns the
     path written; ``progress`` (a stream) gets a stage line when rendering took over a second."""
     from ecodec.report import write_report
+
+    runs, comparison, summary, seeds = _saved(directory)
+    output = Path(output) if output is not None else Path("reports") / f"{safe_file_stem(comparison.case_name)}.pdf"
+    check_writable(output, directory=False, what="the report")
+    with stage(progress, f"rendering the report {output}"):
+        write_report(output, runs, comparison, summary, seeds)
+    return output
+
+
+def export_saved_figures(directory: str | Path, target: str | Path, fmt: str = "pdf", *,
+                         progress: TextIO | None = None) -> list[Path]:
+    """Write every figure of the report of the runs saved under ``directory`` to the folder ``target``, one
+    ``fmt`` file (pdf, svg, png) each (:func:`ecodec.report.export_figures`); returns the paths written."""
+    from ecodec.report import export_figures
+
+    runs, comparison, summary, seeds = _saved(directory)
+    with stage(progress, f"writing the figures to {target}"):
+        return export_figures(target, runs, comparison, summary, seeds, fmt)
+
+
+def _saved(directory: str | Path):
+    """(runs, comparison, case summary, seed runs) saved under ``directory``, the centralized reference first."""
     from ecodec.results import load_case_summary, load_runs, load_seed_runs
 
     directory = Path(directory)
@@ -323,13 +372,8 @@ def report_saved_runs(directory: str | Path, output: str | Path | None = None, *
     if runs[0].method != CENTRALIZED:
         raise EcodecError(f"{directory}: holds no centralized run, the reference a report compares against; save "
                           "the runs with 'ecodec compare --output'")
-    comparison = compare(runs, runs[0])
-    output = Path(output) if output is not None else Path("reports") / f"{safe_file_stem(comparison.case_name)}.pdf"
-    check_writable(output, directory=False, what="the report")
-    with stage(progress, f"rendering the report {output}"):
-        write_report(output, runs, comparison, load_case_summary(directory), load_seed_runs(directory))
-    return output
+    return runs, compare(runs, runs[0]), load_case_summary(directory), load_seed_runs(directory)
 
 
-__all__ = ["EVERY_METHOD", "ONLINE_SEEDS", "Study", "compare_case", "load", "method_options", "report_saved_runs",
-           "run_case", "solve_case", "stopping_rules", "validate_case"]
+__all__ = ["EVERY_METHOD", "ONLINE_SEEDS", "Study", "compare_case", "export_saved_figures", "load", "method_options",
+           "report_saved_runs", "run_case", "solve_case", "stopping_rules", "validate_case"]
