@@ -82,6 +82,7 @@ bench: $(if $(wildcard benchmarks/run.py),setup)
 
 cases: setup
 	$(VENV_PY) scripts/build_cases.py
+	$(VENV_PY) scripts/build_cooling_cases.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build

@@ -44,6 +44,8 @@ RULE_BREAKS = {
     "grid": [{"p_min_kw": 300.0}, {"q_min_kvar": 200.0}],
     "ev": [{"e_target_kwh": 50.0}, {"mode": "v2g"}, {"e_min_kwh": 20.0}],
     "buyer": [{"grid_export_price_per_kwh": 0.3}],
+    "building": [{"t_min_c": 30.0}],
+    "cold_storage": [{"e_init_kwh": 500.0}, {"e_final_min_kwh": 500.0}],
 }
 
 
@@ -210,8 +212,9 @@ def test_registration_refuses_an_undeclared_parameter_and_a_taken_kind():
 # -- (d) the workbook is the declarations ----------------------------------------------------------------------
 def test_the_agent_sheets_are_the_declarations():
     specs = agent_sheets()
-    assert [s.name for s in specs] == ["microturbines", "renewables", "storages", "grid", "boilers", "evs", "buyers",
-                                       "sellers", "quadratic_exponential", "prosumers", "sensors"]
+    assert [s.name for s in specs] == ["microturbines", "renewables", "storages", "grid", "boilers", "chillers",
+                                       "buildings", "cold_storages", "evs", "buyers", "sellers",
+                                       "quadratic_exponential", "prosumers", "sensors"]
     assert [s.agent_kind for s in specs] == KIND_IDS
     for cls, spec in zip(CLASSES, specs):
         assert spec in sheets() and spec.description == cls.sheet_description and not spec.required

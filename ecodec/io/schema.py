@@ -138,7 +138,7 @@ RESOURCES = SheetSpec(
                profile=True),
         Column("rhs_upper", NUMBER, "unit", "Upper end of a band (only for sense 'band').", required=False,
                profile=True),
-        Column("unit", CHOICE, description="Unit of the carrier: kW for active power and heat, kvar for reactive; "
+        Column("unit", CHOICE, description="Unit of the carrier: kW for active power, heat and cooling, kvar for reactive; "
                "kWh (kvarh) for a row of scope 'horizon'.", choices=("kW", "kvar", "kWh", "kvarh")),
         Column("scope", CHOICE, description="'step': the row holds at every step (default); 'horizon': it holds "
                "once, on the energy over the whole horizon (step_h x the sum over steps of the contributions), "

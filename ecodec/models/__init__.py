@@ -12,6 +12,9 @@ from ecodec.models.renewable import Renewable
 from ecodec.models.storage import Storage
 from ecodec.models.grid import Grid
 from ecodec.models.boiler import Boiler
+from ecodec.models.chiller import Chiller
+from ecodec.models.building import Building
+from ecodec.models.cold_storage import ColdStorage
 from ecodec.models.ev import ElectricVehicle
 from ecodec.models.market import Buyer, Seller
 from ecodec.models.quadratic_exponential import QuadraticExponential
@@ -22,6 +25,6 @@ from ecodec.models.registry import (AGENT_CLASSES, AGGREGATIVE_CLASSES, SHARING_
                                     register_agent_kind)
 
 __all__ = ["AGENT_CLASSES", "AGGREGATIVE_CLASSES", "SHARING_CLASSES", "Agent", "AgentTerms", "AggregativeAgent",
-           "AggregativeTerms", "Boiler", "Buyer", "DeclaredAgent", "DeploymentAgent", "ElectricVehicle", "Grid", "Microturbine", "Output",
+           "AggregativeTerms", "Boiler", "Building", "Buyer", "Chiller", "ColdStorage", "DeclaredAgent", "DeploymentAgent", "ElectricVehicle", "Grid", "Microturbine", "Output",
            "Prosumer", "QuadraticExponential", "Renewable", "Seller", "Sensor", "SharingAgent", "SharingTerms", "Storage", "TimeGrid", "agent_class",
            "agent_classes", "at", "parameter", "register_agent_kind"]

@@ -85,6 +85,11 @@ class Agent(DeclaredAgent, ABC):
         """True when ``build`` declares integer variables."""
         return False
 
+    def is_quadratic(self) -> bool:
+        """True when ``build`` returns a quadratic cost (the centralized model is then a QP, which the compiled
+        linear subproblems of the distributed methods refuse)."""
+        return False
+
     def reported_outputs(self, block: pyo.Block) -> tuple[Output, ...]:
         """The outputs present on a built block (optional components may be absent)."""
         return tuple(o for o in self.outputs if block.component(o.component) is not None)

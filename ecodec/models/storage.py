@@ -51,6 +51,18 @@ def _last(value) -> float:
     return float(np.atleast_1d(value)[-1])
 
 
+def stored_energy(b: pyo.Block, grid: TimeGrid, e_init: float, e_bounds, keep: float, charge, discharge,
+                  eta_charge: float, eta_discharge: float) -> None:
+    """Declare the energy state of a store on ``b``: ``b.e[0..T]`` with e_0 = ``e_init`` and
+    ``e_bounds(t)`` = (lowest, highest) energy at the end of step t, the balance
+    e_{t+1} = keep e_t + (eta_charge charge_t - discharge_t / eta_discharge) Delta (``b.energy_balance``) and
+    ``b.e_end[t]`` = e_{t+1}, the energy at the end of step t.  Shared by the electric and the cold storage."""
+    b.e = pyo.Var(range(grid.T + 1), bounds=lambda _, k: (e_init, e_init) if k == 0 else e_bounds(k - 1))
+    b.energy_balance = pyo.Constraint(grid.steps, rule=lambda b, t: b.e[t + 1] == keep * b.e[t] + (
+        eta_charge * charge[t] - discharge[t] / eta_discharge) * grid.step_h)
+    b.e_end = pyo.Expression(grid.steps, rule=lambda b, t: b.e[t + 1])
+
+
 @register_agent_kind
 @dataclass(eq=False, kw_only=True)
 class Storage(Agent):
@@ -102,13 +114,10 @@ class Storage(Agent):
         b.power_range = pyo.Constraint(
             T, rule=lambda b, t: (at(self.p_min_kw, t), b.p_ch[t] - b.p_dis[t], at(self.p_max_kw, t)))
         b.q = pyo.Var(T, bounds=lambda _, t: (at(self.q_min_kvar, t), at(self.q_max_kvar, t)))
-        b.e = pyo.Var(range(grid.T + 1), bounds=lambda _, k: (
-            (self.e_init_kwh, self.e_init_kwh) if k == 0 else (at(self.e_min_kwh, k - 1), at(self.e_max_kwh, k - 1))))
-        b.energy_balance = pyo.Constraint(T, rule=lambda b, t: b.e[t + 1] == self.decay_per_step * b.e[t] + (
-            self.eta_charge * b.p_ch[t] - b.p_dis[t] / self.eta_discharge) * grid.step_h)
+        stored_energy(b, grid, self.e_init_kwh, lambda t: (at(self.e_min_kwh, t), at(self.e_max_kwh, t)),
+                      self.decay_per_step, b.p_ch, b.p_dis, self.eta_charge, self.eta_discharge)
         if self.e_final_min_kwh is not None:
             b.final_energy = pyo.Constraint(expr=b.e[grid.T] >= self.e_final_min_kwh)
-        b.e_end = pyo.Expression(T, rule=lambda b, t: b.e[t + 1])
         b.cost = pyo.Expression(expr=0.0)
         return AgentTerms(cost=b.cost, contributions={
             ACTIVE_POWER: [-b.p[t] for t in T],

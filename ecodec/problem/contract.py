@@ -10,7 +10,7 @@ come (structured programs).  Every kind implements :class:`Problem`:
 member                      what it declares
 ==========================  =========================================================================================
 ``kind``                    the kind's name; methods declare the kinds they solve by it (:mod:`ecodec.decomposition`)
-``problem_class``           what the centralized model is: 'LP', 'MILP' or 'NLP' (which solver takes it)
+``problem_class``           what the centralized model is: 'LP', 'MILP', 'QP' or 'NLP' (which solver takes it)
 ``agents``, ``grid``        its agents in a fixed order and the time grid
 ``name``, ``currency``      the case's name and the currency of every cost
 ``agent(name)``             one agent by name

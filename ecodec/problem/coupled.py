@@ -118,8 +118,11 @@ class CoupledProblem:
 
     @property
     def problem_class(self) -> str:
-        """'MILP' when an agent has integer decisions, else 'LP' (the class HiGHS solves centrally)."""
-        return "MILP" if self.is_mixed_integer() else "LP"
+        """'MILP' when an agent has integer decisions, 'QP' when an agent has a quadratic cost, else 'LP' (the
+        class HiGHS solves centrally)."""
+        if self.is_mixed_integer():
+            return "MILP"
+        return "QP" if any(agent.is_quadratic() for agent in self.agents) else "LP"
 
     def check(self) -> None:
         """Build the centralized model once: it checks what each agent's build returns against the problem."""

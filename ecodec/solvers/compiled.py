@@ -13,8 +13,9 @@ Compilation (once per agent, from :meth:`CoupledProblem.local_model`):
 
 The program itself is a :class:`~ecodec.solvers.matrix.MatrixProblem` on a persistent HiGHS instance: drivers
 append their own columns and rows once (an allocation row  H_i x - rho <= y,  a penalty column) and then change
-only costs, bounds and right-hand sides between solves.  Models the compiler cannot take (a nonlinear term) are
-rejected with a clear :class:`~ecodec.errors.ProblemError` naming the agent.
+only costs, bounds and right-hand sides between solves.  Models the compiler cannot take (a nonlinear term, an
+agent whose ``is_quadratic()`` says its cost is quadratic) are rejected with a clear
+:class:`~ecodec.errors.ProblemError` naming the agent.
 """
 
 from __future__ import annotations
@@ -92,6 +93,10 @@ class CompiledSubproblem:
     def __init__(self, problem: CoupledProblem, agent_name: str, *, mip_rel_gap: float = 1e-6,
                  time_limit_s: float | None = None):
         agent = problem.agent(agent_name)
+        if agent.is_quadratic():
+            raise ProblemError(f"agent '{agent_name}' ({agent.kind}) has a quadratic cost, and the distributed "
+                               "methods' compiled subproblems are linear: solve the case centrally, or give the "
+                               "agent a linear cost (a grid's demand-dependent price: price_segments >= 1)")
         self.agent_name = agent_name
         self.kind = agent.kind
         self.T = problem.grid.T

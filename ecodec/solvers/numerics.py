@@ -37,6 +37,7 @@ import logging
 from collections.abc import Sequence
 
 import numpy as np
+import pyomo.environ as pyo
 import scipy.sparse as sp
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
@@ -87,12 +88,20 @@ def _capped(messages: list[str]) -> list[str]:
 def check_linear_model(model, what: str) -> list[str]:
     """Check the linear (or mixed-integer) Pyomo ``model`` before it is solved: raise :class:`ProblemError` naming
     what lies outside the ranges (``what`` names the model: 'the case', "agent 'bat1' (storage)"), return the
-    warnings."""
-    form = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
+    warnings.  A quadratic objective (a QP) is left out of the check: its constraints and bounds are checked."""
+    quadratic = [o for o in model.component_data_objects(pyo.Objective, active=True)
+                 if o.expr.polynomial_degree() not in (0, 1)]
+    for objective in quadratic:
+        objective.deactivate()
+    try:
+        form = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
+    finally:
+        for objective in quadratic:
+            objective.activate()
     columns = list(form.columns)
     rhs = np.asarray(form.rhs, dtype=float)
     bound_type = np.array([row.bound_type for row in form.rows], dtype=int)
-    cost = form.c.toarray()[0] if form.c.shape[1] else np.zeros(len(columns))
+    cost = form.c.toarray()[0] if form.c.shape[0] and form.c.shape[1] else np.zeros(len(columns))
     return check_ranges(form.A, cost, [-np.inf if v.lb is None else v.lb for v in columns],
                         [np.inf if v.ub is None else v.ub for v in columns],
                         np.where(bound_type >= 0, rhs, -np.inf), np.where(bound_type <= 0, rhs, np.inf),
