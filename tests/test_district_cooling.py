@@ -399,3 +399,18 @@ def test_an_unstable_euler_step_is_refused_when_the_horizon_is_known():
                                          r"or 'euler' with step_h <= r_k_per_kw x c_kwh_per_k"):
         CoupledProblem([building], [], TimeGrid(4, 1.0))
     building.validate(TimeGrid(4, 0.25))
+
+
+def test_graph_methods_scale_their_steps_when_every_right_hand_side_is_zero():
+    """The district's balances (electricity, cooling network) all have right-hand side 0, so 'the largest |b|'
+    gives the graph methods no scale for their steps: proximal dual decomposition took steps 1e9 times too large,
+    its prices reached 3e10 EUR/kWh by iteration 20 and a building's LP failed in HiGHS.  The rows' scale is then
+    the largest contribution an agent's bounds allow (neighbour_driver.contribution_reach): the prices stay of the
+    size of the centralized duals."""
+    study = run_case("cases/cooling_district_4.xlsx", "proximal-dual", stopping={"max_iterations": 60})
+    reference, run = study.runs
+    assert run.status == "iteration_limit"
+    for resource in ("active_power", "cooling"):
+        dual = reference.coupling.loc[reference.coupling["resource"] == resource, "price"].abs().max()
+        estimate = run.coupling.loc[run.coupling["resource"] == resource, "price"].abs().max()
+        assert 0.0 < estimate < 2.0 * dual, (resource, estimate, dual)

@@ -4,7 +4,9 @@ and the graph schedule of ``primal-decomposition``).
 Set-up: the coupling rows, the graph schedule of the method's options, every agent's compiled program, and the
 scale Lambda / S of their steps: Lambda = max_i Lambda_i, the largest cost per unit of coupling contribution
 (:func:`~ecodec.decomposition.priced_agent.price_scale`, a max-consensus over the agents, counted as one message
-per agent), S the largest |b_k|.  Per iteration: the graph active at k (its connectivity window checked) and the
+per agent), S the largest |b_k|, or, when every right-hand side is 0 (a network that balances itself, as the
+district cooling network: :func:`contribution_reach`), the largest contribution an agent's bounds allow to one row,
+by the same max-consensus.  Per iteration: the graph active at k (its connectivity window checked) and the
 consensus mix  sum_j a_ij(k) v_j  of what the neighbours sent, added in agent order so that every runtime gives the
 same floats.  Prices: the agents' mean multiplier estimate per row (they agree at convergence).
 """
@@ -30,6 +32,17 @@ def consensus_mix(weights: Mapping[str, float], own: str, own_value: np.ndarray,
     return mixed
 
 
+def contribution_reach(sub: CompiledSubproblem, rows: CouplingRows) -> float:
+    """The largest |g_i,k(x)| the column bounds of agent i allow on any coupling row k: sum_j |G_kj| max(|l_j|,
+    |u_j|) + |g0_k| over its bounded columns (an unbounded column adds nothing); the size of the rows when their
+    right-hand sides give none."""
+    g, g0 = rows.local_rows(sub)
+    lower, upper = sub.column_bounds()
+    size = np.maximum(np.abs(lower), np.abs(upper))
+    size[~np.isfinite(size)] = 0.0
+    return float(np.max(np.abs(g) @ size + np.abs(g0), initial=0.0))
+
+
 class NeighbourDriver(Driver):
     """Base of the graph methods; subclasses keep their agents in ``self.local`` (each with ``price_scale`` and
     ``lam``)."""
@@ -40,14 +53,18 @@ class NeighbourDriver(Driver):
         self.start_schedule()
         self.local: dict = {}
 
+        balanced = not np.any(self.rows.total)  # every agent knows the right-hand sides
+
         def compile_one(name):
             sub = CompiledSubproblem(self.problem, name, mip_rel_gap=self.options.mip_rel_gap)
             self.subproblems[name] = sub
             self.local[name] = make_agent(sub)
-            return np.array([self.local[name].price_scale])
+            scales = [self.local[name].price_scale] + ([contribution_reach(sub, self.rows)] if balanced else [])
+            return np.array(scales)
 
         largest = self.runtime.maximum(self.runtime.each(compile_one), count=True)
-        self.scale = max(float(np.max(np.abs(self.rows.total), initial=0.0)), 1e-9)
+        rows_scale = float(largest[1]) if balanced else float(np.max(np.abs(self.rows.total), initial=0.0))
+        self.scale = max(rows_scale, 1e-9)
         return max(float(largest[0]), 1e-12) / self.scale
 
     def start_schedule(self) -> None:
