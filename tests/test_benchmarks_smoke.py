@@ -58,7 +58,9 @@ def test_paths_agreed_on_every_objective(quick_run):
         assert result["objectives_agree"] is True
         assert {"bare", "rebuild"} <= result["max_rel_objective_diff"].keys()
         assert max(result["max_rel_objective_diff"].values()) <= report["settings"]["objective_rtol"]
-    assert re.search(r"\| NO[ |(]", table) is None  # no 'NO' cell (objectives, same iterates); timings may vary
+    # no 'NO' cell in the tables of objectives and iterates, (a) to (k); (l)'s 'accepted' column judges time and
+    # memory against a budget, which a loaded machine may exceed (its own test checks what does not depend on time)
+    assert re.search(r"\| NO[ |(]", table.split("## (l)")[0]) is None
 
 
 def test_scaling_rows_and_machine_info(quick_run):
