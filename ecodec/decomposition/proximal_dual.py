@@ -16,7 +16,9 @@ included):
 D the multipliers' domain: >= 0 on inequality rows, free on equality rows (P_D clips the inequality rows at 0).
 The step c(k) = step_size x Lambda / (S (k + 1)^step_decay) is non-increasing with sum c(k) = inf and
 sum c(k)^2 < inf for step_decay in (0.5, 1] (Lambda the largest cost per unit of coupling contribution over the
-agents' columns, by max-consensus; S the largest |b_k|).  Primal recovery is the c-weighted running average
+agents' columns, by max-consensus; S the largest |b_k|, or when every b_k is 0 the rows' reach,
+:func:`~ecodec.decomposition.neighbour_driver.contribution_reach`).  Primal recovery is the c-weighted running
+average
 
     xhat_i(k+1) = xhat_i(k) + c(k) / (sum_{r <= k} c(r)) (x_i(k+1) - xhat_i(k)),
 

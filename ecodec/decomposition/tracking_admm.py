@@ -35,7 +35,8 @@ entries are of the size of c (1e-4), and to solve it once they are of order one.
 symbol     option / name               meaning
 =========  ==========================  ============================================================================
 c          ``penalty``                 c = penalty x Lambda / S, Lambda the largest cost per unit of coupling
-                                       contribution over the agents' columns (max-consensus), S the largest |b_k|:
+                                       contribution over the agents' columns (max-consensus), S the largest |b_k|
+                                       (the rows' reach when every b_k is 0: ``contribution_reach``):
                                        ``penalty`` is dimensionless and needs no change with the case's units
 a_ij(k)    ``graph`` and its options   fixed, random or periodic graphs (:mod:`ecodec.network.time_varying`)
 =========  ==========================  ============================================================================
