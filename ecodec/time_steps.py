@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 
 START_EXAMPLE = "2019-04-17 00:00"
@@ -41,8 +42,17 @@ def parse_start(text: object) -> pd.Timestamp | None:
 def step_starts(start: object, step_h: float, T: int) -> pd.DatetimeIndex | None:
     """When each of the ``T`` steps of ``step_h`` hours starts, from ``start`` (see :func:`parse_start`); None
     when the case has no start time."""
+    return step_times(start, step_h, range(1, int(T) + 1))
+
+
+def step_times(start: object, step_h: float, steps) -> pd.DatetimeIndex | None:
+    """When each of ``steps`` (numbers 1..T, in any order, repeated or not) starts; None without a start time.
+
+    >>> list(step_times("2019-04-16 23:00", 0.25, [1, 2, 96]).strftime("%H:%M"))
+    ['23:00', '23:15', '22:45']
+    """
     first = parse_start(start)
     if first is None:
         return None
     step = pd.Timedelta(milliseconds=round(float(step_h) * 3_600_000))  # 1/3 h is 20 min, not 19:59.999...
-    return pd.date_range(first, periods=int(T), freq=step, name="time")
+    return pd.DatetimeIndex(first + step * (np.asarray(steps, dtype=np.int64) - 1), name="time")

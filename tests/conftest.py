@@ -6,6 +6,7 @@ These helpers only assemble inputs and read tables; they never compute an expect
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from ecodec.carriers import CARRIER_UNITS
 from ecodec.models.base import TimeGrid
@@ -58,3 +59,20 @@ def agent_cost(result, agent: str) -> float:
     row = result.agent_costs[result.agent_costs["agent"] == agent]
     assert len(row) == 1
     return float(row["cost"].iloc[0])
+
+
+def case_issues(path) -> list[str]:
+    """The messages of the CaseError that reading the workbook ``path`` raises (fails when it reads)."""
+    from ecodec.errors import CaseError
+    from ecodec.io.workbook import read_case
+
+    with pytest.raises(CaseError) as err:
+        read_case(path)
+    return err.value.messages()
+
+
+def one_message(messages: list[str], *fragments: str) -> str:
+    """The single message containing every fragment (fails listing all messages otherwise)."""
+    hits = [m for m in messages if all(f in m for f in fragments)]
+    assert len(hits) == 1, f"expected one message with {fragments}, got {hits} among:\n" + "\n".join(messages)
+    return hits[0]

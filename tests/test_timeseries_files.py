@@ -11,10 +11,10 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
+from conftest import case_issues, one_message
 
 from ecodec.cli import main
 from ecodec.decomposition.centralized import solve_centralized
-from ecodec.errors import CaseError
 from ecodec.io.workbook import read_case
 from ecodec.problem.from_case import problem_from_case
 from ecodec.time_steps import step_starts
@@ -52,18 +52,6 @@ def _write_csv(path: Path, rows, delimiter: str = ",", bom: bool = False) -> Pat
 
 def _frame(rows) -> pd.DataFrame:
     return pd.DataFrame([list(r) for r in rows[1:]], columns=list(rows[0]))
-
-
-def _issues(path: Path) -> list[str]:
-    with pytest.raises(CaseError) as err:
-        read_case(path)
-    return err.value.messages()
-
-
-def _one(messages: list[str], *fragments: str) -> str:
-    hits = [m for m in messages if all(f in m for f in fragments)]
-    assert len(hits) == 1, f"expected one message with {fragments}, got {hits} among:\n" + "\n".join(messages)
-    return hits[0]
 
 
 def _same_solution(case, original) -> None:
@@ -113,8 +101,8 @@ def test_profiles_cell_picks_columns_and_unknown_names_get_a_hint(tmp_path, orig
     names = ", ".join(rows[0][1:])
     case = read_case(_name_files(tmp_path, ("p.csv", names)))
     assert list(case.profiles) == list(rows[0][1:])
-    messages = _issues(_name_files(tmp_path, ("p.csv", names.replace("pv_pu", "pv_p"))))
-    _one(messages, "sheet 'timeseries', row 2, column 'profiles'", "got 'pv_p'", "a column of file 'p.csv'",
+    messages = case_issues(_name_files(tmp_path, ("p.csv", names.replace("pv_pu", "pv_p"))))
+    one_message(messages, "sheet 'timeseries', row 2, column 'profiles'", "got 'pv_p'", "a column of file 'p.csv'",
          "did you mean 'pv_pu'?")
 
 
@@ -124,10 +112,10 @@ def test_a_bad_number_is_located_by_file_row_and_column(tmp_path, original):
     bad[4][3] = "abc"  # line 5 of the file, column load_p_kw
     bad[7][1] = "0,5"  # a decimal comma
     _write_csv(tmp_path / "p.csv", bad)
-    messages = _issues(_name_files(tmp_path, ("p.csv", None)))
-    message = _one(messages, "file 'p.csv', row 5, column 'load_p_kw'")
+    messages = case_issues(_name_files(tmp_path, ("p.csv", None)))
+    message = one_message(messages, "file 'p.csv', row 5, column 'load_p_kw'")
     assert "got 'abc'" in message and "expected a finite number" in message
-    _one(messages, "file 'p.csv', row 8, column 'pv_pu'", "got '0,5'", "decimal point '.'")
+    one_message(messages, "file 'p.csv', row 8, column 'pv_pu'", "got '0,5'", "decimal point '.'")
 
 
 def test_wrong_step_number_and_time_off_by_one_step(tmp_path, original):
@@ -135,13 +123,13 @@ def test_wrong_step_number_and_time_off_by_one_step(tmp_path, original):
     bad = [list(r) for r in rows]
     bad[10][0] = 11  # step 10 numbered 11
     _write_csv(tmp_path / "steps.csv", bad)
-    _one(_issues(_name_files(tmp_path, ("steps.csv", None))), "file 'steps.csv', row 11, column 't'", "got '11'",
+    one_message(case_issues(_name_files(tmp_path, ("steps.csv", None))), "file 'steps.csv', row 11, column 't'", "got '11'",
          "step number 10")
 
     times = step_starts(ref_case.start, ref_case.step_h, ref_case.T + 1)[1:]  # every stamp one step late
     stamped = [("time", *rows[0][1:])] + [(f"{t:%Y-%m-%d %H:%M}", *r[1:]) for t, r in zip(times, rows[1:])]
     _write_csv(tmp_path / "times.csv", stamped)
-    message = _one(_issues(_name_files(tmp_path, ("times.csv", None))), "file 'times.csv', row 2, column 'time'")
+    message = one_message(case_issues(_name_files(tmp_path, ("times.csv", None))), "file 'times.csv', row 2, column 'time'")
     assert "got '2019-04-17 00:15'" in message and "start time of step 1, 2019-04-17 00:00:00" in message
 
 
@@ -155,7 +143,7 @@ def test_time_column_needs_meta_start(tmp_path, original):
         if row[0].value == "start":
             row[1].value = None
     wb.save(path)
-    _one(_issues(path), "file 'times.csv', row 1, column 'time'", "needs meta 'start'")
+    one_message(case_issues(path), "file 'times.csv', row 1, column 'time'", "needs meta 'start'")
 
 
 def test_missing_and_escaping_files_are_refused_at_the_sheet_row(tmp_path, original):
@@ -167,20 +155,20 @@ def test_missing_and_escaping_files_are_refused_at_the_sheet_row(tmp_path, origi
     path = _name_files(tmp_path, ("missing.csv", None), ("../outside.csv", None), (str(outside), None),
                        ("link.csv", None), ("p.xlsx", None))
     shutil.move(path, folder / "case.xlsx")
-    messages = _issues(folder / "case.xlsx")
-    _one(messages, "sheet 'timeseries', row 2, column 'file'", "got 'missing.csv'", "an existing file",
+    messages = case_issues(folder / "case.xlsx")
+    one_message(messages, "sheet 'timeseries', row 2, column 'file'", "got 'missing.csv'", "an existing file",
          str(folder.resolve() / "missing.csv"))
-    _one(messages, "row 3, column 'file'", "got '../outside.csv'", "without '..'")
-    _one(messages, "row 4, column 'file'", "not an absolute path")
-    _one(messages, "row 5, column 'file'", "got 'link.csv'", "inside the workbook's folder")
-    _one(messages, "row 6, column 'file'", ".csv or .parquet")
+    one_message(messages, "row 3, column 'file'", "got '../outside.csv'", "without '..'")
+    one_message(messages, "row 4, column 'file'", "not an absolute path")
+    one_message(messages, "row 5, column 'file'", "got 'link.csv'", "inside the workbook's folder")
+    one_message(messages, "row 6, column 'file'", ".csv or .parquet")
 
 
 def test_duplicate_profile_names_name_both_places(tmp_path, original):
     _, rows, _ = original
     _write_csv(tmp_path / "a.csv", rows)
     _write_csv(tmp_path / "b.csv", [r[:2] for r in rows])
-    message = _one(_issues(_name_files(tmp_path, ("a.csv", None), ("b.csv", None))), "file 'b.csv', row 1, "
+    message = one_message(case_issues(_name_files(tmp_path, ("a.csv", None), ("b.csv", None))), "file 'b.csv', row 1, "
                    "column 'pv_pu'")
     assert "file 'a.csv' (sheet 'timeseries', row 2) has it too" in message
 
@@ -189,7 +177,7 @@ def test_wrong_row_count_and_validate_reports_file_errors(tmp_path, original, ca
     _, rows, _ = original
     _write_csv(tmp_path / "short.csv", rows[:-1])
     path = _name_files(tmp_path, ("short.csv", None))
-    _one(_issues(path), "file 'short.csv', column 't'", "got '95 rows'", "T = 96 rows")
+    one_message(case_issues(path), "file 'short.csv', column 't'", "got '95 rows'", "T = 96 rows")
     assert main(["validate", str(path)]) == 2
     assert "file 'short.csv', column 't'" in capsys.readouterr().err
 
@@ -201,11 +189,11 @@ def test_csv_and_parquet_limits_are_checked_while_reading(tmp_path, original, mo
     _write_csv(tmp_path / "p.csv", rows)
     _frame(rows).to_parquet(tmp_path / "p.parquet", index=False)
     monkeypatch.setattr(files, "MAX_ROWS_PER_SHEET", 50)
-    _one(_issues(_name_files(tmp_path, ("p.csv", None))), "file 'p.csv', row 51", "at most 50 rows")
-    _one(_issues(_name_files(tmp_path, ("p.parquet", None))), "file 'p.parquet'", "got '97 rows'", "at most 50 rows")
+    one_message(case_issues(_name_files(tmp_path, ("p.csv", None))), "file 'p.csv', row 51", "at most 50 rows")
+    one_message(case_issues(_name_files(tmp_path, ("p.parquet", None))), "file 'p.parquet'", "got '97 rows'", "at most 50 rows")
     monkeypatch.setattr(files, "MAX_COLUMNS_PER_SHEET", 4)
     monkeypatch.setattr(files, "MAX_ROWS_PER_SHEET", 500)
-    _one(_issues(_name_files(tmp_path, ("p.csv", None))), "file 'p.csv', row 1", "at most 4 columns")
+    one_message(case_issues(_name_files(tmp_path, ("p.csv", None))), "file 'p.csv', row 1", "at most 4 columns")
 
 
 def test_parquet_errors_name_file_row_and_column(tmp_path, original):
@@ -213,11 +201,11 @@ def test_parquet_errors_name_file_row_and_column(tmp_path, original):
     frame = _frame(rows)
     frame.loc[3, "wind_pu"] = float("nan")  # data row 4: row 5 as in a sheet
     frame.to_parquet(tmp_path / "p.parquet", index=False)
-    _one(_issues(_name_files(tmp_path, ("p.parquet", None))), "file 'p.parquet', row 5, column 'wind_pu'",
+    one_message(case_issues(_name_files(tmp_path, ("p.parquet", None))), "file 'p.parquet', row 5, column 'wind_pu'",
          "got 'NaN'", "a finite number")
     frame = _frame(rows).astype({"pv_pu": bool})
     frame.to_parquet(tmp_path / "p.parquet", index=False)
-    _one(_issues(_name_files(tmp_path, ("p.parquet", None))), "file 'p.parquet', row 1, column 'pv_pu'",
+    one_message(case_issues(_name_files(tmp_path, ("p.parquet", None))), "file 'p.parquet', row 1, column 'pv_pu'",
          "a column of numbers")
     (tmp_path / "p.parquet").write_bytes(b"not parquet at all")
-    _one(_issues(_name_files(tmp_path, ("p.parquet", None))), "file 'p.parquet'", "a Parquet file")
+    one_message(case_issues(_name_files(tmp_path, ("p.parquet", None))), "file 'p.parquet'", "a Parquet file")

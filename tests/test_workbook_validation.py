@@ -8,23 +8,11 @@ import zipfile
 import numpy as np
 import openpyxl
 import pytest
+from conftest import case_issues, one_message
 
-from ecodec.errors import CaseError, WorkbookRejected
+from ecodec.errors import WorkbookRejected
 from ecodec.io.template import example_tables, write_case_workbook
 from ecodec.io.workbook import read_case
-
-
-def _issues(path) -> list[str]:
-    with pytest.raises(CaseError) as err:
-        read_case(path)
-    return err.value.messages()
-
-
-def _one(messages: list[str], *fragments: str) -> str:
-    """The single message containing every fragment (fails listing all messages otherwise)."""
-    hits = [m for m in messages if all(f in m for f in fragments)]
-    assert len(hits) == 1, f"expected one message with {fragments}, got {hits} among:\n" + "\n".join(messages)
-    return hits[0]
 
 
 def test_example_tables_form_a_valid_case(tmp_path):
@@ -56,21 +44,21 @@ def test_seeded_errors_are_all_reported_with_coordinates(tmp_path):
     tables["microturbines"].append(dict(example_tables()["microturbines"][0], name="mt2", eta_el="NaN"))  # NaN
     path = write_case_workbook(tmp_path / "bad.xlsx", tables)
 
-    messages = _issues(path)
+    messages = case_issues(path)
     assert all(m.startswith("bad.xlsx: ") for m in messages)
-    _one(messages, "sheet 'microturbines', row 2, column 'p_min_kw'", "got 80", "p_min_kw <= p_max_kw")
-    _one(messages, "sheet 'renewables', row 2, column 'availability_pu'", "'pv_profil'",
+    one_message(messages, "sheet 'microturbines', row 2, column 'p_min_kw'", "got 80", "p_min_kw <= p_max_kw")
+    one_message(messages, "sheet 'renewables', row 2, column 'availability_pu'", "'pv_profil'",
          "no 'timeseries' column is named 'pv_profil'")
-    _one(messages, "sheet 'storages', row 2, column 'e_init_kwh'", "got 60", "within [e_min_kwh, e_max_kwh]")
-    _one(messages, "sheet 'boilers', row 2, column 'eta'", "got 1.5", "in (0, 1]")
-    _one(messages, "sheet 'grid', row 2, column 'buy_price_per_kwh'", "'cheap'")
-    _one(messages, "sheet 'boilers', row 3, column 'name'", "'mt1'", "already on sheet 'microturbines', row 2")
-    _one(messages, "sheet 'renewables', row 3, column 'capacity_kw'", "got -5", ">= 0")
-    _one(messages, "sheet 'storages', row 3, column 'e_init_kwh'", "an empty cell")
-    _one(messages, "sheet 'network', row 6, column 'to'", "'chp9'", "the name of an agent")
-    _one(messages, "sheet 'timeseries'", "column 'short_kw'", "3 values", "T = 4 values")
-    _one(messages, "sheet 'microturbines', row 3, column 'eta_el'", "NaN")
-    _one(messages, "sheet 'network'", "separate groups", "{bat2}", "{mt2}", "{pv2}", "a connected graph")
+    one_message(messages, "sheet 'storages', row 2, column 'e_init_kwh'", "got 60", "within [e_min_kwh, e_max_kwh]")
+    one_message(messages, "sheet 'boilers', row 2, column 'eta'", "got 1.5", "in (0, 1]")
+    one_message(messages, "sheet 'grid', row 2, column 'buy_price_per_kwh'", "'cheap'")
+    one_message(messages, "sheet 'boilers', row 3, column 'name'", "'mt1'", "already on sheet 'microturbines', row 2")
+    one_message(messages, "sheet 'renewables', row 3, column 'capacity_kw'", "got -5", ">= 0")
+    one_message(messages, "sheet 'storages', row 3, column 'e_init_kwh'", "an empty cell")
+    one_message(messages, "sheet 'network', row 6, column 'to'", "'chp9'", "the name of an agent")
+    one_message(messages, "sheet 'timeseries'", "column 'short_kw'", "3 values", "T = 4 values")
+    one_message(messages, "sheet 'microturbines', row 3, column 'eta_el'", "NaN")
+    one_message(messages, "sheet 'network'", "separate groups", "{bat2}", "{mt2}", "{pv2}", "a connected graph")
     assert len(messages) == 12, "\n".join(messages)
 
 
@@ -84,10 +72,10 @@ def test_missing_sheet_missing_column_and_disconnected_network(tmp_path):
     ws.delete_cols(list(c.value for c in ws[1]).index("e_max_kwh") + 1)
     wb.save(path)
 
-    messages = _issues(path)
-    _one(messages, "sheet 'resources'", "a sheet named 'resources'")
-    _one(messages, "sheet 'storages', row 1, column 'e_max_kwh'", "a column 'e_max_kwh'")
-    _one(messages, "sheet 'network'", "3 separate groups", "{mt1, pv1}", "{bat1, grid}", "{boiler1}",
+    messages = case_issues(path)
+    one_message(messages, "sheet 'resources'", "a sheet named 'resources'")
+    one_message(messages, "sheet 'storages', row 1, column 'e_max_kwh'", "a column 'e_max_kwh'")
+    one_message(messages, "sheet 'network'", "3 separate groups", "{mt1, pv1}", "{bat1, grid}", "{boiler1}",
          "a connected graph")
 
 
@@ -98,17 +86,17 @@ def test_meta_errors_and_unknown_sheet(tmp_path):
     wb = openpyxl.load_workbook(path)
     wb.create_sheet("storage")  # typo of 'storages'
     wb.save(path)
-    messages = _issues(path)
-    _one(messages, "sheet 'meta', row 3, column 'value (key 'T')'", "got 2.5", "a whole number")
-    _one(messages, "sheet 'meta', row 4, column 'value (key 'step_h')'", "got 0", "in (0, 24]")
-    _one(messages, "sheet 'storage'", "did you mean 'storages'?")
+    messages = case_issues(path)
+    one_message(messages, "sheet 'meta', row 3, column 'value (key 'T')'", "got 2.5", "a whole number")
+    one_message(messages, "sheet 'meta', row 4, column 'value (key 'step_h')'", "got 0", "in (0, 24]")
+    one_message(messages, "sheet 'storage'", "did you mean 'storages'?")
 
 
 def test_a_start_time_that_is_not_a_date_is_refused_and_a_valid_one_labels_the_steps(tmp_path):
     tables = copy.deepcopy(example_tables())
     tables["meta"][0].update(start="17th of April")
-    messages = _issues(write_case_workbook(tmp_path / "start.xlsx", tables))
-    _one(messages, "sheet 'meta'", "column 'value (key 'start')'", "17th of April", "a local date and time such as")
+    messages = case_issues(write_case_workbook(tmp_path / "start.xlsx", tables))
+    one_message(messages, "sheet 'meta'", "column 'value (key 'start')'", "17th of April", "a local date and time such as")
     tables["meta"][0].update(start="2019-04-17 23:30")
     case = read_case(write_case_workbook(tmp_path / "late.xlsx", tables))
     from ecodec.problem.from_case import problem_from_case
@@ -124,9 +112,9 @@ def test_band_needs_upper_and_units_match_carrier(tmp_path):
     tables["resources"][2].update(rhs_upper=None)
     tables["resources"][1].update(unit="kW")
     path = write_case_workbook(tmp_path / "res.xlsx", tables)
-    messages = _issues(path)
-    _one(messages, "sheet 'resources', row 4, column 'rhs_upper'", "an empty cell", "sense is 'band'")
-    _one(messages, "sheet 'resources', row 3, column 'unit'", "'kW'", "reactive_power: kvar")
+    messages = case_issues(path)
+    one_message(messages, "sheet 'resources', row 4, column 'rhs_upper'", "an empty cell", "sense is 'band'")
+    one_message(messages, "sheet 'resources', row 3, column 'unit'", "'kW'", "reactive_power: kvar")
 
 
 def test_profile_cells_resolve_to_arrays_and_inactive_agents_are_left_out(tmp_path):
@@ -198,5 +186,5 @@ def test_sheet_over_the_row_limit_is_refused_with_the_file_named(tmp_path, monke
     import ecodec.io.workbook as workbook
 
     monkeypatch.setattr(workbook, "MAX_ROWS_PER_SHEET", 4)  # the example 'meta' sheet has 8 rows (header + 7 keys)
-    messages = _issues(write_case_workbook(tmp_path / "long.xlsx", example_tables()))
-    _one(messages, "long.xlsx: sheet 'meta'", "at most 4 rows per sheet")
+    messages = case_issues(write_case_workbook(tmp_path / "long.xlsx", example_tables()))
+    one_message(messages, "long.xlsx: sheet 'meta'", "at most 4 rows per sheet")

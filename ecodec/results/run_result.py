@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ecodec.results import kpi, tables
-from ecodec.time_steps import step_starts
+from ecodec.time_steps import step_times
 
 DISPATCH_COLUMNS = ["t", "agent", "kind", "quantity", "value", "unit"]
 COUPLING_COLUMNS = ["t", "resource", "unit", "lhs", "lower", "upper", "residual", "price", "price_unit"]
@@ -108,18 +108,8 @@ class RunResult:
 
     def times(self, steps) -> pd.DatetimeIndex | None:
         """The clock time at which each of ``steps`` (numbers 1..T, as in the tables' column ``t``) starts; None
-        when the case has no start time.
-
-        >>> run = RunResult.empty("centralized", _Stub(), "infeasible", {})
-        >>> list(run.times([1, 2, 96]).strftime("%H:%M"))
-        ['23:00', '23:15', '22:45']
-        """
-        first = step_starts(self.start, self.step_h, 1)
-        if first is None:
-            return None
-        step = first.freq if first.freq is not None else pd.Timedelta(hours=self.step_h)
-        offsets = np.asarray(steps, dtype=np.int64) - 1
-        return pd.DatetimeIndex(first[0] + step * offsets, name="time")
+        when the case has no start time (:func:`ecodec.time_steps.step_times`)."""
+        return step_times(self.start, self.step_h, steps)
 
     def dispatch_frame(self, quantity: str | None = None) -> pd.DataFrame:
         """The dispatch as a wide frame, one row per step: index ``time`` (a DatetimeIndex, see :meth:`times`) or
@@ -200,10 +190,3 @@ def coupling_table(problem, lhs: np.ndarray, prices: np.ndarray | None) -> pd.Da
             "price": prices[k] + 0.0 if prices is not None else np.full(T, np.nan),
             "price_unit": f"{problem.currency}/{r.unit}h" if r.per_hour else f"{problem.currency}/{r.unit}"}))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COUPLING_COLUMNS)
-
-
-class _Stub:  # the problem-like object of :meth:`RunResult.times`'s example
-    name, currency = "doc", "EUR"
-
-    class grid:  # noqa: N801
-        T, step_h, start = 96, 0.25, "2019-04-16 23:00"
