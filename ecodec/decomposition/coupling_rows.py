@@ -40,6 +40,7 @@ class CouplingRows:
     n_resources: int
     T: int
     per_hour: np.ndarray  # (resources,) whether a resource's rows are power per step (see ``prices``)
+    scale: np.ndarray  # (resources,) S_r relative violations are measured against (CoupledProblem.violation_scales)
 
     @classmethod
     def from_problem(cls, problem: CoupledProblem) -> CouplingRows:
@@ -65,7 +66,8 @@ class CouplingRows:
                    sign=np.concatenate([np.full(T, s) for _, s, _, _ in parts])[keep],
                    equality=np.concatenate([np.full(T, eq) for _, _, eq, _ in parts])[keep],
                    total=total[keep], n_resources=len(problem.resources), T=T,
-                   per_hour=np.array([res.per_hour for res in problem.resources], dtype=bool))
+                   per_hour=np.array([res.per_hour for res in problem.resources], dtype=bool),
+                   scale=np.asarray(problem.violation_scales(), dtype=float))
 
     @property
     def size(self) -> int:
@@ -109,11 +111,10 @@ class CouplingRows:
 
     def relative_violation(self, residual: np.ndarray) -> float:
         """max over rows of the violation (|r_k| on equality rows, max(r_k, 0) otherwise) of the residuals
-        r_k = row value - b_k, each relative to the largest |b| of its resource (as the results measure it)."""
+        r_k = row value - b_k, each relative to the scale S_r of its resource (as the results measure it: its
+        largest |b|, or the reach of a balance whose right-hand side is 0, see ``scale``)."""
         violation = np.where(self.equality, np.abs(residual), np.maximum(residual, 0.0))
-        scale = np.zeros(self.n_resources)
-        np.maximum.at(scale, self.resource, np.abs(self.total))
-        return float(np.max(violation / np.maximum(scale[self.resource], 1e-9))) if violation.size else 0.0
+        return float(np.max(violation / self.scale[self.resource])) if violation.size else 0.0
 
     def prices(self, multipliers: np.ndarray, step_h: float) -> np.ndarray:
         """Prices, shape (resources, T), from row multipliers mu_k: per unit and hour for a per-step resource

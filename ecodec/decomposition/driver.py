@@ -10,8 +10,9 @@ and delivers their messages.  The loop in :func:`run_driver` is the same for eve
    ``lower_bound`` and ``upper_bound``, the columns the report draws, and a method with phases names its
    phase ``phase``); the loop then evaluates the current decisions
    x_i^k of all agents: total cost  sum_i f_i(x_i^k),  coupling left-hand sides  sum_i h_i(x_i^k)  (sums in
-   the fixed agent order), the coupling violation (absolute, and relative to each resource's peak
-   |right-hand side|), and, when a reference run is given, the relative cost gap and the relative distance of
+   the fixed agent order), the coupling violation (absolute, and relative to each resource's scale: its peak
+   |right-hand side|, or the reach of a balance whose right-hand side is 0,
+   :meth:`~ecodec.problem.coupled.CoupledProblem.violation_scales`), and, when a reference run is given, the relative cost gap and the relative distance of
    the decisions; hooks see each record (progress display, logging, checkpoint);
 3. it stops at ``max_iterations`` (:class:`~ecodec.decomposition.stopping.StoppingRules`), when interrupted
    (Ctrl-C keeps what was computed), when the method abandons (``driver.abandoned``: no feasible point), or when
@@ -151,7 +152,7 @@ class _Evaluator:
         self.runtime = runtime
         self.lower = np.stack([r.lower() for r in problem.resources])
         self.upper = np.stack([r.upper() for r in problem.resources])
-        self.scale = kpi.resource_scale(self.lower, self.upper)
+        self.scale = np.asarray(problem.violation_scales(), dtype=float)  # peak |rhs|, or the reach of a balance
         self.reference = reference
         self.reference_objective = reference.objective if reference is not None and reference.has_solution else None
         self._reference_outputs: dict[str, np.ndarray] = {}
@@ -305,6 +306,8 @@ def _result(driver: Driver, history: list[dict], status: str, message: str, setu
         "options": driver.options.as_dict(), "versions": software_versions(), "machine": machine_facts(),
         "warnings": list(driver.warnings),
     }
+    if isinstance(problem, CoupledProblem):  # what rel_violation was measured against, for the saved results
+        info["violation_scales"] = problem.violation_scales_by_name()
     info.update(final)
     history_frame = pd.DataFrame(history)
     if not outcomes:

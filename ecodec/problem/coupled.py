@@ -19,13 +19,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import math
+
 import numpy as np
 import pyomo.environ as pyo
+from pyomo.contrib.fbbt.fbbt import compute_bounds_on_expr
+from pyomo.core.expr.numvalue import is_potentially_variable
 
 from ecodec.errors import ProblemError
 from ecodec.vocabulary import KindWords
 from ecodec.models.base import Agent, AgentTerms, TimeGrid
-from ecodec.problem.resource import CouplingResource
+from ecodec.problem.resource import SCALE_FLOOR, CouplingResource, peak_rhs
 
 
 @dataclass
@@ -60,6 +64,20 @@ def check_unique_names(agents) -> None:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ProblemError(f"agent names must be unique; repeated: {', '.join(duplicates)}")
+
+
+def expression_reach(expr) -> float:
+    """max(|a|, |b|) of the range [a, b] interval arithmetic over the variable bounds gives ``expr`` (fbbt), a side
+    that is unbounded counted as 0.
+
+    >>> m = pyo.ConcreteModel(); m.x = pyo.Var(bounds=(0, 90)); m.y = pyo.Var(bounds=(0, None))
+    >>> expression_reach(-m.x / 3.0), expression_reach(m.y - m.x), expression_reach(2.5)
+    (30.0, 90.0, 2.5)
+    """
+    if not is_potentially_variable(expr):
+        return abs(float(pyo.value(expr)))
+    ends = [abs(float(end)) for end in compute_bounds_on_expr(expr) if end is not None and math.isfinite(end)]
+    return max(ends, default=0.0)
 
 
 def agent_named(agents, name: str):
@@ -110,6 +128,55 @@ class CoupledProblem:
 
     def is_mixed_integer(self) -> bool:
         return any(a.is_mixed_integer() for a in self.agents)
+
+    def violation_scales(self) -> np.ndarray:
+        """Per resource r (in resource order) the size S_r its coupling violations are measured against: a relative
+        violation is  max_t |residual_r,t| / S_r.  With lo_r,t, hi_r,t the ends of its row (+-inf where free)::
+
+            P_r = max_t max(|lo_r,t|, |hi_r,t|) over the finite ends           (the peak |right-hand side|)
+            R_r = max_i max_t max(|a_i,r,t|, |b_i,r,t|)                         (the reach of the balance)
+            S_r = P_r if P_r > 0,  else R_r if R_r > 0,  else 1e-9
+
+        where [a_i,r,t, b_i,r,t] is the range of agent i's contribution h_i,r,t(x_i) over its variable bounds
+        alone, by interval arithmetic on the contribution expressions of the centralized model (Pyomo's fbbt); an
+        unbounded side of that range adds nothing (R_r does not become infinite).
+
+        Why: a balance whose right-hand side is 0 at every step (an electricity or cooling network that balances
+        itself) has no load to measure a violation against; it is judged against the largest flow one agent can
+        put through it instead, the size the graph methods also take for their step scale when every right-hand
+        side is 0 (:func:`ecodec.decomposition.neighbour_driver.contribution_reach`).  P_r is the rule
+        :func:`ecodec.results.kpi.resource_scale` applies; only resources with P_r = 0 build the model.  Computed
+        once per problem (read-only array, shape (resources,)).
+        """
+        cached = self.__dict__.get("_violation_scales")
+        if cached is not None:
+            return cached
+        peak = peak_rhs(np.stack([r.lower() for r in self.resources]),
+                        np.stack([r.upper() for r in self.resources])) if self.resources else np.zeros(0)
+        scales = peak.copy()
+        if np.any(peak <= 0.0):
+            reach = self.contribution_reach()
+            scales = np.where(peak > 0.0, peak, reach)
+        scales = np.maximum(scales, SCALE_FLOOR)
+        scales.flags.writeable = False
+        self._violation_scales = scales
+        return scales
+
+    def violation_scales_by_name(self) -> dict[str, float]:
+        """:meth:`violation_scales` as {resource name: S_r}, as a run records it (``info['violation_scales']``)."""
+        return {r.name: float(s) for r, s in zip(self.resources, self.violation_scales())}
+
+    def contribution_reach(self) -> np.ndarray:
+        """Per resource, R_r of :meth:`violation_scales`: the largest |h_i,r,t| any single agent's variable bounds
+        allow at any step (0 for a resource whose contributions are all fixed at 0)."""
+        built = self.centralized_model()
+        names = [r.name for r in self.resources]
+        reach = np.zeros(len(names))
+        for terms in built.terms.values():
+            for resource, exprs in terms.contributions.items():
+                k = names.index(resource)
+                reach[k] = max(reach[k], max((expression_reach(e) for e in exprs), default=0.0))
+        return reach
 
     def coupling_description(self) -> str:
         """What couples the agents, in words: the resources (a horizon row says so)."""

@@ -33,6 +33,8 @@ REQUIRED, MINIMUM, MAXIMUM = "required net supply", "minimum net supply", "maxim
 #: a lower end at or below zero only caps what the agents draw together (an EV fleet's shared connection); an
 #: upper end at or above zero only caps what they feed in together
 CONNECTION_LIMIT, FEED_IN_LIMIT = "connection limit", "feed-in limit"
+#: the smallest scale a relative violation is measured against (a resource nothing can put a flow through)
+SCALE_FLOOR = 1e-9
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,6 +99,18 @@ class CouplingResource:
         above = np.maximum(lhs - self.upper(), 0.0)
         below = np.minimum(lhs - self.lower(), 0.0)
         return above + below
+
+
+def peak_rhs(lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Per resource (rows of ``lower``, ``upper``: shape (resources, T), +-inf where free) its peak |right-hand
+    side|  max_t max(|lower_t|, |upper_t|)  over the finite ends (0 when every end is 0 or free).
+
+    >>> peak_rhs(np.array([[-3.0, 1.0], [0.0, 0.0]]), np.array([[np.inf, 2.0], [0.0, 0.0]])).tolist()
+    [3.0, 0.0]
+    """
+    ends = np.where(np.isfinite(lower), np.abs(lower), 0.0)
+    ends = np.maximum(ends, np.where(np.isfinite(upper), np.abs(upper), 0.0))
+    return ends.max(axis=1) if ends.size else np.zeros(len(ends))
 
 
 def end_labels(lower, upper) -> list[tuple[str, str]]:

@@ -4,8 +4,11 @@ A plain JSON-able description built once from the coupled problem and its commun
 
 * ``agents``: per agent its name, kind, whether it is mixed-integer, and its workbook parameters; a scalar stays a
   number (or text, or a flag), a time series becomes ``{"min": .., "max": .., "mean": ..}``;
-* ``resources``: per coupling resource its name, unit, sense (``==``, ``<=``, ``>=``, ``band``) and peak
-  |right-hand side| (the scale relative violations use, :func:`ecodec.results.kpi.resource_scale`);
+* ``resources``: per coupling resource its name, unit, sense (``==``, ``<=``, ``>=``, ``band``), ``peak``
+  |right-hand side| (:func:`ecodec.problem.resource.peak_rhs`: 0 for a balance whose right-hand side is 0) and
+  ``scale``, what its relative violations are measured against (the peak, or the reach of a balance whose
+  right-hand side is 0: :meth:`ecodec.problem.coupled.CoupledProblem.violation_scales`; missing in summaries
+  saved before it was recorded);
 * ``network``: topology, agents in order, edges, and the one-line description;
 * ``problem_kind`` and ``report_sections``: the problem's kind and the report sections its kind declares
   (:data:`ecodec.vocabulary.REPORT_SECTIONS`); empty in summaries saved before they were recorded (a report then
@@ -26,7 +29,7 @@ import numpy as np
 
 from ecodec.carriers import CARRIER_LABELS
 from ecodec.errors import EcodecError
-from ecodec.results import kpi
+from ecodec.problem.resource import peak_rhs
 
 
 @dataclass(frozen=True)
@@ -70,10 +73,12 @@ def case_summary(problem, network) -> CaseSummary:
     CommunicationNetwork ``network``."""
     agents = [{"name": agent.name, "kind": agent.kind, "mixed_integer": bool(agent.is_mixed_integer()),
                "parameters": _parameters(agent)} for agent in problem.agents]
-    scale = kpi.resource_scale(np.stack([r.lower() for r in problem.resources]),
-                               np.stack([r.upper() for r in problem.resources])) if problem.resources else []
-    resources = [{"name": r.name, "unit": r.unit, "sense": r.sense, "peak": float(peak)}
-                 for r, peak in zip(problem.resources, scale)]
+    resources = []
+    if problem.resources:  # a coupled problem (the other kinds have no coupling rows)
+        peak = peak_rhs(np.stack([r.lower() for r in problem.resources]),
+                        np.stack([r.upper() for r in problem.resources]))
+        resources = [{"name": r.name, "unit": r.unit, "sense": r.sense, "peak": float(p), "scale": float(s)}
+                     for r, p, s in zip(problem.resources, peak, problem.violation_scales())]
     return CaseSummary(case=problem.name, T=int(problem.grid.T), step_h=float(problem.grid.step_h),
                        currency=problem.currency, agents=agents, resources=resources,
                        network={"topology": network.topology, "agents": list(network.agents),

@@ -19,7 +19,9 @@ gap_to_bound             (f - B) / |f|, B the best lower bound of all the runs c
                          with violated coupling says nothing about the optimum), None otherwise
 max_violation            max_{k,t} |r_{k,t}|, each row in its own unit    (kpi.max_coupling_violation)
 rms_violation            sqrt(mean_{k,t} r_{k,t}^2)                       (kpi.rms_coupling_violation)
-rel_violation            max_k max_t |r_{k,t}| / peak_t |rhs_{k,t}|       (kpi.relative_coupling_violation)
+rel_violation            max_k max_t |r_{k,t}| / S_k                     (kpi.relative_coupling_violation)
+                         S_k: the scale the run measured it against (info['violation_scales']: the peak
+                         |rhs_{k,t}|, or the reach of a balance whose rhs is 0), the peak |rhs| for older runs
 distance                 ||D - D*|| / ||D*||                              (kpi.relative_decision_distance)
                          (D: the decisions a run names in info['decision_quantities'], else all dispatch)
 iterations               info['iterations'] (1 for a single solve such as the centralized one)
@@ -180,7 +182,8 @@ def _row(run: RunResult, reference: RunResult) -> dict[str, object]:
                       cost_gap=kpi.relative_cost_gap(run.objective, reference.objective),
                       max_violation=declared.get("max_violation", kpi.max_coupling_violation(run.coupling)),
                       rms_violation=declared.get("rms_violation", kpi.rms_coupling_violation(run.coupling)),
-                      rel_violation=declared.get("rel_violation", kpi.relative_coupling_violation(run.coupling)),
+                      rel_violation=declared.get("rel_violation", kpi.relative_coupling_violation(
+                          run.coupling, run.info.get("violation_scales"))),
                       distance=kpi.relative_decision_distance(run.dispatch, reference.dispatch, _decisions(
                           run, reference)),
                       lower_bound=_lower_bound(run))

@@ -6,8 +6,12 @@ later the PDF report) all call these; nothing computes a KPI a second way.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
+
+from ecodec.problem.resource import SCALE_FLOOR, peak_rhs
 
 
 def max_coupling_violation(coupling: pd.DataFrame) -> float:
@@ -52,11 +56,11 @@ def certified_gap(upper: float, lower: float) -> float:
 def resource_scale(lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
     """Per resource, its peak |right-hand side| over the horizon (the peak load of a balance), at least 1e-9.
 
-    Relative violations are measured against it, so each resource is judged in its own unit and size.
+    Relative violations are measured against it, so each resource is judged in its own unit and size; a resource
+    whose right-hand side is 0 throughout is measured against the reach of its balance instead, which only the
+    problem knows (:meth:`ecodec.problem.coupled.CoupledProblem.violation_scales`, the scales the runs use).
     """
-    ends = np.where(np.isfinite(lower), np.abs(lower), 0.0)
-    ends = np.maximum(ends, np.where(np.isfinite(upper), np.abs(upper), 0.0))
-    return np.maximum(ends.max(axis=1), 1e-9)
+    return np.maximum(peak_rhs(lower, upper), SCALE_FLOOR)
 
 
 def relative_violation(residual: np.ndarray, scale: np.ndarray) -> float:
@@ -101,17 +105,22 @@ def relative_decision_distance(dispatch: pd.DataFrame, reference_dispatch: pd.Da
     return distance / scale if scale > 0 else distance
 
 
-def relative_coupling_violation(coupling: pd.DataFrame) -> float:
-    """max over resources r of  max_t |residual_r,t| / peak_t |finite lower or upper end_r,t|.
+def relative_coupling_violation(coupling: pd.DataFrame, scales: Mapping[str, float] | None = None) -> float:
+    """max over resources r of  max_t |residual_r,t| / S_r.
 
-    The table form of :func:`relative_violation` with :func:`resource_scale`: the number a driver reports per
-    iteration as ``rel_violation``, computed from a coupling table (0 for an empty table).
+    The table form of :func:`relative_violation`: the number a driver reports per iteration as ``rel_violation``,
+    computed from a coupling table (0 for an empty table).  S_r is ``scales[r]`` when given (the run's
+    ``info['violation_scales']``: :meth:`~ecodec.problem.coupled.CoupledProblem.violation_scales`), else the
+    table's own peak |finite lower or upper end_r,t| (:func:`resource_scale`), which is the same number for every
+    resource with a nonzero right-hand side.
     """
     if coupling.empty:
         return 0.0
     wide = coupling.pivot(index="resource", columns="t", values=["residual", "lower", "upper"])
-    return relative_violation(wide["residual"].to_numpy(dtype=float),
-                              resource_scale(wide["lower"].to_numpy(dtype=float), wide["upper"].to_numpy(dtype=float)))
+    scale = resource_scale(wide["lower"].to_numpy(dtype=float), wide["upper"].to_numpy(dtype=float))
+    if scales:
+        scale = np.array([float(scales.get(str(r), s)) for r, s in zip(wide.index, scale)])
+    return relative_violation(wide["residual"].to_numpy(dtype=float), scale)
 
 
 def _within(history: pd.DataFrame, tol: float) -> pd.Series | None:
