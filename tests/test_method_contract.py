@@ -15,6 +15,8 @@ The tiny instances and their optima, derived independently of ecodec:
   linear in c with slope Ehat w (eps_b - gamma_r) > 0, so c = c_b, and w solves a one-dimensional problem that
   scipy's bounded scalar minimiser solves here;
 * online-sharing: the hand instance of tests/test_online_sharing.py over two rounds, 2/3 per round (derived there);
+* structured: the coupled fleet in its structured form (the vehicles' charging as global variables): the same 0.125
+  EUR;
 * deployment: one sensor and a target centred in a symmetric workspace (tests/test_deployment.py): by symmetry the
   optimum puts the sensor at the centre, and the optimum is the divergence there.
 """
@@ -52,6 +54,13 @@ def tiny_coupled():
     return (*budget_fleet(2.5, mode="continuous"), 0.125)
 
 
+def tiny_structured():
+    from ecodec.problem.structured import StructuredProblem
+
+    problem, network, optimum = tiny_coupled()
+    return StructuredProblem.of(problem), network, optimum
+
+
 def tiny_market():
     m = MARKET
     buyer = Buyer(name="b", demand_kwh=m["demand_kwh"], grid_export_price_per_kwh=m["c_b"],
@@ -79,7 +88,7 @@ def tiny_deployment():
 
 
 INSTANCES = {"coupled": tiny_coupled, "aggregative": tiny_market, "online-sharing": tiny_sharing,
-             "deployment": tiny_deployment}
+             "deployment": tiny_deployment, "structured": tiny_structured}
 KINDS = sorted({kind for spec in REGISTRY.values() for kind in spec.kinds})
 DECLARED = [(name, kind) for name, spec in REGISTRY.items() for kind in spec.kinds]
 UNDECLARED = [(name, kind) for name, spec in REGISTRY.items() for kind in KINDS if kind not in spec.kinds]
@@ -95,6 +104,7 @@ def test_every_problem_kind_has_a_tiny_instance_and_a_default_method():
     assert default_method(tiny_market()[0]) == "aggregative-tracking"
     assert default_method(tiny_sharing()[0]) == "drs"
     assert default_method(tiny_deployment()[0]) == "macropt"
+    assert default_method(tiny_structured()[0]) == "proximal-minimization"
 
 
 @pytest.mark.parametrize(("method", "kind"), DECLARED)

@@ -41,6 +41,8 @@ CASES = {"lp": ("cases/microgrid_8.xlsx", ["--max-iterations", "100"]),
                                        "-O", "recovery_iteration=6"]),
          "proximal-dual": ("cases/microgrid_8.xlsx", ["--method", "proximal-dual", "--max-iterations", "40", "-O",
                                                       "graph=random"]),
+         "proximal-minimization": ("cases/cooling_district_4.xlsx", ["--method", "proximal-minimization",
+                                                                    "--max-iterations", "12", "-O", "graph=random"]),
          "dual-subgradient": ("cases/microgrid_8.xlsx", ["--method", "dual-subgradient", "--max-iterations", "40"]),
          "aggregative-tracking": ("cases/community_market_demand.xlsx", ["--method", "aggregative-tracking",
                                                                          "--max-iterations", "300", "-O",
@@ -104,9 +106,10 @@ def _relative_difference(a: np.ndarray, b: np.ndarray) -> float:
 
 
 #: Every method on 2 ranks; on 4 ranks (agents spread thinner, sums reduced over more ranks) primal decomposition
-#: (neighbour messages) and aggregative tracking (neighbour messages and network-wide sums).  (One rank would repeat
+#: (neighbour messages), aggregative tracking (neighbour messages and network-wide sums) and proximal minimization
+#: (the global copies as messages, their average and spread as network-wide reductions).  (One rank would repeat
 #: the in-process run: nothing crosses a rank.)
-FOUR_RANKS = ("lp", "aggregative-tracking", "drs", "macropt", "delta")
+FOUR_RANKS = ("lp", "aggregative-tracking", "drs", "macropt", "delta", "proximal-minimization")
 
 
 def test_every_registered_distributed_method_has_an_mpi_case():

@@ -22,6 +22,7 @@ from ecodec.decomposition.tightening import Tightening, TighteningOptions
 from ecodec.decomposition.dualbi import DualBi, DualBiOptions
 from ecodec.decomposition.tracking_admm import TrackingAdmm, TrackingAdmmOptions
 from ecodec.decomposition.proximal_dual import ProximalDual, ProximalDualOptions
+from ecodec.decomposition.proximal_minimization import ProximalMinimization, ProximalMinimizationOptions
 from ecodec.decomposition.aggregative_tracking import AggregativeTracking, AggregativeTrackingOptions
 from ecodec.decomposition.delta import Delta, DeltaOptions
 from ecodec.decomposition.drs import DRS, DRSOptions
@@ -125,6 +126,7 @@ __all__ = ["CENTRALIZED", "DRS", "METHODS", "REGISTRY", "AggregativeTracking", "
            "DualSubgradientOptions", "Hook", "LoggingHook", "Macropt", "MacroptOptions", "MaNsdrs",
            "MaNsdrsOptions",
            "MethodOptions", "MethodSpec", "OptionError", "PrimalDecomposition", "PrimalDecompositionOptions",
-           "ProgressHook", "ProximalDual", "ProximalDualOptions", "StateCheckpoint", "StoppingRules", "Tightening",
+           "ProgressHook", "ProximalDual", "ProximalDualOptions", "ProximalMinimization",
+           "ProximalMinimizationOptions", "StateCheckpoint", "StoppingRules", "Tightening",
            "TighteningOptions", "TrackingAdmm", "TrackingAdmmOptions", "check_method_fits", "default_method",
            "methods_help", "options_for", "placement_weights", "run", "solve_centralized", "spec_of"]

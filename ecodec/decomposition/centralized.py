@@ -129,6 +129,7 @@ def solve_centralized(problem: CoupledProblem | AggregativeProblem | OnlineShari
         "n_integer_variables": sum(1 for v in variables if v.is_integer() or v.is_binary()),
         "n_constraints": sum(1 for _ in m.component_data_objects(pyo.Constraint, active=True)),
         "problem_class": problem.problem_class, "started_at": started_at,
+        "violation_scales": problem.violation_scales_by_name(),  # what rel_violation is measured against
     }
     if options.solver == "ipopt":  # 'auto' is HiGHS here
         outcome = solve_with_ipopt(m, options={} if options.time_limit_s is None
@@ -233,5 +234,5 @@ def _ranges(steps: np.ndarray) -> str:
 
 register(MethodSpec(METHOD, "the whole problem as one model on one solver (HiGHS, or Ipopt for a market): the "
                     "reference every distributed run is compared with",
-                    kinds=("coupled", "aggregative", "online-sharing", "deployment"),
+                    kinds=("coupled", "structured", "aggregative", "online-sharing", "deployment"),
                     options=CentralizedOptions, solve=solve_centralized))

@@ -56,7 +56,7 @@ class NeighbourDriver(Driver):
         balanced = not np.any(self.rows.total)  # every agent knows the right-hand sides
 
         def compile_one(name):
-            sub = CompiledSubproblem(self.problem, name, mip_rel_gap=self.options.mip_rel_gap)
+            sub = CompiledSubproblem(self.problem, name, mip_rel_gap=getattr(self.options, "mip_rel_gap", 1e-6))
             self.subproblems[name] = sub
             self.local[name] = make_agent(sub)
             scales = [self.local[name].price_scale] + ([contribution_reach(sub, self.rows)] if balanced else [])

@@ -212,9 +212,25 @@ class Horizon(StoppingRule):
         return f"played all {T} rounds of the horizon" if len(state.history) >= T else None
 
 
+class Consensus(Tolerance):
+    """:class:`Tolerance` once the agents' copies of the global variables agree: ``consensus_error`` (the method's
+    history column, relative to the rows' scale) at most ``violation_tol``."""
+
+    name = "consensus"
+    description = ("consensus_error <= violation_tol, then the tolerance rule (relative violation and cost gap, or "
+                   "a stalled cost without a reference)")
+
+    def check(self, state: LoopState) -> str | None:
+        error = state.last["consensus_error"]
+        if error > state.stopping.violation_tol:
+            return None
+        said = super().check(state)
+        return None if said is None else f"{said}; consensus error {error:.2e} <= {state.stopping.violation_tol:g}"
+
+
 #: The rules of a method with a mixed-integer recovery: the tolerance while the problem is convex, nothing while
 #: the relaxation runs before the recovery, feasibility in the repair after it
 PHASED = (Tolerance(phases=(CONVEX,)), Feasible(phases=(REPAIR,)))
 
-__all__ = ["CONVEX", "PHASED", "RELAXED", "REPAIR", "CertifiedGap", "Feasible", "LoopState", "StoppingRule",
+__all__ = ["CONVEX", "PHASED", "RELAXED", "REPAIR", "CertifiedGap", "Consensus", "Feasible", "LoopState", "StoppingRule",
            "StoppingRules", "Tolerance", "Tracking"]

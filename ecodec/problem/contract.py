@@ -3,8 +3,9 @@
 A *problem kind* is one way agents are tied together: through shared resources (:class:`CoupledProblem`, kind
 ``coupled``), through aggregates of everyone's decisions (:class:`AggregativeProblem`, kind ``aggregative``),
 prosumer nodes sharing energy round after round (:class:`OnlineSharingProblem`, kind ``online-sharing``), agents
-whose kernels should match a target density (:class:`DeploymentProblem`, kind ``deployment``), and the kinds to
-come (structured programs).  Every kind implements :class:`Problem`:
+whose kernels should match a target density (:class:`DeploymentProblem`, kind ``deployment``), and agents holding
+copies of global variables agreed by consensus (:class:`StructuredProblem`, kind ``structured``).  Every kind
+implements :class:`Problem`:
 
 ==========================  =========================================================================================
 member                      what it declares
@@ -31,7 +32,7 @@ aggregative one; both record the same history columns (objective, violation, cos
 >>> from ecodec.problem import problem_from_case
 >>> problem = problem_from_case(read_case("cases/community_market.xlsx"))
 >>> isinstance(problem, Problem), problem.kind, problem.problem_class, sorted(PROBLEM_KINDS)
-(True, 'aggregative', 'NLP', ['aggregative', 'coupled', 'deployment', 'online-sharing'])
+(True, 'aggregative', 'NLP', ['aggregative', 'coupled', 'deployment', 'online-sharing', 'structured'])
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from ecodec.problem.aggregative import AggregativeProblem
 from ecodec.problem.coupled import BuiltModel, CoupledProblem
 from ecodec.problem.deployment import DeploymentProblem
 from ecodec.problem.online_sharing import OnlineSharingProblem
+from ecodec.problem.structured import StructuredProblem
 from ecodec.vocabulary import KindWords
 
 
@@ -76,7 +78,7 @@ class Problem(Protocol):
 
 #: Every problem kind ecodec knows, by its name
 PROBLEM_KINDS: dict[str, type] = {cls.kind: cls for cls in (CoupledProblem, AggregativeProblem, OnlineSharingProblem,
-                                                             DeploymentProblem)}
+                                                             DeploymentProblem, StructuredProblem)}
 
 
 def problem_kind(problem) -> str:
@@ -85,7 +87,7 @@ def problem_kind(problem) -> str:
     >>> problem_kind(object())
     Traceback (most recent call last):
     ...
-    ecodec.errors.ProblemError: expected a problem (one of the kinds aggregative, coupled, deployment, online-sharing), got object
+    ecodec.errors.ProblemError: expected a problem (one of the kinds aggregative, coupled, deployment, online-sharing, structured), got object
     """
     from ecodec.errors import ProblemError
 

@@ -132,6 +132,8 @@ class CompiledSubproblem:
                                      ComponentNames([row.constraint for row in form.rows]),
                                      f"agent '{agent_name}' ({agent.kind})")
         self.cost_map = LinearMap(sp.csr_array(cost.reshape(1, -1)), np.array([offset]))
+        #: the resources the agent feeds (its terms name them), in problem order
+        self.fed = tuple(r for r in self.resources if r in terms.contributions)
         exprs = [e for r in self.resources for e in terms.contributions.get(r, [0.0] * self.T)]
         self.contribution_map = self._linear_map(exprs, index, "contribution")
         outputs, output_exprs = [], []

@@ -9,7 +9,12 @@ other: relax or fix the integers first).  HiGHS's active-set QP solver regulariz
 default), which moves a minimiser by about r relative: ecodec asks for r = 1e-12, so that QP re-solves match
 hand-computed iterates to 1e-9, and caps the QP iterations.  Measured on the relaxed mixed-integer microturbine,
 that solver sometimes ends in an error at a small r and loops without end at r = 1e-7; a QP that does not end
-optimal is therefore solved again from scratch with r = 1e-10, 1e-9, then 1e-8, and r returns to 1e-12.
+optimal is therefore solved again from scratch with r = 1e-10, 1e-9, then 1e-8, and r returns to 1e-12.  A QP
+that still ends in an error is solved once more with the primal feasibility tolerance raised from 1e-7 to
+1e-4: measured on a building's proximal step of the district-cooling case, the QP solver "claims optimality"
+with a row violated by 1.7e-5 kW and HiGHS then reports an error; the solution is accepted at that tolerance
+(rows in the agents' units, kW and kWh: far below what a schedule can tell apart) and the tolerance returns to
+1e-7.
 
 The HiGHS instance is created once; between solves only costs, bounds, right-hand sides and integrality change
 (and columns or rows may be appended), so an LP re-solve starts from the previous optimal basis (a warm start)
@@ -67,6 +72,8 @@ _INF = highspy.kHighsInf
 #: HiGHS's QP solver adds this multiple of the identity to Q; tried in order until a solve ends optimal
 _QP_REGULARIZATION = (1e-12, 1e-10, 1e-9, 1e-8)
 _QP_ITERATION_LIMIT = 1_000_000
+#: The primal feasibility tolerance of the last retry of a QP that ends in an error (module docstring)
+_QP_FEASIBILITY_RETRY = 1e-4
 _STATUS = {
     highspy.HighsModelStatus.kOptimal: OPTIMAL,
     highspy.HighsModelStatus.kInfeasible: INFEASIBLE,
@@ -321,6 +328,13 @@ class MatrixProblem:
                 if solution.status == OPTIMAL:
                     break
             self._h.setOptionValue("qp_regularization_value", _QP_REGULARIZATION[0])
+            if solution.status == ERROR:
+                log.debug("%s: QP ended in an error; retried with primal_feasibility_tolerance %g", self.name,
+                          _QP_FEASIBILITY_RETRY)
+                self._h.setOptionValue("primal_feasibility_tolerance", _QP_FEASIBILITY_RETRY)
+                self._h.clearSolver()
+                solution = self._run(started)
+                self._h.setOptionValue("primal_feasibility_tolerance", 1e-7)
         return solution
 
     def _run(self, started: float) -> MatrixSolution:
