@@ -5,7 +5,6 @@ workbooks cell for cell."""
 from __future__ import annotations
 
 import importlib.util
-import time
 from pathlib import Path
 
 import numpy as np
@@ -41,9 +40,7 @@ def _series(result, agent: str, quantity: str) -> np.ndarray:
 @pytest.fixture(scope="module")
 def district_4():
     case = read_case(CASES / "cooling_district_4.xlsx")
-    started = time.perf_counter()
-    result = solve_centralized(problem_from_case(case))
-    return case, result, time.perf_counter() - started
+    return case, solve_centralized(problem_from_case(case))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -57,7 +54,7 @@ def test_shipped_cooling_case_validates(name):
 
 
 def test_four_buildings_solve_within_comfort_and_use_the_tank(district_4):
-    case, result, seconds = district_4
+    case, result = district_4
     assert result.status == "optimal", result.status
     for spec in case.agents_of_kind("building"):
         t_zone = _series(result, spec.name, "t_zone")
@@ -68,13 +65,12 @@ def test_four_buildings_solve_within_comfort_and_use_the_tank(district_4):
     charge, discharge = _series(result, "tank", "q_charge"), _series(result, "tank", "q_discharge")
     assert charge.sum() * case.step_h > 100.0 and discharge.sum() * case.step_h > 100.0, (
         f"tank charged {charge.sum() * case.step_h:.0f} kWh, discharged {discharge.sum() * case.step_h:.0f} kWh")
-    assert seconds < 10.0, f"the centralized solve took {seconds:.1f} s"
 
 
 def test_the_tank_saves_money(district_4, tmp_path):
     """The same case without the tank (its 'active' set False) is feasible (the chillers alone hold comfort) and
     costs more."""
-    _, with_tank, _ = district_4
+    _, with_tank = district_4
     tables = _script().all_tables()["cooling_district_4"]
     tables["cold_storages"][0]["active"] = False
     path = tmp_path / "no_tank.xlsx"
@@ -88,7 +84,7 @@ def test_the_tank_saves_money(district_4, tmp_path):
 
 
 def test_demand_dependent_price_solves_and_lowers_the_peak(district_4):
-    _, flat, _ = district_4
+    _, flat = district_4
     case = read_case(CASES / "cooling_district_4_demand_price.xlsx")
     (grid,) = case.agents_of_kind("grid")
     assert grid.params["buy_price_slope_per_kw2h"] > 0
@@ -114,10 +110,7 @@ def test_script_rebuilds_the_shipped_workbooks_cell_for_cell(tmp_path):
 
 def test_twenty_buildings_solve_centrally():
     case = read_case(CASES / "cooling_district_20.xlsx")
-    started = time.perf_counter()
     result = solve_centralized(problem_from_case(case))
-    seconds = time.perf_counter() - started
     assert result.status == "optimal", result.status
-    assert seconds < 10.0, f"the centralized solve took {seconds:.1f} s"
     discharge = _series(result, "tank", "q_discharge")
     assert discharge.sum() * case.step_h > 100.0, f"tank discharged {discharge.sum() * case.step_h:.0f} kWh"

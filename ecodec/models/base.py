@@ -49,12 +49,20 @@ class TimeGrid:
 class Output:
     """A per-step quantity an agent reports in results: ``component`` is the Var or Expression on its block;
     ``label``: what the quantity is in words, for figures and tables (the unit is added there, e.g. 'grid import'
-    becomes 'grid import [kW]'); empty: the quantity's name is shown with spaces for underscores."""
+    becomes 'grid import [kW]'); empty: the quantity's name is shown with spaces for underscores.
+
+    ``band``: the names of the agent's two parameters (constants or profiles) between which the quantity must stay,
+    ``(lower, upper)``, as lo_k <= y_k <= hi_k at every step k (a zone temperature and its comfort band); the
+    report draws every agent's trajectory against its band and the largest violation max_k max(lo_k - y_k,
+    y_k - hi_k, 0).  ``schedule``: the quantity is an operating schedule the report draws per agent over time (a
+    chiller's cooling output, a storage's charging).  Neither changes the model."""
 
     quantity: str
     component: str
     unit: str
     label: str = ""
+    band: tuple[str, str] | tuple[()] = ()
+    schedule: bool = False
 
     def unit_in(self, currency: str) -> str:
         """The unit with the case's currency in place of the word 'currency' (a payment: 'EUR')."""
@@ -76,6 +84,9 @@ class Agent(DeclaredAgent, ABC):
     outputs: ClassVar[tuple[Output, ...]]
     #: The problem kind a case of these agents is (:mod:`ecodec.problem.contract`)
     problem_kind: ClassVar[str] = "coupled"
+    #: What an agent of this kind is as an asset the agents share, in words ('storage'); non-empty: the study
+    #: reports what the case costs without agents of this kind (:mod:`ecodec.study.shared_assets`)
+    shared_asset: ClassVar[str] = ""
 
     @abstractmethod
     def build(self, block: pyo.Block, grid: TimeGrid) -> AgentTerms:

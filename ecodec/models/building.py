@@ -125,9 +125,9 @@ class Building(Agent):
                "t_min_c": 21.0, "t_max_c": 26.0, "q_chiller_max_kw": 60.0, "cop": 3.5, "cop_temp_slope_per_k": 0.05,
                "cop_t_ref_c": 25.0, "q_exchange_max_kw": 30.0, "discretisation": "zoh"}
     outputs = (
-        Output("t_zone", "t_zone", "degC", "zone temperature"),
+        Output("t_zone", "t_zone", "degC", "zone temperature", band=("t_min_c", "t_max_c")),
         Output("q_cool", "q_cool", "kW", "cooling delivered to the zone"),
-        Output("q_chiller", "q_chiller", "kW", "own chiller's cooling output"),
+        Output("q_chiller", "q_chiller", "kW", "own chiller's cooling output", schedule=True),
         Output("p_el", "p_el", "kW", "chiller electricity"),
         Output("q_in", "q_in", "kW", "cold taken from the network"),
         Output("q_out", "q_out", "kW", "cold sent into the network"),

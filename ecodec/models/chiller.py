@@ -95,7 +95,8 @@ class Chiller(Agent):
                          "falling with the outside temperature (ecodec's design, see docs/district_cooling.md).")
     example = {"name": "chiller1", "active": False, "q_max_kw": 300.0, "cop": 4.5, "cop_temp_slope_per_k": 0.08,
                "cop_t_ref_c": 25.0, "t_out_c": 30.0, "om_cost_per_kwh_th": 0.002}
-    outputs = (Output("q", "q", "kW", "cold delivered"), Output("p_el", "p_el", "kW", "electricity used"))
+    outputs = (Output("q", "q", "kW", "cold delivered", schedule=True),
+               Output("p_el", "p_el", "kW", "electricity used"))
 
     def build(self, b: pyo.Block, grid: TimeGrid) -> AgentTerms:
         T = grid.steps

@@ -65,9 +65,10 @@ class ColdStorage(Agent):
                "q_charge_max_kw": 100.0, "q_discharge_max_kw": 100.0}
     outputs = (
         Output("e_end", "e_end", "kWh", "stored cold"),
-        Output("q_charge", "q_charge", "kW", "cold charged"),
-        Output("q_discharge", "q_discharge", "kW", "cold discharged"),
+        Output("q_charge", "q_charge", "kW", "cold charged", schedule=True),
+        Output("q_discharge", "q_discharge", "kW", "cold discharged", schedule=True),
     )
+    shared_asset = "storage"
 
     def build(self, b: pyo.Block, grid: TimeGrid) -> AgentTerms:
         T = grid.steps

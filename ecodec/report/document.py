@@ -12,7 +12,8 @@ Contents                       the sections below with page numbers (also as PDF
 Results at a glance            KPI tables (the comparison's numbers, printed by the CLI's formatter) and a
                                plain-language note for every run that did not converge or stopped early
 The case                       agents by kind with their parameters, coupling resources (if any), network
-Convergence                    cost gap, coupling violation, decision distance (log scales), bounds if any
+Convergence                    cost gap, coupling violation, decision distance (log scales), bounds if any,
+                               the consensus error of the agents' copies when a method records one
 Market                         a market case: bids, fractions sold, energy shares, payments and revenues per
                                agent and run, and the distributed decisions per iteration
 Learning                       runs that learn their gradients (DELTA): distance to the optimum, consensus error
@@ -21,11 +22,14 @@ Online sharing                 an online sharing case: loss, regret and violatio
                                bands, energy levels per node before and after sharing, surplus and shortage nodes
 Deployment                     a deployment case: the agents over the target density at the kept iterations, the
                                reference's end, the divergence and stationarity per iteration
-Dispatch                       per coupling resource, contributions stacked by agent, runs side by side
+Dispatch                       per coupling resource, contributions stacked by agent, runs side by side; every
+                               output that declares a band against it, with each run's largest violation, and
+                               the declared schedules per agent (declared_section.py)
 Stored energy                  energy states (kWh) of storage agents per run
 Grid exchange                  import and export of the grid agents per run
 Coupling prices                dual prices of the reference and the distributed estimates over time
-Costs per agent                bar chart and table, with each run's difference to the reference
+Costs per agent                bar chart and table, with each run's difference to the reference; what the
+                               shared assets save (the case solved without them), when the reference recorded it
 Run details                    how each run ended, timings, messages, warnings
 =============================  ==================================================================================
 
@@ -49,6 +53,7 @@ from reportlab.platypus import PageBreak
 from ecodec.errors import EcodecError
 from ecodec.files import atomic_write
 from ecodec.report import dispatch_figures, figures, market_figures
+from ecodec.report.declared_section import band_blocks, schedule_blocks, shared_asset_blocks
 from ecodec.report.deployment_section import deployment_section
 from ecodec.report.learning_section import learning_section
 from ecodec.report.online_section import online_section
@@ -169,7 +174,8 @@ class _Story:
         out.append(paragraph(
             "cost gap: |f - f*| / |f*| against the reference cost f*; max and RMS viol.: largest and root-mean-square "
             "residual of the coupling rows, each in its own unit; rel. viol.: largest residual of a resource over "
-            "its peak right-hand side; distance: ||x - x*|| / ||x*|| over all reported decisions; to 1% and to "
+            "its scale (its peak right-hand side, or the largest flow one agent can put through a balance whose "
+            "right-hand side is 0); distance: ||x - x*|| / ||x*|| over all reported decisions; to 1% and to "
             "0.1%: the iteration from which both cost gap and rel. viol. stay at or below that tolerance to the "
             "end of the run ('> N': not reached in the N iterations run); messages: messages the agents sent.", "caption"))
         for run, row in zip(self.runs, rows):
@@ -196,8 +202,9 @@ class _Story:
             out.append(heading("Coupling resources", 1))
             out.append(table(self._resource_rows()))
             out.append(paragraph("sense: how the sum of the agents' contributions must meet the right-hand side (== a "
-                             "balance, band: between a lower and an upper end); peak: the largest |right-hand side|, "
-                                 "the scale of the relative violation.", "caption"))
+                             "balance, band: between a lower and an upper end); scale: what its relative violation is "
+                                 "measured against: the largest |right-hand side|, or for a balance whose right-hand "
+                                 "side is 0 the largest flow one agent can put through it.", "caption"))
         if self.summary is not None:
             out += [heading("Communication network", 1),
                     *figure(figures.network_figure(self.summary), f"Communication graph: "
@@ -206,9 +213,10 @@ class _Story:
 
     def _resource_rows(self) -> list[list[str]]:
         worst = {run.method: kpi.max_violation_by_resource(run.coupling) for run in self.solved}
-        rows = [["resource", "unit", "sense", "peak"] + [f"max |residual| {m}" for m in worst]]
-        if self.summary is not None:
-            described = [(r["name"], r["unit"], r["sense"], f"{r['peak']:.4g}") for r in self.summary.resources]
+        rows = [["resource", "unit", "sense", "scale"] + [f"max |residual| {m}" for m in worst]]
+        if self.summary is not None:  # a summary saved before the scale was recorded has its peak only
+            described = [(r["name"], r["unit"], r["sense"], f"{r.get('scale', r['peak']):.4g}")
+                         for r in self.summary.resources]
         else:
             first = self.solved[0].coupling.drop_duplicates("resource")
             described = [(name, unit, "", "") for name, unit in zip(first["resource"], first["unit"])]
@@ -226,6 +234,9 @@ class _Story:
                        + ("relative coupling violation " if self.coupled else "")
                        + "and relative distance of the decisions"
                        + ("" if self.coupled else ", and the agents' largest tracking error of the aggregates")
+                       + (", and the consensus error a method records (for copies of shared variables: the "
+                          "largest distance of an agent's copy to their average, relative)" if any(
+                              "consensus_error" in run.history.columns for run in self.runs) else "")
                        + ". Dashed: the stopping tolerances; dotted vertical: a change of the method's phase (e.g. "
                        "the mixed-integer recovery).")]
 
@@ -278,7 +289,8 @@ class _Story:
                 + " stacked (supply up, consumption down), the net sum (black) and the limits the row sets (red, "
                 "dashed: required net supply, or its minimum and maximum, or a connection limit); one panel per "
                 "run."))]
-        return out
+        return out + band_blocks(self.runs, self.summary, self.palette) + schedule_blocks(self.runs, self.summary,
+                                                                                          self.palette)
 
     def storage(self) -> list:
         fig = dispatch_figures.storage_energy_figure(self.runs, self.palette, self.summary)
@@ -328,8 +340,7 @@ class _Story:
             rows.append([name] + [f"{c:,.2f}" for c in costs] + [f"{c - costs[0]:+,.2f}" for c in costs[1:]])
         totals = [float(run.objective) for run in self.solved]
         rows.append(["total"] + [f"{c:,.2f}" for c in totals] + [f"{c - totals[0]:+,.2f}" for c in totals[1:]])
-        return [*figure(fig, figures.agent_cost_caption(self.runs)),
-                table(rows)]
+        return [*figure(fig, figures.agent_cost_caption(self.runs)), table(rows), *shared_asset_blocks(reference)]
 
     def details(self) -> list:
         out = []

@@ -36,7 +36,8 @@ _METHOD_CYCLE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b
 _LOG_PANELS = (("cost_gap", "relative cost gap |f - f*| / |f*|", "cost_gap_tol"),
                ("rel_violation", "relative coupling violation", "violation_tol"),
                ("distance", "relative distance of decisions ||x - x*|| / ||x*||", None),
-               ("tracking_error_sigma", "aggregate tracking error maxᵢ ‖sᵢ − σ‖ / ‖σ‖", None))
+               ("tracking_error_sigma", "aggregate tracking error maxᵢ ‖sᵢ − σ‖ / ‖σ‖", None),
+               ("consensus_error", "consensus error of the agents' copies", None))
 BOUND_COLUMNS = ("lower_bound", "upper_bound")
 #: a method whose decisions are an average of its iterates (proximal dual decomposition) also records the last
 #: iterate's numbers; they are drawn thin and dotted beside the decisions' own curve
@@ -128,7 +129,10 @@ def _positive(values) -> np.ndarray:
 
 def convergence_figure(runs: list[RunResult]) -> Figure | None:
     """Per-iteration cost gap, relative violation and decision distance of every run with a history, on log
-    scales, with the stopping tolerances and phase changes marked; and a panel of the cost per iteration against
+    scales, with the stopping tolerances and phase changes marked; the consensus error of the agents' copies of
+    shared variables when a run records one (history column ``consensus_error``: max_i ||z_i - z_avg|| over a
+    scale for a method on structured programs, the aggregate estimates' error for DELTA); a panel of the cost per
+    iteration against
     the reference cost f*, with the lower and upper bounds of methods that report them (history columns
     ``lower_bound`` / ``upper_bound``).  None when no run has a history."""
     iterative = [run for run in runs if not run.history.empty]

@@ -42,12 +42,14 @@ from ecodec.io.workbook import read_case
 from ecodec.network import CommunicationNetwork, network_from_case
 from ecodec.progress import stage
 from ecodec.problem import PROBLEM_KINDS, problem_from_case
-from ecodec.results import CaseSummary, Comparison, RunResult, SeedRuns, case_summary, compare, save_runs
+from ecodec.results import CaseSummary, Comparison, RunResult, SeedRuns, compare, save_runs
 from ecodec.results.store import check_results_format, save_run
 from ecodec.results.workbook import write_results_workbook
 from ecodec.runtime import is_root_process, on_root
+from ecodec.study.declared_outputs import summary_with_declarations
 from ecodec.study.drivers_sheet import drivers_issues
 from ecodec.study.resume import method_checkpoint, output_lock, resume_directories
+from ecodec.study.shared_assets import INFO_KEY, shared_agents, shared_asset_value
 from ecodec.versions import file_hashes
 from ecodec.vocabulary import CENTRALIZED, INTERRUPTED
 
@@ -256,13 +258,19 @@ def _study(prepared: _Prepared, methods: list[str], options: MethodValues | None
     runs = runs_by_seed[first]
     reference = runs[0] if methods[0] == CENTRALIZED else None
     usable = reference if reference is not None and reference.has_solution else None
+    if usable is not None and seeds is None and shared_agents(problem):  # every MPI rank calls the solve
+        with stage(progress if root else None, "centralized: the case without its shared assets"):
+            value = shared_asset_value(problem, usable, typed[CENTRALIZED])
+        if value is not None:
+            usable.info[INFO_KEY] = value
     if not root:
         return None
     inputs = input_hashes(prepared.case)
     for result in (r for seed_runs in runs_by_seed.values() for r in seed_runs if inputs):
         result.info.setdefault("inputs", inputs)  # the files the numbers came from (the report's title page)
     comparison = compare(runs, usable) if usable is not None else None
-    study = Study(problem.name, problem, network, runs, reference, comparison, case_summary(problem, network),
+    study = Study(problem.name, problem, network, runs, reference, comparison,
+                  summary_with_declarations(problem, network),
                   seeds=SeedRuns.collect(runs_by_seed) if seeds else None)
     if output is not None:
         with interrupts_deferred(), stage(progress, f"saving the runs to {output}"):  # a Ctrl-C now takes effect

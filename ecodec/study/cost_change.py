@@ -30,9 +30,10 @@ import numpy as np
 from ecodec.decomposition import Hook, StoppingRules, placement_weights, run, spec_of
 from ecodec.decomposition.driver import run_driver
 from ecodec.errors import EcodecError
-from ecodec.results import RunResult, case_summary, compare, kpi
+from ecodec.results import RunResult, compare, kpi
 from ecodec.runtime import make_runtime
 from ecodec.study import load, method_options
+from ecodec.study.declared_outputs import summary_with_declarations
 from ecodec.vocabulary import CENTRALIZED
 
 METHOD = "delta"
@@ -117,7 +118,8 @@ def cost_change_study(case, changed, *, change_at: int, iterations: int,
         from ecodec.report import write_report
 
         runs = [optima[1], result]
-        write_report(report, runs, compare(runs, optima[1]), case_summary(after.problem, after.network))
+        summary = summary_with_declarations(after.problem, after.network)
+        write_report(report, runs, compare(runs, optima[1]), summary)
     return study
 
 
