@@ -135,7 +135,7 @@ def test_proximal_minimization_reaches_the_centralized_optimum_and_consensus(coo
     reference = run(window, network, "centralized")
     tol = 1e-2
     result = run(window, network, "proximal-minimization", options_for("proximal-minimization", graph),
-                 StoppingRules(max_iterations=4000, violation_tol=tol, cost_gap_tol=tol), reference=reference)
+                 StoppingRules(max_iterations=8000, violation_tol=tol, cost_gap_tol=tol), reference=reference)
     last = result.history.iloc[-1]
     assert result.status == "converged", result.info["message"]
     assert last["cost_gap"] <= tol and last["rel_violation"] <= tol and last["consensus_error"] <= tol

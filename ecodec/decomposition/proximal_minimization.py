@@ -31,6 +31,11 @@ the coupling rows on y_i are appended once, and the problem is passed as  c(k) f
 changes.  The multiplier estimate of each coupling row is the sum over the agents of its dual in their steps,
 divided by c(k) (every agent holds the rows; the prices are reported from it).
 
+A local QP that ends without a solution (HiGHS's active-set QP solver was seen to stop at its iteration limit once
+in 3000 iterations of a random-graph run) leaves the agent's copy as it was for that iteration, as if the agent had
+not been woken, with a warning in the log and in the run's warnings; three failures in a row stop the run with the
+agent, the iterations and the solver's status.
+
 History: ``consensus_error`` = max_i ||y_i - ybar||_inf / S (ybar the agents' average copy), a diagnostic the
 stopping rule reads (the coupling violation of the decisions, measured as for every method, falls with it).
 
@@ -46,6 +51,7 @@ G          ``floats_per_message``      |blocks| x T: the length of y (info of th
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,6 +67,7 @@ from ecodec.errors import SolveError
 from ecodec.problem.structured import StructuredProblem
 from ecodec.solvers.compiled import CompiledSubproblem
 
+log = logging.getLogger(__name__)
 METHOD = "proximal-minimization"
 
 
@@ -69,7 +76,7 @@ class ProximalMinimizationOptions(TimeVaryingGraphOptions):
     """Proximal minimization: ``step_size`` and ``step_decay`` of c(k), and the graph options."""
 
     method = METHOD
-    step_size: float = option(1.0, "-", "c(0) relative to S / Lambda: the fraction of the rows' scale a first "
+    step_size: float = option(3.0, "-", "c(0) relative to S / Lambda: the fraction of the rows' scale a first "
                               "proximal step may move a global variable", lower=0.0, lower_open=True)
     step_decay: float = decay_option(1.0)
 
@@ -109,7 +116,7 @@ def _sparse(entries: list[tuple[int, int, float]], shape: tuple[int, int]) -> sp
 class _ProximalAgent:
     """Agent i: its program with the copy y_i of the global variables, and its state."""
 
-    state_attributes = ("y", "x", "lam")  # what a checkpoint keeps
+    state_attributes = ("y", "x", "lam", "failed")  # what a checkpoint keeps
 
     def __init__(self, sub: CompiledSubproblem, rows: CouplingRows, agent_index: int):
         self.sub, self.rows, self.index = sub, rows, agent_index
@@ -171,6 +178,7 @@ class _ProximalAgent:
         self.y = np.zeros(layout.size)
         self.x: np.ndarray | None = None
         self.lam = np.zeros(rows.size)
+        self.failed: list[tuple[int, str]] = []  # (iteration, status) of local QPs without a solution
 
     def step(self, weights: dict[str, float], own: str, inbox: dict[str, np.ndarray], c: float, k: int) -> None:
         """z_i from the neighbours' copies, then the proximal step (the reduced QP) and the whole copy y_i."""
@@ -182,8 +190,15 @@ class _ProximalAgent:
         program.set_row_bounds(self.coupling, np.where(rows.equality, upper, -np.inf), upper)
         solution = program.solve()
         if not solution.has_solution:
+            self.failed.append((k + 1, solution.status))
+            if len(self.failed) < 3 or self.failed[-3][0] < k - 1:  # keeps its copy, as if it had not been woken
+                log.warning("proximal-minimization: agent '%s' (%s): the local QP ended '%s' at iteration %d; the "
+                            "agent keeps its previous copy for this iteration", self.sub.agent_name, self.sub.kind,
+                            solution.status, k + 1)
+                return
             raise SolveError(f"proximal-minimization: the local problem of agent '{self.sub.agent_name}' "
-                             f"({self.sub.kind}) has no solution at iteration {k + 1} ({solution.status})")
+                             f"({self.sub.kind}) has no solution at iterations {k - 1}, {k} and {k + 1} "
+                             f"({solution.status})")
         self.x = solution.x[: self.n_model]
         y = z + self.expand @ solution.x[self.w_cols]
         y[self.own_entries] = solution.x[self.y_cols]
@@ -243,6 +258,11 @@ class ProximalMinimization(NeighbourDriver):
         return self.rows.prices(total, self.problem.grid.step_h)
 
     def finish(self) -> dict[str, object]:
+        failed = self.runtime.gather(self.runtime.each(lambda name: list(self.local[name].failed)))
+        for name, steps in failed.items():
+            if steps:
+                self.warnings.append(f"agent '{name}': {len(steps)} local QP(s) without a solution (first at "
+                                     f"iteration {steps[0][0]}: {steps[0][1]}); it kept its previous copy there")
         return {"floats_per_message": self.layout.size, "global_blocks": int(self.layout.owner.size),
                 **self.graph_facts()}
 
