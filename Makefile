@@ -33,7 +33,7 @@ help:
 	@echo "  make check   set up, then run the quick tests only: not those marked slow or mpi (make test runs all)"
 	@echo "  make bench   set up, then run benchmarks/run.py (if it exists)"
 	@echo "  make cases   set up, then rebuild cases/*.xlsx from data/"
-	@echo "  make setup   system packages (Debian/Ubuntu) + virtualenv $(VENV) + pip install -e '.[dev,mpi,learning]'"
+	@echo "  make setup   system packages (Debian/Ubuntu) + virtualenv $(VENV) + pip install -e '.[dev,mpi,learning,analysis]'"
 	@echo "  make system  only check/install the system packages (scripts/setup_system.sh)"
 	@echo "  make clean   remove $(VENV) and caches (keeps cases/, data/, results/, reports/)"
 	@echo "Variables: PYTHON=$(PYTHON) VENV=$(VENV) PYTEST_ARGS= PIP_ARGS= TEST_WORKERS=$(TEST_WORKERS)"
@@ -58,7 +58,7 @@ $(VENV_PY): | $(SYSTEM_STAMP)
 
 # Re-run pip only when pyproject.toml changed (or the venv is new).
 $(INSTALL_STAMP): pyproject.toml | $(SYSTEM_STAMP) $(VENV_PY)
-	$(VENV_PY) -m pip install $(PIP_ARGS) -e '.[dev,mpi,learning]'
+	$(VENV_PY) -m pip install $(PIP_ARGS) -e '.[dev,mpi,learning,analysis]'
 	@touch $@
 
 # --- targets ------------------------------------------------------------------

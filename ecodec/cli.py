@@ -8,6 +8,7 @@ every rank runs the same command; rank 0 alone prints and writes.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import math
@@ -21,6 +22,9 @@ from ecodec.errors import CaseError, EcodecError
 from ecodec.vocabulary import RESULTS_FORMATS
 
 EXIT_BAD_INPUT = 2
+# modules with an ``add_parser(sub)`` that adds an analysis command (one entry per line)
+ANALYSIS_COMMANDS: tuple[str, ...] = (
+)
 VERBOSE_HELP = "log progress and solver details (before or after the command)"
 RESULTS_FORMAT_HELP = ("what --output holds besides the CSV tables: xlsx, the results workbook for people (the "
                        "default); parquet, one Parquet file per table for other programs; both")
@@ -118,6 +122,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ecodec {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in ANALYSIS_COMMANDS:  # the analysis tools: each module registers its command(s)
+        importlib.import_module(module).add_parser(sub)
 
     p = sub.add_parser("validate", help="check a case workbook and list every problem")
     p.add_argument("case", type=Path)

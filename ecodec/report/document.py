@@ -43,7 +43,6 @@ agree digit for digit.  The document is written atomically: an existing report i
 
 from __future__ import annotations
 
-import io
 import logging
 from pathlib import Path
 
@@ -51,14 +50,13 @@ from reportlab.lib.units import mm
 from reportlab.platypus import PageBreak
 
 from ecodec.errors import EcodecError
-from ecodec.files import atomic_write
 from ecodec.report import dispatch_figures, figures, market_figures
 from ecodec.report.declared_section import band_blocks, schedule_blocks, shared_asset_blocks
 from ecodec.report.deployment_section import deployment_section
 from ecodec.report.learning_section import learning_section
 from ecodec.report.online_section import online_section
-from ecodec.report.pdf import (FRAME_WIDTH, ReportDocument, figure, heading, paragraph, section_break, table,
-                               table_of_contents)
+from ecodec.report.pdf import (FRAME_WIDTH, figure, heading, paragraph, section_break, table, table_of_contents,
+                               write_pdf)
 from ecodec.report.run_notes import run_note, run_sentence
 from ecodec.report.tables import parameter_tables, value_text
 from ecodec.report.title_page import title_page
@@ -88,19 +86,10 @@ def write_report(path: str | Path, runs: list[RunResult], comparison: Comparison
     several seeds (without them, the online section shows the runs' own seed).  Raises EcodecError for a path that is not a .pdf or cannot be written,
     and for runs that do not match the comparison.
     """
-    path = Path(path)
-    if path.suffix.lower() != ".pdf":
-        raise EcodecError(f"{path}: a report is a PDF file; give a name ending in .pdf")
     story = report_story(runs, comparison, summary, seeds)
-    buffer = io.BytesIO()
-    document = ReportDocument(buffer, title=f"ecodec report: {comparison.case_name}",
-                              subject="centralized and distributed solutions compared",
-                              header=f"ecodec report  |  case {comparison.case_name}")
-    document.build_story(story)
-    try:
-        atomic_write(path, lambda tmp: tmp.write_bytes(buffer.getvalue()))
-    except OSError as exc:
-        raise EcodecError(f"{path}: the report cannot be written ({exc.strerror or exc})") from None
+    path = write_pdf(path, story, title=f"ecodec report: {comparison.case_name}",
+                     subject="centralized and distributed solutions compared",
+                     header=f"ecodec report  |  case {comparison.case_name}")
     log.info("wrote the report of case %s (%d runs) to %s", comparison.case_name, len(runs), path)
     return path
 

@@ -365,3 +365,22 @@ class ReportDocument(BaseDocTemplate):
                 before.keepWithNext = 1
         canvas_type = type("ReportCanvas", (_NumberedCanvas,), {"header": self._header})
         self.multiBuild(story, canvasmaker=canvas_type)
+
+
+def write_pdf(path: str | Path, story: list, title: str, subject: str, header: str) -> Path:
+    """Lay ``story`` out as an ecodec A4 document and write it to ``path`` (.pdf) atomically: an existing file is
+    replaced only by a whole document.  Raises EcodecError for a name not ending in .pdf or a path that cannot be
+    written.  Every ecodec PDF (the comparison report, the analysis tools' reports) is written here."""
+    from ecodec.errors import EcodecError
+    from ecodec.files import atomic_write
+
+    path = Path(path)
+    if path.suffix.lower() != ".pdf":
+        raise EcodecError(f"{path}: a report is a PDF file; give a name ending in .pdf")
+    buffer = io.BytesIO()
+    ReportDocument(buffer, title=title, subject=subject, header=header).build_story(story)
+    try:
+        atomic_write(path, lambda tmp: tmp.write_bytes(buffer.getvalue()))
+    except OSError as exc:
+        raise EcodecError(f"{path}: the report cannot be written ({exc.strerror or exc})") from None
+    return path
