@@ -47,8 +47,9 @@ class NeighbourDriver(Driver):
     """Base of the graph methods; subclasses keep their agents in ``self.local`` (each with ``price_scale`` and
     ``lam``)."""
 
-    def compile_agents(self, make_agent: Callable[[CompiledSubproblem], object]) -> float:
-        """Compile every local agent, build it with ``make_agent``; returns Lambda / S."""
+    def compile_agents(self, make_agent: Callable[[CompiledSubproblem], object], mip_rel_gap: float = 1e-6) -> float:
+        """Compile every local agent (``mip_rel_gap``: the relative MIP gap of a mixed-integer agent's solves),
+        build it with ``make_agent``; returns Lambda / S."""
         self.rows = CouplingRows.from_problem(self.problem)
         self.start_schedule()
         self.local: dict = {}
@@ -56,7 +57,7 @@ class NeighbourDriver(Driver):
         balanced = not np.any(self.rows.total)  # every agent knows the right-hand sides
 
         def compile_one(name):
-            sub = CompiledSubproblem(self.problem, name, mip_rel_gap=getattr(self.options, "mip_rel_gap", 1e-6))
+            sub = CompiledSubproblem(self.problem, name, mip_rel_gap=mip_rel_gap)
             self.subproblems[name] = sub
             self.local[name] = make_agent(sub)
             scales = [self.local[name].price_scale] + ([contribution_reach(sub, self.rows)] if balanced else [])

@@ -164,7 +164,7 @@ class ProximalDual(NeighbourDriver):
     def setup(self) -> None:
         n_agents = len(self.problem.agents)
         self.c0 = self.options.step_size * self.compile_agents(
-            lambda sub: _DualAgent(sub, self.rows, n_agents, self.options))
+            lambda sub: _DualAgent(sub, self.rows, n_agents, self.options), self.options.mip_rel_gap)
         self.mixed = self.problem.is_mixed_integer()
         self.step_sum, self.newer_sum = 0.0, None
 

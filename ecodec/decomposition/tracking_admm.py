@@ -206,7 +206,8 @@ class TrackingAdmm(NeighbourDriver):
 
     def setup(self) -> None:
         n_agents = len(self.problem.agents)
-        self.c = self.options.penalty * self.compile_agents(lambda sub: _TrackingAgent(sub, self.rows, n_agents))
+        self.c = self.options.penalty * self.compile_agents(lambda sub: _TrackingAgent(sub, self.rows, n_agents),
+                                                            self.options.mip_rel_gap)
         self.runtime.each(lambda name: self.local[name].set_penalty(self.c))
         self.decisions = {name: agent.z[: agent.sub.n_model_columns] for name, agent in self.local.items()}
         self.mixed = self.options.mixed_integer == "auto" and self.problem.is_mixed_integer()

@@ -207,18 +207,32 @@ class CoupledProblem:
         terms = {a.name: a.build(m.agents[a.name], self.grid) for a in self.agents}
         self._check_contributions(terms)
         terms = {name: self.resource_terms(agent_terms) for name, agent_terms in terms.items()}
+        self._add_coupling_rows(m, terms, elastic, lambda r, t: [terms[a.name].contributions[r][t] for a in self.agents
+                                                                 if r in terms[a.name].contributions])
+        return BuiltModel(m, terms)
+
+    def _add_coupling_rows(self, m: pyo.ConcreteModel, terms: dict[str, AgentTerms], elastic: bool,
+                           row_terms) -> None:
+        """The coupling rows ``m.coupling[r, t]``: lo_r,t <= sum of ``row_terms(r, t)`` (+ the slacks when
+        ``elastic``) <= hi_r,t, a row without finite bounds skipped; and the objective (total cost, or the slacks'
+        sum when ``elastic``)."""
         keys = [(r.name, t) for r in self.resources for t in self.grid.steps]
         bounds = {r.name: (r.lower(), r.upper()) for r in self.resources}
         if elastic:
             m.short = pyo.Var(keys, within=pyo.NonNegativeReals)
             m.surplus = pyo.Var(keys, within=pyo.NonNegativeReals)
-        m.coupling = pyo.Constraint(keys, rule=lambda m, r, t: pyo.Constraint.Skip if not (
-            np.isfinite(bounds[r][0][t]) or np.isfinite(bounds[r][1][t])) else self._coupling_row(
-            terms, r, t, bounds[r], slack=(m.short[r, t] - m.surplus[r, t]) if elastic else 0.0))
+
+        def row(m, r, t):
+            lo, hi = bounds[r][0][t], bounds[r][1][t]
+            if not (np.isfinite(lo) or np.isfinite(hi)):
+                return pyo.Constraint.Skip
+            total = sum(row_terms(r, t)) + ((m.short[r, t] - m.surplus[r, t]) if elastic else 0.0)
+            return (None if np.isinf(lo) else float(lo), total, None if np.isinf(hi) else float(hi))
+
+        m.coupling = pyo.Constraint(keys, rule=row)
         objective = sum(m.short[k] + m.surplus[k] for k in keys) if elastic else sum(
             terms[a.name].cost for a in self.agents)
         m.objective = pyo.Objective(expr=objective, sense=pyo.minimize)
-        return BuiltModel(m, terms)
 
     def local_model(self, agent: Agent) -> BuiltModel:
         """That agent alone: its own variables and constraints, its cost as the objective."""
@@ -259,12 +273,6 @@ class CoupledProblem:
         return lhs
 
     # -- internals ---------------------------------------------------------------------------------------
-    def _coupling_row(self, terms: dict[str, AgentTerms], resource: str, t: int, bounds, slack=0.0):
-        total = slack + sum(terms[a.name].contributions[resource][t] for a in self.agents
-                            if resource in terms[a.name].contributions)
-        lo, hi = bounds[0][t], bounds[1][t]
-        return (None if np.isinf(lo) else float(lo), total, None if np.isinf(hi) else float(hi))
-
     def _check_contributions(self, terms: dict[str, AgentTerms], require_cover: bool = True) -> None:
         declared = {r.carrier for r in self.resources}
         problems = []

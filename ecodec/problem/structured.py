@@ -103,23 +103,7 @@ class StructuredProblem(CoupledProblem):
         m.copy = pyo.Constraint(range(len(blocks)), steps, rule=lambda m, b, t: (
             terms[blocks[b][0]].contributions[blocks[b][1]][t] == m.glob[b, t]))
         by_resource = {r.name: [b for b, (_, name) in enumerate(blocks) if name == r.name] for r in self.resources}
-        keys = [(r.name, t) for r in self.resources for t in steps]
-        bounds = {r.name: (r.lower(), r.upper()) for r in self.resources}
-        if elastic:
-            m.short = pyo.Var(keys, within=pyo.NonNegativeReals)
-            m.surplus = pyo.Var(keys, within=pyo.NonNegativeReals)
-
-        def row(m, r, t):
-            lo, hi = bounds[r][0][t], bounds[r][1][t]
-            if not (np.isfinite(lo) or np.isfinite(hi)):
-                return pyo.Constraint.Skip
-            total = sum(m.glob[b, t] for b in by_resource[r]) + ((m.short[r, t] - m.surplus[r, t]) if elastic else 0)
-            return (None if np.isinf(lo) else float(lo), total, None if np.isinf(hi) else float(hi))
-
-        m.coupling = pyo.Constraint(keys, rule=row)
-        objective = sum(m.short[k] + m.surplus[k] for k in keys) if elastic else sum(
-            terms[a.name].cost for a in self.agents)
-        m.objective = pyo.Objective(expr=objective, sense=pyo.minimize)
+        self._add_coupling_rows(m, terms, elastic, lambda r, t: [m.glob[b, t] for b in by_resource[r]])
         return BuiltModel(m, terms)
 
 
