@@ -26,6 +26,12 @@ as many rounds as the graph's diameter (the default) every estimate mixes every 
 weight (the weights keep a positive self weight).  An estimate where a cost is undefined later on (too large a
 step) stops the run with a message naming the agent and the iteration.
 
+On a ring network ``start_averaging = 'ring-exact'`` replaces those rounds by finite-time exact averaging
+(:mod:`ecodec.network.ring_averaging`, arc-sum gossip, a schedule designed for ecodec [D]): each round one matching
+of ring edges talks, one scalar per coordinate of s per direction, and after n rounds (m = 2n agents; measured
+ceil(3n/2) + 2 for m = 2n + 1) every s_i^0 equals sigma(x^0) exactly, so the tracking errors start at rounding
+level.  On a network that is not one cycle through every agent this choice is refused.
+
 Stopping: the iteration is a fixed-point method whose answer is a stationary point, not a cost level, so it declares
 its own rule (:class:`~ecodec.decomposition.stopping.Tracking`) instead of the cost gap of the shared loop: it
 stops when the relative change of the decisions  ||x^k+1 - x^k|| / ||x^k||, the relative tracking error of the
@@ -40,6 +46,7 @@ symbol     option                  meaning
 =========  ======================  ==================================================================================
 gamma      ``step_size``           step of the projected gradient (> 0), in the units of x per unit of gradient
 delta      ``damping``             share of the step taken, in (0, 1]
+           ``start_averaging``     ``mixing`` (the rounds above) or ``ring-exact`` (exact in finite time, rings)
            ``consensus_rounds``    averaging rounds on s before the first step (None: the graph's diameter)
            ``step_tol``            the stopping rule above
 a_ij(k)    ``graph`` and options   fixed, random or periodic graphs (:mod:`ecodec.network.time_varying`)
@@ -61,11 +68,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ecodec.decomposition.neighbour_driver import NeighbourDriver, consensus_mix
-from ecodec.decomposition.options import TimeVaryingGraphOptions, option
+from ecodec.decomposition.options import OptionError, TimeVaryingGraphOptions, option
 from ecodec.decomposition.registry import Column, MethodSpec, register
 from ecodec.decomposition.stopping import Tracking
-from ecodec.declarations import INTEGER
-from ecodec.errors import SolveError
+from ecodec.declarations import INTEGER, Rule
+from ecodec.errors import NetworkError, SolveError
+from ecodec.network.ring_averaging import RingAveraging
 from ecodec.results import kpi
 from ecodec.results.run_result import AgentOutcome
 from ecodec.solvers.aggregative_functions import CompiledAggregativeAgent
@@ -73,19 +81,33 @@ from ecodec.solvers.aggregative_functions import CompiledAggregativeAgent
 METHOD = "aggregative-tracking"
 #: Decisions and aggregates are recorded per iteration when there are at most this many of them
 HISTORY_COLUMNS = 200
+START_AVERAGING = ("mixing", "ring-exact")
+#: consensus_rounds counts the rounds of 'mixing'; the ring fixes those of 'ring-exact'
+START_RULE = Rule(("consensus_rounds", "start_averaging"),
+                  lambda v: v["start_averaging"] == "mixing" or v["consensus_rounds"] is None,
+                  "none with start_averaging 'ring-exact' (the ring fixes its rounds)")
+
+
+def start_averaging_option():
+    """The ``start_averaging`` option: how s is averaged before the first step (module docstring)."""
+    return option("mixing", "-", "averaging of s before the first step: consensus_rounds rounds of mixing over "
+                  "every edge, or exact finite-time averaging on a ring network", choices=START_AVERAGING)
 
 
 @dataclass(frozen=True)
 class AggregativeTrackingOptions(TimeVaryingGraphOptions):
     """Projected aggregative tracking: ``step_size`` gamma (> 0), ``damping`` delta in (0, 1],
-    ``consensus_rounds`` (None: the graph's diameter), ``step_tol`` (stopping), and the graph options."""
+    ``start_averaging``, ``consensus_rounds`` (None: the graph's diameter), ``step_tol`` (stopping), and the graph
+    options."""
 
     method = METHOD
+    rules = (START_RULE,)
     step_size: float = option(1e-3, "x per unit of gradient", "gamma, the step of the projected gradient",
                               lower=0.0, lower_open=True)
     damping: float = option(1.0, "-", "delta, the share of the step taken", lower=0.0, upper=1.0, lower_open=True)
     consensus_rounds: int | None = option(None, "rounds", "averaging rounds on s before the first step (none: the "
                                           "graph's diameter)", lower=0, optional=True, dtype=INTEGER)
+    start_averaging: str = start_averaging_option()
     step_tol: float = option(1e-10, "-", "stop when the relative step and both tracking errors are at most this",
                              lower=0.0, upper=1.0, lower_open=True, upper_open=True)
 
@@ -164,7 +186,7 @@ class AggregativeTracking(NeighbourDriver):
 
     def start_agents(self, make_agent) -> None:
         """Compile every agent's functions, make its state with ``make_agent(functions)``, and average the
-        estimates s over every edge ``consensus_rounds`` times (the start of the module docstring)."""
+        estimates s as ``start_averaging`` says (the start of the module docstring)."""
         self.start_schedule()
         self.local = {}
 
@@ -176,17 +198,37 @@ class AggregativeTracking(NeighbourDriver):
         self.runtime.each(compile_one)
         n = len(self.problem.agents)
         network = self.runtime.network
-        rounds = network.diameter if self.options.consensus_rounds is None else self.options.consensus_rounds
-        every_edge = self.schedule.base
-        for _ in range(rounds):
-            inbox = self.runtime.exchange(self.runtime.each(lambda name: self.local[name].s), every_edge)
-            mixed = self.runtime.each(lambda name: consensus_mix(every_edge.weights_of(name), name,
-                                                                 self.local[name].s, inbox[name]))
-            for name, s in mixed.items():
-                self.local[name].s = s
+        if self.options.start_averaging == "ring-exact":
+            rounds = self.ring_exact_start()
+        else:
+            rounds = network.diameter if self.options.consensus_rounds is None else self.options.consensus_rounds
+            every_edge = self.schedule.base
+            for _ in range(rounds):
+                inbox = self.runtime.exchange(self.runtime.each(lambda name: self.local[name].s), every_edge)
+                mixed = self.runtime.each(lambda name: consensus_mix(every_edge.weights_of(name), name,
+                                                                     self.local[name].s, inbox[name]))
+                for name, s in mixed.items():
+                    self.local[name].s = s
         self.decisions = {name: agent.x for name, agent in self.local.items()}
         self.rounds = rounds
         self.record_values = n * self.problem.grid.T + len(self.problem.keys()) <= HISTORY_COLUMNS
+
+    def ring_exact_start(self) -> int:
+        """Replace every s_i by the exact mean by ring averaging, its rounds' matchings sent through the runtime;
+        returns the number of rounds."""
+        try:
+            ring = RingAveraging.from_network(self.runtime.network)
+        except NetworkError as exc:
+            raise OptionError(f"{self.options.method} option start_averaging 'ring-exact' needs a ring network: "
+                              f"{exc}; use start_averaging 'mixing'") from None
+        states = self.runtime.each(lambda name: ring.start(self.local[name].s))
+        for r in range(ring.n_rounds):
+            graph = ring.active_graph(r)
+            inbox = self.runtime.exchange(self.runtime.each(lambda name: ring.message(r, name, states[name])), graph)
+            self.runtime.each(lambda name: ring.receive(r, name, states[name], inbox[name]))
+        for name, state in states.items():
+            self.local[name].s = ring.result(state)
+        return ring.n_rounds
 
     def make_evaluator(self, reference):
         return _AggregativeEvaluator(self.problem, self.runtime, reference)

@@ -38,7 +38,9 @@ measured (``sample_aggregate``), the learning and optimisation rates (``learning
 ``step_size`` gamma_x; the slides show one gamma), the network (``layers`` x ``width``, ``activation``), the
 optimizer (``optimizer``), and ``cost_scale``.  ecodec's additions ``[D]``: ``pretrain_samples`` samples around the
 start fitted before the first iteration (0: none, as in the report), and the same ``consensus_rounds`` of averaging
-on s before the first step as aggregative tracking (a seller's estimate of the total bid is 0 otherwise).
+on s before the first step as aggregative tracking (a seller's estimate of the total bid is 0 otherwise), with its
+``start_averaging`` choice (``ring-exact``: exact finite-time averaging on a ring network,
+:mod:`ecodec.network.ring_averaging`).
 
 Stopping: the :class:`~ecodec.decomposition.stopping.Tracking` rule of aggregative tracking (``step_tol``); with a
 learned gradient the iterates settle in a neighbourhood and a run usually ends at its iteration limit.
@@ -55,7 +57,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ecodec.decomposition.aggregative_tracking import HISTORY_COLUMNS, AggregativeTracking, _TrackingAgent
+from ecodec.decomposition.aggregative_tracking import (HISTORY_COLUMNS, START_RULE, AggregativeTracking,
+                                                       _TrackingAgent, start_averaging_option)
 from ecodec.decomposition.neighbour_driver import consensus_mix
 from ecodec.decomposition.options import TimeVaryingGraphOptions, option
 from ecodec.decomposition.registry import Column, MethodSpec, register
@@ -74,6 +77,7 @@ class DeltaOptions(TimeVaryingGraphOptions):
     """DELTA's options (the module docstring gives each symbol)."""
 
     method = METHOD
+    rules = (START_RULE,)
     step_size: float = option(5e-3, "x per unit of gradient", "gamma_x, the step of the optimisation update",
                               lower=0.0, lower_open=True)
     learning_rate: float = option(3e-3, "-", "gamma_theta, the step of the learning update (0 freezes the "
@@ -103,6 +107,7 @@ class DeltaOptions(TimeVaryingGraphOptions):
                                  "fitted exactly)", lower=0)
     consensus_rounds: int | None = option(None, "rounds", "averaging rounds on s before the first step (none: the "
                                           "graph's diameter)", lower=0, optional=True, dtype=INTEGER)
+    start_averaging: str = start_averaging_option()
     seed: int = option(0, "-", "seed of the networks' weights and of the perturbations", lower=0)
     step_tol: float = option(1e-10, "-", "stop when the relative step and both tracking errors are at most this",
                              lower=0.0, upper=1.0, lower_open=True, upper_open=True)
