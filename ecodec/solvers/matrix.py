@@ -232,6 +232,10 @@ class MatrixProblem:
         self._check(self._h.changeColsBounds(columns.size, columns, _finite(np.broadcast_to(lower, columns.size)),
                                              _finite(np.broadcast_to(upper, columns.size))), "change column bounds")
 
+    def set_coefficient(self, row: int, column: int, value: float) -> None:
+        """Change one matrix coefficient in place (HiGHS keeps the basis for the next solve)."""
+        self._check(self._h.changeCoeff(int(row), int(column), float(value)), "change a coefficient")
+
     def set_row_bounds(self, rows, lower, upper) -> None:
         rows = np.asarray(rows, dtype=np.int32)
         if isinstance(lower, np.ndarray) and isinstance(upper, np.ndarray) and lower.size == upper.size == rows.size:
