@@ -24,6 +24,8 @@ from ecodec.vocabulary import RESULTS_FORMATS
 EXIT_BAD_INPUT = 2
 # modules with an ``add_parser(sub)`` that adds an analysis command (one entry per line)
 ANALYSIS_COMMANDS: tuple[str, ...] = (
+    "ecodec.cli_sensitivity",
+    "ecodec.cli_v2g",
 )
 VERBOSE_HELP = "log progress and solver details (before or after the command)"
 RESULTS_FORMAT_HELP = ("what --output holds besides the CSV tables: xlsx, the results workbook for people (the "
