@@ -58,6 +58,13 @@ _PUBLIC = {
     "Study": "ecodec.study", "solve_case": "ecodec.study", "run_case": "ecodec.study",
     "compare_case": "ecodec.study", "validate_case": "ecodec.study", "report_saved_runs": "ecodec.study",
     "cost_change_study": "ecodec.study.cost_change", "CostChangeStudy": "ecodec.study.cost_change",
+    # analysis tools
+    "wait_and_judge_epsilon": "ecodec.solvers.scenario_epsilon", "fleet_sensitivity": "ecodec.study.sensitivity",
+    "cargo_sensitivity": "ecodec.study.sensitivity", "sensitivity_analysis": "ecodec.study.sensitivity",
+    "SensitivityResult": "ecodec.results.sensitivity", "load_sensitivity": "ecodec.results.sensitivity",
+    "V2GOptions": "ecodec.study.v2g_profitability", "v2g_profitability": "ecodec.study.v2g_profitability",
+    "v2g_profitability_case": "ecodec.study.v2g_profitability",
+    "V2GProfitabilityResult": "ecodec.results.v2g_profitability", "RingAveraging": "ecodec.network",
     # errors
     "EcodecError": "ecodec.errors", "CaseError": "ecodec.errors", "ProblemError": "ecodec.errors",
     "AgentError": "ecodec.errors",

@@ -37,3 +37,9 @@ def test_the_python_api_page_runs(monkeypatch, tmp_path, capsys):
     assert after < before
     # DELTA: one sample per agent and iteration (and one each for the cost scale)
     assert "; 255 samples" in out and namespace["learned"].status == "iteration_limit"
+    # analysis tools: eps(7, 900, 1e-3) as a 60-digit evaluation gives it (tests/test_sensitivity.py), the cargo
+    # example's measured frequency below its bound, the V2G closed form agreeing with the optimisation at every price
+    assert "eps(7 of 900) = 0.026092" in out
+    cargo = namespace["cargo"]
+    assert cargo.draws == 200 and 0 < cargo.frequency <= cargo.eps_s_star < 1
+    assert namespace["v2g"].agreement == 1.0 and namespace["v2g"].boundary_closed_form > 0
