@@ -65,6 +65,8 @@ _PUBLIC = {
     "V2GOptions": "ecodec.study.v2g_profitability", "v2g_profitability": "ecodec.study.v2g_profitability",
     "v2g_profitability_case": "ecodec.study.v2g_profitability",
     "V2GProfitabilityResult": "ecodec.results.v2g_profitability", "RingAveraging": "ecodec.network",
+    "RandomizedPolynomialClassifier": "ecodec.learning", "predict_flexible": "ecodec.learning.ev_flexibility",
+    "flexible_fleet_from_history": "ecodec.study.ev_flexibility",
     # errors
     "EcodecError": "ecodec.errors", "CaseError": "ecodec.errors", "ProblemError": "ecodec.errors",
     "AgentError": "ecodec.errors",

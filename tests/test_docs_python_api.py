@@ -43,3 +43,6 @@ def test_the_python_api_page_runs(monkeypatch, tmp_path, capsys):
     cargo = namespace["cargo"]
     assert cargo.draws == 200 and 0 < cargo.frequency <= cargo.eps_s_star < 1
     assert namespace["v2g"].agreement == 1.0 and namespace["v2g"].boundary_closed_form > 0
+    # the classifier keeps fewer terms than the full degree-2 expansion of iris's 4 attributes (14) and fits it
+    kept, full, accuracy = re.search(r"iris: (\d+) of (\d+) degree-2 terms, accuracy ([\d.]+)", out).groups()
+    assert int(full) == 14 and 0 < int(kept) < 14 and float(accuracy) > 0.9

@@ -73,3 +73,12 @@ def test_delta_follows_a_change_of_the_costs(tmp_path):
     assert before < start / 30 and jump > 10 * before and end < jump / 20
     assert "samples of the costs: 16,008" in out  # 8 agents x 2000 iterations, and one each for the cost scale
     assert (tmp_path / "delta_cost_change.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def test_ev_flexibility_predicts_and_solves_a_fleet(tmp_path):
+    out = _run("ev_flexibility.py", "--output-dir", str(tmp_path))
+    predicted, arriving, truly, accuracy = re.search(r"(\d+) of (\d+) arriving sessions predicted flexible \((\d+) "
+                                                     r"are\); accuracy ([\d.]+)", out).groups()
+    assert int(arriving) == 100 and 0 < int(predicted) < 100
+    assert float(accuracy) > max(int(truly), 100 - int(truly)) / 100  # beats always giving the majority answer
+    assert (tmp_path / "ev_flexible.xlsx").is_file() and re.search(r"centralized cost [\d.]+ EUR", out)
