@@ -29,7 +29,7 @@ step) stops the run with a message naming the agent and the iteration.
 On a ring network ``start_averaging = 'ring-exact'`` replaces those rounds by finite-time exact averaging
 (:mod:`ecodec.network.ring_averaging`, arc-sum gossip, a schedule designed for ecodec [D]): each round one matching
 of ring edges talks, one scalar per coordinate of s per direction, and after n rounds (m = 2n agents; measured
-ceil(3n/2) + 2 for m = 2n + 1) every s_i^0 equals sigma(x^0) exactly, so the tracking errors start at rounding
+floor(3n/2) + 1 for m = 2n + 1 >= 5) every s_i^0 equals sigma(x^0) exactly, so the tracking errors start at rounding
 level.  On a network that is not one cycle through every agent this choice is refused.
 
 Stopping: the iteration is a fixed-point method whose answer is a stationary point, not a cost level, so it declares

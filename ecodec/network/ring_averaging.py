@@ -39,11 +39,13 @@ contain j, and together with j they cover the whole ring: exactly n rounds, the 
 
 Odd m = 2n + 1 [D]: the matchings A = {e_j : j even, j < 2n}, B = {e_j : j odd}, C = {e_2n} are cycled A, B, C,
 with a guard: an update is applied only when it lengthens the arc and keeps c^R_j + c^L_j <= m - 1 (so arcs stay
-disjoint); an edge neither of whose ends would apply its update is left out of the round.  Every applied update
-keeps R_j (L_j) the exact sum over its arc, so the output is exact once every agent reaches m - 1; the number of
-rounds is obtained by running the arc-length recursion (data-independent) when the schedule is built.  Measured
-counts: 4, 5, 7, 8, 10, 17 rounds for m = 3, 5, 7, 9, 11, 21, ceil(3n / 2) + 2 for every odd m checked (up to
-1001): below the paper's 3n for m >= 5, above it (4 > 3) for m = 3.  No proof of that count is claimed.
+disjoint); and an agent that is complete (c^R + c^L = m - 1: it knows the total S = x + L + R) sends S to an
+incomplete partner, which sets the arc on that side to S - x - (its other arc) and is complete too.  An edge
+neither of whose ends would update is left out of the round.  Every update keeps R_j (L_j) the exact sum over its
+arc, so the output is exact once every agent reaches m - 1; the number of rounds is obtained by running the
+arc-length recursion (data-independent) when the schedule is built.  Measured counts: 3, 4, 5, 7, 8, 16 rounds
+for m = 3, 5, 7, 9, 11, 21, and floor(3n / 2) + 1 for every odd m from 5 to 1001: within the paper's 3n for every
+odd m (equal for m = 3).  No proof of that count is claimed.
 
 Memory: two scalars per coordinate (R_j, L_j) besides x_j; the arc lengths depend only on (m, j, r) and are
 computed by each agent from m, so they are never sent.  Messages: one scalar per coordinate per direction of a
@@ -109,11 +111,14 @@ def ring_order(network: CommunicationNetwork) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class RingRound:
     """One round: the matched edges as position pairs (j, j+1 mod m), the positions j that set R_j and the
-    positions j+1 that set L_{j+1} (the guard may leave one end of an edge without an update)."""
+    positions j+1 that set L_{j+1} (the guard may leave one end of an edge without an update), and those that set
+    it from their complete partner's total instead (``adopts_right``: j from j+1; ``adopts_left``: j+1 from j)."""
 
     pairs: tuple[tuple[int, int], ...]
     sets_right: frozenset[int]
     sets_left: frozenset[int]
+    adopts_right: frozenset[int] = frozenset()
+    adopts_left: frozenset[int] = frozenset()
 
 
 @dataclass
@@ -147,22 +152,30 @@ def _schedule(m: int) -> tuple[tuple[RingRound, ...], np.ndarray]:
     while m >= 2 and np.any(right + left < m - 1):
         if len(rounds) >= limit:  # pragma: no cover - the recursion always finished in the measured range
             raise EcodecError(f"ring averaging over {m} agents did not finish within {limit} rounds")
-        pairs, sets_right, sets_left = [], set(), set()
+        pairs, sets_right, sets_left, adopts_right, adopts_left = [], set(), set(), set(), set()
         new_right, new_left = right.copy(), left.copy()
+        complete = right + left == m - 1
         for j in cycle[len(rounds) % len(cycle)]:
             k = (j + 1) % m
             grow_right = 1 + right[k]
-            if grow_right > right[j] and grow_right + left[j] <= m - 1:
+            if complete[k] and not complete[j]:  # the partner knows the total: take it
+                new_right[j] = m - 1 - left[j]
+                adopts_right.add(j)
+            elif grow_right > right[j] and grow_right + left[j] <= m - 1:
                 new_right[j] = grow_right
                 sets_right.add(j)
             grow_left = 1 + left[j]
-            if grow_left > left[k] and grow_left + right[k] <= m - 1:
+            if complete[j] and not complete[k]:
+                new_left[k] = m - 1 - right[k]
+                adopts_left.add(k)
+            elif grow_left > left[k] and grow_left + right[k] <= m - 1:
                 new_left[k] = grow_left
                 sets_left.add(k)
-            if j in sets_right or k in sets_left:
+            if {j, k} & (sets_right | sets_left | adopts_right | adopts_left):
                 pairs.append((j, k))
         right, left = new_right, new_left
-        rounds.append(RingRound(tuple(pairs), frozenset(sets_right), frozenset(sets_left)))
+        rounds.append(RingRound(tuple(pairs), frozenset(sets_right), frozenset(sets_left), frozenset(adopts_right),
+                                frozenset(adopts_left)))
     return tuple(rounds), np.column_stack([right, left])
 
 
@@ -203,7 +216,8 @@ class RingAveraging:
     @property
     def useful_messages(self) -> int:
         """Messages (one per direction of a matched edge) whose value the receiver uses, over all rounds."""
-        return sum(len(r.sets_right) + len(r.sets_left) for r in self.rounds)
+        return sum(len(r.sets_right) + len(r.sets_left) + len(r.adopts_right) + len(r.adopts_left)
+                   for r in self.rounds)
 
     def matching(self, r: int) -> tuple[tuple[str, str], ...]:
         """The agent pairs (left end, right end of e_j) that talk in round ``r`` (0-based)."""
@@ -220,10 +234,14 @@ class RingAveraging:
     def message(self, r: int, name: str, state: RingState) -> np.ndarray:
         """What agent ``name`` sends in round ``r``: x_j + L_j to its right neighbour when it is the left end of
         its edge, x_j + R_j to its left neighbour when it is the right end, nothing (an empty array) when unmatched."""
-        role = self._roles[self._check(r)].get(self._position(name))
+        r = self._check(r)
+        role = self._roles[r].get(self._position(name))
         if role is None:
             return np.empty(0)
-        return state.x + (state.left if role[0] == LEFT_END else state.right)
+        end, partner = role
+        if partner in self.rounds[r].adopts_right | self.rounds[r].adopts_left:  # complete: send the total
+            return state.x + state.left + state.right
+        return state.x + (state.left if end == LEFT_END else state.right)
 
     def receive(self, r: int, name: str, state: RingState, inbox: Mapping[str, np.ndarray]) -> None:
         """Agent ``name`` applies round ``r``'s message from its partner (``inbox``: {partner: array}), if the
@@ -234,7 +252,11 @@ class RingAveraging:
             return
         end, partner = role
         value = np.asarray(inbox[self.order[partner]], dtype=float)
-        if end == LEFT_END and j in self.rounds[r].sets_right:
+        if j in self.rounds[r].adopts_right:  # the partner's total: R_j is what is not x_j or L_j
+            state.right = value - state.x - state.left
+        elif j in self.rounds[r].adopts_left:
+            state.left = value - state.x - state.right
+        elif end == LEFT_END and j in self.rounds[r].sets_right:
             state.right = value.copy()
         elif end == RIGHT_END and j in self.rounds[r].sets_left:
             state.left = value.copy()
@@ -264,7 +286,13 @@ class RingAveraging:
             to_left = np.fromiter(round_.sets_left, dtype=int, count=len(round_.sets_left))
             new_right = array[(to_right + 1) % self.m] + right[(to_right + 1) % self.m]
             new_left = array[(to_left - 1) % self.m] + left[(to_left - 1) % self.m]
+            total = array + left + right
+            from_right = np.fromiter(round_.adopts_right, dtype=int, count=len(round_.adopts_right))
+            from_left = np.fromiter(round_.adopts_left, dtype=int, count=len(round_.adopts_left))
+            adopted_right = total[(from_right + 1) % self.m] - array[from_right] - left[from_right]
+            adopted_left = total[(from_left - 1) % self.m] - array[from_left] - right[from_left]
             right[to_right], left[to_left] = new_right, new_left
+            right[from_right], left[from_left] = adopted_right, adopted_left
         return (array + left + right) / self.m
 
     # -- internals ---------------------------------------------------------------------------------------
