@@ -148,7 +148,7 @@ def _schedule(m: int) -> tuple[tuple[RingRound, ...], np.ndarray]:
     right, left = np.zeros(m, dtype=int), np.zeros(m, dtype=int)
     rounds: list[RingRound] = []
     cycle = _matchings(m) if m >= 2 else []
-    limit = 3 * m + 3  # far above every count measured (ceil(3n/2) + 2 for odd m): a safety stop only
+    limit = 3 * m + 3  # far above every count measured (floor(3n/2) + 1 for odd m): a safety stop only
     while m >= 2 and np.any(right + left < m - 1):
         if len(rounds) >= limit:  # pragma: no cover - the recursion always finished in the measured range
             raise EcodecError(f"ring averaging over {m} agents did not finish within {limit} rounds")
