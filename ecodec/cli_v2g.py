@@ -62,8 +62,14 @@ def add_parser(sub) -> None:
 def _run(args: argparse.Namespace) -> int:
     from ecodec.study.v2g_profitability import V2GOptions, v2g_profitability_case
 
+    from ecodec.files import check_writable
+
     if args.report is not None and args.report.suffix.lower() != ".pdf":
         raise EcodecError(f"--report {args.report}: a report is a PDF file; give a name ending in .pdf")
+    if args.output is not None:  # every output checked before anything is solved
+        check_writable(args.output, directory=True, what="the V2G result")
+    if args.report is not None:
+        check_writable(args.report, directory=False, what="the report")
     options = V2GOptions(scenarios=args.scenarios, seed=args.seed, policy=args.policy,
                          up_probability=args.up_probability, down_probability=args.down_probability,
                          activation_fraction=args.activation_fraction, antithetic=args.antithetic,
@@ -82,7 +88,14 @@ def _run(args: argparse.Namespace) -> int:
         summary["written"] = written
         print(json.dumps(summary, indent=2, default=str))
         return 0
-    print(result.grid_table().to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+    from ecodec.report.v2g_section import grid_rows
+
+    rows = grid_rows(result)  # the report's table, so both show the same digits
+    widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
+    print(f"{result.case}: expected fleet profit ({result.currency}) against the reserve price "
+          f"({result.currency}/(kW h))")
+    for row in rows:
+        print("  " + "  ".join(cell.rjust(width) for cell, width in zip(row, widths)))
     print(f"boundary reserve price: closed form {result.boundary_closed_form:.6g}, optimization "
           f"{result.boundary_optimization:.6g} {result.currency}/(kW h); verdicts agree at {result.agreement:.0%} "
           f"of {len(result.reserve_prices)} prices ({result.vehicles} vehicles, {result.runtime_s:.1f} s)")

@@ -299,6 +299,8 @@ def sensitivity_study(case: str | Path, *, beta: float = 1e-3, draws: int = 1000
         raise EcodecError(f"{report}: a report is a PDF file; give a name ending in .pdf")
     if output is not None:
         check_writable(output, directory=True, what="the sensitivity result")
+    if report is not None:
+        check_writable(report, directory=False, what="the report")
     if str(case) == CARGO:
         result = cargo_sensitivity(n_items, beta=beta, draws=draws, seed=seed, progress=progress)
     else:
