@@ -5,12 +5,22 @@ These helpers only assemble inputs and read tables; they never compute an expect
 
 from __future__ import annotations
 
+import signal
+
 import numpy as np
 import pytest
 
 from ecodec.carriers import CARRIER_UNITS
 from ecodec.models.base import TimeGrid
 from ecodec.problem import CoupledProblem, CouplingResource
+
+
+def pytest_configure(config):
+    """A test runner started in the background of a non-interactive shell (``cmd &``, ``nohup``) inherits SIGINT
+    ignored, and so would every ecodec process the tests start (an ignored signal stays ignored across exec): the
+    tests of Ctrl-C then see runs that never stop.  Each test process takes back the default handling first."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(items):
