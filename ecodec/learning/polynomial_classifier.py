@@ -64,7 +64,7 @@ class RandomizedPolynomialClassifier(ClassifierMixin, BaseEstimator):
       ``model_score`` ('mse' = exp(-K MSE) or 'accuracy', [U]), ``score_gain`` K (1, [U]), ``step`` (None =
       adaptive gamma, [U]).
     * ``model_fit`` of each sampled model ('least_squares' on +/-1 labels [U], or 'logistic' [D]); ``final_fit``
-      of the selected terms ('logistic' [D], 'least_squares', or None = as ``model_fit``); ``ridge`` (0.01 per
+      of the selected terms ('logistic' [D], 'least_squares', or None = as ``model_fit``); ``ridge`` (0.1 per
       sample, [D]); ``C`` (1, inverse L2 strength of the logistic fits, [D]); ``validation_fraction`` (0.3, [D]),
       ``resample_validation`` (True: a fresh held-out share every iteration, [D]).
     * ``dcor_threshold`` / ``dcor_top_k`` (None: no filter): the distance-correlation pre-filter, one or neither.
@@ -73,7 +73,7 @@ class RandomizedPolynomialClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, degree=2, interaction_only=False, n_models=100, max_iter=100, initial_probability=None,
                  model_score="mse", score_gain=1.0, step=None, model_fit="least_squares", final_fit="logistic",
-                 ridge=0.01, C=1.0, validation_fraction=0.3, resample_validation=True, dcor_threshold=None,
+                 ridge=0.1, C=1.0, validation_fraction=0.3, resample_validation=True, dcor_threshold=None,
                  dcor_top_k=None, random_state=None):
         self.degree = degree
         self.interaction_only = interaction_only

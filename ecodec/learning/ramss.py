@@ -20,7 +20,7 @@ J(S)           ``model_score``             'mse': exp(-K MSE) [U], 'accuracy': s
 K              ``score_gain``              gain of the 'mse' score [U; 1]
 I_j            (importance)                mean J over models with j  -  mean J over models without j [U]
 gamma          ``step``                    step [U; None = adaptive 1 / (10 (J_max - mean J) + 0.1)]
-lambda         ``ridge``                   ridge weight, per sample, of every least-squares fit [D; 0.01]
+lambda         ``ridge``                   ridge weight, per sample, of every least-squares fit [D; 0.1]
 v              ``validation_fraction``     share of samples held out to score the sampled models [D; 0.3]
 (f, v)         ``resample_validation``     a fresh random split every iteration [D; True], or one split for all
 =============  ==========================  =====================================================================
@@ -106,7 +106,7 @@ class _Fitter:
 def ramss(phi: np.ndarray, y: np.ndarray, *, rng: np.random.Generator, n_models: int = 100,
           max_iter: int = 100,
           initial_probability: float | None = None, model_score: str = "mse", score_gain: float = 1.0,
-          step: float | None = None, model_fit: str = "least_squares", ridge: float = 0.01, C: float = 1.0,
+          step: float | None = None, model_fit: str = "least_squares", ridge: float = 0.1, C: float = 1.0,
           validation_fraction: float = 0.3, resample_validation: bool = True) -> Selection:
     """The RIPs after RaMSS on the terms ``phi`` (n_samples, m) with labels ``y`` in {-1, +1} (see the module
     docstring).
@@ -169,7 +169,7 @@ class RaMSSBinary(BaseEstimator):
     """
 
     def __init__(self, n_models=100, max_iter=100, initial_probability=None, model_score="mse", score_gain=1.0,
-                 step=None, model_fit="least_squares", final_fit="logistic", ridge=0.01, C=1.0,
+                 step=None, model_fit="least_squares", final_fit="logistic", ridge=0.1, C=1.0,
                  validation_fraction=0.3, resample_validation=True, random_state=None):
         self.n_models = n_models
         self.max_iter = max_iter
