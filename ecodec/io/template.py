@@ -130,9 +130,11 @@ def _readme_cells(col: Column, spec: SheetSpec) -> list:
 def _append(ws, values: list) -> None:
     """Append a row; text starting with '=' (a sense such as '==') is stored as text, not as a formula."""
     ws.append(values)
-    for cell in ws[ws.max_row]:
-        if isinstance(cell.value, str) and cell.value.startswith("="):
-            cell.data_type = "s"
+    formula_like = [i for i, v in enumerate(values) if isinstance(v, str) and v.startswith("=")]
+    if formula_like:  # looked up only then: openpyxl's max_row scans every cell of the sheet
+        row = ws[ws.max_row]
+        for i in formula_like:
+            row[i].data_type = "s"
 
 
 def _cell(value):

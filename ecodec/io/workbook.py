@@ -326,6 +326,7 @@ class _Reader(SheetReader):
     # -- network -----------------------------------------------------------------------------------------
     def _read_network(self, all_names: dict[str, None], active: list[str]) -> list[tuple[str, str]]:
         edges: list[tuple[str, str]] = []
+        is_active = set(active)
         for row, record in self.records(NETWORK):
             values = self.row_values(NETWORK, row, record)
             if values is None:
@@ -341,7 +342,7 @@ class _Reader(SheetReader):
             if ok and values["from"] == values["to"]:
                 self.issue(NETWORK.name, row, "to", values["to"], "an agent other than the one in 'from'")
                 ok = False
-            if ok and values["from"] in active and values["to"] in active:
+            if ok and values["from"] in is_active and values["to"] in is_active:
                 edges.append((values["from"], values["to"]))
             elif ok:
                 log.warning("network row %d: edge %s-%s left out because an agent is inactive", row,
