@@ -26,14 +26,20 @@ neighbours' degrees alone, which is why these weights suit distributed algorithm
 
 Named topologies over agents 0..N-1 (in agent order): ``path`` (i, i+1); ``ring`` the path plus (N-1, 0) when
 N > 2; ``complete`` every pair; ``erdos_renyi`` the random graph G(N, p) (each pair an edge independently with
-probability p; Gilbert 1959, Erdos & Renyi 1959) drawn by networkx from ``seed``, so the same seed gives the
-same graph.  A draw is connected with high probability once p exceeds ln(N) / N (Erdos & Renyi 1959).
+probability p; Gilbert 1959, Erdos & Renyi 1959) drawn as networkx's ``gnp_random_graph`` draws it from ``seed``
+(:func:`~ecodec.network.sparse_graph.gnp_pairs`), so the same seed gives the same graph.  A draw is connected
+with high probability once p exceeds ln(N) / N (Erdos & Renyi 1959).
 
 Decisions: a disconnected graph is an error (:class:`~ecodec.errors.NetworkError` naming the separate groups),
 never silently patched, because consensus over separate groups cannot reach the community-wide average;
 unknown names and self loops are errors; an edge given twice (in either direction) is one edge.  A single
 agent is a valid network without edges.  The workbook reader uses :func:`connected_groups` and
 :meth:`CommunicationNetwork.named` so that it reports exactly what this module would refuse.
+
+Cost: a network is immutable (a frozen dataclass over tuples), so what it derives is computed once and kept.
+Building and the connectivity check take O(N + E log E); row i of W is computed on first use, O(d_i), so
+:meth:`~CommunicationNetwork.weights_of` never builds the N x N matrix (800 MB at N = 10,000); the exact diameter
+costs O(D E N / 64) (:mod:`ecodec.network.sparse_graph`, which states the math of both).
 """
 
 from __future__ import annotations
@@ -41,14 +47,18 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import networkx as nx
 import numpy as np
 
 from ecodec.case import Case
 from ecodec.errors import NetworkError
+from ecodec.network.sparse_graph import (component_labels, edge_positions, gnp_pairs, hop_diameter,
+                                         metropolis_matrix, metropolis_row, neighbours_of_pairs)
 
 log = logging.getLogger(__name__)
 
@@ -56,27 +66,36 @@ TOPOLOGIES: tuple[str, ...] = ("complete", "ring", "path", "erdos_renyi")
 
 
 def connected_groups(agents: Sequence[str], edges: Iterable[tuple[str, str]]) -> list[tuple[str, ...]]:
-    """The connected components of the graph, each sorted by name; the largest group first, ties by name."""
-    graph = nx.Graph()
-    graph.add_nodes_from(agents)
-    graph.add_edges_from(edges)
-    return sorted((tuple(sorted(c)) for c in nx.connected_components(graph)), key=lambda g: (-len(g), g))
+    """The connected components of the graph, each sorted by name; the largest group first, ties by name.
+
+    A name that only appears in ``edges`` is a node too.  O((N + E) + N log N).
+
+    >>> connected_groups(["a", "b", "c", "d"], [("d", "a")])
+    [('a', 'd'), ('b',), ('c',)]
+    """
+    edges = list(edges)
+    names = list(dict.fromkeys(itertools.chain(agents, itertools.chain.from_iterable(edges))))
+    position = {name: k for k, name in enumerate(names)}
+    labels = component_labels(len(names), [position[a] for a, _ in edges], [position[b] for _, b in edges])
+    groups: dict[int, list[str]] = {}
+    for name, label in zip(names, labels.tolist()):
+        groups.setdefault(label, []).append(name)
+    return sorted((tuple(sorted(g)) for g in groups.values()), key=lambda g: (-len(g), g))
 
 
 def normalised_edges(index: dict[str, int], pairs: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
     """Each pair ordered as the agents are (``index``: name -> position), repeats removed, sorted by position."""
-    return tuple(sorted({tuple(sorted(pair, key=index.__getitem__)) for pair in pairs},
-                        key=lambda e: (index[e[0]], index[e[1]])))
+    ordered: dict[tuple[int, int], tuple[str, str]] = {}
+    for a, b in pairs:
+        i, j = index[a], index[b]
+        ordered[(i, j) if i < j else (j, i)] = (a, b) if i < j else (b, a)
+    return tuple(ordered[key] for key in sorted(ordered))
 
 
 def neighbour_lists(agents: Sequence[str], index: dict[str, int],
                     edges: Iterable[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
     """Every agent's neighbours over ``edges``, in agent order (an empty tuple for an isolated agent)."""
-    neighbours: dict[str, list[str]] = {name: [] for name in agents}
-    for a, b in edges:
-        neighbours[a].append(b)
-        neighbours[b].append(a)
-    return {name: tuple(sorted(ns, key=index.__getitem__)) for name, ns in neighbours.items()}
+    return neighbours_of_pairs(tuple(agents), edge_positions(index, edges))
 
 
 def format_groups(groups: Sequence[Sequence[str]]) -> str:
@@ -98,6 +117,8 @@ class CommunicationNetwork:
     topology: str = field(default="custom", compare=False)
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
     _neighbours: dict[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
+    _pairs: np.ndarray = field(init=False, repr=False, compare=False)
+    _rows: dict[str, dict[str, float]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         agents = tuple(self.agents)
@@ -105,7 +126,7 @@ class CommunicationNetwork:
             raise NetworkError("a communication network needs at least one agent")
         index = {name: i for i, name in enumerate(agents)}
         if len(index) != len(agents):
-            repeated = sorted({a for a in agents if agents.count(a) > 1})
+            repeated = sorted(a for a, times in Counter(agents).items() if times > 1)
             raise NetworkError(f"agent names must be unique; repeated: {', '.join(repeated)}")
         pairs = [tuple(edge) for edge in self.edges]
         if any(len(pair) != 2 for pair in pairs):
@@ -120,14 +141,18 @@ class CommunicationNetwork:
         normalised = normalised_edges(index, pairs)
         if len(normalised) < len(pairs):
             log.debug("%d repeated edges collapsed", len(pairs) - len(normalised))
-        groups = connected_groups(agents, normalised)
-        if len(groups) > 1:
+        positions = edge_positions(index, normalised)
+        positions.flags.writeable = False
+        if len(agents) > 1 and component_labels(len(agents), positions[:, 0], positions[:, 1]).max() > 0:
+            groups = connected_groups(agents, normalised)
             raise NetworkError(f"the communication graph ({self.topology}) is disconnected: {len(groups)} separate "
                                f"groups {format_groups(groups)}; add edges joining the groups")
         object.__setattr__(self, "agents", agents)
         object.__setattr__(self, "edges", normalised)
         object.__setattr__(self, "_index", index)
-        object.__setattr__(self, "_neighbours", neighbour_lists(agents, index, normalised))
+        object.__setattr__(self, "_neighbours", neighbours_of_pairs(agents, positions))
+        object.__setattr__(self, "_pairs", positions)
+        object.__setattr__(self, "_rows", {})
 
     # -- constructors ------------------------------------------------------------------------------------
     @classmethod
@@ -162,10 +187,10 @@ class CommunicationNetwork:
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise NetworkError(f"seed must be an integer >= 0, got {seed!r}")
         label = f"erdos_renyi(p={p:g}, seed={seed})"
-        drawn = nx.gnp_random_graph(n, p, seed=int(seed))
-        edges = tuple((agents[i], agents[j]) for i, j in drawn.edges())
-        groups = connected_groups(agents, edges)
-        if len(groups) > 1:
+        drawn = gnp_pairs(n, p, int(seed))  # the draw of networkx.gnp_random_graph(n, p, seed), in bulk
+        edges = tuple((agents[i], agents[j]) for i, j in drawn.tolist())
+        if n > 1 and component_labels(n, drawn[:, 0], drawn[:, 1]).max() > 0:
+            groups = connected_groups(agents, edges)
             raise NetworkError(f"the {label} draw over {n} agents is disconnected: {len(groups)} separate groups "
                                f"{format_groups(groups)}; use a larger edge_probability (draws are likely connected "
                                f"above ln(N)/N = {math.log(n) / n:.3g}) or another seed")
@@ -227,32 +252,35 @@ class CommunicationNetwork:
     # -- matrices ----------------------------------------------------------------------------------------
     def laplacian(self) -> np.ndarray:
         """L = D - A (N x N, agent order)."""
-        degree_of = np.array([self.degree(a) for a in self.agents], dtype=float)
-        laplacian = np.diag(degree_of)
-        for a, b in self.edges:
-            i, j = self._index[a], self._index[b]
-            laplacian[i, j] = laplacian[j, i] = -1.0
+        first, second = self._pairs[:, 0], self._pairs[:, 1]
+        laplacian = np.diag(np.bincount(np.concatenate([first, second]), minlength=self.n_agents).astype(float))
+        laplacian[first, second] = laplacian[second, first] = -1.0
         return laplacian
 
     def metropolis_weights(self) -> np.ndarray:
-        """Metropolis-Hastings weights W (N x N, agent order): symmetric, doubly stochastic, nonnegative."""
-        degree_of = [self.degree(a) for a in self.agents]
-        weights = np.zeros((self.n_agents, self.n_agents))
-        for a, b in self.edges:
-            i, j = self._index[a], self._index[b]
-            weights[i, j] = weights[j, i] = 1.0 / (1.0 + max(degree_of[i], degree_of[j]))
-        weights[np.diag_indices_from(weights)] = 1.0 - weights.sum(axis=1)
-        return weights
+        """Metropolis-Hastings weights W (N x N, agent order): symmetric, doubly stochastic, nonnegative.
+
+        Row i holds the numbers of :meth:`weights_of` (O(N^2) memory: methods read rows with weights_of)."""
+        return metropolis_matrix(self.n_agents, self._pairs)
 
     def weights_of(self, name: str) -> dict[str, float]:
-        """Row ``name`` of :meth:`metropolis_weights` as {agent: weight}, self included, nonzero entries only."""
-        row = self.metropolis_weights()[self.index(name)]
-        return {agent: float(w) for agent, w in zip(self.agents, row) if w != 0.0}
+        """Row ``name`` of :meth:`metropolis_weights` as {agent: weight} in agent order, self included, nonzero
+        entries only; O(degree), computed once per agent and kept (a new dict is returned each call).
 
-    @property
+        >>> CommunicationNetwork.named("path", ["a", "b", "c"]).weights_of("a")
+        {'a': 0.6666666666666667, 'b': 0.3333333333333333}
+        """
+        row = self._rows.get(name)
+        if row is None:
+            self.index(name)
+            row = self._rows[name] = metropolis_row(name, self._neighbours, self._index)
+        return dict(row)
+
+    @cached_property
     def diameter(self) -> int:
-        """The longest shortest path between two agents, in hops (0 for a single agent)."""
-        return int(nx.diameter(self.graph))
+        """The longest shortest path between two agents, in hops (0 for a single agent); exact
+        (:func:`hop_diameter`), computed on first use and kept."""
+        return hop_diameter(self.n_agents, self._pairs)
 
     def describe(self) -> str:
         """One line: topology, number of agents and edges, diameter (longest shortest path, in hops)."""
@@ -272,7 +300,8 @@ def network_from_case(case: Case) -> CommunicationNetwork:
     else:
         network = CommunicationNetwork.named(case.topology, agents, edge_probability=case.edge_probability,
                                              seed=case.seed)
-    log.info("case '%s': %s", case.name, network.describe())
+    if log.isEnabledFor(logging.INFO):
+        log.info("case '%s': %s", case.name, network.describe())
     return network
 
 

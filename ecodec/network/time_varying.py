@@ -39,13 +39,17 @@ stochastic, but it mixes slowly on sparse active graphs (an agent with 1 active 
 active neighbours' active degrees, one number per message.  The random draws are seeded per iteration, with
 ``[seed, k]``, rather than taken from one stream: graph k is then a pure function of (seed, k), the same on every
 MPI rank, after a restart, and whatever iterations were drawn before, in any order.
+
+Cost: an active graph is the base edges kept by a boolean mask (already ordered, so no sorting): O(N + |E_k|) to
+build, weight rows O(d_i(k)) on first use and then kept; a window's union is checked with scipy's connected
+components, O(N + |E|), and the groups are only named when it is disconnected.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,6 +57,8 @@ import numpy as np
 from ecodec.errors import NetworkError
 from ecodec.network.graph import (CommunicationNetwork, connected_groups, format_groups, neighbour_lists,
                                   normalised_edges)
+from ecodec.network.sparse_graph import (component_labels, edge_positions, metropolis_matrix, metropolis_row,
+                                         neighbours_of_pairs)
 
 log = logging.getLogger(__name__)
 
@@ -72,19 +78,38 @@ class ActiveGraph:
     edges: tuple[tuple[str, str], ...]
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
     _neighbours: dict[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
+    _rows: dict[str, dict[str, float]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         agents = tuple(self.agents)
         index = {name: i for i, name in enumerate(agents)}
         pairs = [tuple(edge) for edge in self.edges]
-        bad = [pair for pair in pairs if len(pair) != 2 or pair[0] == pair[1] or not set(pair) <= index.keys()]
-        if bad:
-            raise NetworkError(f"an active edge must join two different agents of {', '.join(agents)}; got {bad[0]!r}")
-        normalised = normalised_edges(index, pairs)
+        bad = next((pair for pair in pairs if len(pair) != 2 or pair[0] == pair[1] or pair[0] not in index
+                    or pair[1] not in index), None)
+        if bad is not None:
+            raise NetworkError(f"an active edge must join two different agents of {', '.join(agents)}; got {bad!r}")
+        self._fill(agents, normalised_edges(index, pairs), index, None)
+
+    def _fill(self, agents: tuple[str, ...], edges: tuple[tuple[str, str], ...], index: dict[str, int],
+              neighbours: dict[str, tuple[str, ...]] | None) -> None:
         object.__setattr__(self, "agents", agents)
-        object.__setattr__(self, "edges", normalised)
+        object.__setattr__(self, "edges", edges)
         object.__setattr__(self, "_index", index)
-        object.__setattr__(self, "_neighbours", neighbour_lists(agents, index, normalised))
+        object.__setattr__(self, "_neighbours", neighbours or neighbour_lists(agents, index, edges))
+        object.__setattr__(self, "_rows", {})
+
+    @classmethod
+    def _of_network(cls, network: CommunicationNetwork, mask: np.ndarray | None = None) -> ActiveGraph:
+        """The base edges of ``network`` kept by ``mask`` (all without one), O(N + E): they are normalised already
+        and stay in order, so the checks and the sorting of the constructor are skipped."""
+        graph = cls.__new__(cls)
+        if mask is None:
+            graph._fill(network.agents, network.edges, network._index, network._neighbours)
+        else:
+            edges = tuple(itertools.compress(network.edges, mask.tolist()))
+            neighbours = neighbours_of_pairs(network.agents, network._pairs[mask])
+            graph._fill(network.agents, edges, network._index, neighbours)
+        return graph
 
     @property
     def n_edges(self) -> int:
@@ -102,23 +127,18 @@ class ActiveGraph:
 
     def weights_of(self, name: str) -> dict[str, float]:
         """Row ``name`` of the Metropolis-Hastings weights of this graph, {agent: weight} in agent order, self
-        included, computed from the degrees of ``name`` and its active neighbours only (O(degree))."""
-        neighbours = self.neighbours(name)
-        own = len(neighbours)
-        off = {other: 1.0 / (1.0 + max(own, len(self._neighbours[other]))) for other in neighbours}
-        row = dict(off)
-        row[name] = 1.0 - math.fsum(off.values())
-        return {agent: row[agent] for agent in sorted(row, key=self._index.__getitem__)}
+        included, computed from the degrees of ``name`` and its active neighbours only (O(degree)) on first use,
+        then kept (a new dict is returned each call)."""
+        row = self._rows.get(name)
+        if row is None:
+            self.neighbours(name)
+            row = self._rows[name] = metropolis_row(name, self._neighbours, self._index)
+        return dict(row)
 
     def metropolis_weights(self) -> np.ndarray:
-        """The N x N Metropolis-Hastings matrix of this graph (agent order): symmetric and doubly stochastic."""
-        degree_of = [len(self._neighbours[a]) for a in self.agents]
-        weights = np.zeros((len(self.agents), len(self.agents)))
-        for a, b in self.edges:
-            i, j = self._index[a], self._index[b]
-            weights[i, j] = weights[j, i] = 1.0 / (1.0 + max(degree_of[i], degree_of[j]))
-        weights[np.diag_indices_from(weights)] = 1.0 - weights.sum(axis=1)
-        return weights
+        """The N x N Metropolis-Hastings matrix of this graph (agent order): symmetric and doubly stochastic; row i
+        holds the numbers of :meth:`weights_of`."""
+        return metropolis_matrix(len(self.agents), edge_positions(self._index, self.edges))
 
 
 class GraphSchedule:
@@ -151,7 +171,7 @@ class GraphSchedule:
         default = {"fixed": 1, "random": DEFAULT_RANDOM_WINDOW, "periodic": self.period}[mode]
         self.window = int(window) if window is not None else default
         self._edge_ids = np.arange(network.n_edges)
-        self._base = ActiveGraph(network.agents, network.edges)
+        self._base = ActiveGraph._of_network(network)
         self._last: tuple[int, np.ndarray, ActiveGraph | None] | None = None
         self._union: np.ndarray = np.zeros(network.n_edges, dtype=bool)
         self._union_window = -1
@@ -162,7 +182,8 @@ class GraphSchedule:
                     [self._mask(k) for k in range(m * self.window, (m + 1) * self.window)]))
                 if problem is not None:
                     raise NetworkError(f"{self.describe()}: {problem}; use a window >= the period ({self.period})")
-        log.debug("graph schedule: %s", self.describe())
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("graph schedule: %s", self.describe())
 
     @property
     def is_fixed(self) -> bool:
@@ -182,8 +203,7 @@ class GraphSchedule:
         mask = self._mask(k)
         assert self._last is not None
         if self._last[2] is None:
-            edges = tuple(self.network.edges[e] for e in np.flatnonzero(mask))
-            self._last = (self._last[0], mask, ActiveGraph(self.network.agents, edges))
+            self._last = (self._last[0], mask, ActiveGraph._of_network(self.network, mask))
         return self._last[2]
 
     def window_check(self, k: int) -> str | None:
@@ -238,10 +258,10 @@ class GraphSchedule:
 
     def _check_union(self, m: int, union: np.ndarray) -> str | None:
         """None if the edges in ``union`` connect every agent, else what separates window m."""
-        edges: Iterable[tuple[str, str]] = (self.network.edges[e] for e in np.flatnonzero(union))
-        groups = connected_groups(self.network.agents, edges)
-        if len(groups) == 1:
+        pairs = self.network._pairs[union]
+        if component_labels(self.network.n_agents, pairs[:, 0], pairs[:, 1]).max(initial=0) == 0:
             return None
+        groups = connected_groups(self.network.agents, itertools.compress(self.network.edges, union.tolist()))
         first, last = m * self.window + 1, (m + 1) * self.window
         return (f"the active edges of iterations {first}..{last} (1-based) leave the agents in {len(groups)} "
                 f"separate groups {format_groups(groups)}")
