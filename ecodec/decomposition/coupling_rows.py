@@ -77,8 +77,10 @@ class CouplingRows:
         """(G_i, g0_i) with  s_k h_i,r,t(x) = G_i x + g0_i  for every row k (x: the model columns)."""
         select = self.resource * self.T + self.step
         h = sub.contribution_map
-        g = sp.diags_array(self.sign) @ h.matrix[select]
-        return sp.csr_array(g), self.sign * h.offset[select]
+        rows = h.matrix[select]
+        signs = np.repeat(self.sign, np.diff(rows.indptr))
+        return sp.csr_array((rows.data * signs, rows.indices, rows.indptr), shape=rows.shape), \
+            self.sign * h.offset[select]
 
     def band_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """Indices (lower part, upper part) of the two rows of each band resource and step."""
@@ -98,13 +100,13 @@ class CouplingRows:
         is unbounded that way gets the range of its two LPs over the agent's (relaxed) constraints."""
         g, g0 = self.local_rows(sub)
         lower, upper = sub.column_bounds()
-        positive, negative = g.copy(), g.copy()
-        positive.data = np.maximum(positive.data, 0.0)
-        negative.data = np.minimum(negative.data, 0.0)
-        positive.eliminate_zeros()
-        negative.eliminate_zeros()
-        lo = positive @ lower + negative @ upper + g0
-        hi = positive @ upper + negative @ lower + g0
+        row = np.repeat(np.arange(g.shape[0]), np.diff(g.indptr))
+        d, column = g.data, g.indices
+        with np.errstate(invalid="ignore"):  # 0 x inf: a zero entry adds nothing
+            lows = np.where(d > 0, d * lower[column], np.where(d < 0, d * upper[column], 0.0))
+            highs = np.where(d > 0, d * upper[column], np.where(d < 0, d * lower[column], 0.0))
+        lo = np.bincount(row, weights=lows, minlength=g.shape[0]) + g0
+        hi = np.bincount(row, weights=highs, minlength=g.shape[0]) + g0
         for k in np.flatnonzero(~(np.isfinite(lo) & np.isfinite(hi))):
             lo[k], hi[k] = sub.linear_range(g[[k]], g0[k])
         return lo, hi

@@ -56,6 +56,7 @@ from ecodec.problem.coupled import CoupledProblem
 from ecodec.results import kpi
 from ecodec.results.run_result import AgentOutcome, RunResult, utc_timestamp
 from ecodec.solvers.compiled import CompiledSubproblem
+from ecodec.solvers.shared_layout import SubproblemCompiler
 from ecodec.versions import machine_facts, software_versions
 from ecodec.vocabulary import INFEASIBLE, INTERRUPTED, ITERATION_LIMIT
 
@@ -80,6 +81,7 @@ class Driver(ABC):
         self.runtime = runtime
         self.options = options
         self.subproblems: dict[str, CompiledSubproblem] = {}
+        self._compiler: SubproblemCompiler | None = None  # made at the first compile_subproblem
         self.decisions: dict[str, np.ndarray] = {}
         self.warnings: list[str] = []
         self.abandoned: str | None = None  # set by setup() when the method cannot run on this problem: why
@@ -88,6 +90,14 @@ class Driver(ABC):
     @abstractmethod
     def setup(self) -> None:
         """Compile the local subproblems of the agents this runtime hosts and initialise their state."""
+
+    def compile_subproblem(self, name: str, mip_rel_gap: float = 1e-6) -> CompiledSubproblem:
+        """Agent ``name``'s compiled subproblem, kept in ``subproblems``; agents of one structure hosted here share
+        one layout (:mod:`ecodec.solvers.shared_layout`)."""
+        if self._compiler is None:
+            self._compiler = SubproblemCompiler(self.problem, self.runtime.local_agents, mip_rel_gap=mip_rel_gap)
+        sub = self.subproblems[name] = self._compiler(name)
+        return sub
 
     @abstractmethod
     def iterate(self, k: int) -> dict[str, float]:

@@ -57,8 +57,7 @@ class NeighbourDriver(Driver):
         balanced = not np.any(self.rows.total)  # every agent knows the right-hand sides
 
         def compile_one(name):
-            sub = CompiledSubproblem(self.problem, name, mip_rel_gap=mip_rel_gap)
-            self.subproblems[name] = sub
+            sub = self.compile_subproblem(name, mip_rel_gap)
             self.local[name] = make_agent(sub)
             scales = [self.local[name].price_scale] + ([contribution_reach(sub, self.rows)] if balanced else [])
             return np.array(scales)

@@ -26,8 +26,14 @@ Param = float | np.ndarray
 
 
 def at(value: Param, t: int) -> float:
-    """Value of a constant or a profile (array, list or tuple) at step ``t`` (0-based)."""
-    return float(value[t]) if isinstance(value, (np.ndarray, list, tuple)) else float(value)
+    """Value of a constant or a profile (array, list or tuple) at step ``t`` (0-based).  A Pyomo parameter stands
+    for the number while one layout is compiled for many agents (:mod:`ecodec.solvers.shared_layout`) and is
+    returned as it is (a profile's entry at ``t``)."""
+    if isinstance(value, (np.ndarray, list, tuple)):
+        return float(value[t])
+    if hasattr(value, "is_indexed"):  # a Pyomo component
+        return value[t] if value.is_indexed() else value
+    return float(value)
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ class AggregativeProblem:
         return len(self.agents)
 
     def agent(self, name: str) -> AggregativeAgent:
-        return agent_named(self.agents, name)
+        return agent_named(self.agents, name, self.__dict__.setdefault("_agent_index", {}))
 
     def is_mixed_integer(self) -> bool:
         return False

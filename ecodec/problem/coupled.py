@@ -80,8 +80,16 @@ def expression_reach(expr) -> float:
     return max(ends, default=0.0)
 
 
-def agent_named(agents, name: str):
-    """The agent of ``agents`` called ``name``; KeyError when there is none."""
+def agent_named(agents, name: str, index: dict | None = None):
+    """The agent of ``agents`` called ``name``; KeyError when there is none.  ``index``: a dict the caller keeps
+    to look names up in constant time (filled on first use, read again while it covers ``agents``)."""
+    if index is not None:
+        if len(index) != len(agents):
+            index.clear()
+            index.update((a.name, a) for a in agents)
+        found = index.get(name)
+        if found is not None and found.name == name:
+            return found
     for a in agents:
         if a.name == name:
             return a
@@ -118,7 +126,7 @@ class CoupledProblem:
 
     # -- views -------------------------------------------------------------------------------------------
     def agent(self, name: str) -> Agent:
-        return agent_named(self.agents, name)
+        return agent_named(self.agents, name, self.__dict__.setdefault("_agent_index", {}))
 
     def resource(self, name: str) -> CouplingResource:
         for r in self.resources:

@@ -146,7 +146,7 @@ class DeploymentProblem:
         return int(self.centres.shape[0])
 
     def agent(self, name: str) -> DeploymentAgent:
-        return agent_named(self.agents, name)
+        return agent_named(self.agents, name, self.__dict__.setdefault("_agent_index", {}))
 
     def is_mixed_integer(self) -> bool:
         return False

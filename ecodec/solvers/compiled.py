@@ -87,11 +87,115 @@ class OutputRows:
     start: int
 
 
+@dataclass
+class StandardForm:
+    """One agent's local program in numbers, as :class:`CompiledSubproblem` solves it: columns in the order of
+    ``columns`` (Pyomo variables, read only for their names), rows in the order of ``rows`` (constraints), the
+    cost  c' x + c0, the contribution map  H x + h0  (one row per resource and step) and the output map  D x + d0."""
+
+    cost: np.ndarray
+    offset: float
+    lower: np.ndarray
+    upper: np.ndarray
+    matrix: sp.csc_array
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    integer: np.ndarray
+    contribution: LinearMap
+    output: LinearMap
+    columns: list
+    rows: list
+    fed: tuple[str, ...]
+    outputs: tuple[OutputRows, ...]
+    model: object = field(default=None, repr=False)  # the Pyomo model the names are read in (kept alive)
+
+
+@dataclass
+class BuiltForm:
+    """:func:`build_standard_form`'s result: the numbers and the Pyomo objects they were read from (a shared
+    layout, :mod:`ecodec.solvers.shared_layout`, reads them again with the numbers left as parameters)."""
+
+    form: StandardForm
+    model: pyo.ConcreteModel
+    compiled_rows: list  # Pyomo's standard-form rows: (constraint, bound type)
+    cost_expression: object
+    contribution_expressions: list
+    output_expressions: list
+
+
+def build_standard_form(problem: CoupledProblem, agent) -> BuiltForm:
+    """Build ``agent``'s local model in Pyomo and compile it to a :class:`StandardForm` (module docstring)."""
+    name = agent.name
+    built = problem.local_model(agent)
+    model, block, terms = built.model, built.block(name), built.terms[name]
+    try:
+        form = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
+    except (ValueError, TypeError, NotImplementedError) as exc:
+        raise ProblemError(f"agent '{name}' ({agent.kind}) cannot be compiled to a linear program for the "
+                           f"distributed methods: {exc}") from None
+    columns = list(form.columns)
+    seen = {id(v) for v in columns}
+    columns += [v for v in block.component_data_objects(pyo.Var, active=True, descend_into=True)
+                if not v.fixed and id(v) not in seen]
+    n = len(columns)
+    index = {id(v): j for j, v in enumerate(columns)}
+    a = sp.csc_array(form.A) if form.A.shape[0] else sp.csc_array((0, len(form.columns)))
+    a.resize((a.shape[0], n))
+    rhs = np.asarray(form.rhs, dtype=float)
+    bound_type = np.array([row.bound_type for row in form.rows], dtype=int)
+    cost = np.zeros(n)
+    if form.c.shape[1]:
+        cost[: form.c.shape[1]] = form.c.toarray()[0]
+    resources = [r.name for r in problem.resources]
+    contribution_exprs = [e for r in resources for e in terms.contributions.get(r, [0.0] * problem.grid.T)]
+    outputs, output_exprs = [], []
+    for out in agent.reported_outputs(block):
+        component = block.component(out.component)
+        outputs.append(OutputRows(out.quantity, out.unit, len(output_exprs)))
+        output_exprs += [component[t] for t in problem.grid.steps]
+    standard = StandardForm(
+        cost=cost, offset=float(np.asarray(form.c_offset, dtype=float).sum()),
+        lower=np.array([-np.inf if v.lb is None else v.lb for v in columns], dtype=float),
+        upper=np.array([np.inf if v.ub is None else v.ub for v in columns], dtype=float),
+        matrix=a, row_lower=np.where(bound_type >= 0, np.where(bound_type == 0, rhs, -np.inf), rhs),
+        row_upper=np.where(bound_type <= 0, np.where(bound_type == 0, rhs, np.inf), rhs),
+        integer=np.array([v.is_integer() or v.is_binary() for v in columns], dtype=bool),
+        contribution=linear_map(contribution_exprs, index, name, "contribution"),
+        output=linear_map(output_exprs, index, name, "reported output"),
+        columns=columns, rows=[row.constraint for row in form.rows],
+        fed=tuple(r for r in resources if r in terms.contributions), outputs=tuple(outputs), model=model)
+    return BuiltForm(standard, model, list(form.rows), terms.cost, contribution_exprs, output_exprs)
+
+
+def linear_map(exprs: list, index: dict[int, int], agent_name: str, what: str) -> LinearMap:
+    """The linear map of ``exprs`` (one row each) over the columns ``index`` (id of a variable -> column)."""
+    rows, cols, vals = [], [], []
+    offset = np.zeros(len(exprs))
+    for k, expr in enumerate(exprs):
+        repn = generate_standard_repn(expr, compute_values=True, quadratic=False)
+        if not repn.is_linear():
+            raise ProblemError(f"agent '{agent_name}': its {what} #{k} is not linear in its variables")
+        offset[k] = float(repn.constant)
+        for var, coef in zip(repn.linear_vars, repn.linear_coefs):
+            if id(var) not in index:
+                raise ProblemError(f"agent '{agent_name}': its {what} uses '{var.name}', which is not one of its "
+                                   "own decision variables")
+            rows.append(k)
+            cols.append(index[id(var)])
+            vals.append(float(coef))
+    matrix = sp.csr_array((vals, (rows, cols)), shape=(len(exprs), len(index)))
+    matrix.sum_duplicates()
+    return LinearMap(matrix, offset)
+
+
 class CompiledSubproblem:
-    """One agent's local problem in matrix form, with its cost, contribution and output maps."""
+    """One agent's local problem in matrix form, with its cost, contribution and output maps.
+
+    ``form``: the agent's numbers already compiled (a shared layout's, :mod:`ecodec.solvers.shared_layout`);
+    without it the agent's model is built and compiled here."""
 
     def __init__(self, problem: CoupledProblem, agent_name: str, *, mip_rel_gap: float = 1e-6,
-                 time_limit_s: float | None = None):
+                 time_limit_s: float | None = None, form: StandardForm | None = None):
         agent = problem.agent(agent_name)
         if agent.is_quadratic():
             raise ProblemError(f"agent '{agent_name}' ({agent.kind}) has a quadratic cost, and the distributed "
@@ -101,56 +205,27 @@ class CompiledSubproblem:
         self.kind = agent.kind
         self.T = problem.grid.T
         self.resources = [r.name for r in problem.resources]
-        built = problem.local_model(agent)
-        model, block, terms = built.model, built.block(agent_name), built.terms[agent_name]
-        try:
-            form = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
-        except (ValueError, TypeError, NotImplementedError) as exc:
-            raise ProblemError(f"agent '{agent_name}' ({agent.kind}) cannot be compiled to a linear program "
-                               f"for the distributed methods: {exc}") from None
-        columns = list(form.columns)
-        seen = {id(v) for v in columns}
-        columns += [v for v in block.component_data_objects(pyo.Var, active=True, descend_into=True)
-                    if not v.fixed and id(v) not in seen]
-        self.columns = columns
-        n = len(columns)
-        index = {id(v): j for j, v in enumerate(columns)}
-        a = sp.csc_array(form.A) if form.A.shape[0] else sp.csc_array((0, len(form.columns)))
-        a.resize((a.shape[0], n))
-        rhs = np.asarray(form.rhs, dtype=float)
-        bound_type = np.array([row.bound_type for row in form.rows], dtype=int)
-        row_lower = np.where(bound_type >= 0, np.where(bound_type == 0, rhs, -np.inf), rhs)
-        row_upper = np.where(bound_type <= 0, np.where(bound_type == 0, rhs, np.inf), rhs)
-        cost = np.zeros(n)
-        if form.c.shape[1]:
-            cost[: form.c.shape[1]] = form.c.toarray()[0]
-        offset = float(np.asarray(form.c_offset, dtype=float).sum())
-        lower = np.array([-np.inf if v.lb is None else v.lb for v in columns], dtype=float)
-        upper = np.array([np.inf if v.ub is None else v.ub for v in columns], dtype=float)
-        integer = np.array([v.is_integer() or v.is_binary() for v in columns], dtype=bool)
-        self.warnings = check_ranges(a, cost, lower, upper, row_lower, row_upper, ComponentNames(columns),
-                                     ComponentNames([row.constraint for row in form.rows]),
+        if form is None:
+            form = build_standard_form(problem, agent).form
+        a, cost, lower, upper = form.matrix, form.cost, form.lower, form.upper
+        self.warnings = check_ranges(a, cost, lower, upper, form.row_lower, form.row_upper,
+                                     ComponentNames(form.columns), ComponentNames(form.rows),
                                      f"agent '{agent_name}' ({agent.kind})")
-        self.cost_map = LinearMap(sp.csr_array(cost.reshape(1, -1)), np.array([offset]))
+        n = a.shape[1]
+        self.cost_map = LinearMap(sp.csr_array(cost.reshape(1, -1)), np.array([form.offset]))
         #: the resources the agent feeds (its terms name them), in problem order
-        self.fed = tuple(r for r in self.resources if r in terms.contributions)
-        exprs = [e for r in self.resources for e in terms.contributions.get(r, [0.0] * self.T)]
-        self.contribution_map = self._linear_map(exprs, index, "contribution")
-        outputs, output_exprs = [], []
-        for out in agent.reported_outputs(block):
-            component = block.component(out.component)
-            outputs.append(OutputRows(out.quantity, out.unit, len(output_exprs)))
-            output_exprs += [component[t] for t in problem.grid.steps]
-        self.outputs = tuple(outputs)
-        self.output_map = self._linear_map(output_exprs, index, "reported output")
+        self.fed = form.fed
+        self.contribution_map = form.contribution
+        self.outputs = form.outputs
+        self.output_map = form.output
         self.n_model_columns = n
         self.cost_vector = cost  # c of the agent's own cost c' x + c0, one entry per model column
         self._lower, self._upper = lower, upper
-        self.integer_columns = np.flatnonzero(integer)
-        self.program = MatrixProblem(cost, lower, upper, a, row_lower, row_upper, integer=integer, offset=offset,
-                                     name=f"{problem.name}:{agent_name}", mip_rel_gap=mip_rel_gap,
-                                     time_limit_s=time_limit_s)
-        log.debug("compiled %s: %d columns (%d integer), %d rows", agent_name, n, int(integer.sum()),
+        self.integer_columns = np.flatnonzero(form.integer)
+        self.program = MatrixProblem(cost, lower, upper, a, form.row_lower, form.row_upper, integer=form.integer,
+                                     offset=form.offset, name=f"{problem.name}:{agent_name}",
+                                     mip_rel_gap=mip_rel_gap, time_limit_s=time_limit_s)
+        log.debug("compiled %s: %d columns (%d integer), %d rows", agent_name, n, self.integer_columns.size,
                   a.shape[0])
 
     @property
@@ -207,22 +282,3 @@ class CompiledSubproblem:
             values = np.round(x[self.integer_columns])
             self.program.set_column_bounds(self.integer_columns, values, values)
             self.program.relax_integrality(True)
-
-    def _linear_map(self, exprs: list, index: dict[int, int], what: str) -> LinearMap:
-        rows, cols, vals = [], [], []
-        offset = np.zeros(len(exprs))
-        for k, expr in enumerate(exprs):
-            repn = generate_standard_repn(expr, compute_values=True, quadratic=False)
-            if not repn.is_linear():
-                raise ProblemError(f"agent '{self.agent_name}': its {what} #{k} is not linear in its variables")
-            offset[k] = float(repn.constant)
-            for var, coef in zip(repn.linear_vars, repn.linear_coefs):
-                if id(var) not in index:
-                    raise ProblemError(f"agent '{self.agent_name}': its {what} uses '{var.name}', which is not "
-                                       f"one of its own decision variables")
-                rows.append(k)
-                cols.append(index[id(var)])
-                vals.append(float(coef))
-        matrix = sp.csr_array((vals, (rows, cols)), shape=(len(exprs), len(self.columns)))
-        matrix.sum_duplicates()
-        return LinearMap(matrix, offset)

@@ -57,12 +57,14 @@ def coefficient_issues(matrix, cost, col_lower, col_upper, row_lower, row_upper,
     """(refused, warned): what in the program  min c'x  s.t.  row_lower <= A x <= row_upper,
     col_lower <= x <= col_upper  lies outside the ranges of the module docstring, each naming the value and
     where it is."""
-    a = sp.coo_array(matrix)
     refused, warned = [], []
-    size = np.abs(a.data)
+    data = matrix.data if sp.issparse(matrix) and matrix.format in ("csr", "csc", "coo") else sp.coo_array(matrix).data
+    size = np.abs(data)
     bad = np.flatnonzero((size > 0) & ((size < SMALLEST_ENTRY) | (size > LARGEST_VALUE)))
-    refused += _capped([f"coefficient {a.data[k]:.3g} of {column_names[a.col[k]]} in {row_names[a.row[k]]}: "
-                        f"outside {SMALLEST_ENTRY:g} to {LARGEST_VALUE:g} in absolute value" for k in bad])
+    if bad.size:  # where they are (a COO view keeps the order of the stored entries)
+        a = sp.coo_array(matrix)
+        refused += _capped([f"coefficient {a.data[k]:.3g} of {column_names[a.col[k]]} in {row_names[a.row[k]]}: "
+                            f"outside {SMALLEST_ENTRY:g} to {LARGEST_VALUE:g} in absolute value" for k in bad])
     cost = np.asarray(cost, dtype=float)
     refused += _capped([f"cost coefficient {cost[j]:.3g} of {column_names[j]}: above {LARGEST_VALUE:g} in absolute "
                         "value" for j in np.flatnonzero(np.abs(cost) > LARGEST_VALUE)])
