@@ -84,13 +84,19 @@ class RunResult:
         outcomes = {agent.name: outcomes[agent.name] for agent in problem.agents}
         lhs = None
         for outcome in outcomes.values():  # summed in agent order, like every reduction of the runtimes
-            lhs = outcome.contribution.copy() if lhs is None else lhs + outcome.contribution
-        costs = [(name, o.kind, o.cost) for name, o in outcomes.items()]
+            if lhs is None:
+                lhs = outcome.contribution.astype(float, copy=True)
+            else:
+                lhs += outcome.contribution
+        costs = pd.DataFrame({"agent": list(outcomes), "kind": [o.kind for o in outcomes.values()],
+                              "cost": np.array([o.cost for o in outcomes.values()], dtype=float)},
+                             columns=COST_COLUMNS)
         terms = {name: (o.kind, o.contribution) for name, o in outcomes.items()}
-        return cls(method=method, case_name=problem.name, status=status, objective=float(sum(c for *_, c in costs)),
+        return cls(method=method, case_name=problem.name, status=status,
+                   objective=float(sum(o.cost for o in outcomes.values())),
                    currency=problem.currency, step_h=problem.grid.step_h,
                    dispatch=dispatch_table({name: (o.kind, o.labels, o.values) for name, o in outcomes.items()}),
-                   coupling=coupling_table(problem, lhs, prices), agent_costs=pd.DataFrame(costs, columns=COST_COLUMNS),
+                   coupling=coupling_table(problem, lhs, prices), agent_costs=costs,
                    info=info, history=history,
                    contributions=contribution_table(problem, terms), start=problem.grid.start)
 
@@ -155,28 +161,64 @@ def utc_timestamp() -> str:
 
 
 def dispatch_table(outputs: dict[str, tuple[str, list[tuple[str, str]], np.ndarray]]) -> pd.DataFrame:
-    """The tidy dispatch table from, per agent name, (kind, [(quantity, unit)], values of shape (outputs, T))."""
-    frames = []
+    """The tidy dispatch table from, per agent name, (kind, [(quantity, unit)], values of shape (outputs, T)): one
+    block of T rows per agent and quantity, in the given order.  Built column by column (one array per column for
+    all agents), so its cost grows linearly with the number of agents.
+
+    >>> dispatch_table({"pv": ("pv", [("p", "kW")], np.array([[1.0, -0.0]]))}).to_dict("list")["value"]
+    [1.0, 0.0]
+    """
+    names, kinds, quantities, units, blocks = [], [], [], [], []
     for name, (kind, labels, values) in outputs.items():
-        T = values.shape[1] if values.ndim == 2 else 0
-        for (quantity, unit), row in zip(labels, values):
-            frames.append(pd.DataFrame({"t": np.arange(1, T + 1), "agent": name, "kind": kind, "quantity": quantity,
-                                        "value": np.asarray(row, dtype=float) + 0.0, "unit": unit}))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=DISPATCH_COLUMNS)
+        values = np.asarray(values, dtype=float)
+        if values.ndim != 2 or values.shape[1] == 0:
+            continue  # no steps: no rows
+        rows = min(len(labels), values.shape[0])  # a quantity is reported when it has a label and a row
+        for (quantity, unit), row in zip(labels[:rows], values[:rows]):
+            names.append(name)
+            kinds.append(kind)
+            quantities.append(quantity)
+            units.append(unit)
+            blocks.append(row)
+    if not blocks:
+        return pd.DataFrame(columns=DISPATCH_COLUMNS)
+    lengths = np.fromiter((len(block) for block in blocks), dtype=np.int64, count=len(blocks))
+    block = np.repeat(np.arange(len(blocks)), lengths)
+    return pd.DataFrame({"t": _step_numbers(lengths), "agent": _text(names, block), "kind": _text(kinds, block),
+                         "quantity": _text(quantities, block), "value": np.concatenate(blocks) + 0.0,
+                         "unit": _text(units, block)}, columns=DISPATCH_COLUMNS)
 
 
 def contribution_table(problem, terms: dict[str, tuple[str, np.ndarray]]) -> pd.DataFrame:
     """The tidy contributions table from, per agent name, (kind, values of shape (resources, T)) in problem order;
-    rows where an agent has no term in a resource (all zeros) are left out."""
-    T = problem.grid.T
-    frames = []
-    for name, (kind, values) in terms.items():
-        for k, resource in enumerate(problem.resources):
-            row = np.asarray(values[k], dtype=float)
-            if np.any(row != 0.0):
-                frames.append(pd.DataFrame({"t": np.arange(1, T + 1), "agent": name, "kind": kind,
-                                            "resource": resource.name, "unit": resource.unit, "value": row + 0.0}))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=CONTRIBUTION_COLUMNS)
+    rows where an agent has no term in a resource (all zeros) are left out.  All agents' terms are stacked into
+    one array (agents, resources, T) and the kept (agent, resource) blocks picked at once."""
+    T, resources = problem.grid.T, problem.resources
+    if not terms or not resources or T == 0:
+        return pd.DataFrame(columns=CONTRIBUTION_COLUMNS)
+    stacked = np.stack([np.asarray(values, dtype=float)[:len(resources)] for _, values in terms.values()])
+    kept = np.any(stacked != 0.0, axis=2)  # (agents, resources): NaN counts as a term, as != 0 says
+    agent_of, resource_of = np.nonzero(kept)  # agent-major: each agent's resources in problem order
+    if agent_of.size == 0:
+        return pd.DataFrame(columns=CONTRIBUTION_COLUMNS)
+    block_agent, block_resource = np.repeat(agent_of, T), np.repeat(resource_of, T)
+    names = list(terms)
+    return pd.DataFrame({"t": np.tile(np.arange(1, T + 1), agent_of.size), "agent": _text(names, block_agent),
+                         "kind": _text([kind for kind, _ in terms.values()], block_agent),
+                         "resource": _text([r.name for r in resources], block_resource),
+                         "unit": _text([r.unit for r in resources], block_resource),
+                         "value": stacked[agent_of, resource_of].ravel() + 0.0}, columns=CONTRIBUTION_COLUMNS)
+
+
+def _step_numbers(lengths: np.ndarray) -> np.ndarray:
+    """1..n for each block length n, one after the other: [2, 3] -> [1, 2, 1, 2, 3]."""
+    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return np.arange(int(lengths.sum()), dtype=np.int64) - starts + 1
+
+
+def _text(labels: list[str], codes: np.ndarray) -> pd.Index:
+    """The text column ``labels[codes]``, with the text dtype pandas gives text columns."""
+    return pd.Index(labels).take(codes)
 
 
 def coupling_table(problem, lhs: np.ndarray, prices: np.ndarray | None) -> pd.DataFrame:
