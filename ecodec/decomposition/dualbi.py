@@ -36,6 +36,11 @@ no price left between a point that violates the row and one that meets it), or b
 If the row cannot be met even when every agent minimises its own g_i (the least of the LP relaxations, summed,
 exceeds b), or no upper end is found after ``max_expansions`` doublings, the run ends with status ``infeasible``
 and a message.  The decisions returned are the incumbent's.
+
+Numbers against the number of agents N: the prices tried are Lambda 2^m and midpoints of the bracket, of the size
+of one agent's cost per unit whatever N; measured on the budget fleet of ``ecodec generate pev --coupling budget``
+(N = 100, seed 0, 5 iterations, all agents): costs 0.0233-0.0635, bounds 1-15.9, matrix entries 0.94-1.59.  Local
+solves: :func:`~ecodec.decomposition.local_solve.solve_local`.
 """
 
 from __future__ import annotations
@@ -119,9 +124,10 @@ class _Agent(PricedAgent):
         self.least = sub.linear_range(self.g, float(self.g0[0]))[0]  # min of g_i over the LP relaxation
         self.best: np.ndarray | None = None
 
-    def step(self, price: float) -> np.ndarray:
-        """Solve at ``price``; the message: g_i(x_i), f_i(x_i), L~_i - D_i."""
-        solution = self.solve(np.array([price]))
+    def step(self, price: float, k: int = 0) -> np.ndarray:
+        """Solve at ``price``; the message: g_i(x_i), f_i(x_i), L~_i - D_i (``k`` names the iteration in the error
+        of a local problem without a solution)."""
+        solution = self.solve(np.array([price]), method=METHOD, iteration=k + 1)
         bound = solution.bound if solution.bound is not None else solution.objective
         return np.array([self.row_values(self.x)[0], self.sub.cost(self.x), bound - self.perturbation_shift])
 
@@ -154,8 +160,7 @@ class DualBi(Driver):
         self.local: dict[str, _Agent] = {}
 
         def compile_one(name):
-            sub = CompiledSubproblem(self.problem, name, mip_rel_gap=self.options.mip_rel_gap)
-            self.subproblems[name] = sub
+            sub = self.compile_subproblem(name, self.options.mip_rel_gap)
             self.local[name] = _Agent(sub, self.rows, self.options)
             return np.array([self.local[name].least])
 
@@ -178,7 +183,7 @@ class DualBi(Driver):
 
     def iterate(self, k: int) -> dict[str, float]:
         price = self.price
-        replies = self.runtime.each(lambda name: self.local[name].step(price))
+        replies = self.runtime.each(lambda name: self.local[name].step(price, k))
         self.decisions = {name: self.local[name].x for name in self.local}
         total = self.runtime.sum(replies, count=True)
         value, cost, bound = float(total[0]), float(total[1]), float(total[2])

@@ -46,7 +46,13 @@ What makes it a method (the contract): options declared with :func:`~ecodec.deco
 ``sum``, ``count_broadcast``) so it runs in one process and on MPI ranks alike; and one registration
 (:func:`~ecodec.decomposition.registry.register`) naming the problem kinds it solves, its history columns and its
 stopping rules.  To be resumable (``ecodec run ... --resume``), ``state_attributes`` on the driver and on its agent
-class name what changes from one iteration to the next (:mod:`~ecodec.decomposition.state`).
+class name what changes from one iteration to the next (:mod:`~ecodec.decomposition.state`).  Every local solve
+goes through :func:`~ecodec.decomposition.local_solve.solve_local` (one retry order, an error naming the method,
+the agent, the iteration and the numbers when none works).
+
+Numbers against the number of agents N: a_k scales as 1 / S and the residual as N, so a price's move, and with it
+the priced LP, does not grow with N; measured on the LP fleets of ``ecodec generate pev`` (seed 0, 5 iterations,
+all agents): costs 0.0277-0.114 at N = 100 and 0.0195-0.113 at N = 400, bounds 1-16, matrix entries 0.94-1.63.
 """
 
 from __future__ import annotations
@@ -89,11 +95,14 @@ class _Agent:
         self.average: np.ndarray | None = None
         self.newer: np.ndarray | None = None
 
-    def step(self, price: np.ndarray, weights: tuple[float, float], restart: bool) -> np.ndarray:
-        """x_i(lambda), and both averages moved towards it; the message: g_i(x_i)."""
+    def step(self, price: np.ndarray, weights: tuple[float, float], restart: bool, k: int = 0,
+             step: float = 0.0) -> np.ndarray:
+        """x_i(lambda), and both averages moved towards it; the message: g_i(x_i).  ``k`` and ``step`` (a_k) name
+        the iteration in the error of a local problem without a solution
+        (:func:`~ecodec.decomposition.local_solve.solve_local`)."""
         if restart:
             self.average, self.newer = self.newer, None
-        self.priced.solve(price)
+        self.priced.solve(price, method=METHOD, iteration=k + 1, numbers={"a_k": step})
         x = self.priced.x
         self.average = x.copy() if self.average is None else self.average + weights[0] * (x - self.average)
         self.newer = x.copy() if self.newer is None else self.newer + weights[1] * (x - self.newer)
@@ -118,8 +127,7 @@ class DualSubgradient(Driver):
         self.local: dict[str, _Agent] = {}
 
         def compile_one(name):
-            sub = CompiledSubproblem(self.problem, name, mip_rel_gap=self.options.mip_rel_gap)
-            self.subproblems[name] = sub
+            sub = self.compile_subproblem(name, self.options.mip_rel_gap)
             self.local[name] = _Agent(sub, self.rows)
             return np.array([self.local[name].priced.price_scale])
 
@@ -137,8 +145,8 @@ class DualSubgradient(Driver):
             self.sums = (self.sums[1], 0.0)
         self.sums = (self.sums[0] + step, self.sums[1] + step)
         price, weights = self.price, (step / self.sums[0], step / self.sums[1])
-        residual = self.runtime.sum(self.runtime.each(lambda name: self.local[name].step(price, weights, restart)),
-                                    count=True) - self.rows.total
+        replies = self.runtime.each(lambda name: self.local[name].step(price, weights, restart, k, step))
+        residual = self.runtime.sum(replies, count=True) - self.rows.total
         self.decisions = {name: agent.priced.x if self.mixed else agent.average for name, agent in self.local.items()}
         price = price + step * residual
         price[~self.rows.equality] = np.maximum(price[~self.rows.equality], 0.0)

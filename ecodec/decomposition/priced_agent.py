@@ -24,15 +24,16 @@ coupling-feasible cost found) and the certified gap (UB - LB)^+ / |UB| (:func:`e
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
 from ecodec.decomposition.coupling_rows import CouplingRows
+from ecodec.decomposition.local_solve import solve_local
 from ecodec.decomposition.options import MethodOptions, mip_gap_option, option
 from ecodec.decomposition.registry import Column
-from ecodec.errors import ProblemError
 from ecodec.results import kpi
 from ecodec.solvers.compiled import CompiledSubproblem, SparseProduct
 
@@ -180,13 +181,20 @@ class PricedAgent:
         """g_i(x), one value per coupling row."""
         return self.g_product(x) + self.g0
 
-    def solve(self, price: np.ndarray, perturbed: bool = True):
-        """The solution of  min_{X_i} f~_i + price' g_i  (f_i itself with ``perturbed=False``); keeps x."""
+    def solve(self, price: np.ndarray, perturbed: bool = True, *, method: str = "priced decomposition",
+              iteration: int | None = None, numbers: Mapping[str, float] | None = None):
+        """The solution of  min_{X_i} f~_i + price' g_i  (f_i itself with ``perturbed=False``); keeps x.  Solved by
+        :func:`~ecodec.decomposition.local_solve.solve_local` (its retries; a :class:`SolveError` naming
+        ``method``, ``iteration`` (from 1), the program's numbers, the price and ``numbers`` when none works)."""
         offset = float(self.sub.cost_map.offset[0]) + price @ self.g0
         self.sub.set_model_cost((self.cost if perturbed else self.true_cost) + self.g_transposed(price), offset)
-        solution = self.sub.program.solve()
-        if not solution.has_solution:
-            raise ProblemError(f"agent '{self.sub.agent_name}': its priced subproblem ended '{solution.status}'")
+
+        def own() -> dict[str, float]:
+            return {"largest |price|": float(np.max(np.abs(price), initial=0.0)),
+                    "price scale Lambda_i": self.price_scale, **(numbers or {})}
+
+        solution = solve_local(self.sub, method, iteration, own,
+                               what="the priced problem" if perturbed else "the unperturbed priced problem")
         if perturbed:
             self.x = solution.x
         return solution

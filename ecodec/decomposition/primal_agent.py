@@ -14,11 +14,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from ecodec.decomposition.coupling_rows import CouplingRows
-from ecodec.errors import SolveError
+from ecodec.decomposition.local_solve import solve_local
 from ecodec.solvers.compiled import CompiledSubproblem, SparseProduct
 
 log = logging.getLogger(__name__)
 
+METHOD = "primal-decomposition"
 _POINT_TOL = 1e-9  # a row range narrower than this (relative) is one point: a relay row
 
 
@@ -138,12 +139,13 @@ class LocalAgent:
         lower[rhs.size:] = rhs[self.eq]
         self.sub.program.set_row_bounds(self._bounded_rows, lower, upper)
 
+    def _numbers(self) -> dict[str, float]:
+        """The method's numbers in this agent's program, for the error of a solve without a solution."""
+        return {"M_i": self.penalty, "largest |y_i|": float(np.max(np.abs(self.y), initial=0.0)),
+                "largest |mu_i|": float(np.max(np.abs(self.mu), initial=0.0))}
+
     def solve(self, iteration: int) -> np.ndarray:
-        solution = self.sub.program.solve()
-        if not solution.has_solution:
-            raise SolveError(f"primal decomposition: the local problem of agent '{self.sub.agent_name}' "
-                             f"({self.sub.kind}) has no solution at iteration {iteration + 1} ({solution.status}); "
-                             f"check that the agent can operate within its own limits")
+        solution = solve_local(self.sub, METHOD, iteration + 1, self._numbers)
         self.rho = float(np.sum(solution.x[self.rho_cols]))
         self.gap = self.g_product(solution.x) + self.g0 - self.y
         side = np.sign(np.where(self.equality | (self.gap > 0), self.gap, 0.0))
@@ -195,11 +197,8 @@ class LocalAgent:
         return x
 
     def _solve_mip(self, what: str) -> np.ndarray:
-        solution = self.sub.program.solve()
-        if not solution.has_solution:
-            raise SolveError(f"primal decomposition: the mixed-integer recovery ({what}) of agent "
-                             f"'{self.sub.agent_name}' ({self.sub.kind}) found no solution ({solution.status})")
-        return solution.x
+        return solve_local(self.sub, METHOD, "at the recovery", self._numbers,
+                           what=f"the mixed-integer recovery ({what})").x
 
 
 __all__ = ["LocalAgent", "is_point"]

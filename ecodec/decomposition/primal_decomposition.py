@@ -127,6 +127,15 @@ Notarnicola, Notarstefano, "Distributed primal decomposition for large-scale MIL
    oscillation of a subgradient step around the kinks of the local value functions dies out geometrically
    instead of like (k+1)^-beta.  The result is the mixed-integer decision with every coupling row met within
    tolerance.
+
+Numbers of the local LP against the number of agents N (measured on the LP fleets of ``ecodec generate pev``,
+seed 0, after 5 iterations, over all agents): costs 0.017-0.0565 and matrix entries 0.94-4.99 at N = 100 and 400
+alike, but the largest row bound, the allocation y_i - g0_i, is 52.2 at N = 100 and 371 at N = 400.  It grows
+as N because alpha_0 = step_size S / M with S, the largest |b_k|, a fleet total: a first move of one vehicle's
+allocation is a fraction of the whole feeder, not of the vehicle's 5 kW.  The LP stays solvable (the relaxation
+rho_i absorbs any allocation, and the local solves, :func:`~ecodec.decomposition.local_solve.solve_local`, all
+ended optimal on 400 vehicles); measuring S per agent instead would change the iterates and is left as an
+option to study.
 """
 
 from __future__ import annotations
@@ -144,7 +153,6 @@ from ecodec.decomposition.options import (TimeVaryingGraphOptions, decay_option,
                                           mixed_integer_option, option)
 from ecodec.decomposition.registry import PHASE_COLUMN, Column, MethodSpec, register
 from ecodec.decomposition.stopping import CONVEX, PHASED, RELAXED, REPAIR
-from ecodec.solvers.compiled import CompiledSubproblem
 
 log = logging.getLogger(__name__)
 
@@ -202,10 +210,9 @@ class PrimalDecomposition(NeighbourDriver):
         self.local: dict[str, LocalAgent] = {}
 
         def compile_one(name):
-            sub = CompiledSubproblem(self.problem, name, mip_rel_gap=opts.mip_rel_gap)
+            sub = self.compile_subproblem(name, opts.mip_rel_gap)
             if sub.is_mixed_integer:
                 sub.program.relax_integrality(True)
-            self.subproblems[name] = sub
             span = self.rows.local_range(sub)
             agent = LocalAgent(sub, self.rows, opts.relaxation == "per-row", self.runtime.network.degree(name))
             agent.set_relays(*span)

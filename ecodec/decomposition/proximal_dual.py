@@ -57,6 +57,13 @@ K0         ``average``,                which average, and the iteration where it
            ``average_from``
 a_ij(k)    ``graph`` and its options   fixed, random or periodic graphs (:mod:`ecodec.network.time_varying`)
 =========  ==========================  ============================================================================
+
+Numbers against the number of agents N: the local program is an LP priced at l_i, whose prices are of the size
+of Lambda whatever N; measured on the LP fleets of ``ecodec generate pev`` (seed 0, 5 iterations, all agents):
+costs 0.0226-0.0564 at N = 100 and 0.0203-0.0565 at N = 400, bounds 1-16 and matrix entries 0.94-1.63 at both.
+What scales with N is the dual step (c(0) = 3.4e-4 and 8.5e-5 there, as 1 / S) times an agent's own residual,
+so each price moves by about Lambda / N per iteration: the solves do not depend on N, the pace does.  Local
+solves and their retries: :func:`~ecodec.decomposition.local_solve.solve_local`.
 """
 
 from __future__ import annotations
@@ -113,10 +120,11 @@ class _DualAgent:
         self.average: np.ndarray | None = None
         self.newer: np.ndarray | None = None
 
-    def step(self, weights: dict[str, float], own: str, inbox: dict[str, np.ndarray], c: float) -> None:
-        """l_i, the local Lagrangian's minimiser and the proximal dual step."""
+    def step(self, weights: dict[str, float], own: str, inbox: dict[str, np.ndarray], c: float, k: int = 0) -> None:
+        """l_i, the local Lagrangian's minimiser and the proximal dual step (``k`` names the iteration in the error
+        of a local problem without a solution)."""
         mixed = consensus_mix(weights, own, self.lam, inbox)
-        self.priced.solve(mixed)
+        self.priced.solve(mixed, method=METHOD, iteration=k + 1, numbers={"c(k)": c})
         self.x = self.priced.x
         value = self.priced.row_values(self.x) - self.share
         lam = mixed + c * value
@@ -186,7 +194,7 @@ class ProximalDual(NeighbourDriver):
         self._window(k)
         graph = self.active_graph(k)
         inbox = self.runtime.exchange(self.runtime.each(lambda name: self.local[name].lam), graph)
-        self.runtime.each(lambda name: self.local[name].step(graph.weights_of(name), name, inbox[name], c))
+        self.runtime.each(lambda name: self.local[name].step(graph.weights_of(name), name, inbox[name], c, k))
         self.step_sum += c
         if self.newer_sum is not None:
             self.newer_sum += c

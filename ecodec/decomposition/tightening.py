@@ -45,6 +45,11 @@ With constant tightening the tightened problem can be empty: when  sum_i min_{X_
 row (a small fleet: rho grows with p max_i range, b with the fleet), the run ends before its first iteration
 with status ``infeasible`` and a message saying so.  The result is the incumbent (the best feasible iterate),
 or the last iterate with a warning when none was feasible.
+
+Numbers against the number of agents N: a_k scales as 1 / S and the residual as N, and rho_k = p x an agent's
+range does not grow with N, so the priced MILPs do not either; measured on the LP fleets of ``ecodec generate
+pev`` (seed 0, 5 iterations, all agents): costs 0.0258-0.0564 at N = 100 and 0.0236-0.0565 at N = 400, bounds
+1-16, matrix entries 0.94-1.63.  Local solves: :func:`~ecodec.decomposition.local_solve.solve_local`.
 """
 
 from __future__ import annotations
@@ -108,16 +113,18 @@ class _Agent(PricedAgent):
         self.best = None
         self.columns = AgentColumns() if options.column_selection_every else None  # none kept when never selected
 
-    def step(self, price: np.ndarray, with_bound: bool) -> np.ndarray:
+    def step(self, price: np.ndarray, with_bound: bool, k: int = 0) -> np.ndarray:
         """x_i(lambda) and the message to the coordinator: g_i(x), f_i(x) and, when asked, L_i (the lower bound
-        of the unperturbed priced program; NaN otherwise).  Both solutions become columns."""
+        of the unperturbed priced program; NaN otherwise).  Both solutions become columns.  ``k`` names the
+        iteration in the error of a local problem without a solution."""
         bound = np.nan
+        where = {"method": METHOD, "iteration": k + 1}
         if with_bound:
-            unperturbed = self.solve(price, perturbed=False)
+            unperturbed = self.solve(price, perturbed=False, **where)
             bound = unperturbed.bound
             if self.columns is not None:
                 self.columns.offer(unperturbed.x, self.row_values(unperturbed.x), self.sub.cost(unperturbed.x))
-        self.solve(price)
+        self.solve(price, **where)
         value, cost = self.row_values(self.x), self.sub.cost(self.x)
         if self.columns is not None:
             self.columns.offer(self.x, value, cost)
@@ -146,8 +153,7 @@ class Tightening(Driver):
         self.local: dict[str, _Agent] = {}
 
         def compile_one(name):
-            sub = CompiledSubproblem(self.problem, name, mip_rel_gap=self.options.mip_rel_gap)
-            self.subproblems[name] = sub
+            sub = self.compile_subproblem(name, self.options.mip_rel_gap)
             self.local[name] = _Agent(sub, self.rows, self.options)
             return self.local[name].lo
 
@@ -179,7 +185,7 @@ class Tightening(Driver):
     def iterate(self, k: int) -> dict[str, float]:
         p = self.rows.size
         price, with_bound = self.price, k % self.options.bound_every == 0
-        replies = self.runtime.each(lambda name: self.local[name].step(price, with_bound))
+        replies = self.runtime.each(lambda name: self.local[name].step(price, with_bound, k))
         self.decisions = {name: self.local[name].x for name in self.local}
         total = self.runtime.sum(replies, count=True)
         lhs, cost, bound = total[:p], float(total[p]), float(total[p + 1])

@@ -180,6 +180,8 @@ class MatrixProblem:
         self._n_cols = n
         self._n_rows = a.shape[0]
         self._quadratic = False
+        #: (what, status) of every HiGHS run of the last :meth:`solve` (its retries included), in order
+        self.attempts: list[tuple[str, str]] = []
 
     # -- shape -------------------------------------------------------------------------------------------
     @property
@@ -313,22 +315,23 @@ class MatrixProblem:
         error); a QP that does not end optimal is retried from scratch with a larger regularization (module
         docstring)."""
         started = time.perf_counter()
+        self.attempts: list[tuple[str, str]] = []
         basis = self._h.getBasis()
         self._h.clearSolver()
         if basis.valid:
             self._h.setBasis(basis)
-        solution = self._run(started)
+        solution = self._run(started, "warm start" if basis.valid else "no basis")
         if solution.status == ERROR and not self._quadratic:
             log.debug("%s: HiGHS ended in an error; solved again from scratch", self.name)
             self._h.clearSolver()
-            solution = self._run(started)
+            solution = self._run(started, "from scratch")
         if self._quadratic and solution.status != OPTIMAL:
             for value in _QP_REGULARIZATION[1:]:
                 log.debug("%s: QP ended '%s'; retried with qp_regularization_value %g", self.name, solution.status,
                           value)
                 self._h.setOptionValue("qp_regularization_value", value)
                 self._h.clearSolver()
-                solution = self._run(started)
+                solution = self._run(started, f"QP regularization {value:g}")
                 if solution.status == OPTIMAL:
                     break
             self._h.setOptionValue("qp_regularization_value", _QP_REGULARIZATION[0])
@@ -337,11 +340,39 @@ class MatrixProblem:
                           _QP_FEASIBILITY_RETRY)
                 self._h.setOptionValue("primal_feasibility_tolerance", _QP_FEASIBILITY_RETRY)
                 self._h.clearSolver()
-                solution = self._run(started)
+                solution = self._run(started, f"QP feasibility tolerance {_QP_FEASIBILITY_RETRY:g}")
                 self._h.setOptionValue("primal_feasibility_tolerance", 1e-7)
         return solution
 
-    def _run(self, started: float) -> MatrixSolution:
+    def forget_basis(self) -> None:
+        """Drop the basis the next :meth:`solve` would start from: it then starts from scratch (a cold start)."""
+        self._h.clearSolver()
+
+    def solve_with(self, **options) -> MatrixSolution:
+        """One :meth:`solve` from scratch with HiGHS options set for it alone (``solver="ipm"``: interior point)."""
+        saved = {key: self._h.getOptionValue(key)[1] for key in options}
+        try:
+            for key, value in options.items():
+                self._h.setOptionValue(key, value)
+            self.forget_basis()
+            return self.solve()
+        finally:
+            for key, value in saved.items():
+                self._h.setOptionValue(key, value)
+
+    def data_ranges(self) -> dict[str, tuple[float, float]]:
+        """(smallest, largest) nonzero |cost|, |finite bound|, |matrix entry| and (a QP) |Hessian entry|, or (0, 0)."""
+        model = self._h.getModel()
+        lp = model.lp_
+        bounds = np.concatenate([lp.col_lower_, lp.col_upper_, lp.row_lower_, lp.row_upper_])
+        parts = {"cost": lp.col_cost_, "bound": bounds[np.abs(bounds) < _INF], "matrix": lp.a_matrix_.value_}
+        if self._quadratic:
+            parts["hessian"] = model.hessian_.value_
+        magnitudes = {what: np.abs(np.asarray(values, dtype=float)) for what, values in parts.items()}
+        return {what: (float(v[v > 0].min()), float(v.max())) if np.any(v > 0) else (0.0, 0.0)
+                for what, v in magnitudes.items()}
+
+    def _run(self, started: float, attempt: str = "solve") -> MatrixSolution:
         if (self._h.run() == highspy.HighsStatus.kError
                 and self._h.getModelStatus() == highspy.HighsModelStatus.kNotset):
             # the process-wide scheduler runs on more threads than this instance asks for (module docstring)
@@ -350,6 +381,7 @@ class MatrixProblem:
             self._h.run()
         elapsed = time.perf_counter() - started
         status = _STATUS.get(self._h.getModelStatus(), ERROR)
+        self.attempts.append((attempt, status))
         mixed_integer = self.is_mixed_integer
         has_solution = status == OPTIMAL or (status == TIME_LIMIT and self._h.getInfo().primal_solution_status == 2)
         if not has_solution:
