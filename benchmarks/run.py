@@ -24,6 +24,9 @@
     import time of the optional extra 'learning' (:mod:`delta`);
 (l) ``ecodec validate`` on hostile workbooks within the size limits (declared dimensions, one row of millions of
     cells, empty cells, many parts, cells at the limit) against validating the shipped case (:mod:`reading_bounds`).
+(m) generated LP fleets of 100 to 10,000 vehicles: set-up against reading the workbook, peak memory, and ms per
+    iteration per agent against the smallest fleet's, per convex method, beside the centralized HiGHS solve
+    (:mod:`fleet_scale`).
 
 Writes ``latest.md`` (the tables) and ``latest.json`` (raw numbers, machine, date) to ``--output-dir``
 (default ``benchmarks/results/``, git-ignored) and prints the tables.  Exits with status 1 when some path did not
@@ -47,6 +50,7 @@ from pathlib import Path
 
 import delta
 import deployment
+import fleet_scale
 import market_scaling
 import nlp_overhead
 import online_sharing
@@ -74,7 +78,9 @@ FULL = {"resolve": resolving.ResolveSettings(), "copies": (1, 10, 100), "iterati
         "tightening": {"fleets": ("cases/pev_100.xlsx", 500), "iterations": 120, "repeats": 3},
         "online": {"sizes": (("cases/der_sharing_6.xlsx", 720), ("cases/der_sharing_20.xlsx", 720), (200, 168),
                              (2000, 24)), "seeds": 10},
-        "deployment": {"iterations": 200}, "delta": {"iterations": 200}, "reading": reading_bounds.FULL}
+        "deployment": {"iterations": 200}, "delta": {"iterations": 200}, "reading": reading_bounds.FULL,
+        "fleet": {"sizes": (100, 400, 2000, 10000), "iterations": 5,
+                  "methods": ("primal-decomposition", "tracking-admm", "proximal-dual", "dual-subgradient")}}
 QUICK = {"resolve": resolving.ResolveSettings(solves=50, repeats=3, rebuild_solves=5, rebuild_repeats=1,
                                               persistent_solves=10, persistent_repeats=1),
          "copies": (1, 10), "iterations": 10, "mpi": {"copies": 5, "iterations": 5, "ranks": (1, 2)},
@@ -82,7 +88,8 @@ QUICK = {"resolve": resolving.ResolveSettings(solves=50, repeats=3, rebuild_solv
          "market": {"copies": (1, 5), "iterations": 10},
          "tightening": {"fleets": ("cases/pev_100.xlsx",), "iterations": 51, "repeats": 1},
          "online": {"sizes": (("cases/der_sharing_6.xlsx", 48), (200, 12)), "seeds": 0},
-         "deployment": {"iterations": 10}, "delta": {"iterations": 5}, "reading": reading_bounds.QUICK}
+         "deployment": {"iterations": 10}, "delta": {"iterations": 5}, "reading": reading_bounds.QUICK,
+         "fleet": {"sizes": (50, 200), "iterations": 3, "methods": ("primal-decomposition", "tracking-admm")}}
 MPIEXEC = Path(sys.executable).with_name("mpiexec")
 
 
@@ -165,7 +172,7 @@ def markdown(report: dict, resolve: list[resolving.ResolveResult], scaling: list
              nlp: list[nlp_overhead.OverheadResult], market: list[market_scaling.MarketScalingResult],
              tightening: list[tightening_iteration.TighteningResult], online: list[online_sharing.OnlineResult],
              comparison_s: float | None, placed: deployment.DeploymentResult, learned: delta.DeltaResult,
-             reading: list[reading_bounds.ReadingResult]) -> str:
+             reading: list[reading_bounds.ReadingResult], fleet: list[fleet_scale.FleetResult]) -> str:
     machine, settings = report["machine"], report["settings"]
     rs = settings["resolve"]
     unmet = [r.agent for r in resolve if r.compiled_over_bare > TARGET_COMPILED_OVER_BARE]
@@ -245,6 +252,10 @@ def markdown(report: dict, resolve: list[resolving.ResolveResult], scaling: list
         "",
         reading_bounds.reading_table(reading),
         "",
+        "## (m) Generated LP fleets: set-up against reading the workbook, peak memory, per-agent iteration cost",
+        "",
+        fleet_scale.fleet_table(fleet),
+        "",
     ])
 
 
@@ -265,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
                            "nlp_sizes": list(plan["nlp_sizes"]), "market": plan["market"],
                            "tightening": plan["tightening"], "online": plan["online"],
                            "deployment": plan["deployment"], "delta": plan["delta"], "reading": plan["reading"],
-                           "target_compiled_over_bare": TARGET_COMPILED_OVER_BARE,
+                           "fleet": plan["fleet"], "target_compiled_over_bare": TARGET_COMPILED_OVER_BARE,
                            "objective_rtol": resolving.OBJECTIVE_RTOL}}
     case = read_case(args.case)
     problem = problem_from_case(case)
@@ -320,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
     learned = delta.measure(plan["delta"]["iterations"])
     print("(l) reading bounds ...", file=sys.stderr, flush=True)
     reading = reading_bounds.measure(plan["reading"])
+    print("(m) fleets ...", file=sys.stderr, flush=True)
+    fleet = fleet_scale.measure_all(tuple(plan["fleet"]["sizes"]), tuple(plan["fleet"]["methods"]),
+                                    plan["fleet"]["iterations"])
 
     report["subproblem_resolve"] = [dict(dataclasses.asdict(r), objectives_agree=r.objectives_agree,
                                          ratios={"compiled/bare": r.compiled_over_bare,
@@ -346,11 +360,12 @@ def main(argv: list[str] | None = None) -> int:
     report["delta"] = dict(dataclasses.asdict(learned), ratio=learned.ratio)
     report["reading_bounds"] = [dict(dataclasses.asdict(r), time_ratio=r.time_ratio, memory_ratio=r.memory_ratio,
                                      within_acceptance=r.within_acceptance) for r in reading]
+    report["fleet_scale"] = [dict(dataclasses.asdict(r), setup_over_read=r.setup_over_read) for r in fleet]
     report["objectives_agree"] = (report["objectives_agree"] and all(r.objectives_agree for r in qp)
                                   and all(r.reached for r in nlp) and all(r.reached for r in market))
     report["total_time_s"] = time.perf_counter() - started
     text = markdown(report, resolve, scaling, ranks, certified, qp, nlp, market, tightening, online, comparison_s,
-                    placed, learned, reading)
+                    placed, learned, reading, fleet)
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "latest.md").write_text(text)
     (args.output_dir / "latest.json").write_text(json.dumps(report, indent=2) + "\n")

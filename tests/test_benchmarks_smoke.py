@@ -186,3 +186,20 @@ def test_the_reading_benchmark_refused_every_hostile_workbook(quick_run):
         assert _positive(r["case_time_s"]) and _positive(r["case_max_rss_mb"])
     assert "row 1048576: expected at most 200000 rows per sheet" in rows[0]["message"]
     assert "## (l)" in table and "| one row |" in table
+
+
+def test_the_fleet_benchmark_measures_every_size_and_method(quick_run):
+    """(m): every fleet size and method (and the centralized solve) ran; set-up, reading time and peak memory
+    measured; the distributed runs stopped at the iteration limit asked, not on a failure."""
+    table, report = quick_run
+    rows = report["fleet_scale"]
+    assert sorted({(r["vehicles"], r["method"]) for r in rows}) == sorted(
+        (n, m) for n in (50, 200) for m in ("centralized", "primal-decomposition", "tracking-admm"))
+    for r in rows:
+        assert _positive(r["read_s"]) and _positive(r["setup_s"]) and _positive(r["peak_mb"]), r
+        if r["method"] != "centralized":
+            assert r["status"] == "iteration_limit" and r["iterations"] == 3, r
+            assert _positive(r["ms_per_iteration_per_agent"]), r
+        else:
+            assert r["status"] == "optimal", r
+    assert "## (m)" in table and "| 200 | tracking-admm |" in table
