@@ -120,10 +120,11 @@ class LocalAgent:
         """y_i += alpha sum_j (nu_i - nu_j); relay rows average the neighbours' harmonic estimates."""
         if not received:
             return
-        size = self.y.size
-        messages = list(received.values())
-        move = len(messages) * self._nu - sum(m[:size] for m in messages)
-        self.harmonic = self.neighbour_prices = sum(m[size:] for m in messages) / len(messages)
+        size, count = self.y.size, len(received)
+        # one reduction over the stacked messages, added row after row as a sum over them would (same bits)
+        sums = np.add.reduce(np.stack(list(received.values())), axis=0)
+        move = count * self._nu - sums[:size]
+        self.harmonic = self.neighbour_prices = sums[size:] / count
         self.set_allocation(self.y + alpha * move)
 
     def keep_price_average(self) -> None:

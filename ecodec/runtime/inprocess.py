@@ -51,10 +51,12 @@ class InProcessRuntime:
         edges active at this iteration; by default every edge of the network carries a message."""
         graph = graph or self.network
         inbox = {}
+        sizes = {j: np.size(v) for j, v in outgoing.items()}
         for a in self.local_agents:
-            inbox[a] = {j: outgoing[j] for j in graph.neighbours(a)}
-            self.messages += len(inbox[a])
-            self.floats += sum(np.size(v) for v in inbox[a].values())
+            neighbours = graph.neighbours(a)
+            inbox[a] = {j: outgoing[j] for j in neighbours}
+            self.messages += len(neighbours)
+            self.floats += sum([sizes[j] for j in neighbours])
         return inbox
 
     def sum(self, values: Mapping[str, np.ndarray | float], *, count: bool = False) -> np.ndarray:
