@@ -315,7 +315,7 @@ class MatrixProblem:
         error); a QP that does not end optimal is retried from scratch with a larger regularization (module
         docstring)."""
         started = time.perf_counter()
-        self.attempts: list[tuple[str, str]] = []
+        self.attempts = []
         basis = self._h.getBasis()
         self._h.clearSolver()
         if basis.valid:

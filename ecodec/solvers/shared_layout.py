@@ -106,6 +106,11 @@ def evaluate(expr) -> np.ndarray | float:
     return expr._apply_operation(values)
 
 
+def _over_group(value, m: int) -> np.ndarray:
+    """A coefficient's value for each of the group's m agents (None, an absent bound or constant: 0)."""
+    return np.broadcast_to(np.asarray(0.0 if value is None else evaluate(value), dtype=float), (m,))
+
+
 class _Layout:
     """One structure: the template's symbolic program, filled for a group of agents."""
 
@@ -155,31 +160,28 @@ class _Layout:
             else:
                 param.set_value(stacked)
 
-        def column(value) -> np.ndarray:
-            return np.broadcast_to(np.asarray(0.0 if value is None else evaluate(value), dtype=float), (m,))
-
         template = self.built.form
         entries, rhs = [], []  # A's entries (row, column, values over the group) and each row's right-hand side
         for k, (con, bound_type) in enumerate(self.built.compiled_rows):
             columns, coefs, constant = self.bodies[id(con)]
             for j, coef in zip(columns, coefs):
-                entries.append((k, j, column(coef)))
+                entries.append((k, j, _over_group(coef, m)))
             bound = con.lower if bound_type < 0 else con.upper
-            rhs.append(column(bound) - column(constant))
+            rhs.append(_over_group(bound, m) - _over_group(constant, m))
         shape = (len(self.built.compiled_rows), self.n)
         matrix = _Pattern([e[0] for e in entries], [e[1] for e in entries], shape, "csc")
         data = matrix.order(np.array([e[2] for e in entries]).reshape(len(entries), m))
         rhs = np.array(rhs).reshape(len(rhs), m)
         bound_type = np.array([b for _, b in self.built.compiled_rows], dtype=int)
-        lower = np.array([column(v.lower) if v.lower is not None else np.full(m, -np.inf)
+        lower = np.array([_over_group(v.lower, m) if v.lower is not None else np.full(m, -np.inf)
                           for v in template.columns]).reshape(self.n, m)
-        upper = np.array([column(v.upper) if v.upper is not None else np.full(m, np.inf)
+        upper = np.array([_over_group(v.upper, m) if v.upper is not None else np.full(m, np.inf)
                           for v in template.columns]).reshape(self.n, m)
         cost = np.zeros((self.n, m))
         columns, coefs, constant = self.cost
         for j, coef in zip(columns, coefs):
-            cost[j] += column(coef)
-        offset = column(constant)
+            cost[j] += _over_group(coef, m)
+        offset = _over_group(constant, m)
         contribution = self._maps(self.contributions, m)
         output = self._maps(self.outputs, m)
         row_lower = np.where((bound_type >= 0)[:, None], np.where((bound_type == 0)[:, None], rhs, -np.inf), rhs)
@@ -197,8 +199,8 @@ class _Layout:
             for j, coef in zip(columns, coefs):
                 rows.append(k)
                 cols.append(j)
-                values.append(np.broadcast_to(np.asarray(evaluate(coef), dtype=float), (m,)))
-            offsets.append(np.broadcast_to(np.asarray(evaluate(constant), dtype=float), (m,)))
+                values.append(_over_group(coef, m))
+            offsets.append(_over_group(constant, m))
         pattern = _Pattern(rows, cols, (len(linear), self.n), "csr")
         values = pattern.order(np.array(values).reshape(len(rows), m))
         offsets = np.ascontiguousarray(np.array(offsets).reshape(len(linear), m).T)
