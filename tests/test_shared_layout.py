@@ -23,6 +23,7 @@ from ecodec.io.workbook import read_case
 from ecodec.models.base import Agent, AgentTerms, Output, at
 from ecodec.models.ev import ElectricVehicle
 from ecodec.models.grid import Grid
+from ecodec.models.storage import Storage
 from ecodec.network import CommunicationNetwork
 from ecodec.models.parameters import parameter
 from ecodec.problem.from_case import problem_from_case
@@ -139,3 +140,23 @@ def test_a_run_through_shared_layouts_is_the_run_of_per_agent_builds(method, mon
     assert shared.history["objective"].to_numpy() == pytest.approx(alone.history["objective"].to_numpy(), rel=1e-9)
     assert shared.history["rel_violation"].to_numpy() == pytest.approx(alone.history["rel_violation"].to_numpy(),
                                                                        rel=1e-6, abs=1e-12)
+
+
+def test_a_refused_bounds_rule_falls_back_without_error_output(capfd, caplog):
+    """Storage bounds its charging power by max(p_max_kw, 0) in a Pyomo rule: Pyomo refuses the branch on a
+    parameter and logs the failed rule as an error before raising; the fallback must stay silent but for the log."""
+    storages = [Storage(f"s{i}", p_min_kw=-2.5 - i, p_max_kw=5.0 + i, e_min_kwh=0.0, e_max_kwh=20.0,
+                        e_init_kwh=10.0) for i in range(5)]
+    grid_agent = Grid("grid", p_min_kw=-100.0, p_max_kw=100.0, buy_price_per_kwh=0.3, sell_price_per_kwh=0.1)
+    problem = make_problem([*storages, grid_agent], 1.0, active_power=np.zeros(3), reactive_power=np.zeros(3))
+    names = [a.name for a in problem.agents]
+    with caplog.at_level(logging.INFO):
+        compiler = SubproblemCompiler(problem, names)
+        subs = {name: compiler(name) for name in names}
+    assert compiler.shared == 0 and "storage agents like 's0' (5)" in compiler.fallbacks[0]
+    captured = capfd.readouterr()
+    assert "ERROR" not in captured.out + captured.err
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    for storage in storages:  # its own charging and discharging bounds: p_max_kw and -p_min_kw
+        upper = subs[storage.name].column_bounds()[1]
+        assert np.isclose(upper, storage.p_max_kw).sum() == 3 and np.isclose(upper, -storage.p_min_kw).sum() == 3

@@ -30,12 +30,14 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import io
 import logging
 from collections.abc import Sequence
 
 import numpy as np
 import pyomo.environ as pyo
 import scipy.sparse as sp
+from pyomo.common.log import LoggingIntercept
 from pyomo.core.expr.numvalue import native_numeric_types
 from pyomo.repn import generate_standard_repn
 
@@ -304,8 +306,9 @@ class SubproblemCompiler:
         for name in group:
             self._group_of.pop(name, None)
         agents = [self.problem.agent(name) for name in group]
-        try:
-            layout = _Layout(self.problem, agents[0])
+        try:  # Pyomo logs a rule it refuses as an error before raising: the refusal is a fallback, not an error
+            with LoggingIntercept(io.StringIO(), "pyomo"):
+                layout = _Layout(self.problem, agents[0])
             forms = layout.fill(agents)
             problem = same_program(forms[0], layout.built.form) or same_program(
                 forms[1], build_standard_form(self.problem, agents[1]).form)
