@@ -1,4 +1,5 @@
-"""Benchmark (k): generated LP fleets of 100 to 10,000 vehicles: set-up, peak memory and per-agent iteration cost.
+"""Benchmark (m): generated LP fleets of 100 to 10,000 vehicles: set-up, peak memory, per-agent iteration cost and
+iterations to 1%.
 
 Per fleet size N the fleet of ``ecodec generate pev --n N --variant lp`` (seed 0: vehicles on one feeder whose limit
 binds, 24 slots of 20 minutes) is written to a workbook once.  Then each measurement runs in a child process of its
@@ -9,7 +10,12 @@ own, so its peak memory (``ru_maxrss``) is its own:
   every local subproblem and the method's own start, as the run reports it), the median ``iteration_time_s``
   divided by N (ms per iteration per agent), and the child's peak memory;
 * ``centralized_s``: the centralized HiGHS solve of the same fleet (Pyomo build and solve), measured in the same
-  run as a second baseline.
+  run as a second baseline;
+* **iterations to 1%** (:func:`measure_convergence`): per method, a child solves the fleet centrally for the
+  reference, then runs the method until its relative coupling violation and its cost gap to the reference are both
+  at most 1% (the loop's tolerance rule), or until an iteration cap per size; a run that reaches the cap reports
+  the least violation it reached and its cost gap there;
+* :func:`fleet_plot` draws set-up and per-agent iteration cost against the fleet size (README, docs/scale.md).
 
 The acceptance the numbers are read against (docs/scale.md): at 10,000 vehicles set-up at most 10 times the
 reading time, peak memory under 4 GB, and ms per iteration per agent within 1.2 times the 100-vehicle figure.
@@ -28,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The tolerance of the iterations-to-1% runs: relative violation and cost gap
+TOL = 0.01
 
 
 @dataclass(frozen=True)
@@ -81,15 +89,18 @@ def measure(vehicles: int, methods: tuple[str, ...], iterations: int, workdir: P
     path = workdir / f"pev_lp_{vehicles}.xlsx"
     if not path.exists():
         write_case_workbook(path, pev_tables(vehicles, 0, "lp"))
-    out = []
-    for method in ("centralized", *methods):
-        completed = subprocess.run([sys.executable, __file__, "--child", str(path), method, str(iterations)],
-                                   capture_output=True, text=True, check=False, cwd=ROOT)
-        if completed.returncode != 0:
-            raise RuntimeError(f"{method} on {vehicles} vehicles failed: {completed.stderr[-2000:]}")
-        numbers = json.loads(completed.stdout.strip().splitlines()[-1])
-        out.append(FleetResult(vehicles=vehicles, method=method, **numbers))
-    return out
+    return [FleetResult(vehicles=vehicles, method=method,
+                        **_in_child("--child", path, method, iterations, f"{method} on {vehicles} vehicles"))
+            for method in ("centralized", *methods)]
+
+
+def _in_child(mode: str, path: Path, method: str, number: int, what: str) -> dict:
+    """This script in a child process (``mode``: --child or --converge); the numbers it prints."""
+    completed = subprocess.run([sys.executable, __file__, mode, str(path), method, str(number)],
+                               capture_output=True, text=True, check=False, cwd=ROOT)
+    if completed.returncode != 0:
+        raise RuntimeError(f"{what} failed: {completed.stderr[-2000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
 def fleet_table(results: list[FleetResult]) -> str:
@@ -106,6 +117,103 @@ def fleet_table(results: list[FleetResult]) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class ConvergenceResult:
+    """One (fleet size, method) run to 1%."""
+
+    vehicles: int
+    method: str
+    cap: int
+    iterations: int
+    converged: bool
+    least_violation: float
+    cost_gap_at_least_violation: float
+    wall_s: float
+
+
+def _converge_child(path: str, method: str, cap: int) -> dict:
+    """Runs in the child process: the centralized reference, then ``method`` to 1% or ``cap`` iterations."""
+    from ecodec.decomposition import options_for, run
+    from ecodec.decomposition.stopping import StoppingRules
+    from ecodec.io.workbook import read_case
+    from ecodec.network.graph import network_from_case
+    from ecodec.problem.from_case import problem_from_case
+
+    case = read_case(path)
+    problem, network = problem_from_case(case), network_from_case(case)
+    reference = run(problem, network, "centralized", options_for("centralized"))
+    started = time.perf_counter()
+    result = run(problem, network, method, options_for(method), reference=reference,
+                 stopping=StoppingRules(max_iterations=cap, violation_tol=TOL, cost_gap_tol=TOL))
+    history = result.history
+    best = int(history["rel_violation"].to_numpy().argmin())
+    return {"cap": cap, "iterations": len(history), "converged": result.status == "converged",
+            "least_violation": float(history["rel_violation"].iloc[best]),
+            "cost_gap_at_least_violation": float(history["cost_gap"].iloc[best]),
+            "wall_s": time.perf_counter() - started}
+
+
+def measure_convergence(caps: dict[int, int], methods: tuple[str, ...]) -> list[ConvergenceResult]:
+    """Iterations to 1% of every method on the fleet of each size in ``caps`` (size: iteration cap)."""
+    from ecodec.io.pev import pev_tables
+    from ecodec.io.template import write_case_workbook
+
+    out = []
+    with tempfile.TemporaryDirectory(prefix="ecodec-fleet-") as tmp:
+        for vehicles, cap in caps.items():
+            path = Path(tmp) / f"pev_lp_{vehicles}.xlsx"
+            write_case_workbook(path, pev_tables(vehicles, 0, "lp"))
+            out += [ConvergenceResult(vehicles=vehicles, method=method, **_in_child(
+                "--converge", path, method, cap, f"{method} to 1% on {vehicles} vehicles")) for method in methods]
+    return out
+
+
+def convergence_table(results: list[ConvergenceResult]) -> str:
+    """Markdown: iterations to a relative violation and cost gap of 1% (or the cap and what was reached)."""
+    lines = ["| vehicles | method | iterations to 1% | least violation (cost gap there) | wall s |",
+             "|---|---|---|---|---|"]
+    for r in results:
+        reached = str(r.iterations) if r.converged else f"not within {r.cap}"
+        lines.append(f"| {r.vehicles} | {r.method} | {reached} | {r.least_violation:.2%} "
+                     f"({r.cost_gap_at_least_violation:+.2%}) | {r.wall_s:.1f} |")
+    return "\n".join(lines)
+
+
+def fleet_plot(results: list[FleetResult], path: Path) -> Path:
+    """Set-up (with the reading time) and ms per iteration per agent against the fleet size, one line per method;
+    written as a PNG to ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = sorted({r.vehicles for r in results})
+    methods = [m for m in dict.fromkeys(r.method for r in results) if m != "centralized"]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    first = {r.vehicles: r for r in results if r.method == methods[0]}
+    left.plot(sizes, [first[n].read_s for n in sizes], "k--", marker="s", label="reading the workbook")
+    for colour, method in enumerate(("centralized", *methods)):
+        rows = {r.vehicles: r for r in results if r.method == method}
+        label = "centralized HiGHS (build + solve)" if method == "centralized" else f"{method} set-up"
+        left.plot(sizes, [rows[n].setup_s for n in sizes], marker="o", color=f"C{colour}", label=label)
+        if method != "centralized":
+            right.plot(sizes, [rows[n].ms_per_iteration_per_agent for n in sizes], marker="o", color=f"C{colour}",
+                       label=method)
+    left.set(xscale="log", yscale="log", xlabel="vehicles", ylabel="seconds", title="set-up against reading")
+    right.set(xscale="log", xlabel="vehicles", ylabel="ms per iteration per agent", title="per-agent iteration cost")
+    right.set_ylim(bottom=0)
+    for axes in (left, right):
+        axes.set_xticks(sizes, [f"{n:,}" for n in sizes])
+        axes.minorticks_off()
+        axes.grid(True, alpha=0.3)
+        axes.legend(fontsize=7)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
 def measure_all(sizes: tuple[int, ...], methods: tuple[str, ...], iterations: int) -> list[FleetResult]:
     with tempfile.TemporaryDirectory(prefix="ecodec-fleet-") as tmp:
         return [r for n in sizes for r in measure(n, methods, iterations, Path(tmp))]
@@ -114,6 +222,13 @@ def measure_all(sizes: tuple[int, ...], methods: tuple[str, ...], iterations: in
 if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "--child":
         print(json.dumps(_child(sys.argv[2], sys.argv[3], int(sys.argv[4]))))
-    else:
-        sizes = tuple(int(n) for n in sys.argv[1:]) or (100, 400, 2000, 10000)
-        print(fleet_table(measure_all(sizes, ("primal-decomposition",), 5)))
+    elif len(sys.argv) == 5 and sys.argv[1] == "--converge":
+        print(json.dumps(_converge_child(sys.argv[2], sys.argv[3], int(sys.argv[4]))))
+    else:  # python benchmarks/fleet_scale.py [SIZES...] [--plot PNG]
+        arguments = sys.argv[1:]
+        plot = Path(arguments.pop(arguments.index("--plot") + 1)) if "--plot" in arguments else None
+        sizes = tuple(int(n) for n in arguments if n != "--plot") or (100, 400, 2000, 10000)
+        measured = measure_all(sizes, ("primal-decomposition", "tracking-admm"), 5)
+        print(fleet_table(measured))
+        if plot is not None:
+            print(f"plot written to {fleet_plot(measured, plot)}")

@@ -7,7 +7,8 @@
 (c) primal decomposition on 400 agents with 1 and 2 MPI ranks (:mod:`mpi_ranks`, started under mpiexec): time
     per iteration and the ratio, and whether both computed the same iterates;
 (d) time to a certified 1% gap on binary PEV fleets with a total-energy budget, DualBi against the centralized
-    MILP on HiGHS (:mod:`pev_certified`), for 100, 1000 and 3000 vehicles;
+    MILP on HiGHS (:mod:`pev_certified`), for 100, 1000, 3000 and 10,000 vehicles, and adaptive tightening up to
+    an iteration cap on 100 and 1000;
 (e) Tracking-ADMM's local QP step re-solved on the compiled program against rebuilt per solve (:mod:`qp_resolve`),
     on the cost vectors of a real run;
 (f) Ipopt through ecodec's bridge: time in ecodec's callbacks against the whole solve (:mod:`nlp_overhead`);
@@ -25,11 +26,12 @@
 (l) ``ecodec validate`` on hostile workbooks within the size limits (declared dimensions, one row of millions of
     cells, empty cells, many parts, cells at the limit) against validating the shipped case (:mod:`reading_bounds`).
 (m) generated LP fleets of 100 to 10,000 vehicles: set-up against reading the workbook, peak memory, and ms per
-    iteration per agent against the smallest fleet's, per convex method, beside the centralized HiGHS solve
-    (:mod:`fleet_scale`).
+    iteration per agent against the smallest fleet's, per convex method, beside the centralized HiGHS solve, the
+    iterations each method takes to 1% of the centralized optimum, and a plot (``fleet_scale.png``) of set-up
+    and per-agent cost against the fleet size (:mod:`fleet_scale`).
 
-Writes ``latest.md`` (the tables) and ``latest.json`` (raw numbers, machine, date) to ``--output-dir``
-(default ``benchmarks/results/``, git-ignored) and prints the tables.  Exits with status 1 when some path did not
+Writes ``latest.md`` (the tables), ``latest.json`` (raw numbers, machine, date) and ``fleet_scale.png`` to
+``--output-dir`` (default ``benchmarks/results/``, git-ignored) and prints the tables.  Exits with status 1 when some path did not
 reach the same objective as the compiled one on every solve, since the comparison is then void.
 What is measured and how to read the ratios: docs/benchmarks.md.
 """
@@ -72,7 +74,8 @@ ROOT = Path(__file__).resolve().parents[1]
 AGENTS = ("battery", "mt1", "grid")
 TARGET_COMPILED_OVER_BARE = 1.3
 FULL = {"resolve": resolving.ResolveSettings(), "copies": (1, 10, 100), "iterations": 20,
-        "mpi": {"copies": 50, "iterations": 20, "ranks": (1, 2)}, "vehicles": (100, 1000, 3000),
+        "mpi": {"copies": 50, "iterations": 20, "ranks": (1, 2)}, "vehicles": (100, 1000, 3000, 10000),
+        "tightening_certified": {100: 200, 1000: 100},
         "qp": {"warmup": 10, "solves": 100, "repeats": 3}, "nlp_sizes": (100, 1000, 10000),
         "market": {"copies": (1, 10, 50), "iterations": 50},
         "tightening": {"fleets": ("cases/pev_100.xlsx", 500), "iterations": 120, "repeats": 3},
@@ -80,16 +83,19 @@ FULL = {"resolve": resolving.ResolveSettings(), "copies": (1, 10, 100), "iterati
                              (2000, 24)), "seeds": 10},
         "deployment": {"iterations": 200}, "delta": {"iterations": 200}, "reading": reading_bounds.FULL,
         "fleet": {"sizes": (100, 400, 2000, 10000), "iterations": 5,
-                  "methods": ("primal-decomposition", "tracking-admm", "proximal-dual", "dual-subgradient")}}
+                  "methods": ("primal-decomposition", "tracking-admm", "proximal-dual", "dual-subgradient"),
+                  "converge": {100: 1000, 400: 1000, 2000: 300, 10000: 60}}}
 QUICK = {"resolve": resolving.ResolveSettings(solves=50, repeats=3, rebuild_solves=5, rebuild_repeats=1,
                                               persistent_solves=10, persistent_repeats=1),
          "copies": (1, 10), "iterations": 10, "mpi": {"copies": 5, "iterations": 5, "ranks": (1, 2)},
-         "vehicles": (20, 50), "qp": {"warmup": 5, "solves": 20, "repeats": 2}, "nlp_sizes": (100,),
+         "vehicles": (20, 50), "tightening_certified": {20: 30},
+         "qp": {"warmup": 5, "solves": 20, "repeats": 2}, "nlp_sizes": (100,),
          "market": {"copies": (1, 5), "iterations": 10},
          "tightening": {"fleets": ("cases/pev_100.xlsx",), "iterations": 51, "repeats": 1},
          "online": {"sizes": (("cases/der_sharing_6.xlsx", 48), (200, 12)), "seeds": 0},
          "deployment": {"iterations": 10}, "delta": {"iterations": 5}, "reading": reading_bounds.QUICK,
-         "fleet": {"sizes": (50, 200), "iterations": 3, "methods": ("primal-decomposition", "tracking-admm")}}
+         "fleet": {"sizes": (50, 200), "iterations": 3, "methods": ("primal-decomposition", "tracking-admm"),
+                   "converge": {50: 40}}}
 MPIEXEC = Path(sys.executable).with_name("mpiexec")
 
 
@@ -172,7 +178,8 @@ def markdown(report: dict, resolve: list[resolving.ResolveResult], scaling: list
              nlp: list[nlp_overhead.OverheadResult], market: list[market_scaling.MarketScalingResult],
              tightening: list[tightening_iteration.TighteningResult], online: list[online_sharing.OnlineResult],
              comparison_s: float | None, placed: deployment.DeploymentResult, learned: delta.DeltaResult,
-             reading: list[reading_bounds.ReadingResult], fleet: list[fleet_scale.FleetResult]) -> str:
+             reading: list[reading_bounds.ReadingResult], fleet: list[fleet_scale.FleetResult],
+             converged: list[fleet_scale.ConvergenceResult]) -> str:
     machine, settings = report["machine"], report["settings"]
     rs = settings["resolve"]
     unmet = [r.agent for r in resolve if r.compiled_over_bare > TARGET_COMPILED_OVER_BARE]
@@ -211,7 +218,7 @@ def markdown(report: dict, resolve: list[resolving.ResolveResult], scaling: list
         "",
         ranks_table(ranks) if ranks else "not measured: ecodec[mpi] is not installed",
         "",
-        "## (d) Time to a certified 1% gap: DualBi against the centralized MILP (one process)",
+        "## (d) Time to a certified 1% gap: DualBi and tightening against the centralized MILP (one process)",
         "",
         certified_table(certified),
         "",
@@ -255,6 +262,12 @@ def markdown(report: dict, resolve: list[resolving.ResolveResult], scaling: list
         "## (m) Generated LP fleets: set-up against reading the workbook, peak memory, per-agent iteration cost",
         "",
         fleet_scale.fleet_table(fleet),
+        "",
+        f"Iterations to a relative violation and cost gap of {fleet_scale.TOL:.0%} against the centralized optimum, "
+        "per size up to an iteration cap (the plot of set-up and per-agent cost against the fleet size: "
+        "`fleet_scale.png` beside this file):",
+        "",
+        fleet_scale.convergence_table(converged),
         "",
     ])
 
@@ -300,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     certified = []
     for vehicles in plan["vehicles"]:
         print(f"(d) certified 1% gap: {vehicles} vehicles ...", file=sys.stderr, flush=True)
-        certified.append(measure_fleet(vehicles))
+        cap = plan["tightening_certified"].get(vehicles, 0)
+        certified.append(measure_fleet(vehicles, tightening_iterations=cap))
 
     print("(e) Tracking-ADMM QP step ...", file=sys.stderr, flush=True)
     network = network_from_case(case)
@@ -334,6 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     print("(m) fleets ...", file=sys.stderr, flush=True)
     fleet = fleet_scale.measure_all(tuple(plan["fleet"]["sizes"]), tuple(plan["fleet"]["methods"]),
                                     plan["fleet"]["iterations"])
+    converged = fleet_scale.measure_convergence(plan["fleet"]["converge"], tuple(plan["fleet"]["methods"]))
+    plot = fleet_scale.fleet_plot(fleet, args.output_dir / "fleet_scale.png")
 
     report["subproblem_resolve"] = [dict(dataclasses.asdict(r), objectives_agree=r.objectives_agree,
                                          ratios={"compiled/bare": r.compiled_over_bare,
@@ -361,11 +377,13 @@ def main(argv: list[str] | None = None) -> int:
     report["reading_bounds"] = [dict(dataclasses.asdict(r), time_ratio=r.time_ratio, memory_ratio=r.memory_ratio,
                                      within_acceptance=r.within_acceptance) for r in reading]
     report["fleet_scale"] = [dict(dataclasses.asdict(r), setup_over_read=r.setup_over_read) for r in fleet]
+    report["fleet_convergence"] = [dataclasses.asdict(r) for r in converged]
+    report["fleet_plot"] = str(plot)
     report["objectives_agree"] = (report["objectives_agree"] and all(r.objectives_agree for r in qp)
                                   and all(r.reached for r in nlp) and all(r.reached for r in market))
     report["total_time_s"] = time.perf_counter() - started
     text = markdown(report, resolve, scaling, ranks, certified, qp, nlp, market, tightening, online, comparison_s,
-                    placed, learned, reading, fleet)
+                    placed, learned, reading, fleet, converged)
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "latest.md").write_text(text)
     (args.output_dir / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
