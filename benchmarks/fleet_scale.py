@@ -8,7 +8,9 @@ own, so its peak memory (``ru_maxrss``) is its own:
 * ``read_s``: reading the workbook (:func:`ecodec.io.workbook.read_case`), the baseline set-up is measured against;
 * per method, :func:`ecodec.decomposition.run` for a few iterations without a reference: ``setup_s`` (compiling
   every local subproblem and the method's own start, as the run reports it), the median ``iteration_time_s``
-  divided by N (ms per iteration per agent), and the child's peak memory;
+  divided by N (ms per iteration per agent), of it the median time inside HiGHS's solves (every
+  ``highspy.Highs.run`` of the child is timed; the rest is ecodec's own work: the method's numpy, messages,
+  evaluation), and the child's peak memory;
 * ``centralized_s``: the centralized HiGHS solve of the same fleet (Pyomo build and solve), measured in the same
   run as a second baseline;
 * **iterations to 1%** (:func:`measure_convergence`): per method, a child solves the fleet centrally for the
@@ -50,15 +52,36 @@ class FleetResult:
     iterations: int
     peak_mb: float
     status: str
+    highs_ms_per_iteration_per_agent: float = float("nan")
 
     @property
     def setup_over_read(self) -> float:
         return self.setup_s / self.read_s
 
 
+def _clock_highs() -> list[float]:
+    """Time every ``highspy.Highs.run`` of this process from now on: the returned list holds the seconds spent in
+    HiGHS's own solves so far (its first entry, updated in place)."""
+    import highspy
+
+    spent, run = [0.0], highspy.Highs.run
+
+    def timed(self):
+        started = time.perf_counter()
+        try:
+            return run(self)
+        finally:
+            spent[0] += time.perf_counter() - started
+
+    highspy.Highs.run = timed
+    return spent
+
+
 def _child(path: str, method: str, iterations: int) -> dict:
-    """Runs in the child process: read, then ``method`` (or the centralized solve)."""
+    """Runs in the child process: read, then ``method`` (or the centralized solve); per iteration, the time spent
+    inside HiGHS's solves (the rest is ecodec's own work: the method, messages, evaluation)."""
     from ecodec.decomposition import options_for, run
+    from ecodec.decomposition.hooks import Hook
     from ecodec.decomposition.stopping import StoppingRules
     from ecodec.io.workbook import read_case
     from ecodec.network.graph import network_from_case
@@ -69,15 +92,28 @@ def _child(path: str, method: str, iterations: int) -> dict:
     read_s = time.perf_counter() - started
     problem = problem_from_case(case)
     network = network_from_case(case)
-    result = run(problem, network, method, options_for(method), stopping=StoppingRules(max_iterations=iterations))
+    spent, marks = _clock_highs(), []
+
+    class Marks(Hook):  # HiGHS's time so far when the iterations start and after each one
+        def on_start(self, method, problem, stopping):
+            marks.append(spent[0])
+
+        def on_iteration(self, record):
+            marks.append(spent[0])
+
+    result = run(problem, network, method, options_for(method), stopping=StoppingRules(max_iterations=iterations),
+                 hooks=[Marks()])
+    in_highs = float("nan")
     if method == "centralized":
         setup_s, per_agent, done = result.info["wall_time_s"], float("nan"), 1
     else:
         setup_s = result.info["setup_time_s"]
         per_agent = statistics.median(result.history["iteration_time_s"]) * 1e3 / len(problem.agents)
+        in_highs = statistics.median(b - a for a, b in zip(marks, marks[1:])) * 1e3 / len(problem.agents)
         done = len(result.history)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     return {"read_s": read_s, "setup_s": setup_s, "ms_per_iteration_per_agent": per_agent, "iterations": done,
+            "highs_ms_per_iteration_per_agent": in_highs,
             "peak_mb": peak_mb, "status": result.status}
 
 
@@ -104,16 +140,24 @@ def _in_child(mode: str, path: Path, method: str, number: int, what: str) -> dic
 
 
 def fleet_table(results: list[FleetResult]) -> str:
-    """Markdown: one row per fleet size and method, with the 100-vehicle (smallest) per-agent figure as the base."""
+    """Markdown: one row per fleet size and method, with the 100-vehicle (smallest) per-agent figure as the base;
+    the per-agent time split into HiGHS's solves and the rest."""
     smallest = min(r.vehicles for r in results)
-    base = {r.method: r.ms_per_iteration_per_agent for r in results if r.vehicles == smallest}
+    base = {r.method: r for r in results if r.vehicles == smallest}
     lines = ["| vehicles | method | read s | set-up s | set-up / read | peak MB | ms / iteration / agent | "
-             f"vs {smallest} vehicles | status |", "|---|---|---|---|---|---|---|---|---|"]
+             f"vs {smallest} vehicles | of it in HiGHS ms (vs {smallest}) | rest ms (vs {smallest}) | status |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
-        per_agent = "" if r.method == "centralized" else f"{r.ms_per_iteration_per_agent:.3f}"
-        ratio = "" if r.method == "centralized" else f"{r.ms_per_iteration_per_agent / base[r.method]:.2f}"
+        cells = ["", "", "", ""]
+        if r.method != "centralized":
+            b = base[r.method]
+            total, highs, base_highs = r.ms_per_iteration_per_agent, r.highs_ms_per_iteration_per_agent, (
+                b.highs_ms_per_iteration_per_agent)
+            rest, base_rest = total - highs, b.ms_per_iteration_per_agent - base_highs
+            cells = [f"{total:.3f}", f"{total / b.ms_per_iteration_per_agent:.2f}",
+                     f"{highs:.3f} ({highs / base_highs:.2f})", f"{rest:.3f} ({rest / base_rest:.2f})"]
         lines.append(f"| {r.vehicles} | {r.method} | {r.read_s:.2f} | {r.setup_s:.2f} | {r.setup_over_read:.2f} | "
-                     f"{r.peak_mb:.0f} | {per_agent} | {ratio} | {r.status} |")
+                     f"{r.peak_mb:.0f} | {' | '.join(cells)} | {r.status} |")
     return "\n".join(lines)
 
 

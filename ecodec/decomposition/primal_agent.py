@@ -121,8 +121,10 @@ class LocalAgent:
         if not received:
             return
         size, count = self.y.size, len(received)
-        # one reduction over the stacked messages, added row after row as a sum over them would (same bits)
-        sums = np.add.reduce(np.stack(list(received.values())), axis=0)
+        messages = iter(received.values())  # added one after the other in neighbour order, in one buffer
+        sums = np.array(next(messages), dtype=float)
+        for message in messages:
+            np.add(sums, message, out=sums)
         move = count * self._nu - sums[:size]
         self.harmonic = self.neighbour_prices = sums[size:] / count
         self.set_allocation(self.y + alpha * move)
