@@ -54,7 +54,7 @@ def _main(argv: list[str] | None) -> int:
         return _guarded(lambda: launch(without_ranks(argv), args.ranks))
     rank = _mpi_rank() if mpi_launched() else None
     if rank is not None:
-        from ecodec.runtime.mpi import catch_interrupts
+        from ecodec.runtime.mpi_process import catch_interrupts
 
         catch_interrupts()  # Ctrl-C must not stop one rank alone: the ranks stop together at an iteration
     if rank:  # every rank runs this command; only rank 0 talks to the user
@@ -102,7 +102,7 @@ def _guarded(command, rank: int | None = None) -> int:
             raise
         from mpi4py import MPI
 
-        from ecodec.runtime.mpi import abort_job
+        from ecodec.runtime.mpi_process import abort_job
 
         if isinstance(exc, MPI.Exception):  # a peer died in the middle of a message: the launcher names it
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

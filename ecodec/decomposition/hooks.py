@@ -19,7 +19,7 @@ import pandas as pd
 from ecodec.decomposition.registry import REGISTRY
 from ecodec.files import OutputError, atomic_write
 from ecodec.progress import STAGE_THRESHOLD_S, format_duration, is_terminal
-from ecodec.runtime.mpi import mpi_launched
+from ecodec.runtime.mpi_process import mpi_launched
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from typing import TypeVar
 
 from ecodec.network import CommunicationNetwork
 from ecodec.runtime.inprocess import InProcessRuntime
-from ecodec.runtime.mpi import mpi_launched
+from ecodec.runtime.mpi_process import mpi_launched
 
 T = TypeVar("T")
 

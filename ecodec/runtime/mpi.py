@@ -4,129 +4,81 @@ A driver runs unchanged (SPMD): every rank executes the same driver code for the
 
 * **Placement.** :func:`partition` cuts the agents, in their fixed order, into one contiguous block per rank,
   balanced by a per-agent cost estimate (or by count): block r holds the agents whose cumulative weight falls in
-  [r W / R, (r + 1) W / R), W the total weight.  Contiguous blocks keep the agent order across ranks.
-* **each** runs a function for the local agents only.
-* **exchange** delivers each agent's array to its neighbours: directly on the same rank, otherwise as one MPI
-  point-to-point message per pair of neighbouring ranks carrying every array that crosses between them.  Each
-  inbox is rebuilt in the neighbour order of the network, exactly as in one process.  On a time-varying graph
-  (``graph``: the edges active at this iteration, computed identically on every rank) only active edges carry
-  arrays; the ranks still trade one (possibly empty) bundle per neighbouring rank, so no rank waits for a
-  message that is not coming.
+  [r W / R, (r + 1) W / R), W the total weight.  **each** runs a function for the local agents only.
+* **exchange** delivers each agent's array to its neighbours: directly on the same rank, otherwise in ONE message
+  per pair of ranks joined by an edge of ``graph`` (on a time-varying graph the edges active at this iteration):
+  a float64 buffer ``[flag, x_1, ..., x_m]``, the crossing arrays flattened in agent order.  The plan (who sends
+  what to whom) is cached per graph object; shapes are cached at both ends per call position (calls since the last
+  :meth:`~MPIRuntime.checkpoint`, equal on every rank) and peer.  Flag 0: the cached shapes; 1: new shapes, their
+  pickled tuple and the data follow; 3: not float64 ndarrays, a pickled list follows (docs/mpi_performance.md).
+  Each inbox is rebuilt in the network's neighbour order, exactly as in one process.
 * **sum** adds the values in agent order with a pipeline: rank 0 adds its agents' values one by one and passes the
-  partial sum to rank 1, which goes on adding its own, and so on; the last rank broadcasts the total.  The
-  additions are those of the in-process runtime, in the same order, so the total is bit for bit the same for any
-  number of ranks.  **maximum** is order-free (an all-gather of local maxima); **gather** collects on rank 0.
-* **Counters.** ``messages`` counts what the algorithm sends, as in one process; it is the same on every rank
-  because every agent takes part in every exchange (the count follows from the network or the active graph).
-  ``floats`` is summed over the ranks by :meth:`MPIRuntime.totals`.
-* **Stopping.** Ctrl-C (SIGINT) and SIGUSR1 only set a flag; :meth:`MPIRuntime.checkpoint`, called by the driver
-  loop once per iteration on every rank, ORs the flags so that all ranks stop after the same iteration and the
-  root keeps the history.  SIGUSR1 is how the launcher asks the ranks to stop (mpiexec forwards it to every rank);
-  unlike SIGINT it never escalates, so a rank that gets both (a terminal's Ctrl-C reaches the launcher and, through
-  mpiexec, the ranks) still stops with the others.  A second SIGINT stops the rank at once.  At exit both are
-  ignored (:func:`_ignore_stop_requests` says why).
-* **Liveness.** Each rank enters the status board as soon as it starts (:func:`catch_interrupts`) and records
-  there every iteration, every agent it works on and every communication it waits in, for the launcher's
-  watchdog (:mod:`ecodec.runtime.watchdog`).  Under ``ecodec ... --ranks`` each rank also follows its launcher and
-  ends at once, writing nothing, when the launcher is gone (:func:`ecodec.runtime.processes.follow_launcher`).
-* **Failures.** An exception while working on an agent is written to the status board
-  (:mod:`ecodec.runtime.status`) and to stderr, naming the rank, the agent and the iteration, and the whole job is
-  aborted (MPI_Abort), so no rank waits forever for a dead peer.  A killed rank is detected by the launcher.
+  partial sum to rank 1 (a bundle of one array, as above), which goes on adding its own, and so on; the last rank
+  broadcasts the total (``Bcast`` of ``[flag, total]``, its shape cached per call position; flag 2: no agents).
+  The additions are those of the in-process runtime, in the same order, so the total is bit for bit the same for
+  any number of ranks.  **maximum** is order-free: one ``Allreduce(MAX)`` of ``[flag, local maximum]`` (-inf on a
+  rank without agents; a new shape or a NaN, which MAX does not propagate, raises the flag and the local maxima
+  are all-gathered).  **checkpoint** is one ``Allreduce`` of one int.  **gather** and **broadcast** (set-up and
+  results) pickle.
+* **Counters.** ``messages`` counts what the algorithm sends, as in one process (the same on every rank: it follows
+  from the network or the active graph); ``floats`` is summed over the ranks by :meth:`MPIRuntime.totals`;
+  :meth:`MPIRuntime.mpi_traffic` counts what this rank put on the wire.
+* **Too many ranks.** Each rank pays a fixed price per call (tens of microseconds, docs/mpi_performance.md):
+  rank 0 warns once when a rank would host fewer than :data:`MIN_AGENTS_PER_RANK` agents on average or a host
+  runs more ranks than the cores a process may use (``os.sched_getaffinity``), naming the ranks it advises.
+* **Stopping, liveness, failures** (:mod:`ecodec.runtime.mpi_process`): Ctrl-C and the launcher's SIGUSR1 only
+  set a flag, which :meth:`MPIRuntime.checkpoint` ORs over the ranks once per iteration, so all ranks stop after
+  the same iteration; each rank records every iteration, agent and communication on the status board for the
+  launcher's watchdog (:mod:`ecodec.runtime.watchdog`); an exception on an agent is reported (rank, agent,
+  iteration) and aborts the job (MPI_Abort), so no rank waits forever for a dead peer.
 """
 
 from __future__ import annotations
 
-import atexit
+import itertools
 import logging
+import math
 import os
-import signal
-import sys
-import threading
+import pickle
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 import numpy as np
 
 from ecodec.network import CommunicationNetwork
-from ecodec.runtime.processes import follow_launcher
-from ecodec.runtime.status import LAUNCHED_ENV, StatusBoard, record_rank_error, register_rank
+from ecodec.runtime.mpi_process import _interrupted, abort_job, catch_interrupts
+from ecodec.runtime.status import StatusBoard
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _EXCHANGE, _SUM = 11, 12
+_SAME, _NEW, _NONE, _OBJECT = 0.0, 1.0, 2.0, 3.0  # the flag word leading every buffer (module docstring)
+#: Below this many agents per rank (on average) the runtime warns: measured in docs/mpi_performance.md
+MIN_AGENTS_PER_RANK = 4
+#: The counters of :meth:`MPIRuntime.mpi_traffic`
+TRAFFIC = ("p2p_messages", "p2p_bytes", "pickled_messages", "collectives", "collective_bytes")
+_advised: list[bool] = []  # the warning about too many ranks, once per process
+
+
+def _ends(shapes: tuple) -> list[int]:
+    """Where each array of a bundle ends in its buffer, after the flag word."""
+    return list(itertools.accumulate((math.prod(shape) for shape in shapes), initial=1))
 
 
 def partition(agents: tuple[str, ...], ranks: int, weights: Mapping[str, float] | None = None) -> dict[str, int]:
     """The rank of each agent: contiguous blocks in agent order with about equal total weight (see the module
-    docstring); every weight 1 when ``weights`` is None."""
+    docstring); every weight 1 when ``weights`` is None.
+
+    >>> partition(("a", "b", "c", "d"), 2), partition(("a", "b", "c"), 2, {"a": 3, "b": 1, "c": 1})
+    ({'a': 0, 'b': 0, 'c': 1, 'd': 1}, {'a': 0, 'b': 1, 'c': 1})
+    """
     w = np.array([float(weights[a]) if weights is not None else 1.0 for a in agents])
     if np.any(w <= 0):
         raise ValueError("agent weights must be positive")
     start = np.concatenate([[0.0], np.cumsum(w)[:-1]])
     block = np.minimum((start / w.sum() * ranks).astype(int), ranks - 1) if len(agents) else []
     return {a: int(r) for a, r in zip(agents, block)}
-
-
-def mpi_launched() -> bool:
-    """True when this process was started by an MPI launcher (mpiexec/mpirun of MPICH or Open MPI)."""
-    return any(key in os.environ for key in ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK"))
-
-
-_interrupted = threading.Event()
-_started: list[StatusBoard] = []  # this process's first board entry, once made
-_sigints = [0]
-
-
-def catch_interrupts() -> None:
-    """Start this rank: from now on Ctrl-C (SIGINT) and SIGUSR1 in this process only raise a flag, read by
-    :meth:`MPIRuntime.checkpoint`, so that every rank stops after the same iteration (a second SIGINT stops this
-    process at once); the rank enters the status board and, under ``ecodec ... --ranks``, follows its launcher
-    (see the module docstring).  Called by the runtime and, before anything else, by the command line under MPI,
-    so the launcher knows every rank's process from its first second, before the case is even read."""
-    if threading.current_thread() is not threading.main_thread():
-        return
-
-    def on_interrupt(signum, frame):
-        if signum == signal.SIGINT:
-            _sigints[0] += 1
-            if _sigints[0] > 1:
-                raise KeyboardInterrupt
-        if not _interrupted.is_set():
-            _interrupted.set()
-            log.warning("interrupt received; every rank stops after the current iteration")
-
-    signal.signal(signal.SIGINT, on_interrupt)
-    signal.signal(signal.SIGUSR1, on_interrupt)
-    if not _started:
-        from mpi4py import MPI
-
-        _started.append(register_rank(MPI.COMM_WORLD.Get_rank()))
-        follow_launcher(os.environ.get(LAUNCHED_ENV))
-        atexit.register(_ignore_stop_requests)
-
-
-def _ignore_stop_requests() -> None:
-    """At exit, ignore SIGINT and SIGUSR1.  As Python shuts down it gives every signal it handled its default
-    action back, which for SIGUSR1 is to end the process: a stop request arriving late (mpiexec forwards the
-    launcher's a moment after the terminal's Ctrl-C stopped the ranks) would kill a rank that ended normally,
-    and mpiexec would then kill the ranks still writing the results.  An ignored signal stays ignored."""
-    for signum in (signal.SIGINT, signal.SIGUSR1):
-        signal.signal(signum, signal.SIG_IGN)
-
-
-def abort_job(comm, message: str, lost_peer: bool = False) -> None:
-    """Record ``message`` on the status board, print it (unless the launcher will) and abort every rank.
-
-    ``lost_peer``: this rank did not fail itself, a communication with a rank that died did; the launcher then
-    names the dead rank rather than this one."""
-    record_rank_error(comm.Get_rank(), message, lost_peer=lost_peer)
-    if not os.environ.get(LAUNCHED_ENV):  # under `ecodec ... --ranks` the launcher reports it
-        print(f"error: {message}; every rank is stopped", file=sys.__stderr__, flush=True)
-    try:
-        comm.Abort(1)
-    finally:  # an abort while the job is already being torn down may return or raise: end this process anyway
-        os._exit(1)
 
 
 class MPIRuntime:
@@ -147,14 +99,21 @@ class MPIRuntime:
         self.local_agents: tuple[str, ...] = tuple(a for a in network.agents if self.owner[a] == self.rank)
         self._index = {a: k for k, a in enumerate(self.local_agents)}
         self.peers = sorted({self.owner[j] for a in self.local_agents for j in network.neighbours(a)} - {self.rank})
+        self._order = {a: k for k, a in enumerate(network.agents)}
         self._exchange_messages = sum(len(network.neighbours(a)) for a in network.agents)
         self.messages = 0
         self.floats = 0
         self._iteration = -1
+        self._plans: dict[int, tuple] = {}  # id(graph) -> (graph, plan)
+        self._shapes: dict[tuple, object] = {}  # call position (and peer) -> the shapes both ends expect
+        self._calls: dict[str, int] = {}  # calls of each kind since the last checkpoint
+        self._traffic = dict.fromkeys(TRAFFIC, 0)
+        self._loop: tuple[dict, dict | None] | None = None  # the counters at the loop's start (and end)
         catch_interrupts()  # first: it may enter this rank on the board (without agents), which the next line updates
         self.board = StatusBoard(self.rank, self.local_agents)
         log.info("rank %d of %d hosts %d agents (%s)", self.rank, self.size, len(self.local_agents),
                  ", ".join(self.local_agents[:5]) + (" ..." if len(self.local_agents) > 5 else ""))
+        self._advise()
 
     # -- the runtime calls ------------------------------------------------------------------------------------
     @property
@@ -174,59 +133,87 @@ class MPIRuntime:
 
     def exchange(self, outgoing: Mapping[str, np.ndarray], graph=None) -> dict[str, dict[str, np.ndarray]]:
         graph = graph or self.network
+        plan, position = self._plan(graph), self._position("exchange")
         received: dict[str, dict[str, np.ndarray]] = {a: {} for a in self.local_agents}
-        bundles: dict[int, dict[str, np.ndarray]] = {r: {} for r in self.peers}
-        for a in self.local_agents:
-            for j in graph.neighbours(a):
-                if self.owner[j] == self.rank:
-                    received[j][a] = outgoing[a]
-                else:
-                    bundles[self.owner[j]][a] = outgoing[a]
-            self.floats += np.size(outgoing[a]) * len(graph.neighbours(a))
+        for sender, j in plan[0]:
+            received[j][sender] = outgoing[sender]
+        self.floats += sum(np.size(outgoing[a]) * len(graph.neighbours(a)) for a in self.local_agents)
         self.board.waiting(True)
-        requests = [self.comm.isend(bundles[r], dest=r, tag=_EXCHANGE) for r in self.peers]
-        for r in self.peers:
-            for sender, array in self.comm.recv(source=r, tag=_EXCHANGE).items():
-                for j in graph.neighbours(sender):
-                    if self.owner[j] == self.rank:
-                        received[j][sender] = array
-        self._mpi.Request.waitall(requests)
+        requests = [q for r, senders in plan[1] for q in
+                    self._send([outgoing[a] for a in senders], r, ("out", position, r), _EXCHANGE)]
+        for r, sources in plan[2]:
+            arrays = self._receive(r, ("in", position, r), _EXCHANGE)
+            for (sender, targets), array in zip(sources, arrays):
+                for j in targets:
+                    received[j][sender] = array
+        self._mpi.Request.Waitall(requests)
         self.board.waiting(False)
         self.messages += self._exchange_messages if graph is self.network else 2 * graph.n_edges
         return {a: {j: received[a][j] for j in graph.neighbours(a)} for a in self.local_agents}
 
     def sum(self, values: Mapping[str, np.ndarray | float], *, count: bool = False) -> np.ndarray:
+        position, before, after = self._position("sum"), self.rank - 1, self.rank + 1
         self.board.waiting(True)
-        partial = self.comm.recv(source=self.rank - 1, tag=_SUM) if self.rank > 0 else None
+        partial = (self._receive(before, ("in", position, before), _SUM) or [None])[0] if self.rank else None
         for a in self.local_agents:
             v = np.asarray(values[a], dtype=float)
             partial = v.copy() if partial is None else partial + v
-        if self.rank < self.size - 1:
-            self.comm.send(partial, dest=self.rank + 1, tag=_SUM)
-        total = self.comm.bcast(partial, root=self.size - 1)
+        if after < self.size:
+            self._mpi.Request.Waitall(self._send([] if partial is None else [np.asarray(partial)], after,
+                                                 ("out", position, after), _SUM))
+        total = self._broadcast_total(partial, position)
         self.board.waiting(False)
         self._count(values, count)
+        return total[()] if total is not None and total.ndim == 0 and len(self.network.agents) > 1 else total
+
+    def _broadcast_total(self, partial, position: tuple) -> np.ndarray | None:
+        """The last rank's sum on every rank: one ``Bcast`` when its shape is the one of this call last time."""
+        last, expected = self.size - 1, self._shapes.get(position)
+        head = np.empty(1 + (math.prod(expected) if expected is not None else 0))
+        if self.rank == last:
+            same = partial is not None and np.shape(partial) == expected
+            head[0] = _SAME if same else _NONE if partial is None else _NEW
+            if same:
+                head[1:] = np.ravel(partial)
+        self._bcast(head, last)
+        if head[0] != _NEW:
+            return None if head[0] == _NONE else head[1:].reshape(expected)
+        self._shapes[position] = shape = self.comm.bcast(np.shape(partial) if self.rank == last else None, last)
+        self._tally("collective", 0)
+        total = np.array(partial, dtype=float) if self.rank == last else np.empty(shape)
+        self._bcast(total, last)
         return total
 
     def maximum(self, values: Mapping[str, np.ndarray | float], *, count: bool = False) -> np.ndarray:
+        position = self._position("maximum")
+        expected = self._shapes.get(position)
         local = [np.asarray(values[a], dtype=float) for a in self.local_agents]
+        mine = np.max(np.stack(local), axis=0) if local else None
+        buffer = np.full(1 + (math.prod(expected) if expected is not None else 0), -np.inf)
+        usual = expected is not None and (mine is None or (mine.shape == expected and not np.isnan(mine).any()))
+        buffer[0] = _SAME if usual else _NEW
+        buffer[1:] = mine.reshape(-1) if usual and mine is not None else buffer[1:]
         self.board.waiting(True)
-        maxima = [m for m in self.comm.allgather(np.max(np.stack(local), axis=0) if local else None)
-                  if m is not None]
+        self.comm.Allreduce(self._mpi.IN_PLACE, buffer, op=self._mpi.MAX)
+        self._tally("collective", buffer.nbytes)
+        out = buffer[1:].reshape(expected) if buffer[0] == _SAME else None
+        if out is None:  # a new shape or a NaN somewhere: the local maxima themselves
+            out = np.max(np.stack([m for m in self.comm.allgather(mine) if m is not None]), axis=0)
+            self._tally("collective", 0)
+            self._shapes[position] = np.shape(out)
         self.board.waiting(False)
         self._count(values, count)
-        return np.max(np.stack(maxima), axis=0)
+        return out[()] if np.ndim(out) == 0 else out
 
     def gather(self, values: Mapping[str, T]) -> dict[str, T]:
         """Every agent's value on rank 0, in agent order; an empty dict on the other ranks."""
         self.board.waiting(True)
         parts = self.comm.gather(dict(values), root=0)
+        self._tally("collective", 0)
         self.board.waiting(False)
         if not self.is_root:
             return {}
-        merged = {}
-        for part in parts:
-            merged.update(part)
+        merged = {a: value for part in parts for a, value in part.items()}
         return {a: merged[a] for a in self.network.agents}
 
     def count_broadcast(self, size: int) -> None:
@@ -238,27 +225,150 @@ class MPIRuntime:
         """Rank 0's ``value`` on every rank."""
         self.board.waiting(True)
         value = self.comm.bcast(value, root=0)
+        self._tally("collective", 0)
         self.board.waiting(False)
         return value
 
     def checkpoint(self, k: int) -> bool:
         """Start of iteration k (0-based) on every rank: True on all ranks when any rank was interrupted."""
+        if self._loop is None or self._loop[1] is not None:
+            self._loop = (dict(self._traffic), None)
         self._iteration = k
+        self._calls.clear()
         self.board.iteration(k)
         self.board.waiting(True)
-        stop = bool(self.comm.allreduce(_interrupted.is_set(), op=self._mpi.LOR))
+        flag = np.array([int(_interrupted.is_set())], dtype=np.int32)
+        self.comm.Allreduce(self._mpi.IN_PLACE, flag, op=self._mpi.MAX)
+        self._tally("collective", flag.nbytes)
         self.board.waiting(False)
-        return stop
+        return bool(flag[0])
 
     def totals(self) -> tuple[int, int]:
         """(messages, floats) over all ranks; every rank must call it.  The driver loop calls it at the end of a run
         (and a state checkpoint before it writes): from here on the rank assembles and writes results, which the
         watchdog does not time until the next per-iteration checkpoint, if any."""
+        if self._loop is not None and self._loop[1] is None:
+            self._loop = (self._loop[0], dict(self._traffic))
         self.board.finishing()
         self.board.waiting(True)
         floats = int(self.comm.allreduce(self.floats))
+        self._tally("collective", 0)
         self.board.waiting(False)
         return self.messages, floats
+
+    def mpi_traffic(self) -> dict[str, dict[str, int]]:
+        """What this rank put on the wire: ``{"total": counters, "loop": counters}``, the loop's from the first
+        checkpoint of the latest driver loop to its totals (or to now); counters (:data:`TRAFFIC`): point-to-point
+        messages and bytes sent, collective calls and their buffer bytes (0 for a pickled one).  One rank:
+
+        >>> from ecodec.network import CommunicationNetwork
+        >>> runtime = MPIRuntime(CommunicationNetwork.from_edges(["a", "b"], [("a", "b")]))
+        >>> for k in range(3):  # the first sum also broadcasts its shape, later ones one buffer [flag, total]
+        ...     stop = runtime.checkpoint(k)
+        ...     total = runtime.sum({"a": 1.0, "b": 2.0})
+        >>> runtime.mpi_traffic()["loop"]["collectives"], runtime.mpi_traffic()["loop"]["collective_bytes"]
+        (8, 60)
+        """
+        start, end = self._loop or (dict.fromkeys(TRAFFIC, 0), None)
+        end = end or self._traffic
+        return {"total": dict(self._traffic), "loop": {key: end[key] - start[key] for key in TRAFFIC}}
+
+    # -- the wire ------------------------------------------------------------------------------------------------
+    def _position(self, kind: str) -> tuple[str, int]:
+        """(kind, calls of this kind since the last checkpoint, modulo 64): the same on every rank (SPMD).  Only
+        speed depends on it (a shape cached under a position is checked); the modulo bounds the cache."""
+        n = self._calls.get(kind, 0)
+        self._calls[kind] = (n + 1) % 64
+        return kind, n
+
+    def _plan(self, graph) -> tuple:
+        """Over ``graph``: the (sender, local recipient) pairs, (rank, local senders to it) and (rank, ((its
+        sender, local recipients), ...)), senders in agent order; once per graph object (up to 16 kept)."""
+        hit = self._plans.get(id(graph))
+        if hit is not None and hit[0] is graph:
+            return hit[1]
+        local, send, recv = [], {}, {}
+        for a in self.local_agents:
+            for j in graph.neighbours(a):
+                if self.owner[j] == self.rank:
+                    local.append((a, j))
+                else:  # the graph is undirected: a sends to j and j to a
+                    send.setdefault(self.owner[j], {})[a] = None
+                    recv.setdefault(self.owner[j], {}).setdefault(j, []).append(a)
+        plan = (tuple(local), tuple((r, tuple(senders)) for r, senders in sorted(send.items())),
+                tuple((r, tuple(sorted(((j, tuple(t)) for j, t in sources.items()), key=lambda x: self._order[x[0]])))
+                      for r, sources in sorted(recv.items())))
+        if len(self._plans) >= 16:  # a time-varying graph makes one per iteration
+            self._plans.clear()
+        self._plans[id(graph)] = (graph, plan)
+        return plan
+
+    def _send(self, arrays: list, r: int, key: tuple, tag: int) -> list:
+        """Start sending a bundle of arrays to rank ``r`` (module docstring); the requests to wait for."""
+        if not all(type(x) is np.ndarray and x.dtype == np.float64 for x in arrays):
+            return [self._isend(np.array([_OBJECT]), r, tag), self._isend(arrays, r, tag)]
+        shapes, requests, known = tuple(x.shape for x in arrays), [], self._shapes.get(key)
+        if known is None or known[0] != shapes:
+            self._shapes[key] = known = (shapes, _ends(shapes))
+            requests += [self._isend(np.array([_NEW]), r, tag), self._isend(shapes, r, tag)]
+        buffer = np.empty(known[1][-1])
+        buffer[0] = _SAME
+        for x, a, b in zip(arrays, known[1], known[1][1:]):
+            buffer[a:b] = x.reshape(-1)
+        return requests + [self._isend(buffer, r, tag)]
+
+    def _isend(self, message, r: int, tag: int):
+        """Start sending a float64 buffer (``Isend``) or else a pickled object (``isend``), counted."""
+        if isinstance(message, np.ndarray):
+            self._tally("p2p", message.nbytes)
+            return self.comm.Isend(message, dest=r, tag=tag)
+        self._tally("p2p", len(pickle.dumps(message, pickle.HIGHEST_PROTOCOL)), pickled=True)
+        return self.comm.isend(message, dest=r, tag=tag)
+
+    def _receive(self, r: int, key: tuple, tag: int) -> list:
+        """The bundle of arrays rank ``r`` sends (module docstring)."""
+        known = self._shapes.get(key)
+        buffer = np.empty(known[1][-1] if known else 1)
+        self.comm.Recv(buffer, source=r, tag=tag)
+        if buffer[0] == _OBJECT:
+            return self.comm.recv(source=r, tag=tag)
+        if buffer[0] == _NEW:
+            shapes = self.comm.recv(source=r, tag=tag)
+            self._shapes[key] = known = (shapes, _ends(shapes))
+            buffer = np.empty(known[1][-1])
+            self.comm.Recv(buffer, source=r, tag=tag)
+        return [buffer[a:b].reshape(s) for s, a, b in zip(known[0], known[1], known[1][1:])]
+
+    def _bcast(self, buffer: np.ndarray, root: int) -> None:
+        self.comm.Bcast(buffer, root=root)
+        self._tally("collective", buffer.nbytes)
+
+    def _tally(self, kind: str, nbytes: int, pickled: bool = False) -> None:
+        """Count one message (``kind`` "p2p") or collective call ("collective") of ``nbytes`` bytes."""
+        counts = self._traffic
+        counts["p2p_messages" if kind == "p2p" else "collectives"] += 1
+        counts[f"{kind}_bytes"] += nbytes
+        counts["pickled_messages"] += pickled and kind == "p2p"
+
+    def _advise(self) -> None:
+        """Rank 0 warns once per process when the ranks are too many for the agents or the cores (module
+        docstring); every rank takes part (one split of the communicator by host)."""
+        if self.size == 1:
+            return
+        host = self.comm.Split_type(self._mpi.COMM_TYPE_SHARED)
+        on_host, agents, cores = host.Get_size(), len(self.network.agents), len(os.sched_getaffinity(0))
+        host.Free()
+        reasons = []
+        if agents < MIN_AGENTS_PER_RANK * self.size:
+            reasons.append(f"{agents / self.size:.1f} agents per rank, fewer than {MIN_AGENTS_PER_RANK}: the messages"
+                           " and reductions of every iteration cost more than the rank saves")
+        if on_host > cores:
+            reasons.append(f"{on_host} ranks on this host but {cores} cores for them: ranks wait for a core")
+        if reasons and self.is_root and not _advised:
+            advised = max(1, min(agents // MIN_AGENTS_PER_RANK, cores * self.size // on_host))
+            log.warning("ecodec: %d ranks for %d agents (%s); use at most %d (--ranks %d) or more agents",
+                        self.size, agents, "; ".join(reasons), advised, advised)
+            _advised.append(True)
 
     # -- failures and the end -----------------------------------------------------------------------------------
     def fail(self, reason: str, agent: str | None = None) -> None:
