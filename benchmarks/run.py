@@ -28,11 +28,13 @@
 (m) generated LP fleets of 100 to 10,000 vehicles: set-up against reading the workbook, peak memory, and ms per
     iteration per agent against the smallest fleet's, per convex method, beside the centralized HiGHS solve, the
     iterations each method takes to 1% of the centralized optimum, and a plot (``fleet_scale.png``) of set-up
-    and per-agent cost against the fleet size (:mod:`fleet_scale`).
+    and per-agent cost against the fleet size (:mod:`fleet_scale`);
+(n) a DualBi round against the bare highspy solves of the same MILPs, on budget fleets of 100 and 1000 vehicles
+    (:mod:`dualbi_round`).
 
 Writes ``latest.md`` (the tables), ``latest.json`` (raw numbers, machine, date) and ``fleet_scale.png`` to
-``--output-dir`` (default ``benchmarks/results/``, git-ignored) and prints the tables.  Exits with status 1 when some path did not
-reach the same objective as the compiled one on every solve, since the comparison is then void.
+``--output-dir`` (default ``benchmarks/results/``, git-ignored) and prints the tables. Exits with status 1 when
+some path did not reach the same objective as the compiled one on every solve, since the comparison is then void.
 What is measured and how to read the ratios: docs/benchmarks.md.
 """
 
@@ -52,6 +54,7 @@ from pathlib import Path
 
 import delta
 import deployment
+import dualbi_round
 import fleet_scale
 import market_scaling
 import nlp_overhead
@@ -84,7 +87,8 @@ FULL = {"resolve": resolving.ResolveSettings(), "copies": (1, 10, 100), "iterati
         "deployment": {"iterations": 200}, "delta": {"iterations": 200}, "reading": reading_bounds.FULL,
         "fleet": {"sizes": (100, 400, 2000, 10000), "iterations": 5,
                   "methods": ("primal-decomposition", "tracking-admm", "proximal-dual", "dual-subgradient"),
-                  "converge": {100: 1000, 400: 1000, 2000: 300, 10000: 60}}}
+                  "converge": {100: 1000, 400: 1000, 2000: 300, 10000: 60}},
+        "dualbi_round": {"vehicles": (100, 1000), "rounds": 20, "repeats": 1}}
 QUICK = {"resolve": resolving.ResolveSettings(solves=50, repeats=3, rebuild_solves=5, rebuild_repeats=1,
                                               persistent_solves=10, persistent_repeats=1),
          "copies": (1, 10), "iterations": 10, "mpi": {"copies": 5, "iterations": 5, "ranks": (1, 2)},
@@ -95,7 +99,8 @@ QUICK = {"resolve": resolving.ResolveSettings(solves=50, repeats=3, rebuild_solv
          "online": {"sizes": (("cases/der_sharing_6.xlsx", 48), (200, 12)), "seeds": 0},
          "deployment": {"iterations": 10}, "delta": {"iterations": 5}, "reading": reading_bounds.QUICK,
          "fleet": {"sizes": (50, 200), "iterations": 3, "methods": ("primal-decomposition", "tracking-admm"),
-                   "converge": {50: 40}}}
+                   "converge": {50: 40}},
+         "dualbi_round": {"vehicles": (20,), "rounds": 5, "repeats": 1}}
 MPIEXEC = Path(sys.executable).with_name("mpiexec")
 
 
@@ -179,7 +184,7 @@ def markdown(report: dict, resolve: list[resolving.ResolveResult], scaling: list
              tightening: list[tightening_iteration.TighteningResult], online: list[online_sharing.OnlineResult],
              comparison_s: float | None, placed: deployment.DeploymentResult, learned: delta.DeltaResult,
              reading: list[reading_bounds.ReadingResult], fleet: list[fleet_scale.FleetResult],
-             converged: list[fleet_scale.ConvergenceResult]) -> str:
+             converged: list[fleet_scale.ConvergenceResult], rounds: list[dict]) -> str:
     machine, settings = report["machine"], report["settings"]
     rs = settings["resolve"]
     unmet = [r.agent for r in resolve if r.compiled_over_bare > TARGET_COMPILED_OVER_BARE]
@@ -269,7 +274,24 @@ def markdown(report: dict, resolve: list[resolving.ResolveResult], scaling: list
         "",
         fleet_scale.convergence_table(converged),
         "",
+        "## (n) A DualBi round against the bare highspy solves of the same MILPs "
+        f"({settings['dualbi_round']['rounds']} rounds, interleaved)",
+        "",
+        dualbi_round_table(rounds),
+        "",
     ])
+
+
+def dualbi_round_table(rounds: list[dict]) -> str:
+    """Benchmark (n): one row per fleet."""
+    lines = ["| vehicles | rounds | median round / bare | all rounds / bare | round ms / vehicle (median) | "
+             "bare ms / vehicle (median) | solves / replies | largest objective difference |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rounds:
+        lines.append(f"| {r['vehicles']} | {r['rounds']} | {r['median_ratio']:.3f} | {r['total_ratio']:.3f} | "
+                     f"{r['round_ms_per_vehicle']:.3f} | {r['bare_ms_per_vehicle']:.3f} | "
+                     f"{r['solves']} / {r['solves'] + r['reused']} | {r['max_objective_difference']:.1e} |")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -289,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
                            "nlp_sizes": list(plan["nlp_sizes"]), "market": plan["market"],
                            "tightening": plan["tightening"], "online": plan["online"],
                            "deployment": plan["deployment"], "delta": plan["delta"], "reading": plan["reading"],
-                           "fleet": plan["fleet"], "target_compiled_over_bare": TARGET_COMPILED_OVER_BARE,
+                           "fleet": plan["fleet"], "dualbi_round": plan["dualbi_round"],
+                           "target_compiled_over_bare": TARGET_COMPILED_OVER_BARE,
                            "objective_rtol": resolving.OBJECTIVE_RTOL}}
     case = read_case(args.case)
     problem = problem_from_case(case)
@@ -350,6 +373,10 @@ def main(argv: list[str] | None = None) -> int:
                                     plan["fleet"]["iterations"])
     converged = fleet_scale.measure_convergence(plan["fleet"]["converge"], tuple(plan["fleet"]["methods"]))
     plot = fleet_scale.fleet_plot(fleet, args.output_dir / "fleet_scale.png")
+    print("(n) DualBi round against bare solves ...", file=sys.stderr, flush=True)
+    rounds_plan = plan["dualbi_round"]
+    rounds = [dualbi_round.measure(n, 0, rounds_plan["rounds"], rounds_plan["repeats"])
+              for n in rounds_plan["vehicles"]]
 
     report["subproblem_resolve"] = [dict(dataclasses.asdict(r), objectives_agree=r.objectives_agree,
                                          ratios={"compiled/bare": r.compiled_over_bare,
@@ -379,11 +406,12 @@ def main(argv: list[str] | None = None) -> int:
     report["fleet_scale"] = [dict(dataclasses.asdict(r), setup_over_read=r.setup_over_read) for r in fleet]
     report["fleet_convergence"] = [dataclasses.asdict(r) for r in converged]
     report["fleet_plot"] = str(plot)
+    report["dualbi_round"] = [{k: v for k, v in r.items() if k != "per_round"} for r in rounds]
     report["objectives_agree"] = (report["objectives_agree"] and all(r.objectives_agree for r in qp)
                                   and all(r.reached for r in nlp) and all(r.reached for r in market))
     report["total_time_s"] = time.perf_counter() - started
     text = markdown(report, resolve, scaling, ranks, certified, qp, nlp, market, tightening, online, comparison_s,
-                    placed, learned, reading, fleet, converged)
+                    placed, learned, reading, fleet, converged, rounds)
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "latest.md").write_text(text)
     (args.output_dir / "latest.json").write_text(json.dumps(report, indent=2) + "\n")

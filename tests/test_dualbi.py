@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from ecodec.cli import main
-from ecodec.decomposition import StoppingRules, options_for, run
+from ecodec.decomposition import StoppingRules, options_for, run, spec_of
 from ecodec.errors import CaseError, ProblemError
 from ecodec.io.pev import energy_range_kwh, pev_tables
 from ecodec.io.template import example_tables, write_case_workbook
@@ -34,6 +34,7 @@ from ecodec.models.base import TimeGrid
 from ecodec.network import CommunicationNetwork
 from ecodec.problem import CoupledProblem, CouplingResource, problem_from_case
 from ecodec.results import kpi
+from ecodec.runtime import InProcessRuntime
 
 PRICES = np.array([0.1, 0.2, 0.3])
 
@@ -188,3 +189,61 @@ def test_cli_runs_dualbi_on_a_generated_budget_fleet_and_refuses_it_on_a_feeder_
     err = capsys.readouterr().err
     assert code == 2 and "dualbi prices one scalar inequality coupling row; this case has 24" in err
     assert "Traceback" not in err
+
+
+def _agents(problem, network, **given):
+    """DualBi's agents on ``problem`` after set-up, with options ``given``."""
+    driver = spec_of("dualbi").driver(problem, InProcessRuntime(network), options_for("dualbi", given))
+    driver.setup()
+    return driver.local
+
+
+def test_a_reply_between_two_prices_with_the_same_decisions_is_the_hand_one_without_a_solve():
+    """Agent a charges 2 slots for every lambda in (0.05, 0.15) (module docstring): its priced cost there is
+    -0.05 + 2 lambda, e.g. 0.15 at lambda = 0.1, up to the perturbation (at most D_a either way)."""
+    a = _agents(*budget_fleet(3.0))["a"]
+    fresh = _agents(*budget_fleet(3.0), reuse_decisions=False)["a"]
+    solved_at = {price: a.step(price) for price in (0.06, 0.14)}
+    reply = a.step(0.1)
+    assert a.skipped == 1  # proved by the solves at 0.06 and 0.14, which both charge 2 slots
+    assert reply[:2] == pytest.approx([2.0, -0.05], abs=1e-12)  # g_a = 2 kWh, f_a = cost(2)
+    assert 0.15 - a.perturbation_shift - 1e-9 <= reply[2] <= 0.15 + a.perturbation_shift + 1e-9
+    solved = fresh.step(0.1)
+    assert fresh.skipped == 0 and np.array_equal(fresh.x, a.x)
+    assert solved[:2] == pytest.approx(reply[:2], abs=1e-12) and reply[2] == pytest.approx(solved[2], abs=1e-9)
+    # a price solved before is answered from that solve, exactly
+    assert np.array_equal(a.step(0.14), solved_at[0.14]) and a.skipped == 2
+    # a price between two different decisions (3 slots at 0.04, 2 at 0.06) is solved
+    a.step(0.04)
+    a.step(0.05 - 1e-3)
+    assert a.skipped == 2 and a.row_values(a.x)[0] == pytest.approx(3.0)  # 3 slots below 0.05
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_reusing_replies_and_warm_starts_keep_the_run_and_its_certificate(seed, tmp_path):
+    """On generated budget fleets of 10 vehicles: with the solved replies reused, the prices, row values and
+    incumbents are those of solving every vehicle at every price and the lower bounds agree to the agents' MIP gap;
+    a warm start changes the bounds by no more than that either; and every lower bound lies below every upper bound
+    of every variant (all bound the same optimum)."""
+    tables = pev_tables(10, seed, "milp", coupling="budget")
+    write_case_workbook(tmp_path / "fleet.xlsx", tables)
+    problem = problem_from_case(read_case(tmp_path / "fleet.xlsx"))
+    network = CommunicationNetwork.from_edges([a.name for a in problem.agents],
+                                              [(r["from"], r["to"]) for r in tables["network"]])
+    histories = {}
+    for reuse, warm in ((False, False), (True, False), (False, True), (True, True)):
+        options = options_for("dualbi", {"gap_tol": 1e-9, "reuse_decisions": reuse, "warm_start": warm})
+        result = run(problem, network, "dualbi", options, stopping=StoppingRules(max_iterations=20))
+        histories[reuse, warm] = result.history
+        assert (result.info["replies_without_solve"] > 0) == reuse  # each reply without a solve is counted
+    plain = histories[False, False]
+    assert plain["feasible"].sum() > 0 and plain["phase"].iloc[-1] == 1.0  # bisecting, with an incumbent
+    tolerance = 1e-6 * plain["upper_bound"].abs().max()  # the agents' mip_rel_gap on a sum of their costs
+    for (reuse, warm), history in histories.items():
+        assert len(history) == len(plain)
+        if not warm:
+            for column in ("price", "row_value", "upper_bound", "feasible"):
+                np.testing.assert_array_equal(history[column], plain[column], err_msg=f"{column}, reuse {reuse}")
+        np.testing.assert_allclose(history["lower_bound"], plain["lower_bound"], rtol=0, atol=tolerance)
+    lowest_upper = min(np.nanmin(h["upper_bound"]) for h in histories.values())
+    assert max(h["lower_bound"].max() for h in histories.values()) <= lowest_upper + 1e-9

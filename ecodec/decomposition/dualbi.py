@@ -37,6 +37,23 @@ If the row cannot be met even when every agent minimises its own g_i (the least 
 exceeds b), or no upper end is found after ``max_expansions`` doublings, the run ends with status ``infeasible``
 and a message.  The decisions returned are the incumbent's.
 
+Replies without a solve (option ``reuse_decisions``; designed for ecodec, not in the paper).  Each agent keeps the
+prices it solved at, with its decisions and reply.  For fixed x, L_i(x, lambda) = f~_i(x) + lambda g_i(x) is affine
+in lambda, and phi~_i(lambda) = min_{X_i} L_i(., lambda) is concave.  If the same x_i is optimal at two solved prices
+a < c, then for b = (1 - w) a + w c, w in (0, 1):
+
+    L_i(x_i, b) = (1 - w) phi~_i(a) + w phi~_i(c) <= phi~_i(b) <= L_i(x_i, b),
+
+so x_i is optimal at b (its reply g_i(x_i), f_i(x_i) is the one solved at a), and the solver's bounds at a and c
+interpolated the same way bound phi~_i(b) from below (concavity).  With solves to a relative MIP gap, x_i stays
+within the larger of the two gaps.  An agent therefore answers without a solve a price it solved at before, and a
+price between its two nearest solved prices when they gave it bit-for-bit the same decisions.  In the bisection
+both ends of the bracket are prices every agent solved at, so after a few rounds only the agents whose decisions
+change inside the bracket still solve (measured: docs/dualbi_round.md).  Option ``warm_start`` (also ecodec's):
+a solve gets the decisions of the agent's nearest solved price as the MILP's first incumbent (branch and bound
+prunes against it from the start; HiGHS ignores it when infeasible); its solution and bound stay within the MIP
+gap of a solve without it.
+
 Numbers against the number of agents N: the prices tried are Lambda 2^m and midpoints of the bracket, of the size
 of one agent's cost per unit whatever N; measured on the budget fleet of ``ecodec generate pev --coupling budget``
 (N = 100, seed 0, 5 iterations, all agents): costs 0.0233-0.0635, bounds 1-15.9, matrix entries 0.94-1.59.  Local
@@ -45,6 +62,7 @@ solves: :func:`~ecodec.decomposition.local_solve.solve_local`.
 
 from __future__ import annotations
 
+import bisect
 import logging
 from dataclasses import dataclass
 
@@ -74,7 +92,8 @@ class DualBiOptions(PricedOptions):
     ``gap_tol``: stop when (UB - LB) / |UB| reaches it; ``perturbation``: relative cost perturbation of integer
     columns for tie-breaking (it also loosens LB by at most sum_i D_i); ``seed``: its seed; ``price_start``: the
     first trial upper end (None: Lambda, see the module docstring); ``max_expansions``: doublings allowed in
-    search of a feasible upper end; ``mip_rel_gap``: of each agent's MILP.
+    search of a feasible upper end; ``mip_rel_gap``: of each agent's MILP; ``reuse_decisions`` and ``warm_start``:
+    replies without a solve and first incumbents (module docstring).
     """
 
     method = METHOD
@@ -84,6 +103,10 @@ class DualBiOptions(PricedOptions):
     price_start: float | None = option(None, "currency per row unit", "first trial upper end of the price bracket "
                                        "(none: Lambda)", lower=0.0, lower_open=True, optional=True, dtype=NUMBER)
     max_expansions: int = option(60, "-", "doublings of the price allowed in search of a feasible upper end", lower=1)
+    reuse_decisions: bool = option(True, "-", "skip the solve of an agent at a price between two it solved at with the "
+                                   "same decisions (they stay optimal between) or at a price it solved at before")
+    warm_start: bool = option(True, "-", "give each agent's MILP the decisions it solved at the nearest price as its "
+                              "first incumbent")
 
 
 class _UnpricedOptimal(StoppingRule):
@@ -115,21 +138,54 @@ class _BracketClosed(StoppingRule):
 
 
 class _Agent(PricedAgent):
-    """One agent: its priced program and its incumbent."""
+    """One agent: its priced program, its incumbent and the replies it solved for (see the module docstring)."""
 
-    state_attributes = ("x", "best")  # what a checkpoint keeps
+    state_attributes = ("x", "best", "solved_prices", "solved_x", "solved_replies", "skipped")  # checkpoint keeps
 
     def __init__(self, sub: CompiledSubproblem, rows: CouplingRows, options: DualBiOptions):
         super().__init__(sub, rows, options.perturbation, options.seed)
         self.least = sub.linear_range(self.g, float(self.g0[0]))[0]  # min of g_i over the LP relaxation
         self.best: np.ndarray | None = None
+        self.reuse, self.warm_start = options.reuse_decisions, options.warm_start
+        #: the prices solved at (increasing), and at each the decisions and the reply (g_i, f_i, L~_i - D_i)
+        self.solved_prices: list[float] = []
+        self.solved_x: list[np.ndarray] = []
+        self.solved_replies: list[np.ndarray] = []
+        self.skipped = 0  # the replies given without a solve (the run's info 'replies_without_solve')
 
     def step(self, price: float, k: int = 0) -> np.ndarray:
-        """Solve at ``price``; the message: g_i(x_i), f_i(x_i), L~_i - D_i (``k`` names the iteration in the error
-        of a local problem without a solution)."""
-        solution = self.solve(np.array([price]), method=METHOD, iteration=k + 1)
+        """The reply at ``price``: g_i(x_i), f_i(x_i), L~_i - D_i (``k`` names the iteration in the error of a local
+        problem without a solution); from the solved prices around it when they prove it (module docstring)."""
+        at = bisect.bisect_left(self.solved_prices, price)
+        reply = self._reused(price, at) if self.reuse else None
+        if reply is not None:
+            self.skipped += 1
+            return reply
+        start = None
+        if self.warm_start and self.solved_prices:  # the decisions solved at the nearest price
+            around = [j for j in (at - 1, at) if 0 <= j < len(self.solved_prices)]
+            start = self.solved_x[min(around, key=lambda j: abs(self.solved_prices[j] - price))]
+        solution = self.solve(np.array([price]), method=METHOD, iteration=k + 1, start=start)
         bound = solution.bound if solution.bound is not None else solution.objective
-        return np.array([self.row_values(self.x)[0], self.sub.cost(self.x), bound - self.perturbation_shift])
+        reply = np.array([self.row_values(self.x)[0], self.sub.cost(self.x), bound - self.perturbation_shift])
+        self.solved_prices.insert(at, price)
+        self.solved_x.insert(at, self.x)
+        self.solved_replies.insert(at, reply)
+        return reply.copy()
+
+    def _reused(self, price: float, at: int) -> np.ndarray | None:
+        """The reply at ``price`` without a solve: the one solved at that very price, or, between two solved prices
+        with the same decisions, those decisions and the bounds interpolated; None when neither applies."""
+        prices = self.solved_prices
+        if at < len(prices) and prices[at] == price:
+            self.x = self.solved_x[at]
+            return self.solved_replies[at].copy()
+        if not 0 < at < len(prices) or not np.array_equal(self.solved_x[at - 1], self.solved_x[at]):
+            return None
+        weight = (price - prices[at - 1]) / (prices[at] - prices[at - 1])
+        below, above = self.solved_replies[at - 1], self.solved_replies[at]
+        self.x = self.solved_x[at]
+        return np.array([below[0], below[1], (1.0 - weight) * below[2] + weight * above[2]])
 
 
 @register(MethodSpec(
@@ -221,8 +277,10 @@ class DualBi(Driver):
         self.price = 0.5 * (self.lo + self.hi)
 
     def finish(self) -> dict[str, object]:
+        reused = self.runtime.sum(self.runtime.each(lambda name: np.array([float(self.local[name].skipped)])))
         facts: dict[str, object] = {**self.certificate.facts(),
-                                    "price_bracket": [self.lo, self.hi if np.isfinite(self.hi) else None]}
+                                    "price_bracket": [self.lo, self.hi if np.isfinite(self.hi) else None],
+                                    "replies_without_solve": int(reused[0])}
         if self.certificate.has_incumbent:
             self.decisions = {name: self.local[name].best for name in self.local}
         else:

@@ -66,13 +66,14 @@ def _retry(program: MatrixProblem, attempt: str) -> MatrixSolution | None:
 
 def solve_local(sub: CompiledSubproblem, method: str, iteration: int | str | None, numbers: Numbers = (), *,
                 what: str = "the local problem", hint: str = "check that the agent can operate within its own "
-                "limits") -> MatrixSolution:
+                "limits", start=None) -> MatrixSolution:
     """Solve agent ``sub``'s program; on no solution retry in the order of the module docstring, and raise
     :class:`~ecodec.errors.SolveError` when every attempt fails.
 
     ``iteration``: the method's iteration as shown to users (from 1; None during set-up; a text such as "at the
     recovery" is used as it is); ``numbers``: the method's own numbers for this agent (name -> value), or a
-    function giving them (called on failure only); ``what``: which of the agent's programs it is (in the message).
+    function giving them (called on failure only); ``what``: which of the agent's programs it is (in the message);
+    ``start``: a first incumbent for the first attempt of a mixed-integer program (:meth:`MatrixProblem.solve`).
 
     >>> import numpy as np, scipy.sparse as sp
     >>> from ecodec.solvers.matrix import MatrixProblem
@@ -89,7 +90,7 @@ def solve_local(sub: CompiledSubproblem, method: str, iteration: int | str | Non
     own limits
     """
     program = sub.program
-    solution = program.solve()
+    solution = program.solve() if start is None else program.solve(start)
     attempts = list(program.attempts)
     retried = False
     for attempt in RETRIES:

@@ -182,10 +182,11 @@ class PricedAgent:
         return self.g_product(x) + self.g0
 
     def solve(self, price: np.ndarray, perturbed: bool = True, *, method: str = "priced decomposition",
-              iteration: int | None = None, numbers: Mapping[str, float] | None = None):
+              iteration: int | None = None, numbers: Mapping[str, float] | None = None, start=None):
         """The solution of  min_{X_i} f~_i + price' g_i  (f_i itself with ``perturbed=False``); keeps x.  Solved by
         :func:`~ecodec.decomposition.local_solve.solve_local` (its retries; a :class:`SolveError` naming
-        ``method``, ``iteration`` (from 1), the program's numbers, the price and ``numbers`` when none works)."""
+        ``method``, ``iteration`` (from 1), the program's numbers, the price and ``numbers`` when none works), from
+        the first incumbent ``start`` when one is given."""
         offset = float(self.sub.cost_map.offset[0]) + price @ self.g0
         self.sub.set_model_cost((self.cost if perturbed else self.true_cost) + self.g_transposed(price), offset)
 
@@ -193,7 +194,7 @@ class PricedAgent:
             return {"largest |price|": float(np.max(np.abs(price), initial=0.0)),
                     "price scale Lambda_i": self.price_scale, **(numbers or {})}
 
-        solution = solve_local(self.sub, method, iteration, own,
+        solution = solve_local(self.sub, method, iteration, own, start=start,
                                what="the priced problem" if perturbed else "the unperturbed priced problem")
         if perturbed:
             self.x = solution.x

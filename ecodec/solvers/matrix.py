@@ -177,8 +177,7 @@ class MatrixProblem:
             lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
                                for i in self._integer]
         self._check(self._h.passModel(lp), "load the model")
-        self._n_cols = n
-        self._n_rows = a.shape[0]
+        self._n_cols, self._n_rows = n, a.shape[0]
         self._quadratic = False
         #: (what, status) of every HiGHS run of the last :meth:`solve` (its retries included), in order
         self.attempts: list[tuple[str, str]] = []
@@ -309,17 +308,19 @@ class MatrixProblem:
             self._check(self._h.setBasis(basis), "restore the basis")
 
     # -- solve -------------------------------------------------------------------------------------------
-    def solve(self) -> MatrixSolution:
+    def solve(self, start=None) -> MatrixSolution:
         """Solve from the previous basis (module docstring).  A solve that ends in a HiGHS error is solved again
         once from scratch (measured: a battery LP re-solved 10000 times with changing costs once ended in an
         error); a QP that does not end optimal is retried from scratch with a larger regularization (module
-        docstring)."""
+        docstring).  ``start``: a point (all columns) a mixed-integer solve takes as its first incumbent."""
         started = time.perf_counter()
         self.attempts = []
         basis = self._h.getBasis()
         self._h.clearSolver()
         if basis.valid:
             self._h.setBasis(basis)
+        if start is not None and self.is_mixed_integer:  # HiGHS ignores an infeasible one
+            self._h.setSolution(self._n_cols, np.arange(self._n_cols, dtype=np.int32), np.asarray(start, float))
         solution = self._run(started, "warm start" if basis.valid else "no basis")
         if solution.status == ERROR and not self._quadratic:
             log.debug("%s: HiGHS ended in an error; solved again from scratch", self.name)
