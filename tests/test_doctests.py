@@ -5,6 +5,7 @@ from __future__ import annotations
 import doctest
 import importlib
 import pkgutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,14 @@ def test_the_public_api_has_examples():
 def test_docstring_examples(name, monkeypatch):
     monkeypatch.chdir(ROOT)  # examples name the shipped cases by their path in the repository
     module = importlib.import_module(name)
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)
+    # an example may start an MPI rank in this process (ecodec.runtime.mpi), which takes Ctrl-C and SIGUSR1 over
+    # for good; later tests in this process send Ctrl-C to it and expect Python's own handling
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGUSR1)}
+    try:
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
     assert result.attempted > 0
     assert result.failed == 0, f"{result.failed} of {result.attempted} examples of {name} failed (run python -m " \
                                f"doctest on its file to see them)"
