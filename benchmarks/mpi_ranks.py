@@ -58,7 +58,8 @@ def main() -> int:
     else:
         parser.error(f"--copies {args.copies}: only a case of agents coupled through resources can be replicated")
     runtime = MPIRuntime(network, weights=placement_weights(problem))
-    driver = spec.driver(problem, runtime, spec.make_options({}))
+    chosen = {"allocation_update": "subgradient"} if spec.name == "primal-decomposition" else {}  # published LP step
+    driver = spec.driver(problem, runtime, spec.make_options(chosen))
     result = run_driver(driver, StoppingRules(max_iterations=args.iterations))
     traffic = runtime.comm.gather(runtime.mpi_traffic() if hasattr(runtime, "mpi_traffic") else None, root=0)
     if result is None:  # not rank 0

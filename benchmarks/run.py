@@ -2,8 +2,8 @@
 
 (a) re-solving one agent's primal-decomposition subproblem (:mod:`subproblem_resolve`): the compiled path
     against a bare highspy loop (the floor), a Pyomo rebuild and Pyomo's persistent HiGHS interface;
-(b) primal decomposition's time per iteration as the agents are replicated 1, 10, 100 times (:mod:`scaling`),
-    against the centralized solve of the same problem;
+(b) primal decomposition's time per iteration (its published LP update) as the agents are replicated 1, 10, 100
+    times (:mod:`scaling`), against the centralized solve of the same problem;
 (c) primal decomposition on 400 agents with 1 and 2 MPI ranks (:mod:`mpi_ranks`, started under mpiexec): time
     per iteration and the ratio, and whether both computed the same iterates;
 (d) time to a certified 1% gap on binary PEV fleets with a total-energy budget, DualBi against the centralized

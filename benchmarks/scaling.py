@@ -68,7 +68,8 @@ def measure_size(case: Case, problem: CoupledProblem, copies: int, iterations: i
     """Primal decomposition for ``iterations`` iterations and the centralized solve on ``copies`` copies."""
     replicated = replicate_problem(problem, copies)
     network = replicated_network(case, replicated, copies)
-    driver = PrimalDecomposition(replicated, InProcessRuntime(network), PrimalDecompositionOptions())
+    options = PrimalDecompositionOptions(allocation_update="subgradient")  # the published LP iteration
+    driver = PrimalDecomposition(replicated, InProcessRuntime(network), options)
     run = run_driver(driver, StoppingRules(max_iterations=iterations))
     centralized = solve_centralized(replicated)
     if not centralized.has_solution:

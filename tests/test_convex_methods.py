@@ -204,7 +204,8 @@ def acceptance_case(fleet_lp):
 
     def get(which: str):
         if which not in solved:
-            problem, network = _case("cases/microgrid_8.xlsx" if which == "microgrid_8" else str(fleet_lp))
+            path = {"microgrid_8": "cases/microgrid_8.xlsx", "household_3": "cases/household_3.xlsx"}
+            problem, network = _case(path.get(which, str(fleet_lp)))
             solved[which] = problem, network, run(problem, network, "centralized")
         return solved[which]
     return get
@@ -224,6 +225,25 @@ def test_acceptance_cost_gap_and_violation_within_the_tolerance(which, method, o
     if options:
         active = result.history["active_edges"].to_numpy() / network.n_edges
         assert 0.4 < active.mean() < 0.6 and active.min() < 1.0  # about half the edges at each iteration
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("which", ["microgrid_8", "pev_100_lp", "household_3"])
+def test_primal_decomposition_with_default_options_reaches_one_and_a_tenth_of_a_percent(which, acceptance_case):
+    """Issue 17's targets for primal decomposition's defaults (the augmented allocation update): 1% cost gap and
+    relative violation within 1000 iterations and 0.1% within 10000; on the microgrid every iterate after the
+    first 1% crossing stays within 1% (measured: 1% from iteration 203 on, 0.1% first at 617; the published
+    subgradient step needs 1451 iterations for 1% and never reaches 0.1%)."""
+    problem, network, reference = acceptance_case(which)
+    result = run(problem, network, "primal-decomposition", stopping=StoppingRules(max_iterations=10000),
+                 reference=reference)
+    assert result.status == "converged", result.info["message"]
+    assert kpi.relative_cost_gap(result.objective, reference.objective) <= 1e-3
+    assert kpi.relative_coupling_violation(result.coupling) <= 1e-3
+    first = kpi.first_iteration_to(result.history, 1e-2)
+    assert first is not None and first <= 1000
+    if which == "microgrid_8":
+        assert kpi.iterations_to(result.history, 1e-2) == first  # never back above 1% after the first crossing
 
 
 @pytest.mark.slow

@@ -121,18 +121,19 @@ def _break_agent(monkeypatch, agent: str, after: int) -> None:
     monkeypatch.setattr(MatrixProblem, "solve", solve)
 
 
-@pytest.mark.parametrize(("method", "program", "own", "iteration"), [
-    ("dual-subgradient", "priced", "a_k = ", 3), ("tracking-admm", "local", "c = ", 2),
-    ("proximal-dual", "priced", "c(k) = ", 3), ("primal-decomposition", "local", "M_i = ", 3)])
+@pytest.mark.parametrize(("method", "program", "own", "iteration", "chosen"), [
+    ("dual-subgradient", "priced", "a_k = ", 3, {}), ("tracking-admm", "local", "c = ", 2, {}),
+    ("proximal-dual", "priced", "c(k) = ", 3, {}), ("primal-decomposition", "local", "c = ", 3, {}),
+    ("primal-decomposition", "local", "M_i = ", 3, {"allocation_update": "subgradient"})])
 def test_a_method_run_stops_with_the_error_naming_agent_iteration_and_its_numbers(monkeypatch, method, program,
-                                                                                  own, iteration):
+                                                                                  own, iteration, chosen):
     problem, network = _hand_pair()
     # solves before the first iteration: tracking-admm's x^0 (the agent's own optimum); none for the others
     # (primal decomposition's row ranges of a grid come from its bounds, by interval arithmetic)
     setup = {"tracking-admm": 1}.get(method, 0)
     _break_agent(monkeypatch, "dear", setup + iteration - 1)
     with pytest.raises(SolveError) as caught:
-        run(problem, network, method, options_for(method, {}), StoppingRules(max_iterations=10))
+        run(problem, network, method, options_for(method, chosen), StoppingRules(max_iterations=10))
     text = str(caught.value)
     assert f"{method}: the {program} problem of agent 'dear' (grid) has no solution at iteration {iteration};" in text
     assert own in text and "|cost|" in text

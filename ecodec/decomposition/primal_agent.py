@@ -4,6 +4,15 @@ its relaxed local problem, its allocation y_i, its multipliers mu_i, its relay r
 The local problem is agent i's compiled subproblem with the columns rho (one per coupling row, or one in all) and
 the allocation rows  g_i(x) - y_i <= rho  (and, on equality rows,  -(g_i(x) - y_i) <= rho), whose right-hand
 sides are the only thing that changes between two solves.
+
+Numbers of the local LP against the number of agents N (measured on the LP fleets of ``ecodec generate pev``,
+seed 0, after 5 iterations, over all agents): costs 0.017-0.0565 and matrix entries 0.94-4.99 at N = 100 and 400
+alike, but the largest row bound, the allocation y_i - g0_i, is 52.2 at N = 100 and 371 at N = 400.  It grows
+as N because alpha_0 = step_size S / M with S, the largest |b_k|, a fleet total: a first move of one vehicle's
+allocation is a fraction of the whole feeder, not of the vehicle's 5 kW.  The LP stays solvable (the relaxation
+rho_i absorbs any allocation, and the local solves, :func:`~ecodec.decomposition.local_solve.solve_local`, all
+ended optimal on 400 vehicles); measuring S per agent instead would change the iterates and is left as an
+option to study.
 """
 
 from __future__ import annotations
@@ -204,4 +213,44 @@ class LocalAgent:
                            what=f"the mixed-integer recovery ({what})").x
 
 
-__all__ = ["LocalAgent", "is_point"]
+def restricted_totals(runtime, rows: CouplingRows, subproblems: dict, ranges: dict, least: np.ndarray,
+                      mode: str) -> tuple[np.ndarray, dict[str, object], str | None]:
+    """Step 0 of the mixed-integer version (:mod:`ecodec.decomposition.primal_decomposition`): the inequality
+    totals b_k - sigma_k rbar_k for ``mode`` (the ``restriction`` option), ``least`` being sum_i lo_i,k, the least
+    the agents can do together on each row; returns (totals, facts for the run's info, a warning or None)."""
+    inequality = ~rows.equality
+
+    def spread(name):  # r_i,k and whether agent i moves row k, for a mixed-integer agent on an inequality row
+        lo, hi = ranges[name]
+        if not subproblems[name].integer_columns.size:
+            return np.zeros((2, lo.size))
+        return np.stack([np.where(inequality, hi - lo, 0.0), (inequality & ~is_point(lo, hi)).astype(float)])
+
+    parts = runtime.each(spread)
+    rbar = runtime.maximum({name: part[0] for name, part in parts.items()}, count=True)
+    movers = runtime.sum({name: part[1] for name, part in parts.items()}, count=True)
+    p = float(rows.size)
+    factor = {"published": np.full(rows.size, p), "agents": np.minimum(p, movers),
+              "none": np.zeros(rows.size)}[mode]
+    sigma = factor * rbar
+    total = rows.total - sigma
+    lower, upper = rows.band_pairs()
+    empty = np.zeros(rows.size, dtype=bool)
+    band_empty = (-total[lower]) > total[upper]
+    empty[lower[band_empty]] = empty[upper[band_empty]] = True
+    empty |= inequality & (total < least - 1e-9 * (1.0 + np.abs(least)))  # below what the agents can do
+    empty &= sigma > 0
+    total[empty] = rows.total[empty]
+    restricted = inequality & (sigma > 0) & ~empty
+    facts = {"restriction": mode, "restricted_rows": int(restricted.sum()),
+             "unrestricted_rows": int(empty.sum()), "unrestricted_band_steps": int(band_empty.sum())}
+    warning = None
+    if empty.any():
+        warning = (f"restriction ({mode}) left out at {int(empty.sum())} of {int(inequality.sum())} inequality rows, "
+                   f"where it would empty the row's band ({int(band_empty.sum())} band steps) or ask less than the "
+                   f"agents can do together; the repair phase restores feasibility there, without the finite-time "
+                   f"guarantee")
+    return total, facts, warning
+
+
+__all__ = ["LocalAgent", "is_point", "restricted_totals"]
