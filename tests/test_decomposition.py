@@ -141,6 +141,18 @@ def test_with_the_augmented_update_an_agent_that_cannot_move_a_row_needs_no_rela
         assert agent.c * agent.u[step2] == pytest.approx(-0.05, rel=2e-2)
 
 
+@pytest.mark.parametrize(("chosen", "named"), [
+    ({"step_size": 0.3, "penalty_factor": 2.0}, "penalty_factor, step_size"),
+    ({"allocation_update": "subgradient", "augmented_step": 0.5}, "augmented_step")])
+def test_an_option_of_the_update_the_run_does_not_use_is_named_in_its_warnings(chosen, named):
+    problem, network = _two_suppliers()
+    result = run(problem, network, "primal-decomposition", options_for("primal-decomposition", chosen),
+                 StoppingRules(max_iterations=3))
+    used = "subgradient" if "allocation_update" in chosen else "augmented"
+    expected = f"primal-decomposition: {named} not used: this run uses the {used} allocation update"
+    assert any(expected in warning for warning in result.info["warnings"]), result.info["warnings"]
+
+
 def test_a_penalty_below_the_price_is_reported_when_it_may_not_be_raised():
     """penalty_factor 0.02 puts M at 0.001 EUR per kW and step, far below the price of the dear supplier
     (0.20 EUR/kWh x 0.25 h = 0.05, which is also the price scale Lambda): each supplier would rather pay rho than

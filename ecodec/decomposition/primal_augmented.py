@@ -29,13 +29,13 @@ local copy z_i of each allocation, z_i = y_i (l), and solved by ADMM with penalt
 
        y_i^{k+1} = y_i^k + alpha sum_{j in N_i} (mu_i - mu_j),      alpha = theta / (2 c d_max),
 
-   which is the linearized l-step (l_ij += eta c (mu_i - mu_j) / c with one l per edge, alpha = eta), so sum_i y_i = b
-   still holds exactly at every iteration;
+   which is the linearized l-step (one l per edge, l_ij += eta c (w_i - w_j) = eta (mu_i - mu_j) with w_i =
+   z_i - v_i the residual of the augmented term, so alpha = eta), so sum_i y_i = b still holds exactly;
 3. updates its scaled multiplier  u_i^{k+1} = u_i^k + z_i - y_i^{k+1}.
 
 Convergence: linearized ADMM converges for closed proper convex p_i with a saddle point when eta c ||B||^2 < 1
 (Yang and Yuan, "Linearized augmented Lagrangian and alternating direction methods for nuclear norm minimization",
-Mathematics of Computation 82, 2013, theorem 4.2; equivalently the primal-dual method of Chambolle and Pock, J.
+Mathematics of Computation 82, 2013; equivalently the primal-dual method of Chambolle and Pock, J.
 Math. Imaging Vis. 40, 2011, with tau sigma ||K||^2 < 1); B is the edge-node incidence matrix, ||B||^2 the largest
 eigenvalue of the graph Laplacian, at most 2 d_max (d_max the largest degree, agreed by a max-consensus), so theta
 < 1 meets the condition on any fixed connected graph.  Then z_i - y_i -> 0 (the coupling residual: sum_i g_i(x_i) -
@@ -57,12 +57,13 @@ u_i        (state)                 agent i's scaled multiplier; c u_i estimates 
 z_i        (local column)          the allocation agent i asks for; the run's residual is sum_i |z_i - y_i|_1
 =========  ======================  ===================================================================================
 
-Measured with the defaults (augmented_penalty 1, augmented_step 0.9; iterations to 1% / 0.1% cost gap and
-violation, staying within from there on; the published iteration in brackets, docs/decomposition.md):
-cases/microgrid_8.xlsx 203 / 759 (1451 / never in 20000), 100-vehicle LP fleet 9 / 18 (1245 / 3151),
-cases/household_3.xlsx 308 / 416 (never in 20000).  A QP per iteration costs more than the published LP: 0.18 s
-per iteration on the microgrid against 0.009 s.  Mixed-integer problems run the published iteration, on which the
-restriction, recovery and repair are built.
+Measured with the defaults (augmented_penalty 1, augmented_step 0.9; first iteration within 1% / 0.1% cost gap
+and violation, the published iteration in brackets; docs/decomposition.md has the table and the other settings):
+cases/microgrid_8.xlsx 203 / 617, within 1% from 203 on (1451 / never in 20000); on random edges (p = 0.5)
+246 / 956 (8150 / never); 100-vehicle LP fleet 9 / 18 (1245 / 3151), 9, 12 and 9 iterations to 1% at 100, 400
+and 2000 vehicles; cases/household_3.xlsx 193 / 333 (never in 20000).  A QP per iteration costs more than the
+published LP: 0.12 s per iteration on the microgrid against 0.012 s.  Mixed-integer problems run the published
+iteration, on which the restriction, recovery and repair are built.
 """
 
 from __future__ import annotations

@@ -71,12 +71,9 @@ The local relaxation is ``relaxation = "per-row"`` by default: one rho_i,k >= 0 
 violated row moves at once and M need only exceed the largest optimal multiplier of a single row (an exact l1
 penalty); ``"scalar"`` is the single rho_i of the reference study (M must then exceed the l1 norm of the
 multipliers, and one row moves at a time).  M is relative to the price scale, so the same options fit a case in
-any currency: measured on the shipped microgrid (Lambda = 0.043 EUR per kW and step, the grid's price, which is
-also the largest optimal multiplier), first 1% cost gap and violation after more than 3000 iterations with
-penalty_factor 1.0 (M equals that multiplier; every agent raised its M), 981 with 1.25, 1377 with 1.5 (the
-default) and 6764 with 2.0, with the solver's full hot start (1451 with the default since each solve starts from
-the basis alone, :mod:`ecodec.solvers.matrix`); ``step_size`` is relative to the peak load and needs no change with
-the size of the case.
+any currency (measured on the shipped microgrid, Lambda = 0.043 EUR per kW and step, the largest optimal
+multiplier: first 1% after 1451 iterations with the default 1.5; other factors in docs/decomposition.md);
+``step_size`` is relative to the peak load and needs no change with the size of the case.
 
 Mixed-integer version (an agent has integer variables and ``mixed_integer = "auto"``; after Camisa, Mansoori,
 Notarnicola, Notarstefano, "Distributed primal decomposition for large-scale MILPs", IEEE TAC 2022):
@@ -136,6 +133,7 @@ Notarnicola, Notarstefano, "Distributed primal decomposition for large-scale MIL
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -199,8 +197,8 @@ class PrimalDecompositionOptions(TimeVaryingGraphOptions):
     METHOD, "distributed primal decomposition: agents exchange multipliers with their neighbours and move their "
     "allocations of the coupling; convex and mixed-integer", kinds=("coupled",), default_for=("coupled",),
     options=PrimalDecompositionOptions, stopping=PHASED, columns=(
-        Column("step_size", "alpha^k, the allocation step"), Column("sum_rho", "sum of the agents' relaxations rho_i (augmented "
-                                                                  "update: sum_i |z_i - y_i|_1)"),
+        Column("step_size", "alpha^k, the allocation step"),
+        Column("sum_rho", "sum of the agents' relaxations rho_i (augmented update: sum_i |z_i - y_i|_1)"),
         PHASE_COLUMN)))
 class PrimalDecomposition(NeighbourDriver):
     """Distributed primal decomposition; the math is in the module docstring."""
@@ -233,6 +231,7 @@ class PrimalDecomposition(NeighbourDriver):
         ranges = self.runtime.each(compile_one)
         self.price_scale = agreed_price_scale(self.runtime.maximum(self.runtime.each(
             lambda name: multiplier_scale(self.subproblems[name], self.local[name].g)), count=True))
+        self._warn_unused_options()
         if self.augmented:
             self._set_augmented_scale()
         else:
@@ -255,6 +254,18 @@ class PrimalDecomposition(NeighbourDriver):
             self.local[name].set_allocation(lo + share * (hi - lo) + part * excess)
 
         self.runtime.each(initial)
+
+    def _warn_unused_options(self) -> None:
+        """A changed option of the update this run does not use is named in the run's warnings."""
+        unused = (("penalty_factor", "penalty_raise_after", "relaxation", "step_size", "step_decay")
+                  if self.augmented else ("augmented_penalty", "augmented_step"))
+        defaults = {field.name: field.default for field in dataclasses.fields(self.options)}
+        changed = ", ".join(name for name in unused if getattr(self.options, name) != defaults[name])
+        if changed:
+            used = ("augmented" if self.augmented else
+                    "subgradient (a mixed-integer run)" if self.mixed else "subgradient")
+            self.warnings.append(f"primal-decomposition: {changed} not used: this run uses the {used} allocation "
+                                 f"update (option allocation_update)")
 
     def _set_augmented_scale(self) -> None:
         """c = augmented_penalty Lambda / S_c and alpha = theta / (2 c d_max) (:mod:`.primal_augmented`): R and
