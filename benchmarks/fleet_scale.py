@@ -82,9 +82,10 @@ def _clock_highs() -> list[float]:
 TIMED_OPTIONS = {"primal-decomposition": {"allocation_update": "subgradient"}}
 
 
-def _child(path: str, method: str, iterations: int) -> dict:
-    """Runs in the child process: read, then ``method`` (or the centralized solve); per iteration, the time spent
-    inside HiGHS's solves (the rest is ecodec's own work: the method, messages, evaluation)."""
+def _child(path: str, method: str, iterations: int, timed_options: bool = True) -> dict:
+    """Runs in the child process: read, then ``method`` (or the centralized solve; with its ``TIMED_OPTIONS``
+    unless ``timed_options`` is False: its defaults); per iteration, the time spent inside HiGHS's solves (the rest
+    is ecodec's own work: the method, messages, evaluation)."""
     from ecodec.decomposition import options_for, run
     from ecodec.decomposition.hooks import Hook
     from ecodec.decomposition.stopping import StoppingRules
@@ -106,7 +107,7 @@ def _child(path: str, method: str, iterations: int) -> dict:
         def on_iteration(self, record):
             marks.append(spent[0])
 
-    result = run(problem, network, method, options_for(method, TIMED_OPTIONS.get(method, {})),
+    result = run(problem, network, method, options_for(method, TIMED_OPTIONS.get(method, {}) if timed_options else {}),
                  stopping=StoppingRules(max_iterations=iterations), hooks=[Marks()])
     in_highs = float("nan")
     if method == "centralized":
@@ -269,8 +270,8 @@ def measure_all(sizes: tuple[int, ...], methods: tuple[str, ...], iterations: in
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "--child":
-        print(json.dumps(_child(sys.argv[2], sys.argv[3], int(sys.argv[4]))))
+    if len(sys.argv) == 5 and sys.argv[1] in ("--child", "--child-defaults"):  # the second: the method's defaults
+        print(json.dumps(_child(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[1] == "--child")))
     elif len(sys.argv) == 5 and sys.argv[1] == "--converge":
         print(json.dumps(_converge_child(sys.argv[2], sys.argv[3], int(sys.argv[4]))))
     else:  # python benchmarks/fleet_scale.py [SIZES...] [--plot PNG]
