@@ -77,15 +77,12 @@ def _clock_highs() -> list[float]:
     return spent
 
 
-#: the per-agent timing measures primal decomposition's published LP iteration (the runtime's overhead per agent);
-#: its default augmented update (a QP per agent) is measured by the iterations to 1% (``measure_convergence``)
-TIMED_OPTIONS = {"primal-decomposition": {"allocation_update": "subgradient"}}
-
-
 def _child(path: str, method: str, iterations: int, timed_options: bool = True) -> dict:
-    """Runs in the child process: read, then ``method`` (or the centralized solve; with its ``TIMED_OPTIONS``
-    unless ``timed_options`` is False: its defaults); per iteration, the time spent inside HiGHS's solves (the rest
-    is ecodec's own work: the method, messages, evaluation)."""
+    """Runs in the child process: read, then ``method`` (or the centralized solve; with its ``TIMED_OPTIONS`` from
+    :mod:`scaling` unless ``timed_options`` is False: its defaults); per iteration, the time spent inside HiGHS's
+    solves (the rest is ecodec's own work: the method, messages, evaluation)."""
+    from scaling import TIMED_OPTIONS
+
     from ecodec.decomposition import options_for, run
     from ecodec.decomposition.hooks import Hook
     from ecodec.decomposition.stopping import StoppingRules

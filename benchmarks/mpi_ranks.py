@@ -25,7 +25,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from scaling import replicated_network
+from scaling import TIMED_OPTIONS, replicated_network
 
 from ecodec.decomposition import placement_weights, spec_of
 from ecodec.decomposition.driver import StoppingRules, run_driver
@@ -58,8 +58,7 @@ def main() -> int:
     else:
         parser.error(f"--copies {args.copies}: only a case of agents coupled through resources can be replicated")
     runtime = MPIRuntime(network, weights=placement_weights(problem))
-    chosen = {"allocation_update": "subgradient"} if spec.name == "primal-decomposition" else {}  # published LP step
-    driver = spec.driver(problem, runtime, spec.make_options(chosen))
+    driver = spec.driver(problem, runtime, spec.make_options(TIMED_OPTIONS.get(spec.name, {})))
     result = run_driver(driver, StoppingRules(max_iterations=args.iterations))
     traffic = runtime.comm.gather(runtime.mpi_traffic() if hasattr(runtime, "mpi_traffic") else None, root=0)
     if result is None:  # not rank 0

@@ -29,6 +29,10 @@ from ecodec.problem.coupled import CoupledProblem
 from ecodec.problem.replicate import replica_name, replicate_problem
 from ecodec.runtime.inprocess import InProcessRuntime
 
+#: options of the methods timed per agent or per iteration (benchmarks (b), (c), (m)): primal decomposition's
+#: published LP update, whose cost is the runtime's overhead per agent; its default augmented update solves a QP
+TIMED_OPTIONS = {"primal-decomposition": {"allocation_update": "subgradient"}}
+
 HUB = "grid"
 
 
@@ -68,7 +72,7 @@ def measure_size(case: Case, problem: CoupledProblem, copies: int, iterations: i
     """Primal decomposition for ``iterations`` iterations and the centralized solve on ``copies`` copies."""
     replicated = replicate_problem(problem, copies)
     network = replicated_network(case, replicated, copies)
-    options = PrimalDecompositionOptions(allocation_update="subgradient")  # the published LP iteration
+    options = PrimalDecompositionOptions(**TIMED_OPTIONS["primal-decomposition"])
     driver = PrimalDecomposition(replicated, InProcessRuntime(network), options)
     run = run_driver(driver, StoppingRules(max_iterations=iterations))
     centralized = solve_centralized(replicated)

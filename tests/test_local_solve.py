@@ -35,14 +35,14 @@ def _failing_first(monkeypatch, program: MatrixProblem, k: int) -> list[str]:
     ran: list[str] = []
     real = MatrixProblem.solve
 
-    def solve(self):
+    def solve(self, start=None):
         solver = self._h.getOptionValue("solver")[1]
         basis = self._h.getBasis().valid
         ran.append("ipm" if solver == "ipm" else ("warm" if basis else "cold"))
         if len(ran) <= k:
             self.attempts = [("warm start" if basis else "no basis", "error")]
             return MatrixSolution("error", None, None, None, 0.0)
-        return real(self)
+        return real(self, start)
 
     monkeypatch.setattr(program, "solve", solve.__get__(program))
     return ran
@@ -109,12 +109,12 @@ def _break_agent(monkeypatch, agent: str, after: int) -> None:
     """Every solve of ``agent``'s program after its first ``after`` ends infeasible (retries included)."""
     real, calls = MatrixProblem.solve, {"n": 0}
 
-    def solve(self):
+    def solve(self, start=None):
         if not self.name.endswith(f":{agent}"):
-            return real(self)
+            return real(self, start)
         calls["n"] += 1
         if calls["n"] <= after:
-            return real(self)
+            return real(self, start)
         self.attempts = [("warm start", "infeasible")]
         return MatrixSolution("infeasible", None, None, None, 0.0)
 

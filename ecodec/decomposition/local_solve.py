@@ -90,7 +90,7 @@ def solve_local(sub: CompiledSubproblem, method: str, iteration: int | str | Non
     own limits
     """
     program = sub.program
-    solution = program.solve() if start is None else program.solve(start)
+    solution = program.solve(start)
     attempts = list(program.attempts)
     retried = False
     for attempt in RETRIES:

@@ -43,6 +43,17 @@ def contribution_reach(sub: CompiledSubproblem, rows: CouplingRows) -> float:
     return float(np.max(np.abs(g) @ size + np.abs(g0), initial=0.0))
 
 
+def penalty_scale(size: float, reach: float) -> float:
+    """S_c = min(S, R), the row scale a penalty c = penalty x Lambda / S_c is measured against: ``size`` S the
+    coupling's size (the largest |b_k|), capped by ``reach`` R, the largest contribution one agent's bounds allow to
+    a row (S itself when R is 0), so that c does not shrink as the number of agents grows.
+
+    >>> penalty_scale(500.0, 5.0), penalty_scale(300.0, 800.0), penalty_scale(4.0, 0.0)
+    (5.0, 300.0, 4.0)
+    """
+    return min(size, reach) if reach > 0 else size
+
+
 class NeighbourDriver(Driver):
     """Base of the graph methods; subclasses keep their agents in ``self.local`` (each with ``price_scale`` and
     ``lam``)."""

@@ -90,7 +90,7 @@ class AugmentedAgent:
     ...              for name, value, unit in (("active_power", 4.0, "kW"), ("reactive_power", 0.0, "kvar"))]
     >>> problem = CoupledProblem([grid], resources, TimeGrid(1, 1.0), name="doc")
     >>> rows = CouplingRows.from_problem(problem)
-    >>> agent = AugmentedAgent(CompiledSubproblem(problem, "grid"), rows, degree=1)
+    >>> agent = AugmentedAgent(CompiledSubproblem(problem, "grid"), rows)
     >>> agent.set_penalty(0.3 / 4.0)
     >>> agent.set_allocation(np.array([4.0, 0.0]))
     >>> x = agent.solve(0)          # buys 4 kW less what the quadratic term makes worth: z = 4 - 0.3 / c
@@ -98,9 +98,9 @@ class AugmentedAgent:
     (0.0, -0.3)
     """
 
-    state_attributes = ("y", "u", "z", "mu", "gap", "residual", "degree")  # what a checkpoint keeps
+    state_attributes = ("y", "u", "z", "mu", "residual")  # what a checkpoint keeps
 
-    def __init__(self, sub: CompiledSubproblem, rows: CouplingRows, degree: int):
+    def __init__(self, sub: CompiledSubproblem, rows: CouplingRows):
         self.sub = sub
         program = sub.program
         self.n = sub.n_model_columns
@@ -119,9 +119,7 @@ class AugmentedAgent:
         self.cost = sub.cost_vector.copy()
         self.c = 1.0
         self.y, self.u, self.z, self.mu = (np.zeros(p) for _ in range(4))
-        self.gap = np.zeros(p)
         self.residual = 0.0
-        self.degree = max(degree, 1)
         self.relay = np.zeros(p, dtype=bool)  # no relay rows: the quadratic term prices a row the agent cannot move
 
     def set_penalty(self, c: float) -> None:
@@ -159,12 +157,11 @@ class AugmentedAgent:
             "c": self.c, "largest |y_i|": float(np.max(np.abs(self.y), initial=0.0)),
             "largest |u_i|": float(np.max(np.abs(self.u), initial=0.0))})
         x = solution.x[: self.n]
-        value = self.g_product(x) + self.g0
-        self.z = value.copy()
+        self.z = self.g_product(x) + self.g0  # z = g_i(x) on the equality rows, its column elsewhere
         self.z[self.ineq] = solution.x[self.z_cols]
         self.mu = self.c * (self.z - v)
-        self.gap = value - self.y
         self.residual = float(np.sum(np.abs(self.z - self.y)))
         return x
+
 
 __all__ = ["AugmentedAgent"]

@@ -77,7 +77,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ecodec.decomposition.coupling_rows import CouplingRows
-from ecodec.decomposition.neighbour_driver import NeighbourDriver, consensus_mix, contribution_reach
+from ecodec.decomposition.neighbour_driver import NeighbourDriver, consensus_mix, contribution_reach, penalty_scale
 from ecodec.decomposition.options import TimeVaryingGraphOptions, mip_gap_option, mixed_integer_option, option
 from ecodec.decomposition.registry import PHASE_COLUMN, Column, MethodSpec, register
 from ecodec.decomposition.stopping import CONVEX, PHASED, RELAXED, REPAIR
@@ -220,7 +220,7 @@ class TrackingAdmm(NeighbourDriver):
         ratio = self.compile_agents(lambda sub: _TrackingAgent(sub, self.rows, n_agents), self.options.mip_rel_gap)
         reach = float(self.runtime.maximum(self.runtime.each(
             lambda name: np.array([contribution_reach(self.local[name].sub, self.rows)])), count=True)[0])
-        self.penalty_scale = min(self.scale, reach) if reach > 0 else self.scale  # S_c of the module docstring
+        self.penalty_scale = penalty_scale(self.scale, reach)  # S_c of the module docstring
         self.c = self.options.penalty * ratio * self.scale / self.penalty_scale
         self.runtime.each(lambda name: self.local[name].set_penalty(self.c))
         self.decisions = {name: agent.z[: agent.sub.n_model_columns] for name, agent in self.local.items()}
