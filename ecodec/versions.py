@@ -28,7 +28,7 @@ from importlib import metadata
 from pathlib import Path
 
 #: The distributions whose versions every result records (PyPI names)
-PACKAGES = ("ecodec", "highspy", "cyipopt", "pyomo", "numpy", "pandas")
+PACKAGES = ("ecodec", "highspy", "piqp", "cyipopt", "pyomo", "numpy", "pandas")
 
 
 @functools.cache

@@ -157,7 +157,8 @@ def test_the_qp_term_is_set_once_and_only_costs_change_per_iteration(monkeypatch
     problem, network = _case("cases/microgrid_8.xlsx")
     calls = []
     original = MatrixProblem.set_hessian
-    monkeypatch.setattr(MatrixProblem, "set_hessian", lambda self, q: (calls.append(self.name), original(self, q)))
+    monkeypatch.setattr(MatrixProblem, "set_hessian",
+                        lambda self, q, solver="piqp": (calls.append(self.name), original(self, q, solver)))
     driver = TrackingAdmm(problem, InProcessRuntime(network), TrackingAdmmOptions())
     driver.setup()
     programs = {n: id(driver.subproblems[n].program) for n in driver.subproblems}

@@ -143,7 +143,8 @@ def test_with_the_augmented_update_an_agent_that_cannot_move_a_row_needs_no_rela
 
 @pytest.mark.parametrize(("chosen", "named"), [
     ({"step_size": 0.3, "penalty_factor": 2.0}, "penalty_factor, step_size"),
-    ({"allocation_update": "subgradient", "augmented_step": 0.5}, "augmented_step")])
+    ({"allocation_update": "subgradient", "augmented_step": 0.5}, "augmented_step"),
+    ({"allocation_update": "subgradient", "qp_solver": "highs"}, "qp_solver")])
 def test_an_option_of_the_update_the_run_does_not_use_is_named_in_its_warnings(chosen, named):
     problem, network = _two_suppliers()
     result = run(problem, network, "primal-decomposition", options_for("primal-decomposition", chosen),
@@ -444,7 +445,8 @@ def test_a_subproblem_solves_after_another_highs_instance_started_the_thread_sch
     user's own HiGHS run started it with more (a plain run would end in an error)."""
     import highspy
 
-    from ecodec.solvers.matrix import MatrixProblem, silent_highs
+    from ecodec.solvers.highs import silent_highs
+    from ecodec.solvers.matrix import MatrixProblem
 
     other = silent_highs()
     other.setOptionValue("threads", 2)

@@ -76,16 +76,19 @@ def test_a_program_failing_every_attempt_raises_with_every_status_and_the_number
     assert "proximal-dual's numbers: c(k) = 0.25" in text
 
 
-def test_an_infeasible_qp_goes_through_the_programs_own_retries_first_then_a_cold_start():
+@pytest.mark.parametrize("solver", ["piqp", "highs"])
+def test_an_infeasible_qp_goes_through_the_programs_own_retries_first_then_a_cold_start(solver):
     program = _lp(lower_total=20.0)  # x0 + x1 >= 20 with x0 <= 10, x1 <= 5: infeasible
-    program.set_hessian(sp.csc_array(np.diag([4.0, 0.5])))
+    program.set_hessian(sp.csc_array(np.diag([4.0, 0.5])), solver=solver)
     with pytest.raises(SolveError) as caught:
         solve_local(_Agent(program, "b", "battery"), "tracking-admm", 3, {"c": 1e-3})
     text = str(caught.value)
+    piqp, cold_piqp = ("PIQP infeasible, ", "cold start, PIQP infeasible, ") if solver == "piqp" else ("", "")
     own = "QP regularization 1e-10 infeasible, QP regularization 1e-09 infeasible, QP regularization 1e-08 infeasible"
-    cold = ("cold start infeasible, cold start, QP regularization 1e-10 infeasible, cold start, QP regularization "
-            "1e-09 infeasible, cold start, QP regularization 1e-08 infeasible")
-    assert f"attempts: no basis infeasible, {own}, {cold};" in text  # no interior point for a QP
+    cold = (f"{cold_piqp}cold start infeasible, cold start, QP regularization 1e-10 infeasible, cold start, QP "
+            "regularization 1e-09 infeasible, cold start, QP regularization 1e-08 infeasible")
+    # PIQP first (with solver piqp), then HiGHS's QP solver and its retries; no HiGHS interior point for a QP
+    assert f"attempts: {piqp}no basis infeasible, {own}, {cold};" in text
     assert "|bound| 5..20" in text and "|Hessian entry| 0.5..4" in text and "c = 0.001" in text
 
 

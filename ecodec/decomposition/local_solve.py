@@ -8,9 +8,10 @@ without a solution is tried again, in this order, until one has a solution:
 try    attempt                 why
 =====  ======================  ==================================================================================
 1      :meth:`MatrixProblem.   from the previous basis (a warm start); its own retries come with it: an LP that
-       solve`                  ends in a HiGHS error once more from scratch, a QP that does not end optimal with
+       solve`                  ends in a HiGHS error once more from scratch; a QP first by PIQP (option
+                               ``qp_solver``), then by HiGHS's QP solver, retried if it does not end optimal with
                                the regularizations 1e-10, 1e-9, 1e-8 and then a primal feasibility tolerance of
-                               1e-4 (:mod:`ecodec.solvers.matrix`)
+                               1e-4 (:mod:`ecodec.solvers.interior_qp`)
 2      cold start              the basis dropped: a warm basis left by a program with other costs and bounds
                                (a priced step, a moved allocation) is what a re-solve depends on that a fresh
                                solve does not; an LP whose warm start ends 'infeasible' or in an error is decided

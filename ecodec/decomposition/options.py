@@ -169,5 +169,16 @@ def mip_gap_option(default: float = 1e-6):
                   lower=0.0, upper=1.0, upper_open=True)
 
 
-__all__ = ["GRAPH_MODES", "MethodOptions", "OptionError", "TimeVaryingGraphOptions", "decay_option", "graph_option",
-           "mip_gap_option", "mixed_integer_option", "option"]
+#: The solvers of a method's local QPs (:mod:`ecodec.solvers.interior_qp`)
+QP_SOLVERS = ("piqp", "highs")
+
+
+def qp_solver_option():
+    """The ``qp_solver`` option of a method whose local steps are QPs."""
+    return option("piqp", "-", "solver of the local QPs: piqp (PIQP's interior-point method; HiGHS's active-set QP "
+                  "solver when it does not end optimal) or highs (HiGHS's active-set QP solver alone)",
+                  choices=QP_SOLVERS)
+
+
+__all__ = ["GRAPH_MODES", "MethodOptions", "OptionError", "QP_SOLVERS", "TimeVaryingGraphOptions", "decay_option",
+           "graph_option", "mip_gap_option", "mixed_integer_option", "option", "qp_solver_option"]

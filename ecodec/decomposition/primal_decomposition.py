@@ -145,7 +145,7 @@ from ecodec.decomposition.primal_agent import LocalAgent, is_point, restricted_t
 from ecodec.decomposition.primal_augmented import AugmentedAgent
 from ecodec.decomposition.priced_agent import agreed_price_scale, multiplier_scale
 from ecodec.decomposition.options import (TimeVaryingGraphOptions, decay_option, graph_option, mip_gap_option,
-                                          mixed_integer_option, option)
+                                          mixed_integer_option, option, qp_solver_option)
 from ecodec.decomposition.registry import PHASE_COLUMN, Column, MethodSpec, register
 from ecodec.decomposition.stopping import CONVEX, PHASED, RELAXED, REPAIR
 
@@ -189,6 +189,7 @@ class PrimalDecompositionOptions(TimeVaryingGraphOptions):
     recovery_iteration: int = option(1000, "iterations", "iteration of the mixed-integer recovery (mixed_integer "
                                      "auto)", lower=1)
     mip_rel_gap: float = mip_gap_option()
+    qp_solver: str = qp_solver_option()
     repair_patience: int = option(50, "iterations", "repair: iterations without a new least violation before the "
                                   "step is halved", lower=1)
 
@@ -257,7 +258,7 @@ class PrimalDecomposition(NeighbourDriver):
     def _warn_unused_options(self) -> None:
         """A changed option of the update this run does not use is named in the run's warnings."""
         unused = (("penalty_factor", "penalty_raise_after", "relaxation", "step_size", "step_decay")
-                  if self.augmented else ("augmented_penalty", "augmented_step"))
+                  if self.augmented else ("augmented_penalty", "augmented_step", "qp_solver"))
         defaults = {field.name: field.default for field in dataclasses.fields(self.options)}
         changed = ", ".join(name for name in unused if getattr(self.options, name) != defaults[name])
         if changed:
@@ -276,7 +277,7 @@ class PrimalDecomposition(NeighbourDriver):
         self.penalty_scale = penalty_scale(float(np.max(np.abs(self.rows.total), initial=0.0)) or reach, reach)
         self.penalty = self.options.augmented_penalty * self.price_scale / max(self.penalty_scale, 1e-12)
         self._alpha0 = self.options.augmented_step / (2.0 * self.penalty * self.max_degree)
-        self.runtime.each(lambda name: self.local[name].set_penalty(self.penalty))
+        self.runtime.each(lambda name: self.local[name].set_penalty(self.penalty, self.options.qp_solver))
 
     def _restricted_totals(self, ranges: dict, least: np.ndarray) -> np.ndarray:
         """Step 0 of the mixed-integer version (module docstring); ``least`` is sum_i lo_i,k."""

@@ -80,7 +80,7 @@ import scipy.sparse as sp
 from ecodec.decomposition.coupling_rows import CouplingRows
 from ecodec.decomposition.local_solve import solve_local
 from ecodec.decomposition.neighbour_driver import NeighbourDriver
-from ecodec.decomposition.options import OptionError, TimeVaryingGraphOptions, decay_option, option
+from ecodec.decomposition.options import OptionError, TimeVaryingGraphOptions, decay_option, option, qp_solver_option
 from ecodec.decomposition.priced_agent import price_scale
 from ecodec.decomposition.registry import Column, MethodSpec, register
 from ecodec.decomposition.stopping import Consensus
@@ -100,6 +100,7 @@ class ProximalMinimizationOptions(TimeVaryingGraphOptions):
     step_size: float = option(3.0, "-", "c(0) relative to S / Lambda: the fraction of the rows' scale a first "
                               "proximal step may move a global variable", lower=0.0, lower_open=True)
     step_decay: float = decay_option(1.0)
+    qp_solver: str = qp_solver_option()
 
 
 @dataclass(frozen=True)
@@ -167,8 +168,8 @@ class _ProximalAgent:
 
     state_attributes = ("y", "x", "lam", "failed")  # what a checkpoint keeps
 
-    def __init__(self, sub: CompiledSubproblem, rows: CouplingRows, agent_index: int):
-        self.sub, self.rows, self.index = sub, rows, agent_index
+    def __init__(self, sub: CompiledSubproblem, rows: CouplingRows, agent_index: int, qp_solver: str = "piqp"):
+        self.sub, self.rows, self.index, self.qp_solver = sub, rows, agent_index, qp_solver
         g, _ = rows.local_rows(sub)
         self.price_scale = price_scale(sub.cost_vector, g)
         self.feeds = np.array([r in sub.fed for r in sub.resources], dtype=float)
@@ -213,7 +214,8 @@ class _ProximalAgent:
         self.coupling = program.add_rows(matrix, np.where(rows.equality, upper, -np.inf), upper)
         diagonal = np.concatenate([np.ones(self.y_cols.size), self.key_weight])
         columns = np.concatenate([self.y_cols, self.w_cols])
-        program.set_hessian(sp.csc_array((diagonal, (columns, columns)), shape=(size, size)))
+        program.set_hessian(sp.csc_array((diagonal, (columns, columns)), shape=(size, size)),
+                            solver=self.qp_solver)
         self.n_model = sub.n_model_columns
         self.work = _Workspace(layout.size, scratch)
         self.y = self.work.copies[0]
@@ -292,7 +294,8 @@ class ProximalMinimization(NeighbourDriver):
             raise OptionError(f"method '{METHOD}' solves convex structured programs; agent '{integer[0]}' of case "
                               f"'{self.problem.name}' has integer decisions (use primal-decomposition or dualbi)")
         order = {a.name: i for i, a in enumerate(self.problem.agents)}
-        ratio = self.compile_agents(lambda sub: _ProximalAgent(sub, self.rows, order[sub.agent_name]))
+        ratio = self.compile_agents(lambda sub: _ProximalAgent(sub, self.rows, order[sub.agent_name],
+                                                                     self.options.qp_solver))
         self.c0 = self.options.step_size / ratio
         n = len(self.problem.agents)
 

@@ -78,12 +78,13 @@ import scipy.sparse as sp
 
 from ecodec.decomposition.coupling_rows import CouplingRows
 from ecodec.decomposition.neighbour_driver import NeighbourDriver, consensus_mix, contribution_reach, penalty_scale
-from ecodec.decomposition.options import TimeVaryingGraphOptions, mip_gap_option, mixed_integer_option, option
+from ecodec.decomposition.options import (TimeVaryingGraphOptions, mip_gap_option, mixed_integer_option, option,
+                                          qp_solver_option)
 from ecodec.decomposition.registry import PHASE_COLUMN, Column, MethodSpec, register
 from ecodec.decomposition.stopping import CONVEX, PHASED, RELAXED, REPAIR
 from ecodec.decomposition.priced_agent import price_scale
 from ecodec.decomposition.local_solve import solve_local
-from ecodec.solvers.compiled import CompiledSubproblem
+from ecodec.solvers.compiled import CompiledSubproblem, SparseProduct
 
 METHOD = "tracking-admm"
 
@@ -100,6 +101,7 @@ class TrackingAdmmOptions(TimeVaryingGraphOptions):
     recovery_iteration: int = option(200, "iterations", "iteration of the mixed-integer recovery (mixed_integer "
                                      "auto)", lower=1)
     mip_rel_gap: float = mip_gap_option()
+    qp_solver: str = qp_solver_option()
 
 
 class _TrackingAgent:
@@ -118,7 +120,9 @@ class _TrackingAgent:
         e = sp.csr_array((np.ones(inequality.size), (inequality, np.arange(inequality.size))),
                          shape=(rows.size, inequality.size))
         self.a = sp.csr_array(sp.hstack([g, e]))
+        self.a_product, self.a_t_product = SparseProduct(self.a), SparseProduct(self.a, transpose=True)
         self.n = self.a.shape[1]
+        self.columns = np.arange(self.n)
         self.cost = np.concatenate([sub.cost_vector, np.zeros(inequality.size)])
         self.price_scale = price_scale(self.cost[: sub.n_model_columns], g)
         self.share = rows.total / n_agents
@@ -129,15 +133,18 @@ class _TrackingAgent:
         self.d = self.u + self.g0 - self.share
         self.lam = np.zeros(rows.size)
         self.c = 0.0
+        self.qp_solver = "piqp"
         self._l1_rows: np.ndarray | None = None
         self._l1_cols: np.ndarray | None = None
 
-    def set_penalty(self, c: float) -> None:
-        """The QP term: Hessian A_i' A_i over the program's columns, set once (the objective is divided by c)."""
+    def set_penalty(self, c: float, qp_solver: str | None = None) -> None:
+        """The QP term: Hessian A_i' A_i over the program's columns, set once (the objective is divided by c),
+        solved by ``qp_solver`` (None: the one set before)."""
         self.c = c
+        self.qp_solver = qp_solver or self.qp_solver
         q = sp.csc_array(self.a.T @ self.a)
         q.resize((self.sub.program.n_cols, self.sub.program.n_cols))
-        self.sub.program.set_hessian(q)
+        self.sub.program.set_hessian(q, solver=self.qp_solver)
 
     def message(self) -> np.ndarray:
         return np.concatenate([self.lam, self.d])
@@ -148,13 +155,13 @@ class _TrackingAgent:
         mixed = consensus_mix(weights, own, self.message(), inbox)
         delta, s = mixed[:size], mixed[size:]
         program = self.sub.program
-        program.set_costs(np.arange(self.n), (self.cost + self.a.T @ delta) / self.c + self.a.T @ (s - self.u))
+        program.set_costs(self.columns, self.cost / self.c + self.a_t_product(delta / self.c + s - self.u))
         solution = solve_local(self.sub, METHOD, iteration + 1, lambda: {
             "c": self.c, "largest |delta_i|": float(np.max(np.abs(delta), initial=0.0)),
             "largest |s_i|": float(np.max(np.abs(s), initial=0.0)),
             "largest |b_i|": float(np.max(np.abs(self.share), initial=0.0))})
         self.z = solution.x[: self.n]
-        u = self.a @ self.z
+        u = self.a_product(self.z)
         self.d = s + u - self.u
         self.u = u
         self.lam = delta + self.c * self.d
@@ -188,7 +195,7 @@ class _TrackingAgent:
             self._add_l1_terms()
         program.set_row_bounds(self._l1_rows, np.concatenate([np.full(p, -np.inf), target]),
                                np.concatenate([target, np.full(p, np.inf)]))
-        program.set_costs(np.arange(self.n), self.cost + self.a.T @ self.lam)
+        program.set_costs(self.columns, self.cost + self.a_t_product(self.lam))
         program.set_costs(self._l1_cols, np.full(p, weight))
         program.set_column_bounds(self._l1_cols, 0.0, np.inf)
         program.relax_integrality(False)
@@ -222,7 +229,7 @@ class TrackingAdmm(NeighbourDriver):
             lambda name: np.array([contribution_reach(self.local[name].sub, self.rows)])), count=True)[0])
         self.penalty_scale = penalty_scale(self.scale, reach)  # S_c of the module docstring
         self.c = self.options.penalty * ratio * self.scale / self.penalty_scale
-        self.runtime.each(lambda name: self.local[name].set_penalty(self.c))
+        self.runtime.each(lambda name: self.local[name].set_penalty(self.c, self.options.qp_solver))
         self.decisions = {name: agent.z[: agent.sub.n_model_columns] for name, agent in self.local.items()}
         self.mixed = self.options.mixed_integer == "auto" and self.problem.is_mixed_integer()
         self.fixed = False

@@ -9,9 +9,12 @@ more unit of load costs that much more).
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 
+import highspy
 import pyomo.environ as pyo
 from pyomo.contrib.solver.common.results import TerminationCondition
 from pyomo.contrib.solver.solvers.highs import Highs
@@ -31,6 +34,31 @@ _STATUS = {
     TerminationCondition.unbounded: UNBOUNDED,
     TerminationCondition.infeasibleOrUnbounded: INFEASIBLE_OR_UNBOUNDED,
 }
+
+
+def silent_highs() -> highspy.Highs:
+    """A new HiGHS instance that prints nothing.  The first one a process makes prints HiGHS's banner on the
+    standard output before any option can be set; that would corrupt ``--json`` output, so its file descriptor 1
+    is pointed at the null device while it is made (later instances print no banner)."""
+    global _BANNER_SHOWN
+    if _BANNER_SHOWN:
+        h = highspy.Highs()
+    else:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 1)
+                h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        _BANNER_SHOWN = True
+    h.setOptionValue("output_flag", False)
+    return h
+
+
+_BANNER_SHOWN = False
 
 
 @dataclass

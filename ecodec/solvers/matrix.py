@@ -4,17 +4,9 @@
                                          x_j integer (j in I)
 
 Q is empty (an LP or MILP) unless a driver sets a convex quadratic term with :meth:`MatrixProblem.set_hessian`
-(a QP, solved by HiGHS's QP solver; HiGHS solves no mixed-integer QP, so Q and integer columns exclude each
-other: relax or fix the integers first).  HiGHS's active-set QP solver regularizes Q by adding rI (r = 1e-7 by
-default), which moves a minimiser by about r relative: ecodec asks for r = 1e-12, so that QP re-solves match
-hand-computed iterates to 1e-9, and caps the QP iterations.  Measured on the relaxed mixed-integer microturbine,
-that solver sometimes ends in an error at a small r and loops without end at r = 1e-7; a QP that does not end
-optimal is therefore solved again from scratch with r = 1e-10, 1e-9, then 1e-8, and r returns to 1e-12.  A QP
-that still ends in an error is solved once more with the primal feasibility tolerance raised from 1e-7 to
-1e-4: measured on a building's proximal step of the district-cooling case, the QP solver "claims optimality"
-with a row violated by 1.7e-5 kW and HiGHS then reports an error; the solution is accepted at that tolerance
-(rows in the agents' units, kW and kWh: far below what a schedule can tell apart) and the tolerance returns to
-1e-7.
+(a QP; HiGHS solves no mixed-integer QP, so Q and integer columns exclude each other: relax or fix the integers
+first).  A QP is solved by PIQP's interior-point method, then, if that does not end optimal or with
+``solver="highs"``, by HiGHS's active-set QP solver with the retries :mod:`ecodec.solvers.interior_qp` describes.
 
 The HiGHS instance is created once; between solves only costs, bounds, right-hand sides and integrality change
 (and columns or rows may be appended), so an LP re-solve starts from the previous optimal basis (a warm start)
@@ -31,15 +23,14 @@ decomposition on the shipped microgrid, after which the runs part.  Cost measure
 time (300 iterations: 2.59 -> 2.68 s and 2.71 -> 2.78 s; 2000 iterations: 73.5 -> 77.6 s); Tracking-ADMM's QPs
 and DualBi's MILPs gave the same iterates with and without the clearing.
 
-Every instance runs HiGHS on one thread (option ``threads = 1``).  Subproblems are small and each stands for
-one agent's own computer; with HiGHS's default (``threads = 0``) every run queries the processor topology and
-wakes a pool of worker threads: measured on a 49-column vehicle LP re-solved after a cost change, 173 us per
-run with the default and 43 us with one thread (HiGHS 1.16, 2 cores).  HiGHS's thread scheduler is shared by
-the whole process, and a run asking for one thread fails while another HiGHS instance (the centralized solve,
-or a user's own) has started it with more; that run restarts the scheduler on one thread and runs again.  A
-run with the default threads option accepts a scheduler of any size (the centralized solve's does); a user's
-own HiGHS run in the same process that sets ``threads`` itself calls ``highspy.Highs.resetGlobalScheduler(True)``
-first.
+Every instance runs HiGHS on one thread (``threads = 1``): subproblems are small and each stands for one agent's
+own computer; with the default (``threads = 0``) a 49-column vehicle LP re-solved after a cost change took 173
+us per run (the processor topology queried, a pool of threads woken), with one thread 43 us (HiGHS 1.16).
+HiGHS's thread scheduler is shared by the whole process, and a run asking for one thread fails while another
+HiGHS instance (the centralized solve, or a user's own) has started it with more; that run restarts the
+scheduler on one thread and runs again.  A run with the default threads option accepts a scheduler of any size
+(the centralized solve's does); a user's own HiGHS run in the same process that sets ``threads`` itself calls
+``highspy.Highs.resetGlobalScheduler(True)`` first.
 
 Mixed-integer subproblems run without HiGHS's feasibility-jump heuristic.  On an agent's small MILP (an on/off
 vehicle: 24 binaries, 25 rows) it took 43% of each solve (perf), and branch and bound finds the optimum at once
@@ -49,14 +40,12 @@ DualBi on the budget fleet and mixed-integer primal decomposition on the microgr
 
 Dual values follow HiGHS's convention for minimisation: ``row_dual[k]`` is the derivative of the optimal cost
 with respect to the active bound of row k (positive on an active lower bound, negative on an active upper
-bound).  They exist for LPs only.
+bound).  They exist for LPs and QPs.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import time
 from dataclasses import dataclass
 
@@ -64,6 +53,8 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
+from ecodec.solvers.highs import silent_highs
+from ecodec.solvers.interior_qp import InteriorPointQP
 from ecodec.versions import highs_version
 from ecodec.vocabulary import ERROR, INFEASIBLE, INFEASIBLE_OR_UNBOUNDED, OPTIMAL, TIME_LIMIT, UNBOUNDED
 
@@ -112,31 +103,6 @@ def _finite(values) -> np.ndarray:
     return np.clip(np.asarray(values, dtype=float), -_INF, _INF)
 
 
-def silent_highs() -> highspy.Highs:
-    """A new HiGHS instance that prints nothing.  The first one a process makes prints HiGHS's banner on the
-    standard output before any option can be set; that would corrupt ``--json`` output, so its file descriptor 1
-    is pointed at the null device while it is made (later instances print no banner)."""
-    global _BANNER_SHOWN
-    if _BANNER_SHOWN:
-        h = highspy.Highs()
-    else:
-        sys.stdout.flush()
-        saved = os.dup(1)
-        try:
-            with open(os.devnull, "w") as null:
-                os.dup2(null.fileno(), 1)
-                h = highspy.Highs()
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-        _BANNER_SHOWN = True
-    h.setOptionValue("output_flag", False)
-    return h
-
-
-_BANNER_SHOWN = False
-
-
 class MatrixProblem:
     """A persistent HiGHS model built from matrices; see the module docstring."""
 
@@ -179,6 +145,7 @@ class MatrixProblem:
         self._check(self._h.passModel(lp), "load the model")
         self._n_cols, self._n_rows = n, a.shape[0]
         self._quadratic = False
+        self._interior: InteriorPointQP | None = None  # the QP's copy for PIQP (set_hessian)
         #: (what, status) of every HiGHS run of the last :meth:`solve` (its retries included), in order
         self.attempts: list[tuple[str, str]] = []
 
@@ -208,6 +175,7 @@ class MatrixProblem:
                                     0, np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0)), "add columns")
         self._integer = np.concatenate([self._integer, np.zeros(k, dtype=bool)])
         self._n_cols += k
+        self._mirror("load", self._h.getLp())
         return np.arange(self._n_cols - k, self._n_cols)
 
     def add_rows(self, matrix: sp.sparray, lower, upper) -> np.ndarray:
@@ -219,36 +187,47 @@ class MatrixProblem:
         self._check(self._h.addRows(k, _finite(lower), _finite(upper), a.nnz, a.indptr[:-1].astype(np.int32),
                                     a.indices.astype(np.int32), a.data.astype(float)), "add rows")
         self._n_rows += k
+        self._mirror("load", self._h.getLp())
         return np.arange(self._n_rows - k, self._n_rows)
 
     def set_costs(self, columns, cost) -> None:
         columns = np.asarray(columns, dtype=np.int32)
         self._check(self._h.changeColsCost(columns.size, columns, np.asarray(cost, dtype=float)), "change costs")
+        self._mirror("set_costs", columns, cost)
 
     def set_offset(self, offset: float) -> None:
         self._check(self._h.changeObjectiveOffset(float(offset)), "change the objective offset")
+        self._mirror("set_offset", offset)
 
     def set_column_bounds(self, columns, lower, upper) -> None:
         columns = np.asarray(columns, dtype=np.int32)
         self._check(self._h.changeColsBounds(columns.size, columns, _finite(np.broadcast_to(lower, columns.size)),
                                              _finite(np.broadcast_to(upper, columns.size))), "change column bounds")
+        self._mirror("set_column_bounds", columns, lower, upper)
 
     def set_coefficient(self, row: int, column: int, value: float) -> None:
         """Change one matrix coefficient in place (HiGHS keeps the basis for the next solve)."""
         self._check(self._h.changeCoeff(int(row), int(column), float(value)), "change a coefficient")
+        self._mirror("load", self._h.getLp())
 
     def set_row_bounds(self, rows, lower, upper) -> None:
         rows = np.asarray(rows, dtype=np.int32)
-        if isinstance(lower, np.ndarray) and isinstance(upper, np.ndarray) and lower.size == upper.size == rows.size:
-            self._check(self._h.changeRowsBounds(rows.size, rows, _finite(lower), _finite(upper)), "change row bounds")
-            return
-        self._check(self._h.changeRowsBounds(rows.size, rows, _finite(np.broadcast_to(lower, rows.size)),
-                                             _finite(np.broadcast_to(upper, rows.size))), "change row bounds")
+        if not (isinstance(lower, np.ndarray) and isinstance(upper, np.ndarray) and lower.size == upper.size
+                == rows.size):
+            lower, upper = np.broadcast_to(lower, rows.size), np.broadcast_to(upper, rows.size)
+        self._check(self._h.changeRowsBounds(rows.size, rows, _finite(lower), _finite(upper)), "change row bounds")
+        self._mirror("set_row_bounds", rows, lower, upper)
 
-    def set_hessian(self, hessian: sp.sparray) -> None:
+    def _mirror(self, change: str, *values) -> None:
+        """Make the same change to the QP's copy for PIQP, if there is one."""
+        if self._interior is not None:
+            getattr(self._interior, change)(*values)
+
+    def set_hessian(self, hessian: sp.sparray, solver: str = "piqp") -> None:
         """Set Q of the cost term (1/2) x' Q x: a symmetric positive semidefinite matrix over all current columns
-        (only its lower triangle is read).  Between solves, change Q again or only the linear costs: the model
-        is not rebuilt."""
+        (only its lower triangle is read), solved by ``solver``: 'piqp' (then HiGHS if PIQP does not end optimal)
+        or 'highs' (module docstring).  Between solves, change Q again or only the linear costs: the model is not
+        rebuilt."""
         self._h.setOptionValue("qp_regularization_value", _QP_REGULARIZATION[0])
         self._h.setOptionValue("qp_iteration_limit", _QP_ITERATION_LIMIT)
         q = sp.csc_array(sp.tril(sp.csc_array(hessian)))
@@ -262,6 +241,8 @@ class MatrixProblem:
                                         q.indptr.astype(np.int32), q.indices.astype(np.int32),
                                         q.data.astype(float)), "set the Hessian")
         self._quadratic = q.nnz > 0
+        piqp = self._quadratic and solver == "piqp"
+        self._interior = InteriorPointQP(self._h.getLp(), q) if piqp else None
 
     def relax_integrality(self, relaxed: bool = True) -> None:
         """Solve the LP relaxation (``relaxed=True``) or the mixed-integer program again."""
@@ -315,6 +296,12 @@ class MatrixProblem:
         docstring).  ``start``: a point (all columns) a mixed-integer solve takes as its first incumbent."""
         started = time.perf_counter()
         self.attempts = []
+        if self._quadratic and self._interior is not None:
+            status, x, objective, duals = self._interior.solve()
+            self.attempts.append(("PIQP", status))
+            if status == OPTIMAL:
+                return MatrixSolution(status, x, objective, duals, time.perf_counter() - started, objective)
+            log.debug("%s: PIQP ended '%s'; solved by HiGHS's QP solver", self.name, status)
         basis = self._h.getBasis()
         self._h.clearSolver()
         if basis.valid:
@@ -328,8 +315,7 @@ class MatrixProblem:
             solution = self._run(started, "from scratch")
         if self._quadratic and solution.status != OPTIMAL:
             for value in _QP_REGULARIZATION[1:]:
-                log.debug("%s: QP ended '%s'; retried with qp_regularization_value %g", self.name, solution.status,
-                          value)
+                log.debug("%s: QP ended '%s'; retried with regularization %g", self.name, solution.status, value)
                 self._h.setOptionValue("qp_regularization_value", value)
                 self._h.clearSolver()
                 solution = self._run(started, f"QP regularization {value:g}")
@@ -337,8 +323,7 @@ class MatrixProblem:
                     break
             self._h.setOptionValue("qp_regularization_value", _QP_REGULARIZATION[0])
             if solution.status == ERROR:
-                log.debug("%s: QP ended in an error; retried with primal_feasibility_tolerance %g", self.name,
-                          _QP_FEASIBILITY_RETRY)
+                log.debug("%s: QP error; retried at feasibility tolerance %g", self.name, _QP_FEASIBILITY_RETRY)
                 self._h.setOptionValue("primal_feasibility_tolerance", _QP_FEASIBILITY_RETRY)
                 self._h.clearSolver()
                 solution = self._run(started, f"QP feasibility tolerance {_QP_FEASIBILITY_RETRY:g}")
