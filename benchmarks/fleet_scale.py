@@ -8,9 +8,9 @@ own, so its peak memory (``ru_maxrss``) is its own:
 * ``read_s``: reading the workbook (:func:`ecodec.io.workbook.read_case`), the baseline set-up is measured against;
 * per method, :func:`ecodec.decomposition.run` for a few iterations without a reference: ``setup_s`` (compiling
   every local subproblem and the method's own start, as the run reports it), the median ``iteration_time_s``
-  divided by N (ms per iteration per agent), of it the median time inside HiGHS's solves (every
-  ``highspy.Highs.run`` of the child is timed; the rest is ecodec's own work: the method's numpy, messages,
-  evaluation), and the child's peak memory;
+  divided by N (ms per iteration per agent), of it the median time inside the solvers (every
+  ``highspy.Highs.run`` and every PIQP solve of the child is timed; the rest is ecodec's own work: the method's
+  numpy, messages, evaluation), and the child's peak memory;
 * ``centralized_s``: the centralized HiGHS solve of the same fleet (Pyomo build and solve), measured in the same
   run as a second baseline;
 * **iterations to 1%** (:func:`measure_convergence`): per method, a child solves the fleet centrally for the
@@ -52,35 +52,41 @@ class FleetResult:
     iterations: int
     peak_mb: float
     status: str
-    highs_ms_per_iteration_per_agent: float = float("nan")
+    solver_ms_per_iteration_per_agent: float = float("nan")
 
     @property
     def setup_over_read(self) -> float:
         return self.setup_s / self.read_s
 
 
-def _clock_highs() -> list[float]:
-    """Time every ``highspy.Highs.run`` of this process from now on: the returned list holds the seconds spent in
-    HiGHS's own solves so far (its first entry, updated in place)."""
+def _clock_solvers() -> list[float]:
+    """Time every solver run of this process from now on (``highspy.Highs.run`` and the PIQP solves of
+    :class:`~ecodec.solvers.interior_qp.InteriorPointQP`, set-up included): the returned list holds the seconds spent
+    in the solvers so far (its first entry, updated in place)."""
     import highspy
 
-    spent, run = [0.0], highspy.Highs.run
+    from ecodec.solvers.interior_qp import InteriorPointQP
 
-    def timed(self):
-        started = time.perf_counter()
-        try:
-            return run(self)
-        finally:
-            spent[0] += time.perf_counter() - started
+    spent = [0.0]
 
-    highspy.Highs.run = timed
+    def clocked(solve):
+        def timed(self):
+            started = time.perf_counter()
+            try:
+                return solve(self)
+            finally:
+                spent[0] += time.perf_counter() - started
+        return timed
+
+    highspy.Highs.run = clocked(highspy.Highs.run)
+    InteriorPointQP.solve = clocked(InteriorPointQP.solve)
     return spent
 
 
 def _child(path: str, method: str, iterations: int, timed_options: bool = True) -> dict:
     """Runs in the child process: read, then ``method`` (or the centralized solve; with its ``TIMED_OPTIONS`` from
-    :mod:`scaling` unless ``timed_options`` is False: its defaults); per iteration, the time spent inside HiGHS's
-    solves (the rest is ecodec's own work: the method, messages, evaluation)."""
+    :mod:`scaling` unless ``timed_options`` is False: its defaults); per iteration, the time spent inside the
+    solvers' runs (the rest is ecodec's own work: the method, messages, evaluation)."""
     from scaling import TIMED_OPTIONS
 
     from ecodec.decomposition import options_for, run
@@ -95,9 +101,9 @@ def _child(path: str, method: str, iterations: int, timed_options: bool = True) 
     read_s = time.perf_counter() - started
     problem = problem_from_case(case)
     network = network_from_case(case)
-    spent, marks = _clock_highs(), []
+    spent, marks = _clock_solvers(), []
 
-    class Marks(Hook):  # HiGHS's time so far when the iterations start and after each one
+    class Marks(Hook):  # the solvers' time so far when the iterations start and after each one
         def on_start(self, method, problem, stopping):
             marks.append(spent[0])
 
@@ -106,17 +112,17 @@ def _child(path: str, method: str, iterations: int, timed_options: bool = True) 
 
     result = run(problem, network, method, options_for(method, TIMED_OPTIONS.get(method, {}) if timed_options else {}),
                  stopping=StoppingRules(max_iterations=iterations), hooks=[Marks()])
-    in_highs = float("nan")
+    in_solvers = float("nan")
     if method == "centralized":
         setup_s, per_agent, done = result.info["wall_time_s"], float("nan"), 1
     else:
         setup_s = result.info["setup_time_s"]
         per_agent = statistics.median(result.history["iteration_time_s"]) * 1e3 / len(problem.agents)
-        in_highs = statistics.median(b - a for a, b in zip(marks, marks[1:])) * 1e3 / len(problem.agents)
+        in_solvers = statistics.median(b - a for a, b in zip(marks, marks[1:])) * 1e3 / len(problem.agents)
         done = len(result.history)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     return {"read_s": read_s, "setup_s": setup_s, "ms_per_iteration_per_agent": per_agent, "iterations": done,
-            "highs_ms_per_iteration_per_agent": in_highs,
+            "solver_ms_per_iteration_per_agent": in_solvers,
             "peak_mb": peak_mb, "status": result.status}
 
 
@@ -144,21 +150,21 @@ def _in_child(mode: str, path: Path, method: str, number: int, what: str) -> dic
 
 def fleet_table(results: list[FleetResult]) -> str:
     """Markdown: one row per fleet size and method, with the 100-vehicle (smallest) per-agent figure as the base;
-    the per-agent time split into HiGHS's solves and the rest."""
+    the per-agent time split into the solvers' runs (HiGHS, PIQP) and the rest."""
     smallest = min(r.vehicles for r in results)
     base = {r.method: r for r in results if r.vehicles == smallest}
     lines = ["| vehicles | method | read s | set-up s | set-up / read | peak MB | ms / iteration / agent | "
-             f"vs {smallest} vehicles | of it in HiGHS ms (vs {smallest}) | rest ms (vs {smallest}) | status |",
+             f"vs {smallest} vehicles | of it in the solvers ms (vs {smallest}) | rest ms (vs {smallest}) | status |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         cells = ["", "", "", ""]
         if r.method != "centralized":
             b = base[r.method]
-            total, highs, base_highs = r.ms_per_iteration_per_agent, r.highs_ms_per_iteration_per_agent, (
-                b.highs_ms_per_iteration_per_agent)
-            rest, base_rest = total - highs, b.ms_per_iteration_per_agent - base_highs
+            total, solver, base_solver = r.ms_per_iteration_per_agent, r.solver_ms_per_iteration_per_agent, (
+                b.solver_ms_per_iteration_per_agent)
+            rest, base_rest = total - solver, b.ms_per_iteration_per_agent - base_solver
             cells = [f"{total:.3f}", f"{total / b.ms_per_iteration_per_agent:.2f}",
-                     f"{highs:.3f} ({highs / base_highs:.2f})", f"{rest:.3f} ({rest / base_rest:.2f})"]
+                     f"{solver:.3f} ({solver / base_solver:.2f})", f"{rest:.3f} ({rest / base_rest:.2f})"]
         lines.append(f"| {r.vehicles} | {r.method} | {r.read_s:.2f} | {r.setup_s:.2f} | {r.setup_over_read:.2f} | "
                      f"{r.peak_mb:.0f} | {' | '.join(cells)} | {r.status} |")
     return "\n".join(lines)

@@ -1,6 +1,6 @@
 """Make the README's preview of the demo report: pages of reports/microgrid_8.pdf side by side, as one PNG.
 
-Run after `make demo`:  .venv/bin/python scripts/report_preview.py [PDF] [OUT.png] [--pages 3,5,6]
+Run after `make demo`:  .venv/bin/python scripts/report_preview.py [PDF] [OUT.png] [--pages 3,6,7]
 Needs pdftoppm (poppler-utils, installed by `make setup`).
 """
 
@@ -20,7 +20,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pdf", nargs="?", type=Path, default=Path("reports/microgrid_8.pdf"))
     parser.add_argument("output", nargs="?", type=Path, default=Path("docs/images/report_preview.png"))
-    parser.add_argument("--pages", default="3,5,6", help="comma-separated page numbers (default 3,5,6)")
+    parser.add_argument("--pages", default="3,6,7", help="comma-separated page numbers (default 3,6,7)")
     parser.add_argument("--dpi", type=int, default=72)
     args = parser.parse_args()
     if not args.pdf.exists():
