@@ -110,3 +110,9 @@ def test_both_qp_solvers_give_the_same_run(method, path):
     assert last["piqp"]["iteration"] == last["highs"]["iteration"] == 30
     assert last["piqp"]["objective"] == pytest.approx(last["highs"]["objective"], rel=1e-6, abs=1e-6)
     assert last["piqp"]["max_violation"] == pytest.approx(last["highs"]["max_violation"], rel=1e-3, abs=1e-6)
+
+
+def test_an_unknown_qp_solver_is_refused_with_the_ones_there_are():
+    program = MatrixProblem([1.0], [0.0], [1.0], name="ev7")
+    with pytest.raises(ValueError, match="ev7: QP solver 'PIQP'; expected one of piqp, highs"):
+        program.set_hessian(sp.eye_array(1, format="csc"), solver="PIQP")

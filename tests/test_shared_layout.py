@@ -129,10 +129,11 @@ def test_a_model_that_branches_on_a_number_is_compiled_agent_by_agent_with_the_r
             heater.p_max_kw if heater.p_max_kw > 1.0 else 2 * heater.p_max_kw)
 
 
-@pytest.mark.parametrize(("method", "qp_solver", "rel"), [
-    ("primal-decomposition", "highs", 1e-9), ("tracking-admm", "highs", 1e-9),
-    ("primal-decomposition", "piqp", 1e-7), ("tracking-admm", "piqp", 1e-7)])
-def test_a_run_through_shared_layouts_is_the_run_of_per_agent_builds(method, qp_solver, rel, monkeypatch, tmp_path):
+@pytest.mark.parametrize(("method", "qp_solver", "rel", "violation_rel"), [
+    ("primal-decomposition", "highs", 1e-9, 1e-6), ("tracking-admm", "highs", 1e-9, 1e-6),
+    ("primal-decomposition", "piqp", 1e-7, 1e-4), ("tracking-admm", "piqp", 1e-7, 1e-4)])
+def test_a_run_through_shared_layouts_is_the_run_of_per_agent_builds(method, qp_solver, rel, violation_rel,
+                                                                      monkeypatch, tmp_path):
     """The same iterates: to 1e-9 with HiGHS's active-set QP solver (vertex minimisers, which rounding in the two
     layouts' matrices does not move); with PIQP's interior-point minimisers, which move with that rounding at
     about its tolerance, to 1e-7 (measured 1.4e-9 on the objective after 15 iterations)."""
@@ -144,7 +145,7 @@ def test_a_run_through_shared_layouts_is_the_run_of_per_agent_builds(method, qp_
     assert len(shared.history) == len(alone.history) == 15
     assert shared.history["objective"].to_numpy() == pytest.approx(alone.history["objective"].to_numpy(), rel=rel)
     assert shared.history["rel_violation"].to_numpy() == pytest.approx(alone.history["rel_violation"].to_numpy(),
-                                                                       rel=1e-6 if rel < 1e-8 else 1e-4, abs=1e-12)
+                                                                       rel=violation_rel, abs=1e-12)
 
 
 def test_a_refused_bounds_rule_falls_back_without_error_output(capfd, caplog):

@@ -41,6 +41,7 @@ import numpy as np
 from ecodec.declarations import BOOL, CHOICE, INTEGER, NUMBER, TEXT, Declared, Rule
 from ecodec.errors import EcodecError, did_you_mean
 from ecodec.network import CommunicationNetwork, GraphSchedule
+from ecodec.solvers.interior_qp import QP_SOLVERS
 
 DECLARED = "declared"  # the key of a field's metadata that holds its declaration
 
@@ -169,10 +170,6 @@ def mip_gap_option(default: float = 1e-6):
                   lower=0.0, upper=1.0, upper_open=True)
 
 
-#: The solvers of a method's local QPs (:mod:`ecodec.solvers.interior_qp`)
-QP_SOLVERS = ("piqp", "highs")
-
-
 def qp_solver_option():
     """The ``qp_solver`` option of a method whose local steps are QPs."""
     return option("piqp", "-", "solver of the local QPs: piqp (PIQP's interior-point method; HiGHS's active-set QP "
@@ -180,5 +177,5 @@ def qp_solver_option():
                   choices=QP_SOLVERS)
 
 
-__all__ = ["GRAPH_MODES", "MethodOptions", "OptionError", "QP_SOLVERS", "TimeVaryingGraphOptions", "decay_option",
-           "graph_option", "mip_gap_option", "mixed_integer_option", "option", "qp_solver_option"]
+__all__ = ["GRAPH_MODES", "MethodOptions", "OptionError", "TimeVaryingGraphOptions", "decay_option", "graph_option",
+           "mip_gap_option", "mixed_integer_option", "option", "qp_solver_option"]

@@ -101,8 +101,8 @@ class AugmentedAgent:
 
     state_attributes = ("y", "u", "z", "mu", "residual")  # what a checkpoint keeps
 
-    def __init__(self, sub: CompiledSubproblem, rows: CouplingRows):
-        self.sub = sub
+    def __init__(self, sub: CompiledSubproblem, rows: CouplingRows, qp_solver: str = "piqp"):
+        self.sub, self.qp_solver = sub, qp_solver
         program = sub.program
         self.n = sub.n_model_columns
         self.g, self.g0 = rows.local_rows(sub)
@@ -123,15 +123,14 @@ class AugmentedAgent:
         self.residual = 0.0
         self.relay = np.zeros(p, dtype=bool)  # no relay rows: the quadratic term prices a row the agent cannot move
 
-    def set_penalty(self, c: float, qp_solver: str = "piqp") -> None:
-        """The QP term: G_eq' G_eq on x and the identity on z, the model's costs divided by c; the QPs solved by
-        ``qp_solver``."""
+    def set_penalty(self, c: float) -> None:
+        """The QP term: G_eq' G_eq on x and the identity on z, the model's costs divided by c."""
         self.c = c
         n_cols = self.sub.program.n_cols
         q = sp.csc_array(self.g_eq.T @ self.g_eq)
         q.resize((n_cols, n_cols))
         q = q + sp.csc_array((np.ones(self.z_cols.size), (self.z_cols, self.z_cols)), shape=(n_cols, n_cols))
-        self.sub.program.set_hessian(q, solver=qp_solver)
+        self.sub.program.set_hessian(q, solver=self.qp_solver)
 
     def set_allocation(self, y: np.ndarray) -> None:
         self.y = np.asarray(y, dtype=float)

@@ -221,7 +221,7 @@ class PrimalDecomposition(NeighbourDriver):
                 sub.program.relax_integrality(True)
             span = self.rows.local_range(sub)
             if self.augmented:
-                self.local[name] = AugmentedAgent(sub, self.rows)
+                self.local[name] = AugmentedAgent(sub, self.rows, opts.qp_solver)
                 return span
             agent = LocalAgent(sub, self.rows, opts.relaxation == "per-row", self.runtime.network.degree(name))
             agent.set_relays(*span)
@@ -277,7 +277,7 @@ class PrimalDecomposition(NeighbourDriver):
         self.penalty_scale = penalty_scale(float(np.max(np.abs(self.rows.total), initial=0.0)) or reach, reach)
         self.penalty = self.options.augmented_penalty * self.price_scale / max(self.penalty_scale, 1e-12)
         self._alpha0 = self.options.augmented_step / (2.0 * self.penalty * self.max_degree)
-        self.runtime.each(lambda name: self.local[name].set_penalty(self.penalty, self.options.qp_solver))
+        self.runtime.each(lambda name: self.local[name].set_penalty(self.penalty))
 
     def _restricted_totals(self, ranges: dict, least: np.ndarray) -> np.ndarray:
         """Step 0 of the mixed-integer version (module docstring); ``least`` is sum_i lo_i,k."""

@@ -109,8 +109,8 @@ class _TrackingAgent:
 
     state_attributes = ("z", "u", "d", "lam", "c", "_l1_rows", "_l1_cols")  # what a checkpoint keeps
 
-    def __init__(self, sub: CompiledSubproblem, rows: CouplingRows, n_agents: int):
-        self.sub = sub
+    def __init__(self, sub: CompiledSubproblem, rows: CouplingRows, n_agents: int, qp_solver: str = "piqp"):
+        self.sub, self.qp_solver = sub, qp_solver
         program = sub.program
         if sub.is_mixed_integer:
             program.relax_integrality(True)
@@ -133,15 +133,12 @@ class _TrackingAgent:
         self.d = self.u + self.g0 - self.share
         self.lam = np.zeros(rows.size)
         self.c = 0.0
-        self.qp_solver = "piqp"
         self._l1_rows: np.ndarray | None = None
         self._l1_cols: np.ndarray | None = None
 
-    def set_penalty(self, c: float, qp_solver: str | None = None) -> None:
-        """The QP term: Hessian A_i' A_i over the program's columns, set once (the objective is divided by c),
-        solved by ``qp_solver`` (None: the one set before)."""
+    def set_penalty(self, c: float) -> None:
+        """The QP term: Hessian A_i' A_i over the program's columns, set once (the objective is divided by c)."""
         self.c = c
-        self.qp_solver = qp_solver or self.qp_solver
         q = sp.csc_array(self.a.T @ self.a)
         q.resize((self.sub.program.n_cols, self.sub.program.n_cols))
         self.sub.program.set_hessian(q, solver=self.qp_solver)
@@ -224,12 +221,13 @@ class TrackingAdmm(NeighbourDriver):
 
     def setup(self) -> None:
         n_agents = len(self.problem.agents)
-        ratio = self.compile_agents(lambda sub: _TrackingAgent(sub, self.rows, n_agents), self.options.mip_rel_gap)
+        ratio = self.compile_agents(lambda sub: _TrackingAgent(sub, self.rows, n_agents, self.options.qp_solver),
+                                    self.options.mip_rel_gap)
         reach = float(self.runtime.maximum(self.runtime.each(
             lambda name: np.array([contribution_reach(self.local[name].sub, self.rows)])), count=True)[0])
         self.penalty_scale = penalty_scale(self.scale, reach)  # S_c of the module docstring
         self.c = self.options.penalty * ratio * self.scale / self.penalty_scale
-        self.runtime.each(lambda name: self.local[name].set_penalty(self.c, self.options.qp_solver))
+        self.runtime.each(lambda name: self.local[name].set_penalty(self.c))
         self.decisions = {name: agent.z[: agent.sub.n_model_columns] for name, agent in self.local.items()}
         self.mixed = self.options.mixed_integer == "auto" and self.problem.is_mixed_integer()
         self.fixed = False

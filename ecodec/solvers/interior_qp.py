@@ -52,6 +52,8 @@ import scipy.sparse as sp
 
 from ecodec.vocabulary import ERROR, INFEASIBLE, OPTIMAL, UNBOUNDED
 
+#: The solvers a QP of a :class:`~ecodec.solvers.matrix.MatrixProblem` can be given (module docstring)
+QP_SOLVERS = ("piqp", "highs")
 #: PIQP's absolute tolerance on the residuals (its default 1e-8)
 EPS_ABS = 1e-9
 #: PIQP's absolute and relative duality-gap tolerance (its default 1e-8 and 1e-9; module docstring)
@@ -158,4 +160,4 @@ class InteriorPointQP:
         return status, x, objective, duals
 
 
-__all__ = ["EPS_ABS", "InteriorPointQP"]
+__all__ = ["EPS_ABS", "EPS_DUALITY_GAP", "QP_SOLVERS", "InteriorPointQP"]

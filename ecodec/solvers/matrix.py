@@ -54,7 +54,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ecodec.solvers.highs import silent_highs
-from ecodec.solvers.interior_qp import InteriorPointQP
+from ecodec.solvers.interior_qp import QP_SOLVERS, InteriorPointQP
 from ecodec.versions import highs_version
 from ecodec.vocabulary import ERROR, INFEASIBLE, INFEASIBLE_OR_UNBOUNDED, OPTIMAL, TIME_LIMIT, UNBOUNDED
 
@@ -228,6 +228,8 @@ class MatrixProblem:
         (only its lower triangle is read), solved by ``solver``: 'piqp' (then HiGHS if PIQP does not end optimal)
         or 'highs' (module docstring).  Between solves, change Q again or only the linear costs: the model is not
         rebuilt."""
+        if solver not in QP_SOLVERS:
+            raise ValueError(f"{self.name}: QP solver {solver!r}; expected one of {', '.join(QP_SOLVERS)}")
         self._h.setOptionValue("qp_regularization_value", _QP_REGULARIZATION[0])
         self._h.setOptionValue("qp_iteration_limit", _QP_ITERATION_LIMIT)
         q = sp.csc_array(sp.tril(sp.csc_array(hessian)))
@@ -241,8 +243,7 @@ class MatrixProblem:
                                         q.indptr.astype(np.int32), q.indices.astype(np.int32),
                                         q.data.astype(float)), "set the Hessian")
         self._quadratic = q.nnz > 0
-        piqp = self._quadratic and solver == "piqp"
-        self._interior = InteriorPointQP(self._h.getLp(), q) if piqp else None
+        self._interior = InteriorPointQP(self._h.getLp(), q) if self._quadratic and solver == "piqp" else None
 
     def relax_integrality(self, relaxed: bool = True) -> None:
         """Solve the LP relaxation (``relaxed=True``) or the mixed-integer program again."""
@@ -296,7 +297,7 @@ class MatrixProblem:
         docstring).  ``start``: a point (all columns) a mixed-integer solve takes as its first incumbent."""
         started = time.perf_counter()
         self.attempts = []
-        if self._quadratic and self._interior is not None:
+        if self._interior is not None:  # a QP given to PIQP
             status, x, objective, duals = self._interior.solve()
             self.attempts.append(("PIQP", status))
             if status == OPTIMAL:
