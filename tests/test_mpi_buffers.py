@@ -94,6 +94,49 @@ def test_the_buffer_exchange_delivers_the_in_process_inboxes(tmp_path, ranks):
     assert findings[0]["a0_alone"] == {"a1": True}  # an agent with no neighbour on another rank
 
 
+MIX = """
+n = 11
+agents = [f"a{i}" for i in range(n)]
+rng = np.random.default_rng(5)  # the same draws on every rank
+edges = [(agents[i], agents[i + 1]) for i in range(n - 1)]
+edges += [(agents[i], agents[j]) for i, j in rng.choice(np.arange(n), size=(12, 2)) if i != j]
+network = CommunicationNetwork.from_edges(agents, edges)
+mpi, reference = MPIRuntime(network), InProcessRuntime(network)
+findings = {"rows": 0, "wrong": [], "crossing": 0}
+for k in range(8):
+    mpi.checkpoint(k)
+    shape = [(), (3,), (2, 4), (6,)][k % 4]
+    outgoing = {a: rng.choice([1e16, -1e16, 1.0, 3.0], size=shape) * rng.random(shape) for a in agents}
+    graph = None
+    if k % 2:  # a time-varying graph: a random subset of the edges
+        keep = rng.random(network.n_edges) < 0.6
+        graph = ActiveGraph(network.agents, tuple(e for e, kept in zip(network.edges, keep) if kept))
+    weights = "adjacency" if k % 3 == 2 else "metropolis"
+    got = mpi.mix(mpi.each(lambda a: outgoing[a]), graph, weights)
+    want = reference.mix(outgoing, graph, weights)
+    findings["crossing"] += sum(mpi.owner[j] != mpi.rank for a in mpi.local_agents
+                                for j in (graph or network).neighbours(a))
+    for a in mpi.local_agents:
+        findings["rows"] += 1
+        if not same(got[a], want[a]):
+            findings["wrong"].append([k, a])
+    if list(got) != list(mpi.local_agents):
+        findings["wrong"].append(f"agents {k}")
+findings["messages"] = [mpi.messages, reference.messages]
+findings["floats"] = [mpi.totals()[1], reference.totals()[1]]
+report(mpi, findings)
+"""
+
+
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_the_mix_is_bit_for_bit_the_in_process_mix(tmp_path, ranks):
+    findings, _ = run_ranks(ranks, MIX, tmp_path)
+    assert sum(f["rows"] for f in findings) == 8 * 11  # every agent's sum, every iteration, on some rank
+    assert sum(f["crossing"] for f in findings) > 0  # terms came from other ranks
+    assert [f["wrong"] for f in findings] == [[]] * ranks
+    assert all(f["messages"][0] == f["messages"][1] and f["floats"][0] == f["floats"][1] for f in findings)
+
+
 SUMS = """
 agents = [f"a{i}" for i in range(7)]
 network = CommunicationNetwork.from_edges(agents, [(a, b) for a, b in zip(agents, agents[1:])])
@@ -138,6 +181,11 @@ for k in range(3):
     got, want = mpi.exchange(mpi.each(lambda a: outgoing[a])), reference.exchange(outgoing)
     if any(not same(got[a][j], want[a][j]) for a in mpi.local_agents for j in want[a]):
         findings["wrong"].append(f"exchange {k}")
+    same_shape = {"a": np.array([1.0, 2.0]) * k, "b": np.array([3.0, float(k)])}
+    mixed = mpi.mix(mpi.each(lambda a: same_shape[a]))
+    if list(mixed) != list(mpi.local_agents) or any(not same(mixed[a], reference.mix(same_shape)[a])
+                                                    for a in mpi.local_agents):
+        findings["wrong"].append(f"mix {k}")
     values = {"a": 1e16, "b": float(k) + 1.0}
     if not same(mpi.sum(mpi.each(lambda a: values[a])), reference.sum(values)):
         findings["wrong"].append(f"sum {k}")

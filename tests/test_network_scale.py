@@ -15,6 +15,7 @@ import pytest
 from ecodec.errors import NetworkError
 from ecodec.network import CommunicationNetwork, GraphSchedule, connected_groups
 from ecodec.network.sparse_graph import gnp_pairs, hop_diameter
+from ecodec.runtime.inprocess import InProcessRuntime
 
 
 def _reference_weights(names: list[str], edges: list[tuple[str, str]]) -> np.ndarray:
@@ -63,6 +64,45 @@ def _check_rows(graph, names, edges):
         assert row == pytest.approx(expected, abs=1e-15)
         assert row == {names[j]: dense[i, j] for j in np.flatnonzero(dense[i])}  # the same numbers, exactly
         assert math.fsum(row.values()) == pytest.approx(1.0, abs=1e-15)
+
+
+@pytest.mark.parametrize("case", range(4))
+def test_mix_is_every_agents_weighted_sum_added_in_agent_order(case):
+    """The runtime's mix against each agent's sum written out over its row of weights_of (agent order, self
+    included: 0 + w_1 v_1 + w_2 v_2 + ...), bit for bit, on the fixed network and on active graphs of a random
+    schedule, with values whose sum depends on the order of the additions; counted as the same exchange."""
+    names, edges = GRAPHS[case]
+    network = CommunicationNetwork.from_edges(names, edges)
+    schedule = GraphSchedule(network, "random", edge_probability=0.4, seed=case)
+    rng = np.random.default_rng(case)
+    order_matters = 0
+    for k, graph in enumerate([None, schedule.at(1), schedule.at(2), network]):
+        shape = [(3,), (2, 4), (), (5,)][k]
+        values = {name: rng.choice([1e16, -1e16, 1.0, 3.0, -7.0], size=shape) * rng.random(shape) for name in names}
+        mixing, exchanging = InProcessRuntime(network), InProcessRuntime(network)
+        mixed = mixing.mix(values, graph)
+        exchanging.exchange(values, graph)
+        assert mixing.totals() == exchanging.totals()
+        active = graph or network
+        assert mixing.totals()[0] == 2 * active.n_edges
+        for name in names:
+            row, by_hand = active.weights_of(name), np.zeros(shape)
+            for j, w in row.items():
+                by_hand = by_hand + w * values[j]
+            assert mixed[name].shape == shape and mixed[name].tobytes() == by_hand.tobytes(), (k, name)
+            backwards = np.zeros(shape)
+            for j in reversed(row):
+                backwards = backwards + row[j] * values[j]
+            order_matters += backwards.tobytes() != by_hand.tobytes()
+        summed = InProcessRuntime(network).mix(values, graph, "adjacency")  # the neighbours' values, added in order
+        for name in names:
+            by_hand = np.zeros(shape)
+            for j in active.neighbours(name):
+                by_hand = by_hand + values[j]
+            assert summed[name].tobytes() == by_hand.tobytes(), (k, name)
+    assert order_matters > 0
+    with pytest.raises(ValueError, match="unknown mix weights 'laplacian'; expected one of metropolis, adjacency"):
+        InProcessRuntime(network).mix(values, None, "laplacian")
 
 
 @pytest.mark.parametrize("case", range(len(GRAPHS)))

@@ -67,7 +67,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ecodec.decomposition.neighbour_driver import NeighbourDriver, consensus_mix
+from ecodec.decomposition.neighbour_driver import NeighbourDriver
 from ecodec.decomposition.options import OptionError, TimeVaryingGraphOptions, option
 from ecodec.decomposition.registry import Column, MethodSpec, register
 from ecodec.decomposition.stopping import Tracking
@@ -133,13 +133,12 @@ class _TrackingAgent:
     def message(self) -> np.ndarray:
         return np.concatenate([self.s, self.y])
 
-    def step(self, weights: dict[str, float], own: str, inbox: dict[str, np.ndarray], gamma: float, delta: float,
-             k: int) -> np.ndarray:
-        """One iteration of the module docstring; returns the change of x."""
+    def step(self, mixed: np.ndarray, gamma: float, delta: float, k: int) -> np.ndarray:
+        """One iteration of the module docstring (``mixed``: the neighbours' weighted messages, own included);
+        returns the change of x."""
         f, p = self.f, self.s.size
         target = f.project(self.x - gamma * (self.grad_1 + f.shares_transpose_times(self.x, self.y)))
         x = self.x + delta * (target - self.x)
-        mixed = consensus_mix(weights, own, self.message(), inbox)
         phi = f.shares(x)
         s = mixed[:p] + phi - self.phi
         grad_1, grad_2 = self._checked(lambda: f.gradients(x, s), k + 1)
@@ -204,9 +203,7 @@ class AggregativeTracking(NeighbourDriver):
             rounds = network.diameter if self.options.consensus_rounds is None else self.options.consensus_rounds
             every_edge = self.schedule.base
             for _ in range(rounds):
-                inbox = self.runtime.exchange(self.runtime.each(lambda name: self.local[name].s), every_edge)
-                mixed = self.runtime.each(lambda name: consensus_mix(every_edge.weights_of(name), name,
-                                                                     self.local[name].s, inbox[name]))
+                mixed = self.runtime.mix(self.runtime.each(lambda name: self.local[name].s), every_edge)
                 for name, s in mixed.items():
                     self.local[name].s = s
         self.decisions = {name: agent.x for name, agent in self.local.items()}
@@ -239,9 +236,8 @@ class AggregativeTracking(NeighbourDriver):
     def iterate(self, k: int) -> dict[str, float]:
         graph = self.active_graph(k)
         gamma, delta = self.options.step_size, self.options.damping
-        inbox = self.runtime.exchange(self.runtime.each(lambda name: self.local[name].message()), graph)
-        changes = self.runtime.each(lambda name: self.local[name].step(graph.weights_of(name), name, inbox[name],
-                                                                       gamma, delta, k))
+        mixed = self.runtime.mix(self.runtime.each(lambda name: self.local[name].message()), graph)
+        changes = self.runtime.each(lambda name: self.local[name].step(mixed[name], gamma, delta, k))
         self.decisions = {name: agent.x for name, agent in self.local.items()}
         n, p = len(self.problem.agents), len(self.problem.keys())
         totals = self.runtime.sum(self.runtime.each(lambda name: np.concatenate([

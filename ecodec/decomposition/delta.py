@@ -59,7 +59,6 @@ import numpy as np
 
 from ecodec.decomposition.aggregative_tracking import (HISTORY_COLUMNS, START_RULE, AggregativeTracking,
                                                        _TrackingAgent, start_averaging_option)
-from ecodec.decomposition.neighbour_driver import consensus_mix
 from ecodec.decomposition.options import TimeVaryingGraphOptions, option
 from ecodec.decomposition.registry import Column, MethodSpec, register
 from ecodec.decomposition.stopping import Tracking
@@ -167,15 +166,15 @@ class _DeltaAgent(_TrackingAgent):
         n = self.f.n
         return self.f.project(x + d[:n]), s + d[n:], s_measured + d[n:]
 
-    def delta_step(self, weights, own, inbox, gamma: float, sigma: np.ndarray | None, k: int) -> np.ndarray:
-        """One iteration of the module docstring; returns [||x^k+1 - x^k||^2, ||x^k+1||^2, sample loss,
-        ||grad f_hat - grad f||^2, ||grad f||^2] for the monitoring."""
+    def delta_step(self, mixed: np.ndarray, gamma: float, sigma: np.ndarray | None, k: int) -> np.ndarray:
+        """One iteration of the module docstring (``mixed``: the neighbours' weighted messages, own included);
+        returns [||x^k+1 - x^k||^2, ||x^k+1||^2, sample loss, ||grad f_hat - grad f||^2, ||grad f||^2] for the
+        monitoring."""
         f, n, p = self.f, self.f.n, self.s.size
         xd, s_net, s_meas = self._perturbed(self.x, self.s, self.s if sigma is None else sigma)
         measured = self._checked(lambda: f.cost(xd, s_meas), k)
         self.samples += 1
         x = f.project(self.x - gamma * (self.grad[:n] + f.shares_transpose_times(self.x, self.y)))
-        mixed = consensus_mix(weights, own, self.message(), inbox)
         phi = f.shares(x)
         s = mixed[:p] + phi - self.phi
         slot = k % self.buffer_y.size  # the replay buffer keeps the samples of the last iterations
@@ -243,9 +242,8 @@ class Delta(AggregativeTracking):
         graph = self.active_graph(k)
         gamma, n, p = self.options.step_size, len(self.problem.agents), len(self.problem.keys())
         sigma = self.sigma if self.options.sample_aggregate == "true" else None
-        inbox = self.runtime.exchange(self.runtime.each(lambda name: self.local[name].message()), graph)
-        stats = self.runtime.each(lambda name: self.local[name].delta_step(graph.weights_of(name), name,
-                                                                           inbox[name], gamma, sigma, k))
+        mixed = self.runtime.mix(self.runtime.each(lambda name: self.local[name].message()), graph)
+        stats = self.runtime.each(lambda name: self.local[name].delta_step(mixed[name], gamma, sigma, k))
         self.decisions = {name: agent.x for name, agent in self.local.items()}
         totals = self.runtime.sum(self.runtime.each(lambda name: np.concatenate([
             stats[name], self.local[name].phi, self.local[name].y, [self.local[name].samples]])))

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ecodec.decomposition.neighbour_driver import NeighbourDriver, consensus_mix
+from ecodec.decomposition.neighbour_driver import NeighbourDriver
 from ecodec.decomposition.options import TimeVaryingGraphOptions, option
 from ecodec.decomposition.registry import Column, MethodSpec, register
 from ecodec.decomposition.stopping import Stationary
@@ -78,11 +78,11 @@ class _Agent:
     def estimate(self) -> np.ndarray:
         return self.w + self.kernel
 
-    def step(self, gamma: float, weights: dict[str, float], own: str, inbox: dict[str, np.ndarray]) -> None:
+    def step(self, gamma: float, mixed: np.ndarray) -> None:
+        """One iteration of the module docstring; ``mixed``: the neighbours' weighted estimates, own included."""
         problem = self.problem
         slope = problem.divergence_slope(self.estimate)  # at P_E(s_i)
         move = problem.kernel_step(self.x[None, :], self.width, slope, self.kernel[None, :])[0] / problem.n_agents
-        mixed = consensus_mix(weights, own, self.estimate, inbox)
         self.w = mixed - self.kernel
         self.x = problem.workspace.project((self.x - gamma * move)[None, :])[0]
         self.kernel = problem.kernels(self.x[None, :], self.width)[0]
@@ -116,8 +116,8 @@ class Macropt(NeighbourDriver):
     def iterate(self, k: int) -> dict[str, float]:
         graph = self.active_graph(k)
         gamma = self.options.step_size
-        inbox = self.runtime.exchange(self.runtime.each(lambda name: self.local[name].estimate), graph)
-        self.runtime.each(lambda name: self.local[name].step(gamma, graph.weights_of(name), name, inbox[name]))
+        mixed = self.runtime.mix(self.runtime.each(lambda name: self.local[name].estimate), graph)
+        self.runtime.each(lambda name: self.local[name].step(gamma, mixed[name]))
         self.decisions = {name: agent.x for name, agent in self.local.items()}
         if k + 1 in SNAPSHOTS:
             self.snapshots[str(k + 1)] = positions_of(self.runtime, self.local, self.problem.n_agents).tolist()

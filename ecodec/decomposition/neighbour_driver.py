@@ -7,37 +7,20 @@ scale Lambda / S of their steps: Lambda = max_i Lambda_i, the largest cost per u
 per agent), S the largest |b_k|, or, when every right-hand side is 0 (a network that balances itself, as the
 district cooling network: :func:`contribution_reach`), the largest contribution an agent's bounds allow to one row,
 by the same max-consensus.  Per iteration: the graph active at k (its connectivity window checked) and the
-consensus mix  sum_j a_ij(k) v_j  of what the neighbours sent, added in agent order so that every runtime gives the
-same floats.  Prices: the agents' mean multiplier estimate per row (they agree at convergence).
+consensus mix  sum_j a_ij(k) v_j  of what the neighbours sent (the runtime's ``mix``, which adds the terms in agent
+order so that every runtime gives the same floats).  Prices: the agents' mean multiplier estimate per row (they
+agree at convergence).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import numpy as np
 
 from ecodec.decomposition.coupling_rows import CouplingRows
 from ecodec.decomposition.driver import Driver
 from ecodec.solvers.compiled import CompiledSubproblem
-
-
-def consensus_mix(weights: Mapping[str, float], own: str, own_value: np.ndarray,
-                  inbox: Mapping[str, np.ndarray]) -> np.ndarray:
-    """sum_j a_ij v_j over ``weights`` (agent i's row, itself included), added in the row's agent order.
-
-    The vectors are stacked in that order, scaled, and reduced along the stack, which numpy does row after row: the
-    same floats as adding the terms one by one, in fewer numpy calls (measured with 29 vectors of 48 numbers, a
-    10,000-vehicle fleet's degree: 14 against 40 us; with 5 vectors 7 against 7 us).
-
-    >>> mixed = consensus_mix({"a": 0.5, "b": 0.25, "c": 0.25}, "a", np.array([4.0, 0.0]),
-    ...                       {"b": np.array([0.0, 4.0]), "c": np.array([8.0, 8.0])})
-    >>> mixed.tolist()
-    [4.0, 3.0]
-    """
-    values = np.array([own_value if j == own else inbox[j] for j in weights], dtype=float)
-    w = np.fromiter(weights.values(), dtype=float, count=len(weights))
-    return np.add.reduce(values * w.reshape((-1,) + (1,) * (values.ndim - 1)), axis=0)
 
 
 def contribution_reach(sub: CompiledSubproblem, rows: CouplingRows) -> float:

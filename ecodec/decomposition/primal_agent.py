@@ -125,15 +125,12 @@ class LocalAgent:
         self._nu = nu
         return np.concatenate([nu, potential])
 
-    def update(self, alpha: float, received: dict[str, np.ndarray]) -> None:
-        """y_i += alpha sum_j (nu_i - nu_j); relay rows average the neighbours' harmonic estimates."""
-        if not received:
+    def update(self, alpha: float, sums: np.ndarray, count: int) -> None:
+        """y_i += alpha sum_j (nu_i - nu_j); relay rows average the neighbours' harmonic estimates (``sums``: the
+        sum of the ``count`` neighbours' messages)."""
+        if not count:
             return
-        size, count = self.y.size, len(received)
-        messages = iter(received.values())  # added one after the other in neighbour order, in one buffer
-        sums = np.array(next(messages), dtype=float)
-        for message in messages:
-            np.add(sums, message, out=sums)
+        size = self.y.size
         move = count * self._nu - sums[:size]
         self.harmonic = self.neighbour_prices = sums[size:] / count
         self.set_allocation(self.y + alpha * move)

@@ -138,14 +138,11 @@ class AugmentedAgent:
     def message(self) -> np.ndarray:
         return self.mu
 
-    def update(self, alpha: float, received: dict[str, np.ndarray]) -> None:
-        """y_i += alpha sum_j (mu_i - mu_j) (the neighbours' multipliers added in neighbour order), then u_i."""
-        if received:
-            messages = iter(received.values())
-            sums = np.array(next(messages), dtype=float)
-            for message in messages:
-                np.add(sums, message, out=sums)
-            self.y = self.y + alpha * (len(received) * self.mu - sums)
+    def update(self, alpha: float, sums: np.ndarray, count: int) -> None:
+        """y_i += alpha sum_j (mu_i - mu_j) (``sums``: the sum of the ``count`` neighbours' multipliers), then
+        u_i."""
+        if count:
+            self.y = self.y + alpha * (count * self.mu - sums)
         self.u = self.u + self.z - self.y
 
     def solve(self, iteration: int) -> np.ndarray:

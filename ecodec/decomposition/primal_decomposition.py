@@ -319,9 +319,9 @@ class PrimalDecomposition(NeighbourDriver):
         """One iteration of :mod:`.primal_augmented`: local QPs, one exchange of mu, allocation and u updates."""
         alpha = self._alpha0
         self.decisions = self.runtime.each(lambda name: self.local[name].solve(k))
-        inbox = self.runtime.exchange(self.runtime.each(lambda name: self.local[name].message()),
-                                      self.active_graph(k))
-        self.runtime.each(lambda name: self.local[name].update(alpha, inbox[name]))
+        graph = self.active_graph(k)
+        sums = self.runtime.mix(self.runtime.each(lambda name: self.local[name].message()), graph, "adjacency")
+        self.runtime.each(lambda name: self.local[name].update(alpha, sums[name], graph.degree(name)))
         residual = float(self.runtime.sum(self.runtime.each(lambda name: self.local[name].residual)))
         self._iterations = k + 1
         return {"step_size": alpha, "sum_rho": residual, "phase": CONVEX}
@@ -340,8 +340,8 @@ class PrimalDecomposition(NeighbourDriver):
             self._watch_repair(self.runtime.sum(self.runtime.each(lambda name: self.local[name].gap), count=True))
         graph = self.active_graph(k)
         self.runtime.each(lambda name: setattr(self.local[name], "degree", max(graph.degree(name), 1)))
-        inbox = self.runtime.exchange(self.runtime.each(lambda name: self.local[name].message(alpha)), graph)
-        self.runtime.each(lambda name: self.local[name].update(alpha, inbox[name]))
+        sums = self.runtime.mix(self.runtime.each(lambda name: self.local[name].message(alpha)), graph, "adjacency")
+        self.runtime.each(lambda name: self.local[name].update(alpha, sums[name], graph.degree(name)))
         total_rho = float(self.runtime.sum(self.runtime.each(lambda name: self.local[name].rho)))
         self._iterations = k + 1
         phase = REPAIR if self.fixed else (RELAXED if self.mixed else CONVEX)

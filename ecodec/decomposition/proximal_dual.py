@@ -73,7 +73,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ecodec.decomposition.coupling_rows import CouplingRows
-from ecodec.decomposition.neighbour_driver import NeighbourDriver, consensus_mix
+from ecodec.decomposition.neighbour_driver import NeighbourDriver
 from ecodec.decomposition.options import TimeVaryingGraphOptions, decay_option, mip_gap_option, option
 from ecodec.decomposition.priced_agent import PricedAgent, perturbation_option
 from ecodec.decomposition.registry import Column, MethodSpec, register
@@ -120,10 +120,9 @@ class _DualAgent:
         self.average: np.ndarray | None = None
         self.newer: np.ndarray | None = None
 
-    def step(self, weights: dict[str, float], own: str, inbox: dict[str, np.ndarray], c: float, k: int = 0) -> None:
-        """l_i, the local Lagrangian's minimiser and the proximal dual step (``k`` names the iteration in the error
-        of a local problem without a solution)."""
-        mixed = consensus_mix(weights, own, self.lam, inbox)
+    def step(self, mixed: np.ndarray, c: float, k: int = 0) -> None:
+        """l_i = ``mixed`` (the neighbours' weighted multipliers), the local Lagrangian's minimiser and the proximal
+        dual step (``k`` names the iteration in the error of a local problem without a solution)."""
         self.priced.solve(mixed, method=METHOD, iteration=k + 1, numbers={"c(k)": c})
         self.x = self.priced.x
         value = self.priced.row_values(self.x) - self.share
@@ -193,8 +192,8 @@ class ProximalDual(NeighbourDriver):
         c = self.c0 / (k + 1) ** self.options.step_decay
         self._window(k)
         graph = self.active_graph(k)
-        inbox = self.runtime.exchange(self.runtime.each(lambda name: self.local[name].lam), graph)
-        self.runtime.each(lambda name: self.local[name].step(graph.weights_of(name), name, inbox[name], c, k))
+        mixed = self.runtime.mix(self.runtime.each(lambda name: self.local[name].lam), graph)
+        self.runtime.each(lambda name: self.local[name].step(mixed[name], c, k))
         self.step_sum += c
         if self.newer_sum is not None:
             self.newer_sum += c

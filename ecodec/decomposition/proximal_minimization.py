@@ -224,9 +224,10 @@ class _ProximalAgent:
         self.failed: list[tuple[int, str]] = []  # (iteration, status) of local QPs without a solution
 
     def _mix(self, weights: dict[str, float], own: str, inbox: dict[str, np.ndarray]) -> np.ndarray:
-        """z_i = sum_j a_ij y_j (added in the row's agent order, as
-        :func:`~ecodec.decomposition.neighbour_driver.consensus_mix`) into the buffer that is
-        not the copy."""
+        """z_i = sum_j a_ij y_j (added in the row's agent order, as the runtime's
+        :meth:`~ecodec.runtime.InProcessRuntime.mix` adds them) into the buffer that is not the copy: the copies
+        are global (every agent's resources), so mixing them here, in place, keeps one copy and one buffer per agent
+        where the runtime's mix would stack every agent's copy and return as many more."""
         z, scratch = self.work.free(self.y), self.work.scratch
         for n, (j, a) in enumerate(weights.items()):
             np.multiply(self.y if j == own else inbox[j], a, out=z if n == 0 else scratch)

@@ -77,7 +77,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ecodec.decomposition.coupling_rows import CouplingRows
-from ecodec.decomposition.neighbour_driver import NeighbourDriver, consensus_mix, contribution_reach, penalty_scale
+from ecodec.decomposition.neighbour_driver import NeighbourDriver, contribution_reach, penalty_scale
 from ecodec.decomposition.options import (TimeVaryingGraphOptions, mip_gap_option, mixed_integer_option, option,
                                           qp_solver_option)
 from ecodec.decomposition.registry import PHASE_COLUMN, Column, MethodSpec, register
@@ -146,10 +146,10 @@ class _TrackingAgent:
     def message(self) -> np.ndarray:
         return np.concatenate([self.lam, self.d])
 
-    def step(self, weights: dict[str, float], own: str, inbox: dict[str, np.ndarray], iteration: int) -> np.ndarray:
-        """delta_i, s_i from the weighted messages, then the QP step and the tracker and multiplier updates."""
+    def step(self, mixed: np.ndarray, iteration: int) -> np.ndarray:
+        """delta_i, s_i from the weighted messages ``mixed``, then the QP step and the tracker and multiplier
+        updates."""
         size = self.lam.size
-        mixed = consensus_mix(weights, own, self.message(), inbox)
         delta, s = mixed[:size], mixed[size:]
         program = self.sub.program
         program.set_costs(self.columns, self.cost / self.c + self.a_t_product(delta / self.c + s - self.u))
@@ -243,9 +243,9 @@ class TrackingAdmm(NeighbourDriver):
         if self.mixed and not self.fixed and k == self.options.recovery_iteration:
             self._recover()
         graph = self.active_graph(k)
-        inbox = self.runtime.exchange(self.runtime.each(lambda name: self.local[name].message()), graph)
+        mixed = self.runtime.mix(self.runtime.each(lambda name: self.local[name].message()), graph)
         self.decisions = self.runtime.each(lambda name: self.local[name].step(
-            graph.weights_of(name), name, inbox[name], k)[: self.subproblems[name].n_model_columns])
+            mixed[name], k)[: self.subproblems[name].n_model_columns])
         return {"penalty": self.c, "active_edges": float(graph.n_edges),
                 "phase": REPAIR if self.fixed else (RELAXED if self.mixed else CONVEX)}
 

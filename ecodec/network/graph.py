@@ -54,11 +54,13 @@ from functools import cached_property
 
 import networkx as nx
 import numpy as np
+import scipy.sparse as sp
 
 from ecodec.case import Case
 from ecodec.errors import NetworkError
 from ecodec.network.sparse_graph import (component_labels, edge_positions, gnp_pairs, hop_diameter,
-                                         metropolis_matrix, metropolis_row, neighbours_of_pairs)
+                                         adjacency_sparse, metropolis_row, metropolis_sparse,
+                                         neighbours_of_pairs)
 
 log = logging.getLogger(__name__)
 
@@ -261,7 +263,23 @@ class CommunicationNetwork:
         """Metropolis-Hastings weights W (N x N, agent order): symmetric, doubly stochastic, nonnegative.
 
         Row i holds the numbers of :meth:`weights_of` (O(N^2) memory: methods read rows with weights_of)."""
-        return metropolis_matrix(self.n_agents, self._pairs)
+        return self.mixing_matrix.toarray()
+
+    @cached_property
+    def mixing_matrix(self) -> sp.csr_array:
+        """:meth:`metropolis_weights` as a sparse matrix (:func:`~ecodec.network.sparse_graph.metropolis_sparse`),
+        O(N + E), computed on first use and kept: the runtimes' :meth:`~ecodec.runtime.InProcessRuntime.mix`.
+
+        >>> CommunicationNetwork.named("path", ["a", "b", "c"]).mixing_matrix.toarray().round(3).tolist()
+        [[0.667, 0.333, 0.0], [0.333, 0.333, 0.333], [0.0, 0.333, 0.667]]
+        """
+        return metropolis_sparse(self.n_agents, self._pairs)
+
+    @cached_property
+    def adjacency_matrix(self) -> sp.csr_array:
+        """The adjacency matrix (ones on the edges, agent order) as a sparse matrix
+        (:func:`~ecodec.network.sparse_graph.adjacency_sparse`), computed on first use and kept."""
+        return adjacency_sparse(self.n_agents, self._pairs)
 
     def weights_of(self, name: str) -> dict[str, float]:
         """Row ``name`` of :meth:`metropolis_weights` as {agent: weight} in agent order, self included, nonzero

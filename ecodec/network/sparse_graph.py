@@ -91,11 +91,12 @@ def metropolis_row(name: str, neighbours: dict[str, tuple[str, ...]], index: dic
     return row
 
 
-def metropolis_matrix(n: int, pairs: np.ndarray) -> np.ndarray:
-    """The dense N x N Metropolis-Hastings matrix over the edges ``pairs`` (E x 2 positions), the same numbers as
-    :func:`metropolis_row` (diagonal 1 - fsum of the row); O(N^2) for the matrix itself, O(N + E) besides.
+def metropolis_sparse(n: int, pairs: np.ndarray) -> sp.csr_array:
+    """The N x N Metropolis-Hastings matrix over the edges ``pairs`` (E x 2 positions) as a CSR matrix with sorted
+    column indices: the same numbers as :func:`metropolis_row` (diagonal 1 - fsum of the row), O(N + E).  A product
+    with it adds each row's terms in agent order (what :meth:`ecodec.runtime.InProcessRuntime.mix` relies on).
 
-    >>> metropolis_matrix(3, np.array([[0, 1], [1, 2]])).round(3).tolist()
+    >>> metropolis_sparse(3, np.array([[0, 1], [1, 2]])).toarray().round(3).tolist()
     [[0.667, 0.333, 0.0], [0.333, 0.333, 0.333], [0.0, 0.333, 0.667]]
     """
     first, second = pairs[:, 0], pairs[:, 1]
@@ -103,10 +104,48 @@ def metropolis_matrix(n: int, pairs: np.ndarray) -> np.ndarray:
     degree = np.bincount(ends, minlength=n)
     off = 1.0 / (1.0 + np.maximum(degree[first], degree[second]))
     by_agent = np.concatenate([off, off])[np.argsort(ends, kind="stable")]
-    weights = np.zeros((n, n))
-    weights[first, second] = weights[second, first] = off
-    weights[np.diag_indices(n)] = [1.0 - math.fsum(part) for part in np.split(by_agent, np.cumsum(degree)[:-1])]
-    return weights
+    diagonal = [1.0 - math.fsum(part) for part in np.split(by_agent, np.cumsum(degree)[:-1])]
+    everyone = np.arange(n)
+    matrix = sp.csr_array((np.concatenate([off, off, diagonal]), (np.concatenate([first, second, everyone]),
+                                                                  np.concatenate([second, first, everyone]))),
+                          shape=(n, n))
+    matrix.sort_indices()
+    return matrix
+
+
+def adjacency_sparse(n: int, pairs: np.ndarray) -> sp.csr_array:
+    """The N x N adjacency matrix over the edges ``pairs`` (E x 2 positions), ones on the edges and nothing on the
+    diagonal, as a CSR matrix with sorted column indices: a product with it adds each agent's neighbours' values in
+    agent order.
+
+    >>> adjacency_sparse(3, np.array([[0, 1], [1, 2]])).toarray().tolist()
+    [[0.0, 1.0, 0.0], [1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]
+    """
+    first, second = pairs[:, 0], pairs[:, 1]
+    matrix = sp.csr_array((np.ones(2 * first.size), (np.concatenate([first, second]), np.concatenate([second, first]))),
+                          shape=(n, n))
+    matrix.sort_indices()
+    return matrix
+
+
+def mix_rows(weights: sp.csr_array, values: Sequence[np.ndarray]) -> np.ndarray:
+    """``weights @ V``, V the arrays of ``values`` stacked in order (one per column of ``weights``, all of one shape):
+    row i is  sum_j w_ij v_j  with its terms added one by one in column order, from 0 (a CSR product runs over each
+    row's sorted entries), so a row's floats do not depend on which other rows are computed with it.
+
+    >>> mix_rows(sp.csr_array([[0.5, 0.5, 0.0], [0.0, 0.25, 0.75]]), [np.ones(2), np.zeros(2), np.full(2, 4.0)])
+    array([[0.5, 0.5],
+           [3. , 3. ]])
+    >>> mix_rows(sp.csr_array([[1.0, 0.0], [0.0, 1.0]]), [np.ones(2), np.ones(3)])
+    Traceback (most recent call last):
+    ValueError: a consensus mix needs arrays of one shape; got shapes [(2,), (3,)]
+    """
+    try:
+        stacked = np.array(values, dtype=float)
+    except ValueError:
+        shapes = sorted({np.shape(v) for v in values})
+        raise ValueError(f"a consensus mix needs arrays of one shape; got shapes {shapes}") from None
+    return (weights @ stacked.reshape(len(values), -1)).reshape((weights.shape[0],) + stacked.shape[1:])
 
 
 def hop_diameter(n: int, pairs: np.ndarray, block_words: int = 16) -> int:

@@ -51,14 +51,16 @@ import itertools
 import logging
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
+import scipy.sparse as sp
 
 from ecodec.errors import NetworkError
 from ecodec.network.graph import (CommunicationNetwork, connected_groups, format_groups, neighbour_lists,
                                   normalised_edges)
-from ecodec.network.sparse_graph import (component_labels, edge_positions, metropolis_matrix, metropolis_row,
-                                         neighbours_of_pairs)
+from ecodec.network.sparse_graph import (adjacency_sparse, component_labels, edge_positions, metropolis_row,
+                                         metropolis_sparse, neighbours_of_pairs)
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,7 @@ class ActiveGraph:
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
     _neighbours: dict[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
     _rows: dict[str, dict[str, float]] = field(init=False, repr=False, compare=False)
+    _pairs: np.ndarray | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         agents = tuple(self.agents)
@@ -91,12 +94,13 @@ class ActiveGraph:
         self._fill(agents, normalised_edges(index, pairs), index, None)
 
     def _fill(self, agents: tuple[str, ...], edges: tuple[tuple[str, str], ...], index: dict[str, int],
-              neighbours: dict[str, tuple[str, ...]] | None) -> None:
+              neighbours: dict[str, tuple[str, ...]] | None, pairs: np.ndarray | None = None) -> None:
         object.__setattr__(self, "agents", agents)
         object.__setattr__(self, "edges", edges)
         object.__setattr__(self, "_index", index)
         object.__setattr__(self, "_neighbours", neighbours or neighbour_lists(agents, index, edges))
         object.__setattr__(self, "_rows", {})
+        object.__setattr__(self, "_pairs", pairs)
 
     @classmethod
     def _of_network(cls, network: CommunicationNetwork, mask: np.ndarray | None = None) -> ActiveGraph:
@@ -104,11 +108,11 @@ class ActiveGraph:
         and stay in order, so the checks and the sorting of the constructor are skipped."""
         graph = cls.__new__(cls)
         if mask is None:
-            graph._fill(network.agents, network.edges, network._index, network._neighbours)
+            graph._fill(network.agents, network.edges, network._index, network._neighbours, network._pairs)
         else:
             edges = tuple(itertools.compress(network.edges, mask.tolist()))
-            neighbours = neighbours_of_pairs(network.agents, network._pairs[mask])
-            graph._fill(network.agents, edges, network._index, neighbours)
+            pairs = network._pairs[mask]
+            graph._fill(network.agents, edges, network._index, neighbours_of_pairs(network.agents, pairs), pairs)
         return graph
 
     @property
@@ -138,7 +142,25 @@ class ActiveGraph:
     def metropolis_weights(self) -> np.ndarray:
         """The N x N Metropolis-Hastings matrix of this graph (agent order): symmetric and doubly stochastic; row i
         holds the numbers of :meth:`weights_of`."""
-        return metropolis_matrix(len(self.agents), edge_positions(self._index, self.edges))
+        return self.mixing_matrix.toarray()
+
+    @cached_property
+    def mixing_matrix(self) -> sp.csr_array:
+        """:meth:`metropolis_weights` as a sparse matrix (:func:`~ecodec.network.sparse_graph.metropolis_sparse`),
+        O(N + E), computed on first use and kept."""
+        return metropolis_sparse(len(self.agents), self._positions())
+
+    @cached_property
+    def adjacency_matrix(self) -> sp.csr_array:
+        """The adjacency matrix of this graph (ones on the active edges, agent order) as a sparse matrix
+        (:func:`~ecodec.network.sparse_graph.adjacency_sparse`), computed on first use and kept."""
+        return adjacency_sparse(len(self.agents), self._positions())
+
+    def _positions(self) -> np.ndarray:
+        """The active edges as an E x 2 array of agent positions."""
+        if self._pairs is None:
+            object.__setattr__(self, "_pairs", edge_positions(self._index, self.edges))
+        return self._pairs
 
 
 class GraphSchedule:

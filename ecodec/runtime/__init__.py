@@ -1,6 +1,6 @@
 """Where agents execute: in this process (default) or on the ranks of an MPI job (:mod:`ecodec.runtime.mpi`).
 
-Every runtime offers the same calls (each, exchange, sum, maximum, gather, broadcast, checkpoint, totals,
+Every runtime offers the same calls (each, exchange, mix, sum, maximum, gather, broadcast, checkpoint, totals,
 close), so a driver written against them runs unchanged on any of them.  :func:`make_runtime` picks the MPI
 runtime when the process was started by mpiexec, the in-process one otherwise.
 """

@@ -2,10 +2,20 @@
 
 A driver is written as SPMD code over *local agents*: it asks the runtime to run a function for each agent it
 hosts (:meth:`InProcessRuntime.each`), to deliver what each agent sends to its neighbours
-(:meth:`InProcessRuntime.exchange`), or to reduce values over all agents in the fixed agent order
-(:meth:`InProcessRuntime.sum`, :meth:`InProcessRuntime.maximum`, :meth:`InProcessRuntime.gather`).  The MPI
-runtime (:mod:`ecodec.runtime.mpi`) implements the same five calls over ranks, so the same driver code runs on
-both; the loop also calls ``checkpoint`` once per iteration, ``totals`` and ``broadcast``.
+(:meth:`InProcessRuntime.exchange`) or each agent's consensus combination of it (:meth:`InProcessRuntime.mix`),
+or to reduce values over all agents in the fixed agent order (:meth:`InProcessRuntime.sum`,
+:meth:`InProcessRuntime.maximum`, :meth:`InProcessRuntime.gather`).  The MPI runtime (:mod:`ecodec.runtime.mpi`)
+implements the same six calls over ranks, so the same driver code runs on both; the loop also calls
+``checkpoint`` once per iteration, ``totals`` and ``broadcast``.
+
+**mix** is an exchange followed, in every agent, by the weighted sum  sum_j a_ij v_j  of the arrays it received
+and its own, with the Metropolis-Hastings weights a_ij of the graph (self included), the terms added in agent
+order.  The runtime computes the sums of all the agents it hosts at once, as one product of the rows of the
+graph's sparse weight matrix with the stacked arrays (:func:`~ecodec.network.sparse_graph.mix_rows`): each row
+adds exactly the terms an agent would add, in the same order, so every runtime and every placement of the agents
+gives the same floats; what it saves is a dictionary of arrays per agent and a gather of scattered arrays per
+agent and iteration (profiled on the 10,000-vehicle fleet's Tracking-ADMM, 28 neighbours on average, per agent and
+iteration: 69 us for the exchange and the agents' own sums, 2.3 us for ``mix``; 30 and 1.5 us at 100 vehicles).
 
 Algorithm messages are counted: one message per array an agent sends to one neighbour (``messages``) and the
 number of floats carried (``floats``).  Reductions made only to monitor a run (total cost, coupling violation
@@ -21,8 +31,20 @@ from typing import TypeVar
 import numpy as np
 
 from ecodec.network import CommunicationNetwork
+from ecodec.network.sparse_graph import mix_rows
 
 T = TypeVar("T")
+
+
+#: The weights :meth:`InProcessRuntime.mix` can combine with, and the graph's matrix of each
+MIX_WEIGHTS = {"metropolis": "mixing_matrix", "adjacency": "adjacency_matrix"}
+
+
+def weight_matrix(graph, weights: str):
+    """``graph``'s sparse matrix of the ``weights`` of :data:`MIX_WEIGHTS`."""
+    if weights not in MIX_WEIGHTS:
+        raise ValueError(f"unknown mix weights {weights!r}; expected one of {', '.join(MIX_WEIGHTS)}")
+    return getattr(graph, MIX_WEIGHTS[weights])
 
 
 class InProcessRuntime:
@@ -58,6 +80,23 @@ class InProcessRuntime:
             self.messages += len(neighbours)
             self.floats += sum([sizes[j] for j in neighbours])
         return inbox
+
+    def mix(self, outgoing: Mapping[str, np.ndarray], graph=None, weights: str = "metropolis") -> dict[str, np.ndarray]:
+        """Each local agent's  sum_j a_ij(graph) v_j  over itself and its neighbours in ``graph`` (default: every
+        edge of the network), ``outgoing`` holding every agent's v (all of one shape); counted as :meth:`exchange`.
+        ``weights``: "metropolis" (a_ij the Metropolis-Hastings weights, self included) or "adjacency" (a_ij = 1
+        for each neighbour j, 0 for the agent itself: the plain sum of what the neighbours sent).
+
+        >>> runtime = InProcessRuntime(CommunicationNetwork.named("path", ["a", "b", "c"]))
+        >>> mixed = runtime.mix({"a": np.array([3.0]), "b": np.array([0.0]), "c": np.array([6.0])})
+        >>> {name: value.tolist() for name, value in mixed.items()}, runtime.totals()
+        ({'a': [2.0], 'b': [3.0], 'c': [4.0]}, (4, 4))
+        """
+        graph = graph or self.network
+        mixed = mix_rows(weight_matrix(graph, weights), [outgoing[a] for a in self.local_agents])
+        self.messages += 2 * graph.n_edges
+        self.floats += 2 * graph.n_edges * (mixed[0].size if len(mixed) else 0)
+        return dict(zip(self.local_agents, mixed))
 
     def sum(self, values: Mapping[str, np.ndarray | float], *, count: bool = False) -> np.ndarray:
         """Sum over all agents, added in agent order (so the result never depends on how agents are placed)."""

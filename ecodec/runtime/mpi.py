@@ -1,17 +1,20 @@
-"""The MPI runtime: the agents spread over the ranks of an MPI job, the same five calls as in one process.
+"""The MPI runtime: the agents spread over the ranks of an MPI job, the same six calls as in one process.
 
 A driver runs unchanged (SPMD): every rank executes the same driver code for the agents it hosts.
 
-* **Placement.** :func:`partition` cuts the agents, in their fixed order, into one contiguous block per rank,
-  balanced by a per-agent cost estimate (or by count): block r holds the agents whose cumulative weight falls in
-  [r W / R, (r + 1) W / R), W the total weight.  **each** runs a function for the local agents only.
+* **Placement.** :func:`~ecodec.runtime.placement.partition` cuts the agents, in their fixed order, into one
+  contiguous block per rank, balanced by a per-agent cost estimate (or by count): block r holds the agents whose
+  cumulative weight falls in [r W / R, (r + 1) W / R), W the total weight.  **each** runs a function for the local
+  agents only.
 * **exchange** delivers each agent's array to its neighbours: directly on the same rank, otherwise in ONE message
   per pair of ranks joined by an edge of ``graph`` (on a time-varying graph the edges active at this iteration):
   a float64 buffer ``[flag, x_1, ..., x_m]``, the crossing arrays flattened in agent order.  The plan (who sends
   what to whom) is cached per graph object; shapes are cached at both ends per call position (calls since the last
   :meth:`~MPIRuntime.checkpoint`, equal on every rank) and peer.  Flag 0: the cached shapes; 1: new shapes, their
   pickled tuple and the data follow; 3: not float64 ndarrays, a pickled list follows (docs/mpi_performance.md).
-  Each inbox is rebuilt in the network's neighbour order, exactly as in one process.
+  Each inbox is rebuilt in the network's neighbour order, exactly as in one process.  **mix** is that exchange
+  and then the product of the local agents' rows of the graph's weight matrix (over the agents they hear from,
+  in agent order) with those agents' arrays: every row adds its terms in the order it adds them in one process.
 * **sum** adds the values in agent order with a pipeline: rank 0 adds its agents' values one by one and passes the
   partial sum to rank 1 (a bundle of one array, as above), which goes on adding its own, and so on; the last rank
   broadcasts the total (``Bcast`` of ``[flag, total]``, its shape cached per call position; flag 2: no agents).
@@ -24,8 +27,9 @@ A driver runs unchanged (SPMD): every rank executes the same driver code for the
   from the network or the active graph); ``floats`` is summed over the ranks by :meth:`MPIRuntime.totals`;
   :meth:`MPIRuntime.mpi_traffic` counts what this rank put on the wire.
 * **Too many ranks.** Each rank pays a fixed price per call (tens of microseconds, docs/mpi_performance.md):
-  rank 0 warns once when a rank would host fewer than :data:`MIN_AGENTS_PER_RANK` agents on average or a host
-  runs more ranks than the cores a process may use (``os.sched_getaffinity``), naming the ranks it advises.
+  rank 0 warns once (:func:`~ecodec.runtime.placement.advise_ranks`) when a rank would host fewer than
+  :data:`~ecodec.runtime.placement.MIN_AGENTS_PER_RANK` agents on average or a host runs more ranks than the cores
+  a process may use (``os.sched_getaffinity``), naming the ranks it advises.
 * **Stopping, liveness, failures** (:mod:`ecodec.runtime.mpi_process`): Ctrl-C and the launcher's SIGUSR1 only
   set a flag, which :meth:`MPIRuntime.checkpoint` ORs over the ranks once per iteration, so all ranks stop after
   the same iteration; each rank records every iteration, agent and communication on the status board for the
@@ -38,7 +42,6 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-import os
 import pickle
 from collections.abc import Callable, Mapping
 from typing import TypeVar
@@ -46,6 +49,9 @@ from typing import TypeVar
 import numpy as np
 
 from ecodec.network import CommunicationNetwork
+from ecodec.network.sparse_graph import mix_rows
+from ecodec.runtime.inprocess import weight_matrix
+from ecodec.runtime.placement import advise_ranks, partition
 from ecodec.runtime.mpi_process import _interrupted, abort_job, catch_interrupts
 from ecodec.runtime.status import StatusBoard
 
@@ -54,11 +60,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 _EXCHANGE, _SUM = 11, 12
 _SAME, _NEW, _NONE, _OBJECT = 0.0, 1.0, 2.0, 3.0  # the flag word leading every buffer (module docstring)
-#: Below this many agents per rank (on average) the runtime warns: measured in docs/mpi_performance.md
-MIN_AGENTS_PER_RANK = 4
 #: The counters of :meth:`MPIRuntime.mpi_traffic`
 TRAFFIC = ("p2p_messages", "p2p_bytes", "pickled_messages", "collectives", "collective_bytes")
-_advised: list[bool] = []  # the warning about too many ranks, once per process
 
 
 def _ends(shapes: tuple) -> list[int]:
@@ -66,19 +69,14 @@ def _ends(shapes: tuple) -> list[int]:
     return list(itertools.accumulate((math.prod(shape) for shape in shapes), initial=1))
 
 
-def partition(agents: tuple[str, ...], ranks: int, weights: Mapping[str, float] | None = None) -> dict[str, int]:
-    """The rank of each agent: contiguous blocks in agent order with about equal total weight (see the module
-    docstring); every weight 1 when ``weights`` is None.
+class _Recent(dict):
+    """A cache per graph object that forgets everything once it holds 16 (a time-varying graph makes one per
+    iteration)."""
 
-    >>> partition(("a", "b", "c", "d"), 2), partition(("a", "b", "c"), 2, {"a": 3, "b": 1, "c": 1})
-    ({'a': 0, 'b': 0, 'c': 1, 'd': 1}, {'a': 0, 'b': 1, 'c': 1})
-    """
-    w = np.array([float(weights[a]) if weights is not None else 1.0 for a in agents])
-    if np.any(w <= 0):
-        raise ValueError("agent weights must be positive")
-    start = np.concatenate([[0.0], np.cumsum(w)[:-1]])
-    block = np.minimum((start / w.sum() * ranks).astype(int), ranks - 1) if len(agents) else []
-    return {a: int(r) for a, r in zip(agents, block)}
+    def __setitem__(self, key, value) -> None:
+        if len(self) >= 16:
+            self.clear()
+        super().__setitem__(key, value)
 
 
 class MPIRuntime:
@@ -104,7 +102,8 @@ class MPIRuntime:
         self.messages = 0
         self.floats = 0
         self._iteration = -1
-        self._plans: dict[int, tuple] = {}  # id(graph) -> (graph, plan)
+        self._plans: dict[int, tuple] = _Recent()  # id(graph) -> (graph, plan)
+        self._mixings: dict[tuple, tuple] = _Recent()  # (id(graph), weights) -> (graph, (columns, rows))
         self._shapes: dict[tuple, object] = {}  # call position (and peer) -> the shapes both ends expect
         self._calls: dict[str, int] = {}  # calls of each kind since the last checkpoint
         self._traffic = dict.fromkeys(TRAFFIC, 0)
@@ -113,7 +112,7 @@ class MPIRuntime:
         self.board = StatusBoard(self.rank, self.local_agents)
         log.info("rank %d of %d hosts %d agents (%s)", self.rank, self.size, len(self.local_agents),
                  ", ".join(self.local_agents[:5]) + (" ..." if len(self.local_agents) > 5 else ""))
-        self._advise()
+        advise_ranks(self.comm, len(network.agents))
 
     # -- the runtime calls ------------------------------------------------------------------------------------
     @property
@@ -133,23 +132,35 @@ class MPIRuntime:
 
     def exchange(self, outgoing: Mapping[str, np.ndarray], graph=None) -> dict[str, dict[str, np.ndarray]]:
         graph = graph or self.network
+        arrays = self._deliver(outgoing, graph)
+        return {a: {j: arrays[j] for j in graph.neighbours(a)} for a in self.local_agents}
+
+    def mix(self, outgoing: Mapping[str, np.ndarray], graph=None, weights: str = "metropolis") -> dict[str, np.ndarray]:
+        """Each local agent's  sum_j a_ij v_j  (the in-process runtime's :meth:`~ecodec.runtime.InProcessRuntime.mix`):
+        one exchange, then the local agents' rows of the graph's weight matrix, restricted to the agents they hear
+        from, times those agents' arrays: each row adds the terms it adds in one process, in the same order."""
+        graph = graph or self.network
+        arrays = self._deliver(outgoing, graph)
+        if not self.local_agents:
+            return {}
+        columns, rows = self._mixing(graph, weights)
+        return dict(zip(self.local_agents, mix_rows(rows, [arrays[a] for a in columns])))
+
+    def _deliver(self, outgoing: Mapping[str, np.ndarray], graph) -> dict[str, np.ndarray]:
+        """The arrays the local agents hear over ``graph``, by sender: the local agents' own and, in one bundle per
+        peer rank, those of their neighbours on other ranks (module docstring); counted."""
         plan, position = self._plan(graph), self._position("exchange")
-        received: dict[str, dict[str, np.ndarray]] = {a: {} for a in self.local_agents}
-        for sender, j in plan[0]:
-            received[j][sender] = outgoing[sender]
+        arrays = {a: outgoing[a] for a in self.local_agents}
         self.floats += sum(np.size(outgoing[a]) * len(graph.neighbours(a)) for a in self.local_agents)
         self.board.waiting(True)
-        requests = [q for r, senders in plan[1] for q in
+        requests = [q for r, senders in plan[0] for q in
                     self._send([outgoing[a] for a in senders], r, ("out", position, r), _EXCHANGE)]
-        for r, sources in plan[2]:
-            arrays = self._receive(r, ("in", position, r), _EXCHANGE)
-            for (sender, targets), array in zip(sources, arrays):
-                for j in targets:
-                    received[j][sender] = array
+        for r, senders in plan[1]:
+            arrays.update(zip(senders, self._receive(r, ("in", position, r), _EXCHANGE)))
         self._mpi.Request.Waitall(requests)
         self.board.waiting(False)
         self.messages += self._exchange_messages if graph is self.network else 2 * graph.n_edges
-        return {a: {j: received[a][j] for j in graph.neighbours(a)} for a in self.local_agents}
+        return arrays
 
     def sum(self, values: Mapping[str, np.ndarray | float], *, count: bool = False) -> np.ndarray:
         position, before, after = self._position("sum"), self.rank - 1, self.rank + 1
@@ -282,26 +293,36 @@ class MPIRuntime:
         return kind, n
 
     def _plan(self, graph) -> tuple:
-        """Over ``graph``: the (sender, local recipient) pairs, (rank, local senders to it) and (rank, ((its
-        sender, local recipients), ...)), senders in agent order; once per graph object (up to 16 kept)."""
+        """Over ``graph``: (rank, local senders to it) and (rank, its senders to this rank), senders in agent order;
+        once per graph object (up to 16 kept)."""
         hit = self._plans.get(id(graph))
         if hit is not None and hit[0] is graph:
             return hit[1]
-        local, send, recv = [], {}, {}
+        send, recv = {}, {}
         for a in self.local_agents:
             for j in graph.neighbours(a):
-                if self.owner[j] == self.rank:
-                    local.append((a, j))
-                else:  # the graph is undirected: a sends to j and j to a
+                if self.owner[j] != self.rank:  # the graph is undirected: a sends to j and j to a
                     send.setdefault(self.owner[j], {})[a] = None
-                    recv.setdefault(self.owner[j], {}).setdefault(j, []).append(a)
-        plan = (tuple(local), tuple((r, tuple(senders)) for r, senders in sorted(send.items())),
-                tuple((r, tuple(sorted(((j, tuple(t)) for j, t in sources.items()), key=lambda x: self._order[x[0]])))
-                      for r, sources in sorted(recv.items())))
-        if len(self._plans) >= 16:  # a time-varying graph makes one per iteration
-            self._plans.clear()
+                    recv.setdefault(self.owner[j], set()).add(j)
+        plan = (tuple((r, tuple(senders)) for r, senders in sorted(send.items())),
+                tuple((r, tuple(sorted(senders, key=self._order.__getitem__))) for r, senders in sorted(recv.items())))
         self._plans[id(graph)] = (graph, plan)
         return plan
+
+    def _mixing(self, graph, weights: str) -> tuple[tuple[str, ...], object]:
+        """Over ``graph``: the agents the local agents hear from, themselves included, in agent order, and the local
+        agents' rows of the graph's matrix of ``weights`` over those columns; once per graph object and weights (up
+        to 16 kept)."""
+        hit = self._mixings.get((id(graph), weights))
+        if hit is not None and hit[0] is graph:
+            return hit[1]
+        heard = {j for a in self.local_agents for j in graph.neighbours(a)} | set(self.local_agents)
+        columns = tuple(sorted(heard, key=self._order.__getitem__))
+        matrix = weight_matrix(graph, weights)
+        rows = matrix[[self._order[a] for a in self.local_agents]][:, [self._order[a] for a in columns]]
+        rows.sort_indices()
+        self._mixings[(id(graph), weights)] = (graph, (columns, rows))
+        return columns, rows
 
     def _send(self, arrays: list, r: int, key: tuple, tag: int) -> list:
         """Start sending a bundle of arrays to rank ``r`` (module docstring); the requests to wait for."""
@@ -349,26 +370,6 @@ class MPIRuntime:
         counts["p2p_messages" if kind == "p2p" else "collectives"] += 1
         counts[f"{kind}_bytes"] += nbytes
         counts["pickled_messages"] += pickled and kind == "p2p"
-
-    def _advise(self) -> None:
-        """Rank 0 warns once per process when the ranks are too many for the agents or the cores (module
-        docstring); every rank takes part (one split of the communicator by host)."""
-        if self.size == 1:
-            return
-        host = self.comm.Split_type(self._mpi.COMM_TYPE_SHARED)
-        on_host, agents, cores = host.Get_size(), len(self.network.agents), len(os.sched_getaffinity(0))
-        host.Free()
-        reasons = []
-        if agents < MIN_AGENTS_PER_RANK * self.size:
-            reasons.append(f"{agents / self.size:.1f} agents per rank, fewer than {MIN_AGENTS_PER_RANK}: the messages"
-                           " and reductions of every iteration cost more than the rank saves")
-        if on_host > cores:
-            reasons.append(f"{on_host} ranks on this host but {cores} cores for them: ranks wait for a core")
-        if reasons and self.is_root and not _advised:
-            advised = max(1, min(agents // MIN_AGENTS_PER_RANK, cores * self.size // on_host))
-            log.warning("ecodec: %d ranks for %d agents (%s); use at most %d (--ranks %d) or more agents",
-                        self.size, agents, "; ".join(reasons), advised, advised)
-            _advised.append(True)
 
     # -- failures and the end -----------------------------------------------------------------------------------
     def fail(self, reason: str, agent: str | None = None) -> None:
