@@ -53,6 +53,8 @@ class FleetResult:
     peak_mb: float
     status: str
     solver_ms_per_iteration_per_agent: float = float("nan")
+    #: the per-agent figure of every run of this measurement (the row is the run with the median one)
+    runs_ms: tuple[float, ...] = ()
 
     @property
     def setup_over_read(self) -> float:
@@ -126,17 +128,25 @@ def _child(path: str, method: str, iterations: int, timed_options: bool = True) 
             "peak_mb": peak_mb, "status": result.status}
 
 
-def measure(vehicles: int, methods: tuple[str, ...], iterations: int, workdir: Path) -> list[FleetResult]:
-    """Every method (and the centralized solve) on the N-vehicle fleet, each in a child process."""
+def measure(vehicles: int, methods: tuple[str, ...], iterations: int, workdir: Path,
+            repeats: int = 1) -> list[FleetResult]:
+    """Every method (and the centralized solve) on the N-vehicle fleet, each in a child process; each method
+    ``repeats`` times, one child after the other, its row the run with the median time per iteration and agent
+    (single runs of one size were measured to vary by 15-30% on a 2-core machine)."""
     from ecodec.io.pev import pev_tables
     from ecodec.io.template import write_case_workbook
 
     path = workdir / f"pev_lp_{vehicles}.xlsx"
     if not path.exists():
         write_case_workbook(path, pev_tables(vehicles, 0, "lp"))
-    return [FleetResult(vehicles=vehicles, method=method,
-                        **_in_child("--child", path, method, iterations, f"{method} on {vehicles} vehicles"))
-            for method in ("centralized", *methods)]
+    results = []
+    for method in ("centralized", *methods):
+        runs = [_in_child("--child", path, method, iterations, f"{method} on {vehicles} vehicles")
+                for _ in range(1 if method == "centralized" else repeats)]
+        median = sorted(runs, key=lambda run: run["ms_per_iteration_per_agent"])[(len(runs) - 1) // 2]
+        results.append(FleetResult(vehicles=vehicles, method=method, **median,
+                                   runs_ms=tuple(run["ms_per_iteration_per_agent"] for run in runs)))
+    return results
 
 
 def _in_child(mode: str, path: Path, method: str, number: int, what: str) -> dict:
@@ -163,7 +173,8 @@ def fleet_table(results: list[FleetResult]) -> str:
             total, solver, base_solver = r.ms_per_iteration_per_agent, r.solver_ms_per_iteration_per_agent, (
                 b.solver_ms_per_iteration_per_agent)
             rest, base_rest = total - solver, b.ms_per_iteration_per_agent - base_solver
-            cells = [f"{total:.3f}", f"{total / b.ms_per_iteration_per_agent:.2f}",
+            spread = f" ({min(r.runs_ms):.3f}-{max(r.runs_ms):.3f})" if len(r.runs_ms) > 1 else ""
+            cells = [f"{total:.3f}{spread}", f"{total / b.ms_per_iteration_per_agent:.2f}",
                      f"{solver:.3f} ({solver / base_solver:.2f})", f"{rest:.3f} ({rest / base_rest:.2f})"]
         lines.append(f"| {r.vehicles} | {r.method} | {r.read_s:.2f} | {r.setup_s:.2f} | {r.setup_over_read:.2f} | "
                      f"{r.peak_mb:.0f} | {' | '.join(cells)} | {r.status} |")
@@ -267,9 +278,10 @@ def fleet_plot(results: list[FleetResult], path: Path) -> Path:
     return path
 
 
-def measure_all(sizes: tuple[int, ...], methods: tuple[str, ...], iterations: int) -> list[FleetResult]:
+def measure_all(sizes: tuple[int, ...], methods: tuple[str, ...], iterations: int,
+                repeats: int = 1) -> list[FleetResult]:
     with tempfile.TemporaryDirectory(prefix="ecodec-fleet-") as tmp:
-        return [r for n in sizes for r in measure(n, methods, iterations, Path(tmp))]
+        return [r for n in sizes for r in measure(n, methods, iterations, Path(tmp), repeats)]
 
 
 if __name__ == "__main__":
@@ -281,7 +293,7 @@ if __name__ == "__main__":
         arguments = sys.argv[1:]
         plot = Path(arguments.pop(arguments.index("--plot") + 1)) if "--plot" in arguments else None
         sizes = tuple(int(n) for n in arguments if n != "--plot") or (100, 400, 2000, 10000)
-        measured = measure_all(sizes, ("primal-decomposition", "tracking-admm"), 5)
+        measured = measure_all(sizes, ("primal-decomposition", "tracking-admm"), 5, repeats=3)
         print(fleet_table(measured))
         if plot is not None:
             print(f"plot written to {fleet_plot(measured, plot)}")

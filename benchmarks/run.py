@@ -85,7 +85,7 @@ FULL = {"resolve": resolving.ResolveSettings(), "copies": (1, 10, 100), "iterati
         "online": {"sizes": (("cases/der_sharing_6.xlsx", 720), ("cases/der_sharing_20.xlsx", 720), (200, 168),
                              (2000, 24)), "seeds": 10},
         "deployment": {"iterations": 200}, "delta": {"iterations": 200}, "reading": reading_bounds.FULL,
-        "fleet": {"sizes": (100, 400, 2000, 10000), "iterations": 5,
+        "fleet": {"sizes": (100, 400, 2000, 10000), "iterations": 5, "repeats": 3,
                   "methods": ("primal-decomposition", "tracking-admm", "proximal-dual", "dual-subgradient"),
                   "converge": {100: 1000, 400: 1000, 2000: 300, 10000: 60}},
         "dualbi_round": {"vehicles": (100, 1000), "rounds": 20, "repeats": 1}}
@@ -98,7 +98,8 @@ QUICK = {"resolve": resolving.ResolveSettings(solves=50, repeats=3, rebuild_solv
          "tightening": {"fleets": ("cases/pev_100.xlsx",), "iterations": 51, "repeats": 1},
          "online": {"sizes": (("cases/der_sharing_6.xlsx", 48), (200, 12)), "seeds": 0},
          "deployment": {"iterations": 10}, "delta": {"iterations": 5}, "reading": reading_bounds.QUICK,
-         "fleet": {"sizes": (50, 200), "iterations": 3, "methods": ("primal-decomposition", "tracking-admm"),
+         "fleet": {"sizes": (50, 200), "iterations": 3, "repeats": 2, "methods": ("primal-decomposition",
+                                                                                 "tracking-admm"),
                    "converge": {50: 40}},
          "dualbi_round": {"vehicles": (20,), "rounds": 5, "repeats": 1}}
 MPIEXEC = Path(sys.executable).with_name("mpiexec")
@@ -371,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     reading = reading_bounds.measure(plan["reading"])
     print("(m) fleets ...", file=sys.stderr, flush=True)
     fleet = fleet_scale.measure_all(tuple(plan["fleet"]["sizes"]), tuple(plan["fleet"]["methods"]),
-                                    plan["fleet"]["iterations"])
+                                    plan["fleet"]["iterations"], plan["fleet"]["repeats"])
     converged = fleet_scale.measure_convergence(plan["fleet"]["converge"], tuple(plan["fleet"]["methods"]))
     plot = fleet_scale.fleet_plot(fleet, args.output_dir / "fleet_scale.png")
     print("(n) DualBi round against bare solves ...", file=sys.stderr, flush=True)
